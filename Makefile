@@ -1,0 +1,46 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MODEL_DIR ?= $(HOME)/.cache/video-jobs/models
+MODEL := $(MODEL_DIR)/yolov3-tiny-coco.onnx
+PYTEST_ARGS ?=
+
+.PHONY: install model run test test-fast bench lint format clean
+
+install: $(STAMP)
+
+# rapidocr-onnxruntime goes in with --no-deps: its GUI opencv-python would overwrite headless cv2/.
+$(STAMP): requirements.txt requirements-dev.txt layers/analyzer/requirements.txt layers/analyzer/requirements-nodeps.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -r layers/analyzer/requirements-nodeps.txt
+	touch $(STAMP)
+
+model: $(STAMP)
+	VIDEO_JOBS_MODEL_DIR=$(MODEL_DIR) $(BIN)/python -m layers.model.build_yolov3_tiny
+
+run: model
+	$(BIN)/python -m infra.local_stack
+
+test: model
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+bench: model
+	$(BIN)/python -m scripts.bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .coverage htmlcov

@@ -1,0 +1,129 @@
+"""video-jobs HTTP API and SQS-triggered analyzer: parse, call chalicelib, map errors. Nothing else.
+
+The API path imports no ML code (cv2, onnxruntime, numpy, rapidocr): the analyzer loads it lazily.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+
+from chalice import Chalice, Response
+
+from chalicelib import submissions
+from chalicelib.bootstrap import services
+from chalicelib.config import DEFAULT_QUEUE_NAME
+from chalicelib.errors import JobNotFound, ResultsNotReady, VideoJobsError
+from chalicelib.ids import parse_job_id
+from chalicelib.jobs import COMPLETED, FAILED, Job
+from chalicelib.uploads import extract_video
+
+app = Chalice(app_name="video-jobs")
+app.log.setLevel(logging.INFO)
+# Without these, API Gateway hands uploads to the function as mangled text (Chalice's defaults
+# omit them; `chalice local` would hide the problem).
+app.api.binary_types.extend(["video/mp4", "multipart/form-data"])
+ANY_TYPE = ["*/*"]  # we check Content-Type ourselves, to answer with a message that helps
+
+
+def _json(body: dict, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(body=json.dumps(body), status_code=status,
+                    headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def maps_errors(handler):
+    """Turn domain errors into JSON 4xx answers; anything else is a logged, traceback-free 500."""
+
+    @functools.wraps(handler)
+    def wrapper(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        except VideoJobsError as error:
+            return _json({"code": type(error).__name__, "message": error.message}, error.status)
+        except Exception:
+            app.log.exception("unhandled error in %s", handler.__name__)
+            return _json({"code": "InternalError",
+                          "message": "internal error; nothing was changed, try again later"}, 500)
+
+    return wrapper
+
+
+def _job_view(job: Job) -> dict:
+    view = {"job_id": job.job_id, "status": job.status, "progress": job.progress,
+            "pipeline_id": job.pipeline_id, "created_at": job.created_at,
+            "updated_at": job.updated_at}
+    if job.status == FAILED:
+        view["error_message"] = job.error_message
+    return view
+
+
+@app.route("/video/submit", methods=["POST"], content_types=ANY_TYPE)
+@maps_errors
+def submit():
+    request, ctx = app.current_request, services()
+    data = extract_video(request.raw_body, request.headers.get("content-type"))
+    options = submissions.parse_job_options(request.query_params, ctx.settings)
+    job = submissions.submit_video(data, options, storage=ctx.storage, queue=ctx.queue,
+                                   settings=ctx.settings)
+    status_url = f"/video/status/{job.job_id}"
+    return _json({"job_id": job.job_id, "status": job.status, "status_url": status_url}, 202,
+                 {"Location": status_url})
+
+
+@app.route("/video/uploads", methods=["POST"], content_types=ANY_TYPE)
+@maps_errors
+def create_upload():
+    ctx = services()
+    options = submissions.parse_job_options(app.current_request.query_params, ctx.settings)
+    ticket = submissions.create_upload(options, storage=ctx.storage, settings=ctx.settings)
+    job_id = ticket.job.job_id
+    return _json({
+        "job_id": job_id,
+        "status": ticket.job.status,
+        "upload": {"url": ticket.url, "method": "PUT", "headers": ticket.headers,
+                   "expires_at": ticket.expires_at, "max_bytes": ticket.max_bytes},
+        "start_url": f"/video/uploads/{job_id}/start",
+    }, 201)
+
+
+@app.route("/video/uploads/{job_id}/start", methods=["POST"], content_types=ANY_TYPE)
+@maps_errors
+def start_upload(job_id):
+    ctx = services()
+    job = submissions.start_upload(job_id, storage=ctx.storage, queue=ctx.queue,
+                                   settings=ctx.settings)
+    status_url = f"/video/status/{job.job_id}"
+    return _json({"job_id": job.job_id, "status": job.status, "status_url": status_url}, 202,
+                 {"Location": status_url})
+
+
+@app.route("/video/status/{job_id}", methods=["GET"], content_types=ANY_TYPE)
+@maps_errors
+def job_status(job_id):
+    services()
+    return _json(_job_view(Job.get_by_id(parse_job_id(job_id))))
+
+
+@app.route("/video/results/{job_id}", methods=["GET"], content_types=ANY_TYPE)
+@maps_errors
+def job_results(job_id):
+    ctx = services()
+    job = Job.get_by_id(parse_job_id(job_id))
+    if job.status != COMPLETED:
+        reason = f": {job.error_message}" if job.status == FAILED else "; poll its status"
+        raise ResultsNotReady(f"job {job.job_id} has no results: it is {job.status}{reason}")
+    try:
+        results = json.loads(ctx.storage.load_file(job.output_path))
+    except FileNotFoundError:
+        raise JobNotFound(f"results of job {job.job_id} are gone (expired?)") from None
+    return _json({"job_id": job.job_id, "results": results, "created_at": job.created_at,
+                  "updated_at": job.updated_at})
+
+
+@app.on_sqs_message(queue=DEFAULT_QUEUE_NAME, batch_size=1)
+def analyze_video(event):
+    """One job per invocation; raising makes SQS redeliver (and finally dead-letter) it."""
+    worker = services().worker
+    for record in event:
+        worker.handle_message(record.body)

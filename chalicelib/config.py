@@ -1,0 +1,63 @@
+"""Settings, read from the environment at call time (never at import time).
+
+Reading lazily lets tests, ``chalice local`` and Lambda each point the same code at their own AWS:
+moto in-process, the local ``moto_server``, or the real account. Every variable has a default
+that works for the embedded local stack.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+LOCAL_STAGE = "local"
+DEFAULT_LOCAL_ENDPOINT = "http://127.0.0.1:5010"
+DEFAULT_MODEL_PATH = Path.home() / ".cache" / "video-jobs" / "models" / "yolov3-tiny-coco.onnx"
+MIB = 1024 * 1024
+# Resource names are fixed at deploy time (the SQS trigger is bound to a queue by name).
+DEFAULT_TABLE_NAME = "video-jobs"
+DEFAULT_BUCKET = "video-jobs-media"
+DEFAULT_QUEUE_NAME = "video-jobs-queue"
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    region: str
+    aws_endpoint: str | None  # None on real AWS; the emulator's URL locally
+    table_name: str
+    bucket: str
+    queue_name: str
+    max_direct_upload_bytes: int  # Lambda's synchronous payload limit
+    max_upload_bytes: int  # presigned-upload limit
+    upload_url_expiry_s: int
+    default_pipeline: str
+    sample_fps: float
+    model_path: Path
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def load_settings() -> Settings:
+    stage = os.environ.get("VIDEO_JOBS_STAGE", LOCAL_STAGE)
+    # The local stage talks to the emulator unless told otherwise; other stages to real AWS.
+    endpoint = os.environ.get("VIDEO_JOBS_AWS_ENDPOINT") or (
+        DEFAULT_LOCAL_ENDPOINT if stage == LOCAL_STAGE else None
+    )
+    return Settings(
+        stage=stage,
+        region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        aws_endpoint=endpoint,
+        table_name=os.environ.get("VIDEO_JOBS_TABLE", DEFAULT_TABLE_NAME),
+        bucket=os.environ.get("VIDEO_JOBS_BUCKET", DEFAULT_BUCKET),
+        queue_name=os.environ.get("VIDEO_JOBS_QUEUE", DEFAULT_QUEUE_NAME),
+        max_direct_upload_bytes=_int("VIDEO_JOBS_MAX_DIRECT_UPLOAD_BYTES", 6 * MIB),
+        max_upload_bytes=_int("VIDEO_JOBS_MAX_UPLOAD_BYTES", 2048 * MIB),
+        upload_url_expiry_s=_int("VIDEO_JOBS_UPLOAD_URL_EXPIRY_S", 900),
+        default_pipeline=os.environ.get("VIDEO_JOBS_PIPELINE", "yolo_ocr"),
+        sample_fps=float(os.environ.get("VIDEO_JOBS_SAMPLE_FPS", "1.0")),
+        model_path=Path(os.environ.get("VIDEO_JOBS_MODEL_PATH", DEFAULT_MODEL_PATH)).expanduser(),
+    )

@@ -1,0 +1,124 @@
+"""QueueService port: the hand-off of job ids from the API to the analyzer.
+
+Two implementations honour one contract (tests/test_queue_contract.py runs against both):
+``SqsQueue`` (AWS and the emulator) and ``InMemoryQueue`` (a thread-safe FIFO for the embedded
+worker and for tests). Delivery is at-least-once: a consumer ``ack``s a message after its work is
+durable, and the job's conditional status writes make a second delivery harmless.
+
+Plugging in another broker (RabbitMQ, Redis streams, Pub/Sub, ...) means one more subclass:
+``enqueue`` publishes ``encode_message(job_id)``; ``dequeue`` waits up to ``wait_s`` and returns a
+``QueueMessage`` whose ``receipt`` is whatever that broker needs to acknowledge it; ``ack``
+acknowledges; ``size`` is the approximate backlog. Run tests/test_queue_contract.py against it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from abc import ABC, abstractmethod
+from collections import deque
+from dataclasses import dataclass
+
+from chalicelib.errors import BadRequest
+from chalicelib.ids import parse_job_id
+
+
+def encode_message(job_id: str) -> str:
+    return json.dumps({"job_id": job_id})
+
+
+def decode_message(body: str) -> str:
+    """The job id in a message body; BadRequest for anything that is not our message."""
+    try:
+        data = json.loads(body)
+    except (TypeError, ValueError):
+        raise BadRequest("queue message is not JSON") from None
+    if not isinstance(data, dict) or "job_id" not in data:
+        raise BadRequest("queue message has no job_id")
+    return parse_job_id(data["job_id"])
+
+
+@dataclass(frozen=True)
+class QueueMessage:
+    body: str
+    receipt: str | None = None
+    receive_count: int = 1
+
+    @property
+    def job_id(self) -> str:
+        return decode_message(self.body)
+
+
+class QueueService(ABC):
+    @abstractmethod
+    def enqueue(self, job_id: str) -> None: ...
+
+    @abstractmethod
+    def dequeue(self, wait_s: float = 0) -> QueueMessage | None:
+        """The next message, or None if none arrives within ``wait_s`` seconds."""
+
+    @abstractmethod
+    def ack(self, message: QueueMessage) -> None:
+        """The message's work is done: never deliver it again."""
+
+    @abstractmethod
+    def size(self) -> int:
+        """Messages waiting (approximate for distributed brokers)."""
+
+
+class SqsQueue(QueueService):
+    def __init__(self, sqs_client, queue_url: str):
+        self._sqs = sqs_client
+        self.queue_url = queue_url
+
+    def enqueue(self, job_id: str) -> None:
+        self._sqs.send_message(QueueUrl=self.queue_url, MessageBody=encode_message(job_id))
+
+    def dequeue(self, wait_s: float = 0) -> QueueMessage | None:
+        response = self._sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=1,
+            WaitTimeSeconds=min(int(wait_s), 20),  # SQS long-polls at most 20 s
+            MessageSystemAttributeNames=["ApproximateReceiveCount"],
+        )
+        messages = response.get("Messages", [])
+        if not messages:
+            return None
+        raw = messages[0]
+        count = int(raw.get("Attributes", {}).get("ApproximateReceiveCount", 1))
+        return QueueMessage(raw["Body"], raw["ReceiptHandle"], count)
+
+    def ack(self, message: QueueMessage) -> None:
+        self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message.receipt)
+
+    def size(self) -> int:
+        attributes = self._sqs.get_queue_attributes(
+            QueueUrl=self.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
+
+
+class InMemoryQueue(QueueService):
+    """FIFO in one process. A dequeued message is gone: ack is a no-op."""
+
+    def __init__(self) -> None:
+        self._items: deque[str] = deque()
+        self._ready = threading.Condition()
+
+    def enqueue(self, job_id: str) -> None:
+        with self._ready:
+            self._items.append(encode_message(job_id))
+            self._ready.notify()
+
+    def dequeue(self, wait_s: float = 0) -> QueueMessage | None:
+        with self._ready:
+            if not self._ready.wait_for(lambda: self._items, timeout=wait_s):
+                return None
+            return QueueMessage(self._items.popleft())
+
+    def ack(self, message: QueueMessage) -> None:
+        return None
+
+    def size(self) -> int:
+        with self._ready:
+            return len(self._items)

@@ -1,0 +1,161 @@
+"""StorageService port: where videos and results documents live.
+
+Two implementations honour one contract (tests/test_storage_contract.py runs against both):
+``S3Storage`` for AWS and the emulator, ``LocalStorage`` for a plain directory. Paths are
+``/``-separated keys such as ``video_jobs/{job_id}.mp4``; a missing key is ``FileNotFoundError``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import BinaryIO
+
+Source = bytes | str | Path | BinaryIO
+
+
+class StorageService(ABC):
+    @abstractmethod
+    def save_file(self, src: Source, dest_path: str) -> None:
+        """Store bytes, a local file (path) or a readable binary stream at ``dest_path``."""
+
+    @abstractmethod
+    def load_file(self, path: str) -> bytes: ...
+
+    @abstractmethod
+    def delete_file(self, path: str) -> None:
+        """Remove ``path``; removing a missing key is not an error (deletes are retried)."""
+
+    @abstractmethod
+    def download_file(self, path: str, local_path: Path) -> None:
+        """Stream ``path`` into a local file without holding it in memory."""
+
+    @abstractmethod
+    def size(self, path: str) -> int | None:
+        """Size in bytes, or None when there is no such key."""
+
+    @abstractmethod
+    def read_range(self, path: str, start: int, length: int) -> bytes:
+        """Up to ``length`` bytes from ``start``; lets validators peek without a full download."""
+
+
+class S3Storage(StorageService):
+    def __init__(self, s3_client, bucket: str):
+        self._s3 = s3_client
+        self.bucket = bucket
+
+    def save_file(self, src: Source, dest_path: str) -> None:
+        if isinstance(src, bytes):
+            self._s3.put_object(Bucket=self.bucket, Key=dest_path, Body=src)
+        elif isinstance(src, str | Path):
+            self._s3.upload_file(str(src), self.bucket, dest_path)
+        else:
+            self._s3.upload_fileobj(src, self.bucket, dest_path)
+
+    def load_file(self, path: str) -> bytes:
+        try:
+            return self._s3.get_object(Bucket=self.bucket, Key=path)["Body"].read()
+        except self._s3.exceptions.NoSuchKey:
+            raise FileNotFoundError(path) from None
+
+    def delete_file(self, path: str) -> None:
+        self._s3.delete_object(Bucket=self.bucket, Key=path)
+
+    def download_file(self, path: str, local_path: Path) -> None:
+        if self.size(path) is None:
+            raise FileNotFoundError(path)
+        self._s3.download_file(self.bucket, path, str(local_path))
+
+    def size(self, path: str) -> int | None:
+        try:
+            return self._s3.head_object(Bucket=self.bucket, Key=path)["ContentLength"]
+        except self._s3.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+
+    def read_range(self, path: str, start: int, length: int) -> bytes:
+        if length <= 0:
+            return b""
+        try:
+            response = self._s3.get_object(
+                Bucket=self.bucket, Key=path, Range=f"bytes={start}-{start + length - 1}"
+            )
+        except self._s3.exceptions.NoSuchKey:
+            raise FileNotFoundError(path) from None
+        except self._s3.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] == "InvalidRange":  # start at or past the end
+                return b""
+            raise
+        return response["Body"].read()
+
+    def presigned_put_url(self, path: str, content_type: str, expires_s: int) -> str:
+        """A URL that lets its holder PUT exactly one key, with this content type, until expiry."""
+        return self._s3.generate_presigned_url(
+            "put_object",
+            Params={"Bucket": self.bucket, "Key": path, "ContentType": content_type},
+            ExpiresIn=expires_s,
+            HttpMethod="PUT",
+        )
+
+
+class LocalStorage(StorageService):
+    """A directory on disk. ``LocalStorage.temporary()`` owns (and on close removes) a temp dir."""
+
+    def __init__(self, root: str | Path, *, owns_root: bool = False):
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._owns_root = owns_root
+
+    @classmethod
+    def temporary(cls) -> LocalStorage:
+        return cls(tempfile.mkdtemp(prefix="video-jobs-storage-"), owns_root=True)
+
+    def close(self) -> None:
+        if self._owns_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> LocalStorage:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _file(self, path: str) -> Path:
+        target = (self.root / path).resolve()
+        if not target.is_relative_to(self.root) or target == self.root:
+            raise ValueError(f"storage path escapes the storage root: {path!r}")
+        return target
+
+    def save_file(self, src: Source, dest_path: str) -> None:
+        target = self._file(dest_path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        if isinstance(src, bytes):
+            partial.write_bytes(src)
+        elif isinstance(src, str | Path):
+            shutil.copyfile(src, partial)
+        else:
+            with partial.open("wb") as out:
+                shutil.copyfileobj(src, out)
+        partial.replace(target)  # readers never see a half-written file
+
+    def load_file(self, path: str) -> bytes:
+        return self._file(path).read_bytes()
+
+    def delete_file(self, path: str) -> None:
+        self._file(path).unlink(missing_ok=True)
+
+    def download_file(self, path: str, local_path: Path) -> None:
+        shutil.copyfile(self._file(path), local_path)
+
+    def size(self, path: str) -> int | None:
+        target = self._file(path)
+        return target.stat().st_size if target.is_file() else None
+
+    def read_range(self, path: str, start: int, length: int) -> bytes:
+        with self._file(path).open("rb") as handle:
+            handle.seek(start)
+            return handle.read(max(length, 0))

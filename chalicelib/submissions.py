@@ -1,0 +1,118 @@
+"""Accepting work: direct submits and the presigned large-upload flow.
+
+Plain functions over the ports (storage, queue) and the Job model; ``app.py`` only parses HTTP
+and maps errors. Order of writes at submit: video to storage, then the job row, then the queue
+message, so nothing is queued that cannot be found.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from chalicelib.config import Settings
+from chalicelib.errors import BadRequest, Conflict, PayloadTooLarge
+from chalicelib.ids import new_job_id, parse_job_id, video_path
+from chalicelib.jobs import PENDING, UPLOADING, Job
+from chalicelib.mp4 import validate_mp4, validate_mp4_bytes
+from chalicelib.pipelines import check_pipeline_id
+from chalicelib.queue import QueueService
+from chalicelib.storage import S3Storage, StorageService
+
+log = logging.getLogger(__name__)
+MAX_SAMPLE_FPS = 30.0
+UPLOAD_CONTENT_TYPE = "video/mp4"
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    pipeline_id: str
+    sample_fps: float | None = None
+
+
+def parse_job_options(params: dict[str, str] | None, settings: Settings) -> JobOptions:
+    """Per-job options from query parameters: ``pipeline_id`` and ``sample_fps``."""
+    params = params or {}
+    unknown = set(params) - {"pipeline_id", "sample_fps"}
+    if unknown:
+        raise BadRequest(f"unknown query parameter(s) {sorted(unknown)}: "
+                         "only pipeline_id and sample_fps are accepted")
+    pipeline_id = check_pipeline_id(params.get("pipeline_id", settings.default_pipeline))
+    fps = params.get("sample_fps")
+    if fps is None:
+        return JobOptions(pipeline_id)
+    try:
+        value = float(fps)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= MAX_SAMPLE_FPS:
+        raise BadRequest(f"sample_fps must be a number above 0 and at most {MAX_SAMPLE_FPS:g} "
+                         f"(frames analyzed per second of video), got {fps!r}")
+    return JobOptions(pipeline_id, value)
+
+
+def _too_large(size: int, limit: int, advice: str) -> PayloadTooLarge:
+    return PayloadTooLarge(f"video is {size} bytes, above the {limit}-byte limit: {advice}")
+
+
+def submit_video(data: bytes, options: JobOptions, *, storage: StorageService,
+                 queue: QueueService, settings: Settings) -> Job:
+    if len(data) > settings.max_direct_upload_bytes:
+        raise _too_large(len(data), settings.max_direct_upload_bytes,
+                         "use POST /video/uploads to get a presigned upload URL for large files")
+    validate_mp4_bytes(data)
+    job_id = new_job_id()
+    path = video_path(job_id)
+    storage.save_file(data, path)
+    job = Job.new(job_id, input_path=path, pipeline_id=options.pipeline_id,
+                  sample_fps=options.sample_fps)
+    job.save()
+    queue.enqueue(job_id)
+    log.info("job %s submitted (%d bytes, pipeline %s)", job_id, len(data), options.pipeline_id)
+    return job
+
+
+@dataclass(frozen=True)
+class UploadTicket:
+    job: Job
+    url: str
+    headers: dict[str, str]
+    expires_at: str
+    max_bytes: int
+
+
+def create_upload(options: JobOptions, *, storage: S3Storage, settings: Settings) -> UploadTicket:
+    """A job in ``uploading`` state and a URL the caller PUTs the video to."""
+    job_id = new_job_id()
+    path = video_path(job_id)
+    job = Job.new(job_id, input_path=path, pipeline_id=options.pipeline_id,
+                  sample_fps=options.sample_fps, status=UPLOADING)
+    job.save()
+    expiry = settings.upload_url_expiry_s
+    url = storage.presigned_put_url(path, UPLOAD_CONTENT_TYPE, expiry)
+    expires_at = datetime.now(UTC) + timedelta(seconds=expiry)
+    return UploadTicket(job, url, {"Content-Type": UPLOAD_CONTENT_TYPE},
+                        expires_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+                        settings.max_upload_bytes)
+
+
+def start_upload(job_id: str, *, storage: StorageService, queue: QueueService,
+                 settings: Settings) -> Job:
+    """Check the uploaded object, then queue the job (uploading -> pending)."""
+    job = Job.get_by_id(parse_job_id(job_id))
+    if job.status != UPLOADING:
+        raise Conflict(f"job {job.job_id} was already started: it is {job.status}")
+    size = storage.size(job.input_path)
+    if size is None:
+        raise Conflict(f"no video uploaded for job {job.job_id} yet: PUT the file to the upload "
+                       "URL (with its Content-Type header) first, then call start again")
+    if size > settings.max_upload_bytes:
+        storage.delete_file(job.input_path)
+        raise _too_large(size, settings.max_upload_bytes, "shorten or re-encode the video")
+    validate_mp4(lambda offset, length: storage.read_range(job.input_path, offset, length), size)
+    job.update_status(PENDING)
+    queue.enqueue(job.job_id)
+    log.info("job %s started after upload (%d bytes)", job.job_id, size)
+    return job

@@ -1,0 +1,46 @@
+"""Turning an HTTP request body into video bytes: raw MP4 or multipart/form-data field ``file``."""
+
+from __future__ import annotations
+
+import re
+
+from chalicelib.errors import BadRequest, UnsupportedMediaType
+
+RAW_TYPES = frozenset({"video/mp4", "application/octet-stream"})
+MULTIPART = "multipart/form-data"
+ACCEPTED = "video/mp4, application/octet-stream or multipart/form-data (field 'file')"
+_BOUNDARY = re.compile(r'boundary="?([^";]{1,200})"?', re.IGNORECASE)
+_FIELD_NAME = re.compile(rb'\bname="([^"]*)"', re.IGNORECASE)
+
+
+def media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+def extract_video(body: bytes | None, content_type: str | None) -> bytes:
+    """The video's bytes from a submit request; 415 or 400 with what to send instead."""
+    kind = media_type(content_type)
+    if kind in RAW_TYPES:
+        return body or b""
+    if kind == MULTIPART:
+        return _multipart_file(body or b"", content_type or "")
+    shown = kind or "none"
+    raise UnsupportedMediaType(f"Content-Type {shown!r} is not accepted: send {ACCEPTED}")
+
+
+def _multipart_file(body: bytes, content_type: str) -> bytes:
+    match = _BOUNDARY.search(content_type)
+    if not match:
+        raise BadRequest("multipart/form-data without a boundary parameter in Content-Type")
+    delimiter = b"--" + match.group(1).encode("latin-1")
+    for part in body.split(delimiter)[1:]:
+        if part.startswith(b"--"):  # the closing delimiter
+            break
+        headers, separator, content = part.partition(b"\r\n\r\n")
+        if not separator:
+            continue
+        name = _FIELD_NAME.search(headers)
+        if name and name.group(1) == b"file":
+            return content.removesuffix(b"\r\n")
+    raise BadRequest("multipart/form-data body has no 'file' field: send the video as "
+                     "-F 'file=@video.mp4'")

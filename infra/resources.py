@@ -1,0 +1,120 @@
+"""The AWS resources video-jobs needs, defined once, and an idempotent bootstrap for them.
+
+The local emulator (moto_server) is set up from these definitions; the cloud template is
+generated from the same ones, so local and cloud cannot drift apart.
+
+    python -m infra.resources --endpoint http://127.0.0.1:5010   # create or confirm, twice is fine
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import dataclass
+
+from chalicelib.bootstrap import aws_client
+from chalicelib.config import Settings, load_settings
+
+ANALYZER_TIMEOUT_S = 600
+# SQS must not redeliver a message while the function that holds it may still be running; AWS
+# advises 6x the function timeout for Lambda triggers. The local runner extends visibility while
+# it works, so the emulator can use a short timeout and recover crashed jobs quickly.
+VISIBILITY_TIMEOUT_S = 6 * ANALYZER_TIMEOUT_S
+LOCAL_VISIBILITY_TIMEOUT_S = 60
+MAX_RECEIVE_COUNT = 3  # deliveries before a message is moved to the dead-letter queue
+DLQ_RETENTION_S = 14 * 24 * 3600
+
+
+def dlq_name(settings: Settings) -> str:
+    return f"{settings.queue_name}-dlq"
+
+
+def table_definition(settings: Settings) -> dict:
+    return {
+        "TableName": settings.table_name,
+        "AttributeDefinitions": [{"AttributeName": "job_id", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "job_id", "KeyType": "HASH"}],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
+def queue_attributes(dlq_arn: str, visibility_timeout_s: int) -> dict[str, str]:
+    return {
+        "VisibilityTimeout": str(visibility_timeout_s),
+        "ReceiveMessageWaitTimeSeconds": "20",
+        "RedrivePolicy": json.dumps(
+            {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
+        ),
+    }
+
+
+@dataclass(frozen=True)
+class Bootstrapped:
+    table: str
+    bucket: str
+    queue_url: str
+    dlq_url: str
+
+
+def ensure_table(settings: Settings) -> None:
+    dynamodb = aws_client("dynamodb", settings)
+    if settings.table_name in dynamodb.list_tables()["TableNames"]:
+        return
+    dynamodb.create_table(**table_definition(settings))
+    dynamodb.get_waiter("table_exists").wait(TableName=settings.table_name)
+
+
+def ensure_bucket(settings: Settings) -> None:
+    s3 = aws_client("s3", settings)
+    existing = {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
+    if settings.bucket not in existing:
+        extra = {}
+        if settings.region != "us-east-1":
+            extra["CreateBucketConfiguration"] = {"LocationConstraint": settings.region}
+        s3.create_bucket(Bucket=settings.bucket, **extra)
+    s3.put_public_access_block(
+        Bucket=settings.bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
+        },
+    )
+
+
+def ensure_queues(settings: Settings, visibility_timeout_s: int) -> tuple[str, str]:
+    """Create (or update in place) the queue and its dead-letter queue; returns both URLs."""
+    sqs = aws_client("sqs", settings)
+    dlq_url = sqs.create_queue(
+        QueueName=dlq_name(settings),
+        Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_S)},
+    )["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    attributes = queue_attributes(dlq_arn, visibility_timeout_s)
+    queue_url = sqs.create_queue(QueueName=settings.queue_name)["QueueUrl"]
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes=attributes)
+    return queue_url, dlq_url
+
+
+def bootstrap(settings: Settings | None = None, *,
+              visibility_timeout_s: int = LOCAL_VISIBILITY_TIMEOUT_S) -> Bootstrapped:
+    """Create whatever is missing; running it again changes nothing."""
+    settings = settings or load_settings()
+    ensure_table(settings)
+    ensure_bucket(settings)
+    queue_url, dlq_url = ensure_queues(settings, visibility_timeout_s)
+    return Bootstrapped(settings.table_name, settings.bucket, queue_url, dlq_url)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--endpoint", help="emulator URL (default: from the environment)")
+    args = parser.parse_args()
+    if args.endpoint:
+        os.environ["VIDEO_JOBS_AWS_ENDPOINT"] = args.endpoint
+    print(bootstrap())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""Local stand-in for Lambda's SQS trigger: long-poll the queue, invoke the Chalice handler.
+
+``chalice local`` serves HTTP only. This runner receives one message at a time from the
+(emulated) SQS queue, calls ``app.analyze_video`` with a Lambda-shaped SQS event, deletes the
+message on success and leaves it on failure, so SQS redelivers it and, after ``maxReceiveCount``
+deliveries, moves it to the dead-letter queue, as on AWS. While a job runs, a heartbeat keeps the
+message invisible; if this process dies, the message reappears when the heartbeat stops.
+
+    python -m infra.worker_runner          # SIGINT/SIGTERM: finish the current job, then exit
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+import uuid
+
+from chalicelib.bootstrap import aws_client, services
+from infra.resources import LOCAL_VISIBILITY_TIMEOUT_S
+
+log = logging.getLogger("video_jobs.worker_runner")
+POLL_WAIT_S = 2  # short long-polls keep shutdown prompt
+HEARTBEAT_S = LOCAL_VISIBILITY_TIMEOUT_S // 3
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: easy to grep, easy to ship to a log store."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), "level": record.levelname,
+                 "logger": record.name, "msg": record.getMessage()}
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def lambda_event(message: dict, queue_arn: str, region: str) -> dict:
+    """The event Lambda's SQS integration would deliver for this one message."""
+    return {"Records": [{
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": message.get("MessageAttributes", {}),
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }]}
+
+
+class LambdaContext:
+    """The bits of Lambda's context object a handler may read."""
+
+    def __init__(self, timeout_s: int = 600):
+        self.function_name = "video-jobs-local-analyze_video"
+        self.aws_request_id = str(uuid.uuid4())
+        self.memory_limit_in_mb = 3008
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class Heartbeat:
+    """Extends the message's visibility while the handler works on it."""
+
+    def __init__(self, sqs, queue_url: str, receipt: str):
+        self._sqs, self._queue_url, self._receipt = sqs, queue_url, receipt
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            self._sqs.change_message_visibility(
+                QueueUrl=self._queue_url, ReceiptHandle=self._receipt,
+                VisibilityTimeout=LOCAL_VISIBILITY_TIMEOUT_S)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run(stop: threading.Event) -> None:
+    from app import analyze_video  # the very handler Lambda runs
+
+    ctx = services()
+    sqs, queue_url = aws_client("sqs", ctx.settings), ctx.queue.queue_url
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    log.info("polling %s", queue_url)
+    while not stop.is_set():
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=POLL_WAIT_S,
+            MessageSystemAttributeNames=["All"]).get("Messages", [])
+        for message in messages:
+            event = lambda_event(message, queue_arn, ctx.settings.region)
+            try:
+                with Heartbeat(sqs, queue_url, message["ReceiptHandle"]):
+                    analyze_video(event, LambdaContext())
+            except Exception:  # leave the message: SQS redelivers, then dead-letters it
+                log.exception("handler failed for message %s", message["MessageId"])
+                continue
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            log.info("message %s done", message["MessageId"])
+    log.info("stopped")
+
+
+def main() -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    run(stop)
+
+
+if __name__ == "__main__":
+    main()

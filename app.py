@@ -28,8 +28,11 @@ ANY_TYPE = ["*/*"]  # we check Content-Type ourselves, to answer with a message 
 
 
 def _json(body: dict, status: int = 200, headers: dict | None = None) -> Response:
-    return Response(body=json.dumps(body), status_code=status,
-                    headers={"Content-Type": "application/json", **(headers or {})})
+    return Response(
+        body=json.dumps(body),
+        status_code=status,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
 
 
 def maps_errors(handler):
@@ -43,16 +46,26 @@ def maps_errors(handler):
             return _json({"code": type(error).__name__, "message": error.message}, error.status)
         except Exception:
             app.log.exception("unhandled error in %s", handler.__name__)
-            return _json({"code": "InternalError",
-                          "message": "internal error; nothing was changed, try again later"}, 500)
+            return _json(
+                {
+                    "code": "InternalError",
+                    "message": "internal error; nothing was changed, try again later",
+                },
+                500,
+            )
 
     return wrapper
 
 
 def _job_view(job: Job) -> dict:
-    view = {"job_id": job.job_id, "status": job.status, "progress": job.progress,
-            "pipeline_id": job.pipeline_id, "created_at": job.created_at,
-            "updated_at": job.updated_at}
+    view = {
+        "job_id": job.job_id,
+        "status": job.status,
+        "progress": job.progress,
+        "pipeline_id": job.pipeline_id,
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+    }
     if job.status == FAILED:
         view["error_message"] = job.error_message
     return view
@@ -64,11 +77,15 @@ def submit():
     request, ctx = app.current_request, services()
     data = extract_video(request.raw_body, request.headers.get("content-type"))
     options = submissions.parse_job_options(request.query_params, ctx.settings)
-    job = submissions.submit_video(data, options, storage=ctx.storage, queue=ctx.queue,
-                                   settings=ctx.settings)
+    job = submissions.submit_video(
+        data, options, storage=ctx.storage, queue=ctx.queue, settings=ctx.settings
+    )
     status_url = f"/video/status/{job.job_id}"
-    return _json({"job_id": job.job_id, "status": job.status, "status_url": status_url}, 202,
-                 {"Location": status_url})
+    return _json(
+        {"job_id": job.job_id, "status": job.status, "status_url": status_url},
+        202,
+        {"Location": status_url},
+    )
 
 
 @app.route("/video/uploads", methods=["POST"], content_types=ANY_TYPE)
@@ -78,24 +95,36 @@ def create_upload():
     options = submissions.parse_job_options(app.current_request.query_params, ctx.settings)
     ticket = submissions.create_upload(options, storage=ctx.storage, settings=ctx.settings)
     job_id = ticket.job.job_id
-    return _json({
-        "job_id": job_id,
-        "status": ticket.job.status,
-        "upload": {"url": ticket.url, "method": "PUT", "headers": ticket.headers,
-                   "expires_at": ticket.expires_at, "max_bytes": ticket.max_bytes},
-        "start_url": f"/video/uploads/{job_id}/start",
-    }, 201)
+    return _json(
+        {
+            "job_id": job_id,
+            "status": ticket.job.status,
+            "upload": {
+                "url": ticket.url,
+                "method": "PUT",
+                "headers": ticket.headers,
+                "expires_at": ticket.expires_at,
+                "max_bytes": ticket.max_bytes,
+            },
+            "start_url": f"/video/uploads/{job_id}/start",
+        },
+        201,
+    )
 
 
 @app.route("/video/uploads/{job_id}/start", methods=["POST"], content_types=ANY_TYPE)
 @maps_errors
 def start_upload(job_id):
     ctx = services()
-    job = submissions.start_upload(job_id, storage=ctx.storage, queue=ctx.queue,
-                                   settings=ctx.settings)
+    job = submissions.start_upload(
+        job_id, storage=ctx.storage, queue=ctx.queue, settings=ctx.settings
+    )
     status_url = f"/video/status/{job.job_id}"
-    return _json({"job_id": job.job_id, "status": job.status, "status_url": status_url}, 202,
-                 {"Location": status_url})
+    return _json(
+        {"job_id": job.job_id, "status": job.status, "status_url": status_url},
+        202,
+        {"Location": status_url},
+    )
 
 
 @app.route("/video/status/{job_id}", methods=["GET"], content_types=ANY_TYPE)
@@ -117,8 +146,14 @@ def job_results(job_id):
         results = json.loads(ctx.storage.load_file(job.output_path))
     except FileNotFoundError:
         raise JobNotFound(f"results of job {job.job_id} are gone (expired?)") from None
-    return _json({"job_id": job.job_id, "results": results, "created_at": job.created_at,
-                  "updated_at": job.updated_at})
+    return _json(
+        {
+            "job_id": job.job_id,
+            "results": results,
+            "created_at": job.created_at,
+            "updated_at": job.updated_at,
+        }
+    )
 
 
 @app.on_sqs_message(queue=DEFAULT_QUEUE_NAME, batch_size=1)

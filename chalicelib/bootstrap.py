@@ -29,15 +29,24 @@ class Services:
 
     @functools.cached_property
     def worker(self) -> JobWorker:
-        return JobWorker(storage=self.storage, queue=self.queue,
-                         pipelines=VideoFilePipelineService(self.settings))
+        return JobWorker(
+            storage=self.storage,
+            queue=self.queue,
+            pipelines=VideoFilePipelineService(self.settings),
+        )
+
+
+@functools.cache
+def _session() -> boto3.session.Session:
+    return boto3.session.Session()  # one per process: creating sessions reloads service models
 
 
 def aws_client(name: str, settings: Settings):
     """A boto3 client for ``name`` aimed at real AWS or the configured emulator."""
-    config = Config(s3={"addressing_style": "path"}, signature_version="s3v4",
-                    retries={"max_attempts": 4, "mode": "standard"})
-    return boto3.session.Session().client(
+    config = Config(retries={"max_attempts": 4, "mode": "standard"})
+    if name == "s3":  # path-style URLs work against emulators; SigV4 for presigned URLs
+        config = config.merge(Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
+    return _session().client(
         name, region_name=settings.region, endpoint_url=settings.aws_endpoint, config=config
     )
 
@@ -48,5 +57,6 @@ def services() -> Services:
     Job.bind(settings)
     sqs = aws_client("sqs", settings)
     queue_url = sqs.get_queue_url(QueueName=settings.queue_name)["QueueUrl"]
-    return Services(settings, S3Storage(aws_client("s3", settings), settings.bucket),
-                    SqsQueue(sqs, queue_url))
+    return Services(
+        settings, S3Storage(aws_client("s3", settings), settings.bucket), SqsQueue(sqs, queue_url)
+    )

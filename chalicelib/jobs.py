@@ -73,11 +73,25 @@ class Job(Model):
         cls._connection = None  # pynamodb caches the connection per class: rebuild it
 
     @classmethod
-    def new(cls, job_id: str, *, input_path: str, pipeline_id: str, status: str = PENDING,
-            sample_fps: float | None = None) -> Job:
+    def new(
+        cls,
+        job_id: str,
+        *,
+        input_path: str,
+        pipeline_id: str,
+        status: str = PENDING,
+        sample_fps: float | None = None,
+    ) -> Job:
         now = utc_now()
-        return cls(job_id, status=status, created_at=now, updated_at=now, input_path=input_path,
-                   pipeline_id=pipeline_id, sample_fps=sample_fps)
+        return cls(
+            job_id,
+            status=status,
+            created_at=now,
+            updated_at=now,
+            input_path=input_path,
+            pipeline_id=pipeline_id,
+            sample_fps=sample_fps,
+        )
 
     @classmethod
     def get_by_id(cls, job_id: str) -> Job:
@@ -98,8 +112,9 @@ class Job(Model):
                 raise IllegalTransition(f"job {self.job_id} already exists") from None
             raise
 
-    def update_status(self, new_status: str, *, error_message: str | None = None,
-                      output_path: str | None = None) -> None:
+    def update_status(
+        self, new_status: str, *, error_message: str | None = None, output_path: str | None = None
+    ) -> None:
         """Move to ``new_status`` iff the stored status still allows it; else IllegalTransition."""
         sources = ALLOWED_SOURCES.get(new_status)
         if sources is None:

@@ -20,11 +20,63 @@ from chalicelib.errors import InvalidVideo
 Reader = Callable[[int, int], bytes]
 
 VIDEO_BRANDS = frozenset(
-    {"isom", "iso2", "iso3", "iso4", "iso5", "iso6", "iso7", "iso8", "iso9", "mp41", "mp42",
-     "mp71", "avc1", "avc2", "hvc1", "hev1", "av01", "M4V ", "M4VH", "M4VP", "qt  ", "3gp4",
-     "3gp5", "3gp6", "3gp7", "3gp8", "3gp9", "3g2a", "3g2b", "3g2c", "mmp4", "MSNV", "dash",
-     "f4v ", "XAVC", "NDSC", "NDSH", "NDSM", "NDSP", "NDSS", "NDXC", "NDXH", "NDXM", "NDXP",
-     "NDXS", "CAEP", "caqv", "da0a", "da0b", "da1a", "da1b", "da2a", "da2b", "da3a", "da3b"}
+    {
+        "isom",
+        "iso2",
+        "iso3",
+        "iso4",
+        "iso5",
+        "iso6",
+        "iso7",
+        "iso8",
+        "iso9",
+        "mp41",
+        "mp42",
+        "mp71",
+        "avc1",
+        "avc2",
+        "hvc1",
+        "hev1",
+        "av01",
+        "M4V ",
+        "M4VH",
+        "M4VP",
+        "qt  ",
+        "3gp4",
+        "3gp5",
+        "3gp6",
+        "3gp7",
+        "3gp8",
+        "3gp9",
+        "3g2a",
+        "3g2b",
+        "3g2c",
+        "mmp4",
+        "MSNV",
+        "dash",
+        "f4v ",
+        "XAVC",
+        "NDSC",
+        "NDSH",
+        "NDSM",
+        "NDSP",
+        "NDSS",
+        "NDXC",
+        "NDXH",
+        "NDXM",
+        "NDXP",
+        "NDXS",
+        "CAEP",
+        "caqv",
+        "da0a",
+        "da0b",
+        "da1a",
+        "da1b",
+        "da2a",
+        "da2b",
+        "da3a",
+        "da3b",
+    }
 )
 AUDIO_ONLY_BRANDS = frozenset({"M4A ", "M4B ", "M4P "})
 MAX_BOXES = 100_000
@@ -59,8 +111,10 @@ def iter_boxes(read: Reader, start: int, end: int, *, where: str = "file"):
     while offset < end:
         header = read(offset, 16)
         if len(header) < 8 or offset + 8 > end:
-            raise InvalidVideo(f"not a complete MP4: the {where} ends inside a box header "
-                               f"at byte {offset} (truncated upload?)")
+            raise InvalidVideo(
+                f"not a complete MP4: the {where} ends inside a box header "
+                f"at byte {offset} (truncated upload?)"
+            )
         size, raw_type = struct.unpack(">I4s", header[:8])
         box_type, header_size = _box_type(raw_type, offset), 8
         if size == 1:
@@ -70,12 +124,15 @@ def iter_boxes(read: Reader, start: int, end: int, *, where: str = "file"):
         elif size == 0:  # "extends to the end of the file"
             size = end - offset
         if size < header_size:
-            raise InvalidVideo(f"not an MP4: box {box_type!r} at byte {offset} has "
-                               f"an impossible size {size}")
+            raise InvalidVideo(
+                f"not an MP4: box {box_type!r} at byte {offset} has an impossible size {size}"
+            )
         if offset + size > end:
-            raise InvalidVideo(f"not a complete MP4: box {box_type!r} at byte {offset} needs "
-                               f"{size} bytes but the {where} ends at byte {end} "
-                               "(truncated upload?)")
+            raise InvalidVideo(
+                f"not a complete MP4: box {box_type!r} at byte {offset} needs "
+                f"{size} bytes but the {where} ends at byte {end} "
+                "(truncated upload?)"
+            )
         count += 1
         if count > MAX_BOXES:
             raise InvalidVideo("not an MP4: too many boxes")
@@ -88,13 +145,15 @@ def _check_brand(read: Reader, ftyp: Box) -> None:
         raise InvalidVideo("not an MP4: the 'ftyp' box is too short")
     payload = read(ftyp.payload_offset, min(ftyp.payload_size, 1024))
     brands = {payload[0:4].decode("latin-1")}
-    brands |= {payload[i:i + 4].decode("latin-1") for i in range(8, len(payload) - 3, 4)}
+    brands |= {payload[i : i + 4].decode("latin-1") for i in range(8, len(payload) - 3, 4)}
     if brands & VIDEO_BRANDS:
         return
     if brands & AUDIO_ONLY_BRANDS:
         raise InvalidVideo("this is an audio file (M4A/M4B), not a video: upload an MP4 video")
-    raise InvalidVideo(f"unsupported MP4 brand {payload[0:4]!r}: upload an MP4 or QuickTime "
-                       "video (e.g. H.264 in MP4)")
+    raise InvalidVideo(
+        f"unsupported MP4 brand {payload[0:4]!r}: upload an MP4 or QuickTime "
+        "video (e.g. H.264 in MP4)"
+    )
 
 
 def validate_mp4(read: Reader, total_size: int) -> None:
@@ -103,23 +162,33 @@ def validate_mp4(read: Reader, total_size: int) -> None:
         raise InvalidVideo("the video is empty: send the MP4 file's bytes as the request body")
     head = read(0, 12)
     if len(head) < 12 or head[4:8] != b"ftyp":
-        raise InvalidVideo("not an MP4: the file does not start with an 'ftyp' box; "
-                           "upload an MP4 video (H.264/H.265 in an MP4 container)")
+        raise InvalidVideo(
+            "not an MP4: the file does not start with an 'ftyp' box; "
+            "upload an MP4 video (H.264/H.265 in an MP4 container)"
+        )
     boxes = list(iter_boxes(read, 0, total_size))
     _check_brand(read, boxes[0])
     moov = next((box for box in boxes if box.type == "moov"), None)
     if moov is None:
-        raise InvalidVideo("not a playable MP4: it has no 'moov' box (the index of the "
-                           "video); re-export it, or upload the complete file")
+        raise InvalidVideo(
+            "not a playable MP4: it has no 'moov' box (the index of the "
+            "video); re-export it, or upload the complete file"
+        )
     if moov.size > MAX_MOOV_BYTES:
         raise InvalidVideo("the MP4's 'moov' index is implausibly large")
     moov_bytes = read(moov.payload_offset, moov.payload_size)
-    children = {box.type for box in iter_boxes(
-        lambda offset, length: moov_bytes[offset:offset + length], 0, len(moov_bytes),
-        where="'moov' box")}
+    children = {
+        box.type
+        for box in iter_boxes(
+            lambda offset, length: moov_bytes[offset : offset + length],
+            0,
+            len(moov_bytes),
+            where="'moov' box",
+        )
+    }
     if "mvhd" not in children or "trak" not in children:
         raise InvalidVideo("not a playable MP4: its 'moov' box has no movie header or tracks")
 
 
 def validate_mp4_bytes(data: bytes) -> None:
-    validate_mp4(lambda offset, length: data[offset:offset + length], len(data))
+    validate_mp4(lambda offset, length: data[offset : offset + length], len(data))

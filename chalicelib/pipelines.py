@@ -45,7 +45,8 @@ class VideoFilePipelineService:
             self._instances[pipeline_id] = resolve(pipeline_id)(self._settings)
         return self._instances[pipeline_id]
 
-    def run_on_file(self, file_path, pipeline_id: str = "yolo_ocr", *,
-                    sample_fps: float | None = None) -> dict:
+    def run_on_file(
+        self, file_path, pipeline_id: str = "yolo_ocr", *, sample_fps: float | None = None
+    ) -> dict:
         fps = sample_fps or self._settings.sample_fps
         return self.pipeline(pipeline_id).run(file_path, sample_fps=fps)

@@ -37,8 +37,10 @@ def parse_job_options(params: dict[str, str] | None, settings: Settings) -> JobO
     params = params or {}
     unknown = set(params) - {"pipeline_id", "sample_fps"}
     if unknown:
-        raise BadRequest(f"unknown query parameter(s) {sorted(unknown)}: "
-                         "only pipeline_id and sample_fps are accepted")
+        raise BadRequest(
+            f"unknown query parameter(s) {sorted(unknown)}: "
+            "only pipeline_id and sample_fps are accepted"
+        )
     pipeline_id = check_pipeline_id(params.get("pipeline_id", settings.default_pipeline))
     fps = params.get("sample_fps")
     if fps is None:
@@ -48,8 +50,10 @@ def parse_job_options(params: dict[str, str] | None, settings: Settings) -> JobO
     except ValueError:
         value = math.nan
     if not 0 < value <= MAX_SAMPLE_FPS:
-        raise BadRequest(f"sample_fps must be a number above 0 and at most {MAX_SAMPLE_FPS:g} "
-                         f"(frames analyzed per second of video), got {fps!r}")
+        raise BadRequest(
+            f"sample_fps must be a number above 0 and at most {MAX_SAMPLE_FPS:g} "
+            f"(frames analyzed per second of video), got {fps!r}"
+        )
     return JobOptions(pipeline_id, value)
 
 
@@ -57,17 +61,27 @@ def _too_large(size: int, limit: int, advice: str) -> PayloadTooLarge:
     return PayloadTooLarge(f"video is {size} bytes, above the {limit}-byte limit: {advice}")
 
 
-def submit_video(data: bytes, options: JobOptions, *, storage: StorageService,
-                 queue: QueueService, settings: Settings) -> Job:
+def submit_video(
+    data: bytes,
+    options: JobOptions,
+    *,
+    storage: StorageService,
+    queue: QueueService,
+    settings: Settings,
+) -> Job:
     if len(data) > settings.max_direct_upload_bytes:
-        raise _too_large(len(data), settings.max_direct_upload_bytes,
-                         "use POST /video/uploads to get a presigned upload URL for large files")
+        raise _too_large(
+            len(data),
+            settings.max_direct_upload_bytes,
+            "use POST /video/uploads to get a presigned upload URL for large files",
+        )
     validate_mp4_bytes(data)
     job_id = new_job_id()
     path = video_path(job_id)
     storage.save_file(data, path)
-    job = Job.new(job_id, input_path=path, pipeline_id=options.pipeline_id,
-                  sample_fps=options.sample_fps)
+    job = Job.new(
+        job_id, input_path=path, pipeline_id=options.pipeline_id, sample_fps=options.sample_fps
+    )
     job.save()
     queue.enqueue(job_id)
     log.info("job %s submitted (%d bytes, pipeline %s)", job_id, len(data), options.pipeline_id)
@@ -87,27 +101,39 @@ def create_upload(options: JobOptions, *, storage: S3Storage, settings: Settings
     """A job in ``uploading`` state and a URL the caller PUTs the video to."""
     job_id = new_job_id()
     path = video_path(job_id)
-    job = Job.new(job_id, input_path=path, pipeline_id=options.pipeline_id,
-                  sample_fps=options.sample_fps, status=UPLOADING)
+    job = Job.new(
+        job_id,
+        input_path=path,
+        pipeline_id=options.pipeline_id,
+        sample_fps=options.sample_fps,
+        status=UPLOADING,
+    )
     job.save()
     expiry = settings.upload_url_expiry_s
     url = storage.presigned_put_url(path, UPLOAD_CONTENT_TYPE, expiry)
     expires_at = datetime.now(UTC) + timedelta(seconds=expiry)
-    return UploadTicket(job, url, {"Content-Type": UPLOAD_CONTENT_TYPE},
-                        expires_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
-                        settings.max_upload_bytes)
+    return UploadTicket(
+        job,
+        url,
+        {"Content-Type": UPLOAD_CONTENT_TYPE},
+        expires_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        settings.max_upload_bytes,
+    )
 
 
-def start_upload(job_id: str, *, storage: StorageService, queue: QueueService,
-                 settings: Settings) -> Job:
+def start_upload(
+    job_id: str, *, storage: StorageService, queue: QueueService, settings: Settings
+) -> Job:
     """Check the uploaded object, then queue the job (uploading -> pending)."""
     job = Job.get_by_id(parse_job_id(job_id))
     if job.status != UPLOADING:
         raise Conflict(f"job {job.job_id} was already started: it is {job.status}")
     size = storage.size(job.input_path)
     if size is None:
-        raise Conflict(f"no video uploaded for job {job.job_id} yet: PUT the file to the upload "
-                       "URL (with its Content-Type header) first, then call start again")
+        raise Conflict(
+            f"no video uploaded for job {job.job_id} yet: PUT the file to the upload "
+            "URL (with its Content-Type header) first, then call start again"
+        )
     if size > settings.max_upload_bytes:
         storage.delete_file(job.input_path)
         raise _too_large(size, settings.max_upload_bytes, "shorten or re-encode the video")

@@ -42,5 +42,6 @@ def _multipart_file(body: bytes, content_type: str) -> bytes:
         name = _FIELD_NAME.search(headers)
         if name and name.group(1) == b"file":
             return content.removesuffix(b"\r\n")
-    raise BadRequest("multipart/form-data body has no 'file' field: send the video as "
-                     "-F 'file=@video.mp4'")
+    raise BadRequest(
+        "multipart/form-data body has no 'file' field: send the video as -F 'file=@video.mp4'"
+    )

@@ -7,7 +7,6 @@ loop (``run_once`` / ``run_forever`` over any QueueService). Claiming is a condi
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 import threading
@@ -18,21 +17,21 @@ from chalicelib.ids import results_path
 from chalicelib.jobs import COMPLETED, FAILED, PENDING, RUNNING, Job
 from chalicelib.pipelines import VideoFilePipelineService
 from chalicelib.queue import QueueService, decode_message
+from chalicelib.results import encode
 from chalicelib.storage import StorageService
 
 log = logging.getLogger(__name__)
 INTERNAL_ERROR = "analysis failed because of an internal error; the details are in the worker log"
 
 
-def encode_results(document: dict) -> bytes:
-    """Canonical JSON: sorted keys, no whitespace, so equal documents are equal bytes."""
-    return json.dumps(document, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False, allow_nan=False).encode("utf-8")
-
-
 class JobWorker:
-    def __init__(self, *, storage: StorageService, queue: QueueService | None,
-                 pipelines: VideoFilePipelineService):
+    def __init__(
+        self,
+        *,
+        storage: StorageService,
+        queue: QueueService | None,
+        pipelines: VideoFilePipelineService,
+    ):
         self.storage = storage
         self.queue = queue
         self.pipelines = pipelines
@@ -74,7 +73,7 @@ class JobWorker:
                     video, job.pipeline_id, sample_fps=job.sample_fps
                 )
             output = results_path(job.job_id)
-            self.storage.save_file(encode_results(document), output)
+            self.storage.save_file(encode(document), output)
         except VideoJobsError as error:
             log.warning("job %s failed: %s", job.job_id, error.message)
             job.update_status(FAILED, error_message=error.message)

@@ -75,23 +75,47 @@ def main() -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     try:
-        moto = subprocess.Popen([BIN / "moto_server", "-H", args.host, "-p", str(args.aws_port)],
-                                env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)  # one line per request: too noisy
+        moto = subprocess.Popen(
+            [BIN / "moto_server", "-H", args.host, "-p", str(args.aws_port)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # one line per request: too noisy
         processes.append(moto)
         wait_for_port(args.host, args.aws_port, 30, moto)
-        subprocess.run([sys.executable, "-m", "infra.resources"], env=env, cwd=ROOT, check=True,
-                       stdout=subprocess.DEVNULL)
-        api = subprocess.Popen([BIN / "chalice", "local", "--no-autoreload", "--stage", "local",
-                                "--host", args.host, "--port", str(args.api_port)],
-                               env=env, cwd=ROOT)
+        subprocess.run(
+            [sys.executable, "-m", "infra.resources"],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        api = subprocess.Popen(
+            [
+                BIN / "chalice",
+                "local",
+                "--no-autoreload",
+                "--stage",
+                "local",
+                "--host",
+                args.host,
+                "--port",
+                str(args.api_port),
+            ],
+            env=env,
+            cwd=ROOT,
+        )
         processes.append(api)
-        processes.append(subprocess.Popen([sys.executable, "-m", "infra.worker_runner"],
-                                          env=env, cwd=ROOT))
+        processes.append(
+            subprocess.Popen([sys.executable, "-m", "infra.worker_runner"], env=env, cwd=ROOT)
+        )
         wait_for_port(args.host, args.api_port, 60, api)
-        print(f"video-jobs is up: API http://{args.host}:{args.api_port}  "
-              f"emulated AWS {env['VIDEO_JOBS_AWS_ENDPOINT']}  (Ctrl-C stops everything)",
-              flush=True)
+        print(
+            f"video-jobs is up: API http://{args.host}:{args.api_port}  "
+            f"emulated AWS {env['VIDEO_JOBS_AWS_ENDPOINT']}  (Ctrl-C stops everything)",
+            flush=True,
+        )
         while not stopping:
             if any(process.poll() is not None for process in processes):
                 print("a component exited; stopping the stack", file=sys.stderr)

@@ -76,8 +76,10 @@ def ensure_bucket(settings: Settings) -> None:
     s3.put_public_access_block(
         Bucket=settings.bucket,
         PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True, "IgnorePublicAcls": True,
-            "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
         },
     )
 
@@ -89,16 +91,18 @@ def ensure_queues(settings: Settings, visibility_timeout_s: int) -> tuple[str, s
         QueueName=dlq_name(settings),
         Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_S)},
     )["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     attributes = queue_attributes(dlq_arn, visibility_timeout_s)
     queue_url = sqs.create_queue(QueueName=settings.queue_name)["QueueUrl"]
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes=attributes)
     return queue_url, dlq_url
 
 
-def bootstrap(settings: Settings | None = None, *,
-              visibility_timeout_s: int = LOCAL_VISIBILITY_TIMEOUT_S) -> Bootstrapped:
+def bootstrap(
+    settings: Settings | None = None, *, visibility_timeout_s: int = LOCAL_VISIBILITY_TIMEOUT_S
+) -> Bootstrapped:
     """Create whatever is missing; running it again changes nothing."""
     settings = settings or load_settings()
     ensure_table(settings)

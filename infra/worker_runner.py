@@ -30,8 +30,12 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line: easy to grep, easy to ship to a log store."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {"ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), "level": record.levelname,
-                 "logger": record.name, "msg": record.getMessage()}
+        entry = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry)
@@ -39,17 +43,21 @@ class JsonFormatter(logging.Formatter):
 
 def lambda_event(message: dict, queue_arn: str, region: str) -> dict:
     """The event Lambda's SQS integration would deliver for this one message."""
-    return {"Records": [{
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": message.get("Attributes", {}),
-        "messageAttributes": message.get("MessageAttributes", {}),
-        "md5OfBody": message.get("MD5OfBody", ""),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": region,
-    }]}
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": message.get("Attributes", {}),
+                "messageAttributes": message.get("MessageAttributes", {}),
+                "md5OfBody": message.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+        ]
+    }
 
 
 class LambdaContext:
@@ -76,8 +84,10 @@ class Heartbeat:
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT_S):
             self._sqs.change_message_visibility(
-                QueueUrl=self._queue_url, ReceiptHandle=self._receipt,
-                VisibilityTimeout=LOCAL_VISIBILITY_TIMEOUT_S)
+                QueueUrl=self._queue_url,
+                ReceiptHandle=self._receipt,
+                VisibilityTimeout=LOCAL_VISIBILITY_TIMEOUT_S,
+            )
 
     def __enter__(self) -> Heartbeat:
         self._thread.start()
@@ -94,12 +104,16 @@ def run(stop: threading.Event) -> None:
     ctx = services()
     sqs, queue_url = aws_client("sqs", ctx.settings), ctx.queue.queue_url
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
+        "Attributes"
+    ]["QueueArn"]
     log.info("polling %s", queue_url)
     while not stop.is_set():
         messages = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=POLL_WAIT_S,
-            MessageSystemAttributeNames=["All"]).get("Messages", [])
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=1,
+            WaitTimeSeconds=POLL_WAIT_S,
+            MessageSystemAttributeNames=["All"],
+        ).get("Messages", [])
         for message in messages:
             event = lambda_event(message, queue_arn, ctx.settings.region)
             try:

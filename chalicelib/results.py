@@ -1,0 +1,106 @@
+"""The results document: per sampled frame objects and text, plus a summary per label and line.
+
+Deterministic by construction: fixed rounding, stable ordering everywhere, no wall-clock times
+or job ids inside, and canonical JSON (``encode``), so the same video analyzed twice gives
+byte-identical results.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+SCHEMA_VERSION = 1
+DIGITS = 4  # 1e-4 of the frame is well under a pixel even for 4K
+
+
+def _r(value: float) -> float:
+    return round(float(value), DIGITS)
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    timestamp_ms: int
+    frame_index: int
+    objects: Sequence = field(default_factory=tuple)  # Detection-like: label, class_id, ...
+    text: Sequence = field(default_factory=tuple)  # TextLine-like: text, confidence, polygon
+
+
+def object_json(detection) -> dict:
+    x, y, w, h = detection.box
+    return {
+        "label": detection.label,
+        "class_id": detection.class_id,
+        "confidence": _r(detection.confidence),
+        "box": {"x": _r(x), "y": _r(y), "w": _r(w), "h": _r(h)},
+    }
+
+
+def text_json(line) -> dict:
+    return {
+        "text": line.text,
+        "confidence": _r(line.confidence),
+        "polygon": [[_r(x), _r(y)] for x, y in line.polygon],
+    }
+
+
+def frame_json(frame: FrameResult) -> dict:
+    return {
+        "timestamp_ms": frame.timestamp_ms,
+        "frame_index": frame.frame_index,
+        "objects": [object_json(d) for d in frame.objects],
+        "text": [text_json(t) for t in frame.text],
+    }
+
+
+def summarize_objects(frames: Iterable[FrameResult]) -> dict[str, dict]:
+    """Per label: frames it was seen in, its best confidence, first and last time seen."""
+    summary: dict[str, dict] = {}
+    for frame in frames:
+        for label in sorted({d.label for d in frame.objects}):
+            best = max(d.confidence for d in frame.objects if d.label == label)
+            entry = summary.setdefault(
+                label, {"frames": 0, "max_confidence": 0.0, "first_ms": frame.timestamp_ms}
+            )
+            entry["frames"] += 1
+            entry["max_confidence"] = max(entry["max_confidence"], _r(best))
+            entry["last_ms"] = frame.timestamp_ms
+    return dict(sorted(summary.items()))
+
+
+def summarize_text(frames: Iterable[FrameResult]) -> list[dict]:
+    """Per distinct line of text: first and last time seen, best confidence, frame count."""
+    summary: dict[str, dict] = {}
+    for frame in frames:
+        for text in sorted({line.text for line in frame.text}):
+            best = max(line.confidence for line in frame.text if line.text == text)
+            entry = summary.setdefault(
+                text,
+                {"text": text, "frames": 0, "best_confidence": 0.0, "first_ms": frame.timestamp_ms},
+            )
+            entry["frames"] += 1
+            entry["best_confidence"] = max(entry["best_confidence"], _r(best))
+            entry["last_ms"] = frame.timestamp_ms
+    return sorted(summary.values(), key=lambda e: (e["first_ms"], e["text"]))
+
+
+def build_document(
+    *, pipeline_id: str, models: dict, video: dict, sampling: dict, frames: Sequence[FrameResult]
+) -> dict:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "pipeline_id": pipeline_id,
+        "models": models,
+        "video": video,
+        "sampling": sampling,
+        "frames": [frame_json(f) for f in frames],
+        "summary": {"objects": summarize_objects(frames), "text": summarize_text(frames)},
+    }
+
+
+def encode(document: dict) -> bytes:
+    """Canonical JSON: sorted keys, no whitespace, so equal documents are equal bytes."""
+    return json.dumps(
+        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")

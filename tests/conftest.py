@@ -1,0 +1,53 @@
+"""Shared fixtures: emulated AWS in-process (moto), real sample videos, generated clips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from moto import mock_aws
+
+from chalicelib.bootstrap import services
+from chalicelib.config import load_settings
+from infra.resources import bootstrap
+
+SHARED_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "videos"
+
+
+@pytest.fixture
+def aws_env(monkeypatch):
+    """Environment of a test stage: dummy credentials, no endpoint (moto patches botocore)."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "VIDEO_JOBS_STAGE": "test",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("VIDEO_JOBS_AWS_ENDPOINT", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def aws(aws_env):
+    """Table, bucket and queues created in moto; yields the composed Services."""
+    with mock_aws():
+        services.cache_clear()
+        bootstrap(load_settings())
+        yield services()
+        services.cache_clear()
+
+
+def shared_video(name: str) -> Path:
+    path = SHARED_VIDEOS / name
+    if not path.is_file():
+        pytest.skip(f"sample video {path} is not available")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_mp4(tmp_path_factory) -> Path:
+    """A 2 s, 320x240 H.264 clip with moving shapes and the text HELLO 2026."""
+    from tests.fixtures.make_tiny_mp4 import make_mp4
+
+    return make_mp4(tmp_path_factory.mktemp("clips") / "tiny.mp4")

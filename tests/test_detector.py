@@ -3,6 +3,7 @@ and (slow) the real COCO model on real frames."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -121,16 +122,20 @@ def test_thresholds_and_cap(tmp_path):
 
 
 def test_names_from_constructor_override_metadata(tmp_path):
-    detector = YoloDetector(write_model(tmp_path / "m.onnx", v5_rows()), class_names="abc")
+    path = write_model(tmp_path / "m.onnx", v5_rows())
+    detector = YoloDetector(path, class_names=["a", "b", "c"])
     assert [d.label for d in detector.detect(FRAME)] == ["b", "a", "c"]
 
 
 def test_names_from_metadata_list_and_missing(tmp_path):
     listed = write_model(tmp_path / "l.onnx", v8_rows(), {"names": "['person', 'car', 'dog']"})
     assert_detections(YoloDetector(listed).detect(FRAME), EXPECTED)
-    unnamed = write_model(tmp_path / "u.onnx", v8_rows(), {})
-    with pytest.raises(AnalysisError, match="class_names"):
-        YoloDetector(unnamed)
+    for i, bad in enumerate([{}, {"names": "{0: 'person', 2: 'dog'}"}]):
+        with pytest.raises(AnalysisError, match="class_names"):
+            YoloDetector(write_model(tmp_path / f"u{i}.onnx", v8_rows(), bad))
+    garbled = write_model(tmp_path / "g.onnx", v8_rows(), {"names": "{0: person"})
+    with pytest.raises(AnalysisError, match="not a Python literal"):
+        YoloDetector(garbled)
 
 
 def test_dynamic_input_falls_back_to_imgsz_then_640(tmp_path):
@@ -165,8 +170,6 @@ def test_identity_properties(tmp_path):
     path = write_model(tmp_path / "tiny-model.onnx", v5_rows())
     detector = YoloDetector(path)
     assert detector.model_name == "tiny-model"
-    import hashlib
-
     assert detector.model_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -213,7 +216,9 @@ def test_nms_is_class_aware_and_deterministic():
     # Same-class overlap suppressed; other class kept; ties broken by class id, then box.
     assert non_max_suppression(boxes, scores, class_ids, 0.45).tolist() == [0, 3, 2]
     permutation = np.array([3, 2, 1, 0])
-    kept = non_max_suppression(boxes[permutation], scores[permutation], class_ids[permutation], 0.45)
+    kept = non_max_suppression(
+        boxes[permutation], scores[permutation], class_ids[permutation], 0.45
+    )
     assert permutation[kept].tolist() == [0, 3, 2]
 
 

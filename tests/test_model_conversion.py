@@ -81,11 +81,13 @@ def _tiny_weights(rng: np.random.Generator, extra: int = 0) -> tuple[bytes, np.n
     return header + params.tobytes(), params
 
 
-def test_decoding_matches_a_numpy_reference_on_a_tiny_net() -> None:
+@pytest.mark.parametrize("scale_x_y", [1.0, 1.2])
+def test_decoding_matches_a_numpy_reference_on_a_tiny_net(scale_x_y: float) -> None:
     """Pins the row layout (anchor, y, x) and the box formulas without any download."""
     rng = np.random.default_rng(0)
     weights, params = _tiny_weights(rng)
-    model = darknet_to_onnx.convert(darknet_to_onnx.parse_cfg(TINY_CFG), weights, {})
+    cfg = TINY_CFG + f"scale_x_y={scale_x_y}\n"
+    model = darknet_to_onnx.convert(darknet_to_onnx.parse_cfg(cfg), weights, {})
     image = rng.random((1, 3, 8, 8), dtype=np.float32)
     got = _session(model).run(None, {"images": image})[0]
 
@@ -93,12 +95,13 @@ def test_decoding_matches_a_numpy_reference_on_a_tiny_net() -> None:
     raw = np.einsum("oc,chw->ohw", kernel, image[0]) + bias[:, None, None]
     raw = raw.reshape(3, 7, 8, 8).transpose(0, 2, 3, 1)  # (anchor, y, x, 7)
     sig = 1 / (1 + np.exp(-raw))
+    centre = sig[..., :2] * scale_x_y - 0.5 * (scale_x_y - 1)
     gy, gx = np.meshgrid(np.arange(8), np.arange(8), indexing="ij")
     anchors = np.array([[1, 2], [3, 4], [5, 6]])[:, None, None, :]
     expected = np.concatenate(
         [
-            (sig[..., 0:1] + gx[..., None]),  # stride 8/8 = 1 input pixel per cell
-            (sig[..., 1:2] + gy[..., None]),
+            centre[..., 0:1] + gx[..., None],  # stride 8/8 = 1 input pixel per cell
+            centre[..., 1:2] + gy[..., None],
             np.exp(raw[..., 2:4]) * anchors,
             sig[..., 4:],
         ],
@@ -130,7 +133,7 @@ def onnx_outputs(artifacts: build.ModelArtifacts, frames: np.ndarray) -> np.ndar
 
 
 def _letterbox(image_bgr: np.ndarray) -> np.ndarray:
-    """Fit into 416x416 keeping aspect ratio, grey bars, as the service's detector does."""
+    """Fit into 416x416 keeping aspect ratio, with Darknet's mid-grey (0.5) bars."""
     height, width = image_bgr.shape[:2]
     scale = SIZE / max(height, width)
     new_w, new_h = round(width * scale), round(height * scale)

@@ -91,7 +91,7 @@ def test_in_memory_dequeue_waits_for_a_producer():
 )
 def test_malformed_messages_are_rejected(body, error):
     with pytest.raises(error):
-        QueueMessage(body).job_id
+        _ = QueueMessage(body).job_id
 
 
 def test_message_codec_round_trips():

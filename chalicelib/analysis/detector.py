@@ -115,7 +115,9 @@ def choose_layout(shape: Sequence[object], num_classes: int) -> str:
     return "v5" if is_v5 else "v8"
 
 
-def decode(output: np.ndarray, layout: str, conf_threshold: float):
+def decode(
+    output: np.ndarray, layout: str, conf_threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Turn a raw [1, ...] output into (xyxy boxes in input pixels, scores, class ids), keeping
     only each box's best class above ``conf_threshold``."""
     if layout == "v5":
@@ -140,8 +142,10 @@ def non_max_suppression(
     box) so equal inputs always give equal, reproducible results."""
     order = np.lexsort((boxes[:, 3], boxes[:, 2], boxes[:, 1], boxes[:, 0], class_ids, -scores))
     order = order[:_MAX_NMS_CANDIDATES]
-    # Offsetting each class into its own region makes one pass class-aware.
-    shifted = boxes + (class_ids.astype(np.float32) * (float(boxes.max(initial=0)) + 1))[:, None]
+    # Offsetting each class into its own region makes one pass class-aware (float64: offsets
+    # reach ~1e5 px, where float32 would blur overlaps).
+    offsets = class_ids.astype(np.float64) * (float(boxes.max(initial=0)) + 1)
+    shifted = boxes.astype(np.float64) + offsets[:, None]
     areas = (shifted[:, 2] - shifted[:, 0]) * (shifted[:, 3] - shifted[:, 1])
     kept: list[int] = []
     while order.size:
@@ -170,13 +174,14 @@ def _resolve_class_names(given: Sequence[str] | None, metadata: dict[str, str]) 
     if given is not None:
         return tuple(given)
     names = _parse_literal(metadata.get("names"), "names")
-    if isinstance(names, dict):
-        return tuple(str(names[i]) for i in sorted(names))
+    if isinstance(names, dict) and set(names) == set(range(len(names))):
+        return tuple(str(names[i]) for i in range(len(names)))
     if isinstance(names, list | tuple):
         return tuple(str(n) for n in names)
     raise AnalysisError(
-        "The detector model has no class names: pass class_names=[...] to the detector, or add "
-        "ONNX metadata 'names' like \"{0: 'person', 1: 'bicycle'}\" (Ultralytics exports do)."
+        "The detector model has no usable class names (a list, or a dict keyed 0..C-1): "
+        "pass class_names=[...] to the detector, or add ONNX metadata 'names' like "
+        "\"{0: 'person', 1: 'bicycle'}\" (Ultralytics exports do)."
     )
 
 
@@ -226,11 +231,11 @@ class YoloDetector:
             )
         model_bytes = path.read_bytes()  # read once: the hash then names exactly what runs
         self._sha256 = hashlib.sha256(model_bytes).hexdigest()
-        self._name = path.stem
         self._session = ort.InferenceSession(
             model_bytes, _session_options(intra_op_num_threads), providers=["CPUExecutionProvider"]
         )
         metadata = self._session.get_modelmeta().custom_metadata_map
+        self._name = metadata.get("model_name") or path.stem
         model_input, model_output = self._session.get_inputs()[0], self._session.get_outputs()[0]
         self._input_name, self._output_name = model_input.name, model_output.name
         self._input_size = _resolve_input_size(model_input.shape, metadata)

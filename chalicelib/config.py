@@ -13,7 +13,7 @@ from pathlib import Path
 
 LOCAL_STAGE = "local"
 DEFAULT_LOCAL_ENDPOINT = "http://127.0.0.1:5010"
-DEFAULT_MODEL_PATH = Path.home() / ".cache" / "video-jobs" / "models" / "yolov3-tiny-coco.onnx"
+MODEL_FILE = "yolov3-tiny-coco.onnx"  # built by layers/model (make model)
 MIB = 1024 * 1024
 # Resource names are fixed at deploy time (the SQS trigger is bound to a queue by name).
 DEFAULT_TABLE_NAME = "video-jobs"
@@ -41,6 +41,13 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _model_path() -> Path:
+    if os.environ.get("VIDEO_JOBS_MODEL_PATH"):
+        return Path(os.environ["VIDEO_JOBS_MODEL_PATH"]).expanduser()
+    model_dir = os.environ.get("VIDEO_JOBS_MODEL_DIR") or Path.home() / ".cache/video-jobs/models"
+    return Path(model_dir).expanduser() / MODEL_FILE
+
+
 def load_settings() -> Settings:
     stage = os.environ.get("VIDEO_JOBS_STAGE", LOCAL_STAGE)
     # The local stage talks to the emulator unless told otherwise; other stages to real AWS.
@@ -59,5 +66,5 @@ def load_settings() -> Settings:
         upload_url_expiry_s=_int("VIDEO_JOBS_UPLOAD_URL_EXPIRY_S", 900),
         default_pipeline=os.environ.get("VIDEO_JOBS_PIPELINE", "yolo_ocr"),
         sample_fps=float(os.environ.get("VIDEO_JOBS_SAMPLE_FPS", "1.0")),
-        model_path=Path(os.environ.get("VIDEO_JOBS_MODEL_PATH", DEFAULT_MODEL_PATH)).expanduser(),
+        model_path=_model_path(),
     )

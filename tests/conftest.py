@@ -51,3 +51,22 @@ def tiny_mp4(tmp_path_factory) -> Path:
     from tests.fixtures.make_tiny_mp4 import make_mp4
 
     return make_mp4(tmp_path_factory.mktemp("clips") / "tiny.mp4")
+
+
+@pytest.fixture(scope="session")
+def model_path():
+    """The real COCO detector, built (once per machine) from the registry if missing."""
+    from layers.model.build_yolov3_tiny import ensure_model
+
+    return ensure_model().onnx_path
+
+
+@pytest.fixture(scope="session")
+def pipeline(model_path):
+    """The real yolo_ocr pipeline: real ONNX detector, real OCR."""
+    from chalicelib.analysis.pipeline import YoloOcrPipeline
+    from chalicelib.config import load_settings
+
+    settings = load_settings()
+    assert settings.model_path == model_path, "the model cache and the settings disagree"
+    return YoloOcrPipeline(settings)

@@ -1,0 +1,111 @@
+"""The real local stack over real HTTP: moto_server + chalice local + the worker runner."""
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from chalicelib.jobs import FINAL_STATES
+from tests.conftest import shared_video
+from tests.fixtures.make_tiny_mp4 import make_audio_only_mp4
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def stack(model_path):
+    api_port, aws_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra.local_stack", "--api-port", str(api_port),
+         "--aws-port", str(aws_port)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{api_port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read()
+        try:
+            requests.get(f"{base}/video/status/x", timeout=1)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.3)
+    yield base
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 0
+
+
+def wait_final(base: str, job_id: str, timeout_s: float = 180) -> list[str]:
+    seen, deadline = [], time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = requests.get(f"{base}/video/status/{job_id}", timeout=5).json()["status"]
+        if not seen or seen[-1] != status:
+            seen.append(status)
+        if status in FINAL_STATES:
+            return seen
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish: {seen}")
+
+
+def test_submit_over_http_runs_to_completion(stack):
+    data = shared_video("highway_dashcam.mp4").read_bytes()
+    response = requests.post(
+        f"{stack}/video/submit", data=data, headers={"Content-Type": "video/mp4"}, timeout=30
+    )
+    assert response.status_code == 202
+    job_id = response.json()["job_id"]
+    assert response.headers["Location"] == f"/video/status/{job_id}"
+    seen = wait_final(stack, job_id)
+    assert seen[-1] == "completed" and set(seen) <= {"pending", "running", "completed"}
+    results = requests.get(f"{stack}/video/results/{job_id}", timeout=10).json()["results"]
+    assert "car" in results["summary"]["objects"]
+    assert results["video"]["width"] == 960 and results["frames"]
+
+
+def test_presigned_upload_over_http(stack):
+    ticket = requests.post(f"{stack}/video/uploads", timeout=10).json()
+    upload = ticket["upload"]
+    data = shared_video("cars_parking_aerial.mp4").read_bytes()
+    put = requests.put(upload["url"], data=data, headers=upload["headers"], timeout=30)
+    assert put.status_code == 200
+    started = requests.post(f"{stack}{ticket['start_url']}", timeout=10)
+    assert started.status_code == 202
+    assert wait_final(stack, ticket["job_id"])[-1] == "completed"
+
+
+def test_a_video_without_pictures_fails_with_a_reason(stack, tmp_path):
+    data = make_audio_only_mp4(tmp_path / "audio.mp4").read_bytes()
+    response = requests.post(
+        f"{stack}/video/submit", data=data, headers={"Content-Type": "video/mp4"}, timeout=30
+    )
+    if response.status_code == 400:  # refused at the door: also a clear answer
+        assert "audio" in response.json()["message"]
+        return
+    job_id = response.json()["job_id"]
+    assert wait_final(stack, job_id)[-1] == "failed"
+    status = requests.get(f"{stack}/video/status/{job_id}", timeout=5).json()
+    assert "no video track" in status["error_message"]
+
+
+def test_garbage_gets_4xx_over_http(stack):
+    for body, content_type in [
+        (b"", "video/mp4"),
+        (b"PK\x03\x04zip", "video/mp4"),
+        (b"hello", "text/plain"),
+    ]:
+        response = requests.post(
+            f"{stack}/video/submit", data=body, headers={"Content-Type": content_type}, timeout=10
+        )
+        assert 400 <= response.status_code < 500 and response.json()["message"]
+    assert requests.get(f"{stack}/video/status/..%2F..%2Fetc", timeout=5).status_code == 404

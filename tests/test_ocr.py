@@ -1,0 +1,96 @@
+"""OCR tests: synthetic text, blank frames, reading order, and (slow) real caption frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from chalicelib.analysis.ocr import TextLine, TextReader, bundled_model_paths, load_text_reader
+
+VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "videos"
+if not VIDEOS.is_dir():
+    VIDEOS = Path("/work/shared/videos")
+
+
+@pytest.fixture(scope="module")
+def reader() -> TextReader:
+    return load_text_reader()
+
+
+def text_image(text: str, width: int = 640, height: int = 200) -> np.ndarray:
+    image = np.full((height, width, 3), 255, dtype=np.uint8)
+    cv2.putText(image, text, (30, 130), cv2.FONT_HERSHEY_SIMPLEX, 2.5, (0, 0, 0), 6, cv2.LINE_AA)
+    return image
+
+
+def test_reads_synthetic_text_with_relative_polygon(reader):
+    lines = reader.read(text_image("HELLO 2026"))
+    words = " ".join(line.text for line in lines).split()
+    assert words == ["HELLO", "2026"]
+    for line in lines:
+        assert line.confidence >= 0.5
+        assert len(line.polygon) == 4
+        assert all(0.0 <= x <= 1.0 and 0.0 <= y <= 1.0 for x, y in line.polygon)
+    xs = [x for line in lines for x, _ in line.polygon]
+    ys = [y for line in lines for _, y in line.polygon]
+    # putText drew from x=30 px with a baseline at y=130 px on a 640x200 image.
+    assert min(xs) < 0.15 and max(xs) > 0.6
+    assert 0.2 < min(ys) < 0.5 < max(ys) < 0.85
+
+
+@pytest.mark.parametrize("shape", [(200, 640, 3), (0, 0, 3)], ids=["blank", "empty"])
+def test_blank_or_empty_image_reads_nothing(reader, shape):
+    assert reader.read(np.full(shape, 255, dtype=np.uint8)) == []
+
+
+def test_reading_order_is_rows_then_left_to_right(reader):
+    image = np.full((300, 640, 3), 255, dtype=np.uint8)
+    for text, origin in [("TOP", (380, 80)), ("LEFT", (30, 100)), ("BOTTOM", (200, 250))]:
+        cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 2, (0, 0, 0), 5, cv2.LINE_AA)
+    assert [line.text for line in reader.read(image)] == ["LEFT", "TOP", "BOTTOM"]
+
+
+def test_min_confidence_filters(reader):
+    raw = [([[0, 0], [10, 0], [10, 5], [0, 5]], "KEEP", 0.9), ([[0, 9], [4, 9], [4, 10]], "", 0.9)]
+    raw.append(([[0, 0], [10, 0], [10, 5], [0, 5]], "DROP", 0.4))
+    lines = reader.postprocess(raw, 10, 10)
+    assert lines == [TextLine("KEEP", 0.9, ((0.0, 0.0), (1.0, 0.0), (1.0, 0.5), (0.0, 0.5)))]
+
+
+def test_models_are_the_bundled_files_and_reader_is_cached():
+    paths = bundled_model_paths()
+    assert {Path(p).name for p in paths.values()} == {
+        "ch_PP-OCRv4_det_infer.onnx",
+        "ch_PP-OCRv4_rec_infer.onnx",
+        "ch_ppocr_mobile_v2.0_cls_infer.onnx",
+    }
+    assert all("rapidocr_onnxruntime" in p for p in paths.values())
+    assert load_text_reader() is load_text_reader()
+
+
+def read_frame(video: str, seconds: float) -> np.ndarray:
+    capture = cv2.VideoCapture(str(VIDEOS / video))
+    capture.set(cv2.CAP_PROP_POS_MSEC, seconds * 1000)
+    ok, frame = capture.read()
+    capture.release()
+    assert ok, f"could not read {video} at {seconds}s"
+    return frame
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "video,seconds,expected",
+    [
+        ("captions_vertical.mp4", 0.5, "here's how to create"),
+        ("captions_vertical.mp4", 1.5, "a SIMPLE & EASY"),
+        ("letter_blocks.mp4", 9.6, "SAM TWO"),
+    ],
+)
+def test_reads_real_frames(reader, video, seconds, expected):
+    lines = reader.read(read_frame(video, seconds))
+    print(video, seconds, [(line.text, round(line.confidence, 2)) for line in lines])
+    words = {word for line in lines for word in line.text.split()}
+    assert set(expected.split()) <= words

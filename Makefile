@@ -11,6 +11,7 @@ install: $(STAMP)
 
 # rapidocr-onnxruntime goes in with --no-deps: its GUI opencv-python would overwrite headless cv2/.
 $(STAMP): requirements.txt requirements-dev.txt layers/analyzer/requirements.txt layers/analyzer/requirements-nodeps.txt
+	@$(PYTHON) -c 'import sys; assert (3, 11) <= sys.version_info[:2] <= (3, 12), "video-jobs needs Python 3.11 or 3.12 (rapidocr-onnxruntime); set PYTHON=python3.11"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt

@@ -9,7 +9,7 @@ import functools
 import json
 import logging
 
-from chalice import Chalice, Response
+from chalice import Chalice, Rate, Response
 
 from chalicelib import submissions
 from chalicelib.bootstrap import services
@@ -17,6 +17,7 @@ from chalicelib.config import DEFAULT_QUEUE_NAME
 from chalicelib.errors import JobNotFound, ResultsNotReady, VideoJobsError
 from chalicelib.ids import parse_job_id
 from chalicelib.jobs import COMPLETED, FAILED, Job
+from chalicelib.reconcile import reconcile
 from chalicelib.uploads import extract_video
 
 app = Chalice(app_name="video-jobs")
@@ -24,7 +25,8 @@ app.log.setLevel(logging.INFO)
 # Without these, API Gateway hands uploads to the function as mangled text (Chalice's defaults
 # omit them; `chalice local` would hide the problem).
 app.api.binary_types.extend(["video/mp4", "multipart/form-data"])
-ANY_TYPE = ["*/*"]  # we check Content-Type ourselves, to answer with a message that helps
+ANY_TYPE = ["*/*"]
+RECONCILE_EVERY_MIN = 5  # we check Content-Type ourselves, to answer with a message that helps
 
 
 def _json(body: dict, status: int = 200, headers: dict | None = None) -> Response:
@@ -161,4 +163,13 @@ def analyze_video(event):
     """One job per invocation; raising makes SQS redeliver (and finally dead-letter) it."""
     worker = services().worker
     for record in event:
-        worker.handle_message(record.body)
+        attributes = record.to_dict().get("attributes", {})
+        worker.handle_message(record.body, int(attributes.get("ApproximateReceiveCount", 1)))
+
+
+@app.schedule(Rate(RECONCILE_EVERY_MIN, unit=Rate.MINUTES))
+def reconcile_jobs(event):
+    """Re-queue jobs stranded by a failed enqueue or by workers that died (see reconcile.py)."""
+    ctx = services()
+    report = reconcile(ctx.queue, stale_after_s=ctx.settings.job_lease_s * 2)
+    app.log.info("reconcile: %d examined, %d re-queued", report.examined, len(report.requeued))

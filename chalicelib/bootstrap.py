@@ -33,6 +33,8 @@ class Services:
             storage=self.storage,
             queue=self.queue,
             pipelines=VideoFilePipelineService(self.settings),
+            lease_s=self.settings.job_lease_s,
+            max_attempts=self.settings.max_attempts,
         )
 
 

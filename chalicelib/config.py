@@ -35,6 +35,10 @@ class Settings:
     default_pipeline: str
     sample_fps: float
     model_path: Path
+    job_lease_s: float  # a running job whose lease is not renewed for this long is taken over
+    max_attempts: int  # deliveries of one job before it is failed (= the queue's maxReceiveCount)
+    visibility_timeout_s: int  # of the local queue; the cloud queue's is 6x the function timeout
+    job_retention_days: int  # jobs and their files expire after this (DynamoDB TTL, S3 lifecycle)
 
 
 def _int(name: str, default: int) -> int:
@@ -67,4 +71,8 @@ def load_settings() -> Settings:
         default_pipeline=os.environ.get("VIDEO_JOBS_PIPELINE", "yolo_ocr"),
         sample_fps=float(os.environ.get("VIDEO_JOBS_SAMPLE_FPS", "1.0")),
         model_path=_model_path(),
+        job_lease_s=float(os.environ.get("VIDEO_JOBS_JOB_LEASE_S", "60")),
+        max_attempts=_int("VIDEO_JOBS_MAX_ATTEMPTS", 3),
+        visibility_timeout_s=_int("VIDEO_JOBS_VISIBILITY_TIMEOUT_S", 60),
+        job_retention_days=_int("VIDEO_JOBS_RETENTION_DAYS", 30),
     )

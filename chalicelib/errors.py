@@ -7,13 +7,15 @@ message that says what was wrong and what to do about it, never a stack trace.
     VideoJobsError
     ├── BadRequest (400)            malformed ids, bodies or parameters
     │   ├── InvalidVideo (400)      not a readable MP4 / no decodable video
-    │   └── UnknownPipeline (400)   pipeline id not in the registry
+    │   ├── UnknownPipeline (400)   pipeline id not in the registry
+    │   └── InputMissing (400)      the job's video is no longer in storage
     ├── JobNotFound (404)           no such job (or an id that could never exist)
     ├── ResultsNotReady (404)       job exists but has no results (pending/running/failed)
     ├── Conflict (409)              the job is not in a state that allows this call
     │   └── IllegalTransition (409) a conditional status write lost (another writer won)
     ├── PayloadTooLarge (413)       body above the direct-upload limit
     ├── UnsupportedMediaType (415)  Content-Type we do not accept
+    ├── ServiceUnavailable (503)    a dependency (S3, DynamoDB) failed; nothing was accepted
     └── AnalysisError (500)         the analyzer itself broke; only ever seen as a failed job
 """
 
@@ -42,6 +44,10 @@ class UnknownPipeline(BadRequest):
     pass
 
 
+class InputMissing(BadRequest):
+    pass
+
+
 class JobNotFound(VideoJobsError):
     status = 404
 
@@ -64,6 +70,10 @@ class PayloadTooLarge(VideoJobsError):
 
 class UnsupportedMediaType(VideoJobsError):
     status = 415
+
+
+class ServiceUnavailable(VideoJobsError):
+    status = 503
 
 
 class AnalysisError(VideoJobsError):

@@ -7,10 +7,16 @@
 ``uploading`` is the state of a presigned-upload job before the caller starts it. Every transition
 is ONE conditional DynamoDB write whose condition is "the status is still one I may leave", so
 two writers (SQS delivers at least once) can never both win, and no job ever moves backwards.
+
+A worker holds a running job under a lease (``lease_owner`` until ``lease_expires_at``), renewed
+while it works. A worker that dies stops renewing; once the lease has expired another worker may
+``claim`` the job again. Only the lease holder can finish the job, so a worker that lost its
+lease (it was presumed dead) cannot overwrite the outcome of the one that took over.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
@@ -63,6 +69,10 @@ class Job(Model):
     error_message = UnicodeAttribute(null=True)
     pipeline_id = UnicodeAttribute()
     sample_fps = NumberAttribute(null=True)
+    attempts = NumberAttribute(default=0)  # claims so far, retries and takeovers included
+    lease_owner = UnicodeAttribute(null=True)
+    lease_expires_at = NumberAttribute(null=True)  # epoch seconds
+    expires_at = NumberAttribute(null=True)  # epoch seconds; DynamoDB TTL removes old jobs
 
     @classmethod
     def bind(cls, settings: Settings) -> None:
@@ -81,6 +91,7 @@ class Job(Model):
         pipeline_id: str,
         status: str = PENDING,
         sample_fps: float | None = None,
+        retention_days: int = 30,
     ) -> Job:
         now = utc_now()
         return cls(
@@ -91,6 +102,7 @@ class Job(Model):
             input_path=input_path,
             pipeline_id=pipeline_id,
             sample_fps=sample_fps,
+            expires_at=int(time.time()) + retention_days * 86400,
         )
 
     @classmethod
@@ -113,9 +125,15 @@ class Job(Model):
             raise
 
     def update_status(
-        self, new_status: str, *, error_message: str | None = None, output_path: str | None = None
+        self,
+        new_status: str,
+        *,
+        error_message: str | None = None,
+        output_path: str | None = None,
+        owner: str | None = None,
     ) -> None:
-        """Move to ``new_status`` iff the stored status still allows it; else IllegalTransition."""
+        """Move to ``new_status`` iff the stored status still allows it (and, given ``owner``,
+        that worker still holds the lease); else IllegalTransition."""
         sources = ALLOWED_SOURCES.get(new_status)
         if sources is None:
             raise ValueError(f"unknown target status {new_status!r}")
@@ -124,15 +142,54 @@ class Job(Model):
             actions.append(Job.error_message.set(error_message[:MAX_ERROR_CHARS]))
         if output_path is not None:
             actions.append(Job.output_path.set(output_path))
+        condition = Job.status.is_in(*sorted(sources))
+        if owner is not None:
+            condition &= Job.lease_owner == owner
+            actions.append(Job.lease_expires_at.remove())
+        self._write(actions, condition, f"go to {new_status}")
+
+    def claim(self, owner: str, lease_s: float) -> None:
+        """Take the job: pending, or running under an expired lease (its worker died)."""
+        now = time.time()
+        actions = [
+            Job.status.set(RUNNING),
+            Job.updated_at.set(utc_now()),
+            Job.lease_owner.set(owner),
+            Job.lease_expires_at.set(now + lease_s),
+            Job.attempts.add(1),
+        ]
+        expired = (Job.status == RUNNING) & (Job.lease_expires_at < now)
+        self._write(actions, (Job.status == PENDING) | expired, "be claimed")
+
+    def renew_lease(self, owner: str, lease_s: float) -> None:
+        """Extend the lease; IllegalTransition if ``owner`` no longer holds it."""
+        self._write(
+            [Job.lease_expires_at.set(time.time() + lease_s)],
+            (Job.status == RUNNING) & (Job.lease_owner == owner),
+            "have its lease renewed",
+        )
+
+    def release_lease(self, owner: str) -> None:
+        """Give the job up for an immediate retry (the next delivery may claim it at once)."""
+        self._write(
+            [Job.lease_expires_at.set(0)],
+            (Job.status == RUNNING) & (Job.lease_owner == owner),
+            "be released",
+        )
+
+    def _write(self, actions: list, condition, what: str) -> None:
         try:
-            self.update(actions=actions, condition=Job.status.is_in(*sorted(sources)))
+            self.update(actions=actions, condition=condition)
         except UpdateError as error:
-            if _is_condition_failure(error):
+            if not _is_condition_failure(error):
+                raise
+            try:
                 self.refresh(consistent_read=True)
-                raise IllegalTransition(
-                    f"job {self.job_id} cannot go to {new_status}: it is {self.status}"
-                ) from None
-            raise
+            except DoesNotExist:
+                raise JobNotFound(f"no job with id {self.job_id!r}") from None
+            raise IllegalTransition(
+                f"job {self.job_id} cannot {what}: it is {self.status}"
+            ) from None
 
     @property
     def progress(self) -> float:

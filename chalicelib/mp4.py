@@ -1,83 +1,37 @@
-"""MP4 (ISO base media file format) validation without decoding.
+"""MP4 (ISO base media file format) boxes, read without decoding: validation and track facts.
 
 Checks what a playable MP4 must have: a leading ``ftyp`` box with a video brand of the MP4 or
 QuickTime family, a chain of top-level boxes whose sizes exactly tile the file (so a truncated
 upload is caught), and a ``moov`` box whose children parse and include ``mvhd`` and a ``trak``.
 
 It reads through ``read(offset, length)``, so the same code validates bytes in memory and an
-object in S3 via a handful of ranged GETs, never a full download. Pure Python: it runs on the
-light API path.
+object in S3 via a handful of ranged GETs, never a full download (``bytes_reader`` and
+``file_reader`` make such a ``read``). Pure Python: it runs on the light API path.
+
+``read_tracks`` lists the index's tracks (kind, display size, duration) for the analyzer: what
+OpenCV cannot tell (audio only? how long?) and an absurd frame size before anything is decoded.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from chalicelib.errors import InvalidVideo
 
 Reader = Callable[[int, int], bytes]
 
-VIDEO_BRANDS = frozenset(
-    {
-        "isom",
-        "iso2",
-        "iso3",
-        "iso4",
-        "iso5",
-        "iso6",
-        "iso7",
-        "iso8",
-        "iso9",
-        "mp41",
-        "mp42",
-        "mp71",
-        "avc1",
-        "avc2",
-        "hvc1",
-        "hev1",
-        "av01",
-        "M4V ",
-        "M4VH",
-        "M4VP",
-        "qt  ",
-        "3gp4",
-        "3gp5",
-        "3gp6",
-        "3gp7",
-        "3gp8",
-        "3gp9",
-        "3g2a",
-        "3g2b",
-        "3g2c",
-        "mmp4",
-        "MSNV",
-        "dash",
-        "f4v ",
-        "XAVC",
-        "NDSC",
-        "NDSH",
-        "NDSM",
-        "NDSP",
-        "NDSS",
-        "NDXC",
-        "NDXH",
-        "NDXM",
-        "NDXP",
-        "NDXS",
-        "CAEP",
-        "caqv",
-        "da0a",
-        "da0b",
-        "da1a",
-        "da1b",
-        "da2a",
-        "da2b",
-        "da3a",
-        "da3b",
-    }
-)
+VIDEO_BRANDS = frozenset({
+    "isom", "iso2", "iso3", "iso4", "iso5", "iso6", "iso7", "iso8", "iso9",
+    "mp41", "mp42", "mp71", "avc1", "avc2", "hvc1", "hev1", "av01", "M4V ", "M4VH", "M4VP",
+    "qt  ", "3gp4", "3gp5", "3gp6", "3gp7", "3gp8", "3gp9", "3g2a", "3g2b", "3g2c",
+    "mmp4", "MSNV", "dash", "f4v ", "XAVC", "CAEP", "caqv",
+    "NDSC", "NDSH", "NDSM", "NDSP", "NDSS", "NDXC", "NDXH", "NDXM", "NDXP", "NDXS",
+    "da0a", "da0b", "da1a", "da1b", "da2a", "da2b", "da3a", "da3b",
+})  # fmt: skip
 AUDIO_ONLY_BRANDS = frozenset({"M4A ", "M4B ", "M4P "})
 MAX_BOXES = 100_000
 MAX_MOOV_BYTES = 256 * 1024 * 1024
@@ -98,15 +52,60 @@ class Box:
     def payload_size(self) -> int:
         return self.size - self.header
 
+    @property
+    def end(self) -> int:
+        return self.offset + self.size
 
-def _box_type(raw: bytes, offset: int) -> str:
-    if not all(0x20 <= b < 0x7F or b == 0xA9 for b in raw):  # printable ASCII, or '©' (iTunes)
+
+@dataclass(frozen=True)
+class Track:
+    handler: str  # "vide", "soun", ...
+    width: float  # display size from the track header (before any rotation)
+    height: float
+    duration_s: float | None  # what a player presents (edit list), else the media's; None: unknown
+
+
+def bytes_reader(data: bytes) -> Reader:
+    return lambda offset, length: data[offset : offset + length]
+
+
+@contextlib.contextmanager
+def file_reader(path: str | os.PathLike[str]) -> Iterator[tuple[Reader, int]]:
+    """``(read, size)`` over a local file, open for the ``with`` block; OSError if unreadable."""
+    with open(path, "rb") as f:
+
+        def read(offset: int, length: int) -> bytes:
+            f.seek(offset)
+            return f.read(length)
+
+        yield read, os.fstat(f.fileno()).st_size
+
+
+def _box_type(raw: bytes, offset: int, strict: bool) -> str:
+    printable = all(0x20 <= b < 0x7F or b == 0xA9 for b in raw)  # ASCII, or '©' (iTunes)
+    if strict and not printable:
         raise InvalidVideo(f"not an MP4: garbage where a box header should be (byte {offset})")
     return raw.decode("latin-1")
 
 
-def iter_boxes(read: Reader, start: int, end: int, *, where: str = "file"):
-    """Yield the boxes tiling [start, end); InvalidVideo if their sizes do not add up."""
+def iter_boxes(
+    read: Reader, start: int, end: int, *, where: str = "file", strict: bool = True
+) -> Iterator[Box]:
+    """Yield the boxes tiling [start, end); InvalidVideo if their sizes do not add up.
+
+    With ``strict=False`` a box that does not fit ends the walk quietly instead, after the boxes
+    before it, and unprintable box types pass: for reading what a damaged file still has.
+    """
+    boxes = _walk(read, start, end, where, strict)
+    return boxes if strict else _until_invalid(boxes)
+
+
+def _until_invalid(boxes: Iterator[Box]) -> Iterator[Box]:
+    with contextlib.suppress(InvalidVideo):
+        yield from boxes
+
+
+def _walk(read: Reader, start: int, end: int, where: str, strict: bool) -> Iterator[Box]:
     offset, count = start, 0
     while offset < end:
         header = read(offset, 16)
@@ -116,7 +115,7 @@ def iter_boxes(read: Reader, start: int, end: int, *, where: str = "file"):
                 f"at byte {offset} (truncated upload?)"
             )
         size, raw_type = struct.unpack(">I4s", header[:8])
-        box_type, header_size = _box_type(raw_type, offset), 8
+        box_type, header_size = _box_type(raw_type, offset, strict), 8
         if size == 1:
             if len(header) < 16:
                 raise InvalidVideo(f"not a complete MP4: box {box_type!r} header is cut short")
@@ -177,18 +176,76 @@ def validate_mp4(read: Reader, total_size: int) -> None:
     if moov.size > MAX_MOOV_BYTES:
         raise InvalidVideo("the MP4's 'moov' index is implausibly large")
     moov_bytes = read(moov.payload_offset, moov.payload_size)
-    children = {
-        box.type
-        for box in iter_boxes(
-            lambda offset, length: moov_bytes[offset : offset + length],
-            0,
-            len(moov_bytes),
-            where="'moov' box",
-        )
-    }
+    inside = iter_boxes(bytes_reader(moov_bytes), 0, len(moov_bytes), where="'moov' box")
+    children = {box.type for box in inside}
     if "mvhd" not in children or "trak" not in children:
         raise InvalidVideo("not a playable MP4: its 'moov' box has no movie header or tracks")
 
 
 def validate_mp4_bytes(data: bytes) -> None:
-    validate_mp4(lambda offset, length: data[offset : offset + length], len(data))
+    validate_mp4(bytes_reader(data), len(data))
+
+
+def read_tracks(read: Reader, total_size: int) -> list[Track] | None:
+    """Tracks from the MP4 index (moov), or None when the file has no readable index.
+
+    Lenient, unlike ``validate_mp4``: the top-level walk stops at ``moov`` (a cut after it does
+    not matter) and a damaged box inside it hides only what follows it. A track's duration is
+    that of its edit list (what a player presents) when it has one, else its media duration:
+    encoders that shift decode times (B-frames) leave the media duration off by a reorder delay.
+    """
+    top = iter_boxes(read, 0, total_size, strict=False)
+    moov = next((box for box in top if box.type == "moov"), None)
+    if moov is None or moov.size > MAX_MOOV_BYTES:
+        return None
+    data = read(moov.payload_offset, moov.payload_size)
+    children = _children(data)
+    movie_scale = next((_time(data, box)[0] for box in children if box.type == "mvhd"), 0)
+    return [_track(data, box, movie_scale) for box in children if box.type == "trak"]
+
+
+def _children(data: bytes, parent: Box | None = None) -> list[Box]:
+    """The boxes in ``parent``'s payload, or in all of ``data`` (moov's payload)."""
+    start, end = (parent.payload_offset, parent.end) if parent else (0, len(data))
+    return list(iter_boxes(bytes_reader(data), start, end, strict=False))
+
+
+def _track(data: bytes, trak: Box, movie_scale: int) -> Track:
+    handler, width, height, media_s, edits_s = "", 0.0, 0.0, None, 0.0
+    for box in _children(data, trak):
+        if box.type == "tkhd" and box.payload_size >= 84:  # width, height: last 8 bytes, 16.16
+            width, height = (v / 65536 for v in struct.unpack_from(">II", data, box.end - 8))
+        elif box.type == "edts" and movie_scale:
+            for segment, media_time in _edits(data, box):
+                edits_s += segment / movie_scale if media_time >= 0 else 0.0
+        elif box.type == "mdia":
+            for sub in _children(data, box):
+                at = sub.payload_offset
+                if sub.type == "hdlr" and sub.payload_size >= 12:
+                    handler = data[at + 8 : at + 12].decode("latin-1")
+                elif sub.type == "mdhd":
+                    scale, units = _time(data, sub)
+                    media_s = units / scale if scale and units else None
+    return Track(handler, width, height, edits_s or media_s)
+
+
+def _time(data: bytes, box: Box) -> tuple[int, int]:
+    """(timescale, duration) of an mvhd or mdhd box; (0, 0) when unreadable or unknown."""
+    at, size = box.payload_offset, box.payload_size
+    v1 = data[at] == 1 if size >= 24 else None
+    if v1 is None or (v1 and size < 36):
+        return 0, 0
+    scale, units = struct.unpack_from(">IQ" if v1 else ">II", data, at + (20 if v1 else 12))
+    return (0, 0) if units in (2**32 - 1, 2**64 - 1) else (scale, units)
+
+
+def _edits(data: bytes, edts: Box) -> Iterator[tuple[int, int]]:
+    """(segment duration in movie timescale, media time; -1 = empty edit) of each elst entry."""
+    for elst in _children(data, edts):
+        at = elst.payload_offset
+        if elst.type != "elst" or elst.payload_size < 8:
+            continue
+        fmt = ">Qq4x" if data[at] == 1 else ">Ii4x"
+        count, size = struct.unpack_from(">I", data, at + 4)[0], struct.calcsize(fmt)
+        for i in range(min(count, (elst.payload_size - 8) // size)):
+            yield struct.unpack_from(fmt, data, at + 8 + i * size)

@@ -7,8 +7,10 @@ Two implementations honour one contract (tests/test_storage_contract.py runs aga
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
+import uuid
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import BinaryIO
@@ -16,10 +18,18 @@ from typing import BinaryIO
 Source = bytes | str | Path | BinaryIO
 
 
+def _read_all(src: str | Path | BinaryIO) -> bytes:
+    return Path(src).read_bytes() if isinstance(src, str | Path) else src.read()
+
+
 class StorageService(ABC):
     @abstractmethod
-    def save_file(self, src: Source, dest_path: str) -> None:
-        """Store bytes, a local file (path) or a readable binary stream at ``dest_path``."""
+    def save_file(self, src: Source, dest_path: str, *, overwrite: bool = True) -> None:
+        """Store bytes, a local file (path) or a readable binary stream at ``dest_path``.
+
+        With ``overwrite=False`` the write happens only if nothing is there yet (atomically);
+        otherwise FileExistsError. That is how results are written exactly once.
+        """
 
     @abstractmethod
     def load_file(self, path: str) -> bytes: ...
@@ -46,8 +56,16 @@ class S3Storage(StorageService):
         self._s3 = s3_client
         self.bucket = bucket
 
-    def save_file(self, src: Source, dest_path: str) -> None:
-        if isinstance(src, bytes):
+    def save_file(self, src: Source, dest_path: str, *, overwrite: bool = True) -> None:
+        if not overwrite:  # S3 conditional write: refused if the key exists
+            body = src if isinstance(src, bytes) else _read_all(src)
+            try:
+                self._s3.put_object(Bucket=self.bucket, Key=dest_path, Body=body, IfNoneMatch="*")
+            except self._s3.exceptions.ClientError as error:
+                if error.response["Error"]["Code"] in ("PreconditionFailed", "412"):
+                    raise FileExistsError(dest_path) from None
+                raise
+        elif isinstance(src, bytes):
             self._s3.put_object(Bucket=self.bucket, Key=dest_path, Body=src)
         elif isinstance(src, str | Path):
             self._s3.upload_file(str(src), self.bucket, dest_path)
@@ -129,10 +147,10 @@ class LocalStorage(StorageService):
             raise ValueError(f"storage path escapes the storage root: {path!r}")
         return target
 
-    def save_file(self, src: Source, dest_path: str) -> None:
+    def save_file(self, src: Source, dest_path: str, *, overwrite: bool = True) -> None:
         target = self._file(dest_path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")
+        partial = target.with_name(f"{target.name}.{uuid.uuid4().hex}.partial")
         if isinstance(src, bytes):
             partial.write_bytes(src)
         elif isinstance(src, str | Path):
@@ -140,7 +158,13 @@ class LocalStorage(StorageService):
         else:
             with partial.open("wb") as out:
                 shutil.copyfileobj(src, out)
-        partial.replace(target)  # readers never see a half-written file
+        if overwrite:
+            partial.replace(target)  # readers never see a half-written file
+            return
+        try:
+            os.link(partial, target)  # atomic, and fails if the target exists
+        finally:
+            partial.unlink()
 
     def load_file(self, path: str) -> bytes:
         return self._file(path).read_bytes()

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.config import Settings
-from chalicelib.errors import BadRequest, Conflict, PayloadTooLarge
+from chalicelib.errors import (
+    BadRequest,
+    Conflict,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    VideoJobsError,
+)
 from chalicelib.ids import new_job_id, parse_job_id, video_path
 from chalicelib.jobs import PENDING, UPLOADING, Job
 from chalicelib.mp4 import validate_mp4, validate_mp4_bytes
@@ -69,6 +75,12 @@ def submit_video(
     queue: QueueService,
     settings: Settings,
 ) -> Job:
+    """Store, record, queue: in that order, so a failure part-way leaves no orphan.
+
+    Storage or job write fails: the caller gets a 503 and nothing was accepted (a stored video
+    is deleted; if even that fails, the bucket's lifecycle rule removes it). Enqueue fails: the
+    job is recorded, so it is accepted anyway; the reconcile sweep re-sends stuck pending jobs.
+    """
     if len(data) > settings.max_direct_upload_bytes:
         raise _too_large(
             len(data),
@@ -78,14 +90,42 @@ def submit_video(
     validate_mp4_bytes(data)
     job_id = new_job_id()
     path = video_path(job_id)
-    storage.save_file(data, path)
     job = Job.new(
-        job_id, input_path=path, pipeline_id=options.pipeline_id, sample_fps=options.sample_fps
+        job_id,
+        input_path=path,
+        pipeline_id=options.pipeline_id,
+        sample_fps=options.sample_fps,
+        retention_days=settings.job_retention_days,
     )
-    job.save()
-    queue.enqueue(job_id)
+    _accept(lambda: storage.save_file(data, path), "store the video")
+    _accept(job.save, "record the job", undo=lambda: storage.delete_file(path))
+    _enqueue(queue, job_id)
     log.info("job %s submitted (%d bytes, pipeline %s)", job_id, len(data), options.pipeline_id)
     return job
+
+
+def _accept(step, what: str, undo=None) -> None:
+    try:
+        step()
+    except VideoJobsError:
+        raise
+    except Exception:
+        log.exception("could not %s", what)
+        if undo is not None:
+            try:
+                undo()
+            except Exception:
+                log.exception("clean-up after a failed submit also failed")
+        raise ServiceUnavailable(
+            f"could not {what} right now; nothing was accepted, please try again"
+        ) from None
+
+
+def _enqueue(queue: QueueService, job_id: str) -> None:
+    try:
+        queue.enqueue(job_id)
+    except Exception:  # the job is recorded: the reconcile sweep will queue it
+        log.exception("could not queue job %s; the reconcile sweep will", job_id)
 
 
 @dataclass(frozen=True)
@@ -107,8 +147,9 @@ def create_upload(options: JobOptions, *, storage: S3Storage, settings: Settings
         pipeline_id=options.pipeline_id,
         sample_fps=options.sample_fps,
         status=UPLOADING,
+        retention_days=settings.job_retention_days,
     )
-    job.save()
+    _accept(job.save, "record the job")
     expiry = settings.upload_url_expiry_s
     url = storage.presigned_put_url(path, UPLOAD_CONTENT_TYPE, expiry)
     expires_at = datetime.now(UTC) + timedelta(seconds=expiry)
@@ -139,6 +180,6 @@ def start_upload(
         raise _too_large(size, settings.max_upload_bytes, "shorten or re-encode the video")
     validate_mp4(lambda offset, length: storage.read_range(job.input_path, offset, length), size)
     job.update_status(PENDING)
-    queue.enqueue(job.job_id)
+    _enqueue(queue, job.job_id)
     log.info("job %s started after upload (%d bytes)", job.job_id, size)
     return job

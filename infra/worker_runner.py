@@ -19,11 +19,11 @@ import time
 import uuid
 
 from chalicelib.bootstrap import aws_client, services
-from infra.resources import LOCAL_VISIBILITY_TIMEOUT_S
+from chalicelib.reconcile import reconcile
 
 log = logging.getLogger("video_jobs.worker_runner")
 POLL_WAIT_S = 2  # short long-polls keep shutdown prompt
-HEARTBEAT_S = LOCAL_VISIBILITY_TIMEOUT_S // 3
+RECONCILE_EVERY_S = 30
 
 
 class JsonFormatter(logging.Formatter):
@@ -76,17 +76,18 @@ class LambdaContext:
 class Heartbeat:
     """Extends the message's visibility while the handler works on it."""
 
-    def __init__(self, sqs, queue_url: str, receipt: str):
+    def __init__(self, sqs, queue_url: str, receipt: str, visibility_s: int):
         self._sqs, self._queue_url, self._receipt = sqs, queue_url, receipt
+        self._visibility_s = visibility_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, daemon=True)
 
     def _beat(self) -> None:
-        while not self._stop.wait(HEARTBEAT_S):
+        while not self._stop.wait(self._visibility_s / 3):
             self._sqs.change_message_visibility(
                 QueueUrl=self._queue_url,
                 ReceiptHandle=self._receipt,
-                VisibilityTimeout=LOCAL_VISIBILITY_TIMEOUT_S,
+                VisibilityTimeout=self._visibility_s,
             )
 
     def __enter__(self) -> Heartbeat:
@@ -107,7 +108,11 @@ def run(stop: threading.Event) -> None:
         "Attributes"
     ]["QueueArn"]
     log.info("polling %s", queue_url)
+    next_sweep = time.monotonic()
     while not stop.is_set():
+        if time.monotonic() >= next_sweep:  # what the scheduled reconcile_jobs does on AWS
+            reconcile(ctx.queue, stale_after_s=ctx.settings.job_lease_s * 2)
+            next_sweep = time.monotonic() + RECONCILE_EVERY_S
         messages = sqs.receive_message(
             QueueUrl=queue_url,
             MaxNumberOfMessages=1,
@@ -117,7 +122,8 @@ def run(stop: threading.Event) -> None:
         for message in messages:
             event = lambda_event(message, queue_arn, ctx.settings.region)
             try:
-                with Heartbeat(sqs, queue_url, message["ReceiptHandle"]):
+                receipt, visibility = message["ReceiptHandle"], ctx.settings.visibility_timeout_s
+                with Heartbeat(sqs, queue_url, receipt, visibility):
                     analyze_video(event, LambdaContext())
             except Exception:  # leave the message: SQS redelivers, then dead-letters it
                 log.exception("handler failed for message %s", message["MessageId"])

@@ -84,3 +84,14 @@ def test_s3_presigned_url_is_scoped_and_expires(aws):
     url = aws.storage.presigned_put_url("video_jobs/one.mp4", "video/mp4", 120)
     assert "/video-jobs-media/video_jobs/one.mp4?" in url
     assert "X-Amz-Expires=120" in url and "content-type" in url
+
+
+def test_write_once_refuses_to_overwrite(storage, tmp_path):
+    storage.save_file(b"first", "video_jobs/once.json", overwrite=False)
+    with pytest.raises(FileExistsError):
+        storage.save_file(b"second", "video_jobs/once.json", overwrite=False)
+    source = tmp_path / "third.json"
+    source.write_bytes(b"third")
+    with pytest.raises(FileExistsError):
+        storage.save_file(source, "video_jobs/once.json", overwrite=False)
+    assert storage.load_file("video_jobs/once.json") == b"first"

@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.errors import InvalidVideo
 from chalicelib.ids import new_job_id, video_path
-from chalicelib.jobs import COMPLETED, FAILED, PENDING, RUNNING, Job
+from chalicelib.jobs import COMPLETED, FAILED, RUNNING, Job
 from chalicelib.queue import InMemoryQueue, encode_message
 from chalicelib.results import encode
 from chalicelib.worker import INTERNAL_ERROR, JobWorker
@@ -79,26 +79,81 @@ def test_invalid_video_fails_the_job_with_its_message(aws):
     assert stored.error_message == "the file has no video track (audio only?)"
 
 
-def test_unexpected_errors_fail_the_job_without_leaking_details(aws, caplog):
+def test_unexpected_errors_are_retried_then_fail_the_job_without_leaking_details(aws, caplog):
     job = pending_job(aws.storage)
     w = worker(aws, RuntimeError("/secret/path exploded"))
-    assert w.process(job.job_id) is True
+    for receive_count in (1, 2):  # not the last attempt: release the job and let SQS retry
+        with pytest.raises(RuntimeError):
+            w.process(job.job_id, receive_count)
+        stored = Job.get_by_id(job.job_id)
+        assert stored.status == RUNNING and stored.lease_expires_at == 0
+    with pytest.raises(RuntimeError):  # the last attempt fails the job, and still raises
+        w.process(job.job_id, receive_count=3)  # so the message goes to the dead-letter queue
     stored = Job.get_by_id(job.job_id)
     assert stored.status == FAILED and stored.error_message == INTERNAL_ERROR
+    assert stored.attempts == 3 and len(w.pipelines.calls) == 3
     assert "/secret/path exploded" in caplog.text  # the traceback is in the log only
+    assert w.process(job.job_id, receive_count=4) is False
 
 
-def test_missing_input_fails_the_job(aws):
+def test_a_job_whose_workers_keep_dying_is_failed(aws):
+    job = pending_job(aws.storage)
+    for number in range(3):  # three workers claim it and die without a word
+        Job.get_by_id(job.job_id).claim(f"dead-{number}", lease_s=60)
+        Job.get_by_id(job.job_id).release_lease(f"dead-{number}")
+    w = worker(aws)
+    assert w.process(job.job_id) is True
+    stored = Job.get_by_id(job.job_id)
+    assert stored.status == FAILED and "abandoned 3 times" in stored.error_message
+    assert w.pipelines.calls == []
+
+
+def test_a_running_job_with_a_live_lease_is_not_taken(aws):
+    job = pending_job(aws.storage)
+    Job.get_by_id(job.job_id).claim("alive-elsewhere", lease_s=60)
+    w = worker(aws)
+    assert w.process(job.job_id) is False and w.pipelines.calls == []
+
+
+def test_a_worker_that_lost_its_lease_neither_stores_nor_finishes(aws):
+    job = pending_job(aws.storage)
+
+    class TakenOverMidway(FakePipelines):
+        def run_on_file(self, file_path, pipeline_id="yolo_ocr", *, sample_fps=None):
+            stored = Job.get_by_id(job.job_id)  # this worker is presumed dead: another takes over
+            stored.release_lease(stored.lease_owner)
+            Job.get_by_id(job.job_id).claim("the-successor", lease_s=60)
+            return super().run_on_file(file_path, pipeline_id, sample_fps=sample_fps)
+
+    w = JobWorker(storage=aws.storage, queue=aws.queue, pipelines=TakenOverMidway(), lease_s=0.3)
+    assert w.process(job.job_id) is False
+    stored = Job.get_by_id(job.job_id)
+    assert stored.status == RUNNING and stored.lease_owner == "the-successor"
+    assert aws.storage.size(f"video_jobs/{job.job_id}_results.json") is None
+
+
+def test_results_already_stored_by_a_dead_attempt_are_kept(aws):
+    job = pending_job(aws.storage)
+    aws.storage.save_file(b'{"kept": true}', f"video_jobs/{job.job_id}_results.json")
+    assert worker(aws).process(job.job_id) is True
+    stored = Job.get_by_id(job.job_id)
+    assert stored.status == COMPLETED
+    assert json.loads(aws.storage.load_file(stored.output_path)) == {"kept": True}
+
+
+def test_missing_input_fails_the_job_at_once(aws):
     job = pending_job(aws.storage)
     aws.storage.delete_file(job.input_path)
     assert worker(aws).process(job.job_id) is True
-    assert Job.get_by_id(job.job_id).status == FAILED
+    stored = Job.get_by_id(job.job_id)
+    assert stored.status == FAILED and "no longer in storage" in stored.error_message
 
 
 def test_temp_files_are_removed_even_on_failure(aws, monkeypatch, tmp_path):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     job = pending_job(aws.storage)
-    worker(aws, RuntimeError("boom")).process(job.job_id)
+    with pytest.raises(RuntimeError):
+        worker(aws, RuntimeError("boom")).process(job.job_id)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -144,8 +199,3 @@ def test_results_encoding_is_canonical():
     assert encode({"b": 1, "a": [1.5, "é"]}) == '{"a":[1.5,"é"],"b":1}'.encode()
     with pytest.raises(ValueError):
         encode({"x": float("nan")})
-
-
-def test_pending_state_is_untouched_by_a_failed_claim_read(aws):
-    job = pending_job(aws.storage)
-    assert Job.get_by_id(job.job_id).status == PENDING

@@ -8,9 +8,11 @@ Why it looks like this:
   first video frame, not ``index / fps``: variable-frame-rate phone video would drift otherwise.
 * OpenCV turns frames upright from the MP4 display matrix; ``VideoMetadata`` reports the size of
   the frames as delivered and the rotation that was applied.
-* A few MP4 boxes are read directly (``_mp4_tracks``): OpenCV cannot tell an audio-only MP4 from
-  garbage, has no duration property, and would decode a frame of absurd size before we could
-  object to it.
+* Sampling keeps to a fixed time grid (see ``VideoReader.sample``), so the rate holds on average
+  when the frame rate is not a multiple of it: 12.5 fps at 1 fps gives 31 frames in 30.16 s.
+* The MP4 index is read directly (``chalicelib.mp4.read_tracks``): OpenCV cannot tell an
+  audio-only MP4 from garbage, has no duration property, and would decode a frame of absurd size
+  before we could object to it.
 * A stream that stops decoding partway (an interrupted upload) keeps the frames sampled so far;
   ``VideoReader.ended_early`` says so and a warning is logged. No decodable frame at all fails.
 """
@@ -20,21 +22,19 @@ from __future__ import annotations
 import logging
 import math
 import os
-import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from types import TracebackType
 
 import cv2
 import numpy as np
 
 from chalicelib.errors import BadRequest, InvalidVideo
+from chalicelib.mp4 import file_reader, read_tracks
 
 log = logging.getLogger(__name__)
 
 MAX_SIDE_PX = 8192
 MAX_SAMPLE_FPS = 30.0
-_MAX_MOOV_BYTES = 64 << 20
 _CODEC_ALIASES = {
     "avc1": "h264", "avc3": "h264", "x264": "h264",
     "hev1": "hevc", "hvc1": "hevc", "h265": "hevc",
@@ -61,22 +61,18 @@ class SampledFrame:
     image: np.ndarray  # BGR uint8, height x width x 3, upright
 
 
-@dataclass(frozen=True)
-class _Track:
-    handler: bytes  # b"vide", b"soun", ...
-    width: float
-    height: float
-    duration_s: float | None
-
-
 class VideoReader:
     """One open video: ``metadata`` at once, then one pass of ``sample``; release on exit."""
 
     def __init__(self, path: str | os.PathLike[str], *, max_side: int = MAX_SIDE_PX):
         if not os.path.isfile(path):  # our own bug (a lost download), not a bad video
             raise FileNotFoundError(f"no video file at {os.fspath(path)!r}")
-        tracks = _mp4_tracks(path)
-        video = [t for t in tracks or [] if t.handler == b"vide"]
+        try:
+            with file_reader(path) as (read, size):
+                tracks = read_tracks(read, size)
+        except OSError:  # unreadable here: OpenCV gets its chance, and gives its error
+            tracks = None
+        video = [t for t in tracks or [] if t.handler == "vide"]
         if tracks is not None and not video:
             raise InvalidVideo("the file has no video track (audio only?)")
         if video:  # refuse before OpenCV decodes anything
@@ -123,9 +119,11 @@ class VideoReader:
     def sample(
         self, fps: float | None = None, *, every_ms: float | None = None
     ) -> Iterator[SampledFrame]:
-        """Yield the first frame, then each first frame at least one interval after the last one.
+        """Yield the first frame at or after each time 0, interval, 2 * interval, ...
 
-        Give the rate as ``fps`` or as ``every_ms``. Checked now, not at the first ``next``.
+        Times count from the first frame. A frame past several targets (a gap in variable-rate
+        video) is yielded once, and the targets it skipped are dropped. Give the rate as ``fps``
+        or as ``every_ms``. Checked now, not at the first ``next``.
         """
         interval_ms = _interval_ms(fps, every_ms)
         if self._started:
@@ -136,8 +134,8 @@ class VideoReader:
     def _sample(self, interval_ms: float) -> Iterator[SampledFrame]:
         cap = self._cap
         frame_ms = 1000 / self.metadata.fps if self.metadata.fps else 1000 / MAX_SAMPLE_FPS
-        previous = next_due = -math.inf
-        index = -1
+        previous = origin = -math.inf
+        index, step = -1, 0  # step: the next target is step * interval after the first frame
         while cap.grab():
             index += 1
             self.frames_decoded = index + 1
@@ -145,13 +143,16 @@ class VideoReader:
             if index and not position > previous:  # a missing or repeated container timestamp
                 position = previous + frame_ms
             previous = position
-            if position + 1e-3 < next_due:
+            if not index:
+                origin = position
+            elapsed = position - origin + 1e-3  # tolerance for times the container rounded
+            if elapsed < step * interval_ms:
                 continue
             ok, image = cap.retrieve()
             if not ok or image is None:  # grabbed but undecodable: the stream stops here
                 self.frames_decoded = index
                 break
-            next_due = position + interval_ms
+            step = math.floor(elapsed / interval_ms) + 1  # the targets it reached are spent
             yield SampledFrame(index=index, timestamp_ms=round(position), image=image)
         if self.frames_decoded == 0:
             raise InvalidVideo("no frame could be decoded: the video stream is empty or corrupt")
@@ -170,12 +171,7 @@ class VideoReader:
     def __enter__(self) -> VideoReader:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 
@@ -215,100 +211,3 @@ def _check_not_huge(width: int, height: int, max_side: int) -> None:
         raise InvalidVideo(
             f"the video is {width}x{height} pixels; at most {max_side} pixels a side are supported"
         )
-
-
-def _mp4_tracks(path: str | os.PathLike[str]) -> list[_Track] | None:
-    """Tracks from the MP4 index (moov), or None when the file has no readable index.
-
-    A track's duration is that of its edit list (what a player presents) when it has one,
-    else its media duration: encoders that shift decode times (B-frames) can leave the media
-    duration off by a reorder delay.
-    """
-    moov = _read_moov(path)
-    if moov is None:
-        return None
-    top = list(_boxes(moov, 0, len(moov)))
-    movie_scale = next((_time(moov, s, e)[0] for k, s, e in top if k == b"mvhd"), 0)
-    tracks = []
-    for _, start, end in (box for box in top if box[0] == b"trak"):
-        handler, width, height, media_s, edits_s = b"", 0.0, 0.0, None, 0.0
-        for kind, start2, end2 in _boxes(moov, start, end):
-            if kind == b"tkhd" and end2 - start2 >= 84:  # width, height: last 8 bytes, 16.16
-                width, height = (v / 65536 for v in struct.unpack_from(">II", moov, end2 - 8))
-            elif kind == b"edts" and movie_scale:
-                for segment, media_time in _edits(moov, start2, end2):
-                    edits_s += segment / movie_scale if media_time >= 0 else 0.0
-            elif kind == b"mdia":
-                for kind3, start3, end3 in _boxes(moov, start2, end2):
-                    if kind3 == b"hdlr" and end3 - start3 >= 12:
-                        handler = moov[start3 + 8 : start3 + 12]
-                    elif kind3 == b"mdhd":
-                        scale, units = _time(moov, start3, end3)
-                        media_s = units / scale if scale and units else None
-        tracks.append(_Track(handler, width, height, edits_s or media_s))
-    return tracks
-
-
-def _time(buf: bytes, start: int, end: int) -> tuple[int, int]:
-    """(timescale, duration) of an mvhd or mdhd box; (0, 0) when unreadable or unknown."""
-    v1 = buf[start] == 1 if end - start >= 24 else None
-    if v1 is None or (v1 and end - start < 36):
-        return 0, 0
-    scale, units = struct.unpack_from(">IQ" if v1 else ">II", buf, start + (20 if v1 else 12))
-    return (0, 0) if units in (2**32 - 1, 2**64 - 1) else (scale, units)
-
-
-def _edits(buf: bytes, start: int, end: int) -> Iterator[tuple[int, int]]:
-    """(segment duration in movie timescale, media time; -1 = empty edit) of each elst entry."""
-    for kind, at, box_end in _boxes(buf, start, end):
-        if kind != b"elst" or box_end - at < 8:
-            continue
-        fmt = ">Qq4x" if buf[at] == 1 else ">Ii4x"
-        count = struct.unpack_from(">I", buf, at + 4)[0]
-        size = struct.calcsize(fmt)
-        for i in range(min(count, (box_end - at - 8) // size)):
-            yield struct.unpack_from(fmt, buf, at + 8 + i * size)
-
-
-def _read_moov(path: str | os.PathLike[str]) -> bytes | None:
-    """Walk the top-level boxes by seeking (mdat is never read) and return moov's payload."""
-    try:
-        with open(path, "rb") as f:
-            file_size = os.fstat(f.fileno()).st_size
-            position = 0
-            while position + 8 <= file_size:
-                f.seek(position)
-                head = f.read(16)
-                size, kind = struct.unpack_from(">I4s", head)
-                header = 8
-                if size == 1 and len(head) == 16:
-                    size, header = struct.unpack_from(">Q", head, 8)[0], 16
-                elif size == 0:
-                    size = file_size - position
-                if size < header or position + size > file_size:
-                    return None
-                if kind == b"moov":
-                    if size > _MAX_MOOV_BYTES:
-                        return None
-                    f.seek(position + header)
-                    return f.read(size - header)
-                position += size
-    except OSError:
-        return None
-    return None
-
-
-def _boxes(buf: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
-    """(type, payload start, box end) of each box in ``buf[start:end]``; stops at a bad size."""
-    position = start
-    while position + 8 <= end:
-        size, kind = struct.unpack_from(">I4s", buf, position)
-        header = 8
-        if size == 1 and position + 16 <= end:
-            size, header = struct.unpack_from(">Q", buf, position + 8)[0], 16
-        elif size == 0:
-            size = end - position
-        if size < header or position + size > end:
-            return
-        yield kind, position + header, position + size
-        position += size

@@ -19,6 +19,7 @@ MIB = 1024 * 1024
 DEFAULT_TABLE_NAME = "video-jobs"
 DEFAULT_BUCKET = "video-jobs-media"
 DEFAULT_QUEUE_NAME = "video-jobs-queue"
+DEFAULT_MAX_ATTEMPTS = 3  # also the queue's maxReceiveCount (infra/resources.py)
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def load_settings() -> Settings:
         sample_fps=float(os.environ.get("VIDEO_JOBS_SAMPLE_FPS", "1.0")),
         model_path=_model_path(),
         job_lease_s=float(os.environ.get("VIDEO_JOBS_JOB_LEASE_S", "60")),
-        max_attempts=_int("VIDEO_JOBS_MAX_ATTEMPTS", 3),
+        max_attempts=_int("VIDEO_JOBS_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS),
         visibility_timeout_s=_int("VIDEO_JOBS_VISIBILITY_TIMEOUT_S", 60),
         job_retention_days=_int("VIDEO_JOBS_RETENTION_DAYS", 30),
     )

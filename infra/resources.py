@@ -14,16 +14,27 @@ import os
 from dataclasses import dataclass
 
 from chalicelib.bootstrap import aws_client
-from chalicelib.config import Settings, load_settings
+from chalicelib.config import DEFAULT_MAX_ATTEMPTS, Settings, load_settings
+from chalicelib.ids import PREFIX
 
 ANALYZER_TIMEOUT_S = 600
 # SQS must not redeliver a message while the function that holds it may still be running; AWS
 # advises 6x the function timeout for Lambda triggers. The local runner extends visibility while
-# it works, so the emulator can use a short timeout and recover crashed jobs quickly.
+# it works, so the emulator uses a short one (Settings.visibility_timeout_s) and recovers
+# crashed jobs quickly.
 VISIBILITY_TIMEOUT_S = 6 * ANALYZER_TIMEOUT_S
-LOCAL_VISIBILITY_TIMEOUT_S = 60
-MAX_RECEIVE_COUNT = 3  # deliveries before a message is moved to the dead-letter queue
+MAX_RECEIVE_COUNT = DEFAULT_MAX_ATTEMPTS  # deliveries before the message is dead-lettered
 DLQ_RETENTION_S = 14 * 24 * 3600
+MEDIA_PREFIX = f"{PREFIX}/"  # every key the app writes: videos and results documents
+JOB_TTL_ATTRIBUTE = "expires_at"  # chalicelib.jobs.Job.expires_at, epoch seconds
+DEFAULT_RETENTION_DAYS = 30  # = Settings.job_retention_days' default (VIDEO_JOBS_RETENTION_DAYS)
+SSE_ALGORITHM = "AES256"  # SSE-S3: encrypted at rest with no KMS key to manage or grant
+PUBLIC_ACCESS_BLOCK = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
 
 
 def dlq_name(settings: Settings) -> str:
@@ -49,6 +60,39 @@ def queue_attributes(dlq_arn: str, visibility_timeout_s: int) -> dict[str, str]:
     }
 
 
+def dlq_attributes() -> dict[str, str]:
+    return {"MessageRetentionPeriod": str(DLQ_RETENTION_S)}
+
+
+def time_to_live() -> dict:
+    """Old jobs vanish on their own (same shape for boto3 and CloudFormation)."""
+    return {"AttributeName": JOB_TTL_ATTRIBUTE, "Enabled": True}
+
+
+def point_in_time_recovery() -> dict:
+    """A bad deploy or script that corrupts job rows can be undone (boto3 and CFN shape)."""
+    return {"PointInTimeRecoveryEnabled": True}
+
+
+def bucket_encryption() -> dict:
+    """boto3's ServerSideEncryptionConfiguration (CloudFormation spells the keys differently)."""
+    return {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": SSE_ALGORITHM}}]}
+
+
+def lifecycle_configuration(retention_days: int) -> dict:
+    """boto3's LifecycleConfiguration: videos and results expire with their job rows."""
+    return {
+        "Rules": [
+            {
+                "ID": "expire-video-jobs",
+                "Filter": {"Prefix": MEDIA_PREFIX},
+                "Status": "Enabled",
+                "Expiration": {"Days": retention_days},
+            }
+        ]
+    }
+
+
 @dataclass(frozen=True)
 class Bootstrapped:
     table: str
@@ -59,10 +103,17 @@ class Bootstrapped:
 
 def ensure_table(settings: Settings) -> None:
     dynamodb = aws_client("dynamodb", settings)
-    if settings.table_name in dynamodb.list_tables()["TableNames"]:
-        return
-    dynamodb.create_table(**table_definition(settings))
-    dynamodb.get_waiter("table_exists").wait(TableName=settings.table_name)
+    if settings.table_name not in dynamodb.list_tables()["TableNames"]:
+        dynamodb.create_table(**table_definition(settings))
+        dynamodb.get_waiter("table_exists").wait(TableName=settings.table_name)
+    ttl = dynamodb.describe_time_to_live(TableName=settings.table_name)["TimeToLiveDescription"]
+    if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):  # enabling twice is an error
+        dynamodb.update_time_to_live(
+            TableName=settings.table_name, TimeToLiveSpecification=time_to_live()
+        )
+    dynamodb.update_continuous_backups(
+        TableName=settings.table_name, PointInTimeRecoverySpecification=point_in_time_recovery()
+    )
 
 
 def ensure_bucket(settings: Settings) -> None:
@@ -74,13 +125,14 @@ def ensure_bucket(settings: Settings) -> None:
             extra["CreateBucketConfiguration"] = {"LocationConstraint": settings.region}
         s3.create_bucket(Bucket=settings.bucket, **extra)
     s3.put_public_access_block(
+        Bucket=settings.bucket, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK
+    )
+    s3.put_bucket_encryption(
+        Bucket=settings.bucket, ServerSideEncryptionConfiguration=bucket_encryption()
+    )
+    s3.put_bucket_lifecycle_configuration(
         Bucket=settings.bucket,
-        PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True,
-            "IgnorePublicAcls": True,
-            "BlockPublicPolicy": True,
-            "RestrictPublicBuckets": True,
-        },
+        LifecycleConfiguration=lifecycle_configuration(settings.job_retention_days),
     )
 
 
@@ -89,7 +141,7 @@ def ensure_queues(settings: Settings, visibility_timeout_s: int) -> tuple[str, s
     sqs = aws_client("sqs", settings)
     dlq_url = sqs.create_queue(
         QueueName=dlq_name(settings),
-        Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_S)},
+        Attributes=dlq_attributes(),
     )["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
@@ -101,10 +153,11 @@ def ensure_queues(settings: Settings, visibility_timeout_s: int) -> tuple[str, s
 
 
 def bootstrap(
-    settings: Settings | None = None, *, visibility_timeout_s: int = LOCAL_VISIBILITY_TIMEOUT_S
+    settings: Settings | None = None, *, visibility_timeout_s: int | None = None
 ) -> Bootstrapped:
     """Create whatever is missing; running it again changes nothing."""
     settings = settings or load_settings()
+    visibility_timeout_s = visibility_timeout_s or settings.visibility_timeout_s
     ensure_table(settings)
     ensure_bucket(settings)
     queue_url, dlq_url = ensure_queues(settings, visibility_timeout_s)

@@ -24,8 +24,12 @@ model: $(STAMP)
 run: model
 	$(BIN)/python -m infra.local_stack
 
+# Governance checks first (seconds), then every test with the coverage floor.
 test: model
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m scripts.check_vocabulary
+	$(BIN)/python -m scripts.check_pipelines
+	$(BIN)/python -m pytest --cov=app --cov=chalicelib --cov-report=term:skip-covered \
+		--cov-fail-under=80 $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -63,7 +63,7 @@ class QueueService(ABC):
 
     @abstractmethod
     def size(self) -> int:
-        """Messages waiting (approximate for distributed brokers)."""
+        """Messages waiting (approximate where the broker is a cluster, as SQS is)."""
 
 
 class SqsQueue(QueueService):

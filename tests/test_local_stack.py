@@ -109,3 +109,19 @@ def test_garbage_gets_4xx_over_http(stack):
         )
         assert 400 <= response.status_code < 500 and response.json()["message"]
     assert requests.get(f"{stack}/video/status/..%2F..%2Fetc", timeout=5).status_code == 404
+
+
+def test_bounded_load_every_job_finishes_and_no_5xx(stack, tiny_mp4):
+    from scripts.load_test import report, run
+
+    tally = run(stack, tiny_mp4.read_bytes(), jobs=20, concurrency=6, timeout_s=240)
+    assert report(tally, jobs=20, seconds=0)
+    assert not any(code >= 500 for code in tally.codes)
+    assert set(tally.final.values()) == {"completed"}
+
+
+def test_presigned_url_is_scoped_to_one_key_with_an_expiry(stack):
+    ticket = requests.post(f"{stack}/video/uploads", timeout=10).json()
+    url = ticket["upload"]["url"]
+    assert f"/video-jobs-media/video_jobs/{ticket['job_id']}.mp4?" in url
+    assert "X-Amz-Expires=900" in url and "X-Amz-SignedHeaders=content-type%3Bhost" in url

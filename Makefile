@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install model run test test-fast bench lint format clean
+.PHONY: install model run test test-fast bench lint format clean package image-context image size-report
 
 install: $(STAMP)
 
@@ -37,6 +37,20 @@ test-fast: $(STAMP)
 bench: model
 	$(BIN)/python -m scripts.bench
 
+# Deployable CloudFormation template (chalice package + our resources), validated by cfn-lint.
+package: $(STAMP)
+	$(BIN)/python -m infra.package --out build/package
+
+# The analyzer's container image: stage the build context (code + model), then build it.
+image-context: model
+	$(BIN)/python -m functions.analyzer.build_context --out build/analyzer-image
+
+image: image-context  # needs a Docker daemon
+	docker build --platform linux/amd64 --provenance=false -t video-jobs-analyzer build/analyzer-image
+
+size-report: $(STAMP)
+	$(BIN)/python -m layers.analyzer.size_report
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -46,4 +60,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .coverage htmlcov
+	rm -rf $(VENV) .pytest_cache .coverage htmlcov build

@@ -184,7 +184,7 @@ def test_run_forever_drains_an_in_memory_queue_and_stops(aws):
     w, stop = worker(aws, queue=queue), threading.Event()
     thread = threading.Thread(target=w.run_forever, args=(stop,), kwargs={"max_backoff_s": 0.2})
     thread.start()
-    for _ in range(100):
+    for _ in range(600):  # up to 30 s on a busy machine
         if all(Job.get_by_id(job.job_id).status == COMPLETED for job in jobs):
             break
         stop.wait(0.05)

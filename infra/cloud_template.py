@@ -1,0 +1,270 @@
+"""The cloud half of infra/resources.py: CloudFormation built from the very same definitions.
+
+``chalice package`` writes the functions, their roles and the REST API; it knows nothing about
+the table, bucket and queues they use. ``merge_template()`` supplies those (translated from the
+boto3-shaped definitions the local bootstrap applies, so local and cloud cannot drift), plus the
+parameters, the dead-letter alarm and the outputs, for ``chalice package --merge-template``.
+``finish()`` then makes the edits a merge cannot express (a merge only adds or overwrites keys):
+the analyzer becomes a container-image function, every function gets a named log group with a
+retention, the shared environment, and the SQS trigger is bound to the queue defined here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from chalicelib.config import DEFAULT_QUEUE_NAME, load_settings
+from infra.resources import (
+    DEFAULT_RETENTION_DAYS,
+    MAX_RECEIVE_COUNT,
+    PUBLIC_ACCESS_BLOCK,
+    VISIBILITY_TIMEOUT_S,
+    bucket_encryption,
+    dlq_attributes,
+    lifecycle_configuration,
+    point_in_time_recovery,
+    queue_attributes,
+    table_definition,
+    time_to_live,
+)
+
+# Logical ids; .chalice/policy-*.json reference them in Fn::GetAtt / Fn::Sub.
+TABLE = "JobsTable"
+BUCKET = "MediaBucket"
+QUEUE = "JobsQueue"
+DLQ = "JobsDeadLetterQueue"
+ALARM = "DeadLetterAlarm"
+ALARM_TOPIC = "AlarmTopic"
+ALARM_SUBSCRIPTION = "AlarmEmailSubscription"
+ANALYZER = "AnalyzeVideo"  # chalice's name for app.analyze_video
+# Parameters
+IMAGE_URI = "AnalyzerImageUri"
+RETENTION_DAYS = "RetentionDays"
+MAX_CONCURRENCY = "AnalyzerMaxConcurrency"
+ALARM_EMAIL = "AlarmEmail"
+HAS_ALARM_EMAIL = "HasAlarmEmail"
+
+LOG_RETENTION_DAYS = 30
+DEFAULT_MAX_CONCURRENCY = 10  # analyzers at once; SQS event sources accept 2..1000
+# The analyzer downloads the whole video to /tmp; presigned uploads go up to 2 GiB and Lambda's
+# default /tmp is 512 MB.
+ANALYZER_EPHEMERAL_STORAGE_MB = 3072
+FUNCTION_TYPE = "AWS::Serverless::Function"
+RETAIN = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}  # jobs outlive a stack
+
+
+class TemplateError(RuntimeError):
+    """Chalice generated something this module does not know how to wire up."""
+
+
+def _number(value: str) -> int | str:
+    """SQS attributes are strings to boto3; CloudFormation wants their numbers as numbers."""
+    return int(value) if value.isdigit() else value
+
+
+def table_resource() -> dict:
+    """The local table's definition minus its name: CloudFormation names the cloud one, and the
+    functions learn it from VIDEO_JOBS_TABLE (so two stacks can share an account)."""
+    definition = table_definition(load_settings())
+    properties = {key: value for key, value in definition.items() if key != "TableName"}
+    properties["TimeToLiveSpecification"] = time_to_live()
+    properties["PointInTimeRecoverySpecification"] = point_in_time_recovery()
+    return {"Type": "AWS::DynamoDB::Table", **RETAIN, "Properties": properties}
+
+
+def bucket_resource() -> dict:
+    encryption = [
+        {"ServerSideEncryptionByDefault": rule["ApplyServerSideEncryptionByDefault"]}
+        for rule in bucket_encryption()["Rules"]
+    ]
+    lifecycle = [
+        {
+            "Id": rule["ID"],
+            "Prefix": rule["Filter"]["Prefix"],
+            "Status": rule["Status"],
+            "ExpirationInDays": {"Ref": RETENTION_DAYS},
+        }
+        for rule in lifecycle_configuration(DEFAULT_RETENTION_DAYS)["Rules"]
+    ]
+    return {
+        "Type": "AWS::S3::Bucket",
+        **RETAIN,
+        "Properties": {
+            "PublicAccessBlockConfiguration": PUBLIC_ACCESS_BLOCK,
+            "BucketEncryption": {"ServerSideEncryptionConfiguration": encryption},
+            "LifecycleConfiguration": {"Rules": lifecycle},
+        },
+    }
+
+
+def queue_resources() -> dict[str, dict]:
+    attributes = queue_attributes("", VISIBILITY_TIMEOUT_S)
+    redrive = json.loads(attributes.pop("RedrivePolicy"))
+    redrive["deadLetterTargetArn"] = {"Fn::GetAtt": [DLQ, "Arn"]}
+    redrive["maxReceiveCount"] = _number(redrive["maxReceiveCount"])
+    queue = {key: _number(value) for key, value in attributes.items()}
+    queue["RedrivePolicy"] = redrive
+    dlq = {key: _number(value) for key, value in dlq_attributes().items()}
+    return {
+        DLQ: {"Type": "AWS::SQS::Queue", "Properties": dlq},
+        QUEUE: {"Type": "AWS::SQS::Queue", "Properties": queue},
+    }
+
+
+def alarm_resources() -> dict[str, dict]:
+    """Anything in the dead-letter queue is a job that failed every delivery: page someone."""
+    return {
+        ALARM_TOPIC: {"Type": "AWS::SNS::Topic", "Properties": {}},
+        ALARM_SUBSCRIPTION: {
+            "Type": "AWS::SNS::Subscription",
+            "Condition": HAS_ALARM_EMAIL,
+            "Properties": {
+                "TopicArn": {"Ref": ALARM_TOPIC},
+                "Protocol": "email",
+                "Endpoint": {"Ref": ALARM_EMAIL},
+            },
+        },
+        ALARM: {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmDescription": (
+                    f"A video job's message failed {MAX_RECEIVE_COUNT} deliveries and was "
+                    "dead-lettered; see docs/deploy.md (Operations)."
+                ),
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [DLQ, "QueueName"]}}],
+                "Statistic": "Maximum",
+                "Period": 300,
+                "EvaluationPeriods": 1,
+                "Threshold": 0,
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
+                "AlarmActions": [{"Ref": ALARM_TOPIC}],
+            },
+        },
+    }
+
+
+def parameters() -> dict[str, dict]:
+    return {
+        IMAGE_URI: {
+            "Type": "String",
+            "Description": "The analyzer image: ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG",
+            "AllowedPattern": r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/.+[:@].+$",
+        },
+        RETENTION_DAYS: {
+            "Type": "Number",
+            "Default": DEFAULT_RETENTION_DAYS,
+            "MinValue": 1,
+            "Description": "Days until a job's row (DynamoDB TTL), video and results (S3) expire",
+        },
+        MAX_CONCURRENCY: {
+            "Type": "Number",
+            "Default": DEFAULT_MAX_CONCURRENCY,
+            "MinValue": 2,
+            "MaxValue": 1000,
+            "Description": "Most analyzer invocations at once (the SQS event source's limit)",
+        },
+        ALARM_EMAIL: {
+            "Type": "String",
+            "Default": "",
+            "Description": "Optional address the dead-letter alarm emails (confirm the mail)",
+        },
+    }
+
+
+def outputs() -> dict[str, dict]:
+    return {
+        "JobsTableName": {"Value": {"Ref": TABLE}},
+        "MediaBucketName": {"Value": {"Ref": BUCKET}},
+        "JobsQueueUrl": {"Value": {"Ref": QUEUE}},
+        "DeadLetterQueueUrl": {"Value": {"Ref": DLQ}},
+        "AlarmTopicArn": {"Value": {"Ref": ALARM_TOPIC}},
+    }
+
+
+def merge_template() -> dict:
+    """What ``chalice package --merge-template`` adds to Chalice's template."""
+    return {
+        "Parameters": parameters(),
+        "Conditions": {HAS_ALARM_EMAIL: {"Fn::Not": [{"Fn::Equals": [{"Ref": ALARM_EMAIL}, ""]}]}},
+        "Resources": {
+            TABLE: table_resource(),
+            BUCKET: bucket_resource(),
+            **queue_resources(),
+            **alarm_resources(),
+        },
+        "Outputs": outputs(),
+    }
+
+
+def function_environment() -> dict:
+    """Every function finds the stack's resources by these names (chalicelib/config.py)."""
+    return {
+        "VIDEO_JOBS_TABLE": {"Ref": TABLE},
+        "VIDEO_JOBS_BUCKET": {"Ref": BUCKET},
+        "VIDEO_JOBS_QUEUE": {"Fn::GetAtt": [QUEUE, "QueueName"]},
+        "VIDEO_JOBS_RETENTION_DAYS": {"Ref": RETENTION_DAYS},
+        "VIDEO_JOBS_MAX_ATTEMPTS": str(MAX_RECEIVE_COUNT),
+    }
+
+
+def functions(template: dict) -> Iterator[tuple[str, dict]]:
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] == FUNCTION_TYPE:
+            yield logical_id, resource
+
+
+def _bind_sqs_event(properties: dict) -> None:
+    """app.py names its queue (chalice can only refer to it by name); use the one defined here."""
+    queue = properties["Queue"]
+    if not (
+        isinstance(queue, dict) and queue.get("Fn::Sub", "").endswith(f":{DEFAULT_QUEUE_NAME}")
+    ):
+        raise TemplateError(f"an SQS trigger on a queue this template does not define: {queue}")
+    properties["Queue"] = {"Fn::GetAtt": [QUEUE, "Arn"]}
+    properties["ScalingConfig"] = {"MaximumConcurrency": {"Ref": MAX_CONCURRENCY}}
+
+
+def _name_and_log(template: dict, logical_id: str, properties: dict) -> None:
+    """A function name we know lets its log group (with a retention) exist before it runs, and
+    lets its policy grant writes to that one group only."""
+    name = f"${{AWS::StackName}}-{logical_id}"
+    properties["FunctionName"] = {"Fn::Sub": name}
+    template["Resources"][f"{logical_id}LogGroup"] = {
+        "Type": "AWS::Logs::LogGroup",
+        "Properties": {
+            "LogGroupName": {"Fn::Sub": f"/aws/lambda/{name}"},
+            "RetentionInDays": LOG_RETENTION_DAYS,
+        },
+    }
+
+
+def to_image_function(properties: dict) -> None:
+    """Run the same handler from the analyzer image instead of Chalice's zip."""
+    handler = properties.pop("Handler")
+    for key in ("CodeUri", "Runtime", "Layers"):
+        properties.pop(key, None)
+    properties["PackageType"] = "Image"
+    properties["ImageUri"] = {"Ref": IMAGE_URI}
+    properties["ImageConfig"] = {"Command": [handler]}
+    properties["EphemeralStorage"] = {"Size": ANALYZER_EPHEMERAL_STORAGE_MB}
+
+
+def finish(template: dict) -> dict:
+    """Apply the edits a merge cannot make to Chalice's merged template, in place."""
+    found = dict(functions(template))
+    if ANALYZER not in found:
+        raise TemplateError(f"chalice generated no {ANALYZER} function; found {sorted(found)}")
+    for logical_id, resource in found.items():
+        properties = resource["Properties"]
+        _name_and_log(template, logical_id, properties)
+        properties.setdefault("Environment", {}).setdefault("Variables", {})
+        properties["Environment"]["Variables"].update(function_environment())
+        for event in properties.get("Events", {}).values():
+            if event["Type"] == "SQS":
+                _bind_sqs_event(event["Properties"])
+    to_image_function(found[ANALYZER]["Properties"])
+    return template

@@ -15,7 +15,6 @@ from chalicelib import submissions
 from chalicelib.bootstrap import services
 from chalicelib.config import DEFAULT_QUEUE_NAME
 from chalicelib.errors import JobNotFound, ResultsNotReady, VideoJobsError
-from chalicelib.ids import parse_job_id
 from chalicelib.jobs import COMPLETED, FAILED, Job
 from chalicelib.reconcile import reconcile
 from chalicelib.uploads import extract_video
@@ -25,8 +24,8 @@ app.log.setLevel(logging.INFO)
 # Without these, API Gateway hands uploads to the function as mangled text (Chalice's defaults
 # omit them; `chalice local` would hide the problem).
 app.api.binary_types.extend(["video/mp4", "multipart/form-data"])
-ANY_TYPE = ["*/*"]
-RECONCILE_EVERY_MIN = 5  # we check Content-Type ourselves, to answer with a message that helps
+ANY_TYPE = ["*/*"]  # we check Content-Type ourselves, to answer with a message that helps
+RECONCILE_EVERY_MIN = 5
 
 
 def _json(body: dict, status: int = 200, headers: dict | None = None) -> Response:
@@ -132,15 +131,15 @@ def start_upload(job_id):
 @app.route("/video/status/{job_id}", methods=["GET"], content_types=ANY_TYPE)
 @maps_errors
 def job_status(job_id):
-    services()
-    return _json(_job_view(Job.get_by_id(parse_job_id(job_id))))
+    services()  # binds the Job model to the configured table
+    return _json(_job_view(Job.get_by_id(job_id)))
 
 
 @app.route("/video/results/{job_id}", methods=["GET"], content_types=ANY_TYPE)
 @maps_errors
 def job_results(job_id):
     ctx = services()
-    job = Job.get_by_id(parse_job_id(job_id))
+    job = Job.get_by_id(job_id)
     if job.status != COMPLETED:
         reason = f": {job.error_message}" if job.status == FAILED else "; poll its status"
         raise ResultsNotReady(f"job {job.job_id} has no results: it is {job.status}{reason}")

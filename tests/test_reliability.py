@@ -137,3 +137,12 @@ def test_garbage_messages_never_block_the_queue(aws):
     while worker.run_once() or aws.queue.size():
         pass
     assert Job.get_by_id(job_id).status == COMPLETED and aws.queue.size() == 0
+
+
+def test_the_scheduled_reconcile_function_runs(client, aws):
+    job_id = new_job_id()
+    Job.new(job_id, input_path=video_path(job_id), pipeline_id="yolo_ocr").save()
+    event = client.events.generate_cw_event("aws.events", "Scheduled Event", {}, [])
+    response = client.lambda_.invoke("reconcile_jobs", event)
+    assert response.payload is None  # ran without raising; the job is not stale yet
+    assert aws.queue.size() == 0

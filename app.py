@@ -17,6 +17,7 @@ from chalicelib.config import DEFAULT_QUEUE_NAME
 from chalicelib.errors import JobNotFound, ResultsNotReady, VideoJobsError
 from chalicelib.jobs import COMPLETED, FAILED, Job
 from chalicelib.reconcile import reconcile
+from chalicelib.results import results_page
 from chalicelib.uploads import extract_video
 
 app = Chalice(app_name="video-jobs")
@@ -139,6 +140,7 @@ def job_status(job_id):
 @maps_errors
 def job_results(job_id):
     ctx = services()
+    page = results_page(app.current_request.query_params)
     job = Job.get_by_id(job_id)
     if job.status != COMPLETED:
         reason = f": {job.error_message}" if job.status == FAILED else "; poll its status"
@@ -147,14 +149,16 @@ def job_results(job_id):
         results = json.loads(ctx.storage.load_file(job.output_path))
     except FileNotFoundError:
         raise JobNotFound(f"results of job {job.job_id} are gone (expired?)") from None
-    return _json(
-        {
-            "job_id": job.job_id,
-            "results": results,
-            "created_at": job.created_at,
-            "updated_at": job.updated_at,
-        }
-    )
+    results["frames"], next_token = page.cut(results["frames"])
+    body = {
+        "job_id": job.job_id,
+        "results": results,
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+    }
+    if next_token:
+        body["next_token"] = next_token
+    return _json(body)
 
 
 @app.on_sqs_message(queue=DEFAULT_QUEUE_NAME, batch_size=1)

@@ -242,3 +242,29 @@ def test_sqs_handler_claims_the_job_and_drops_garbage(client, aws, mp4_bytes, mo
     assert ran == [1]
     for garbage in ["not json", '{"job_id": "../../x"}', json.dumps({"job_id": new_job_id()})]:
         client.lambda_.invoke("analyze_video", client.events.generate_sqs_event([garbage], "q"))
+
+
+def test_results_are_paged_by_frames_with_the_summary_on_every_page(client, aws, mp4_bytes):
+    job_id = submit(client, mp4_bytes).json_body["job_id"]
+    frames = [{"timestamp_ms": i * 1000} for i in range(5)]
+    document = {"frames": frames, "summary": {"objects": {}, "text": []}}
+    aws.storage.save_file(json.dumps(document).encode(), f"video_jobs/{job_id}_results.json")
+    job = Job.get_by_id(job_id)
+    job.update_status(RUNNING)
+    job.update_status(COMPLETED, output_path=f"video_jobs/{job_id}_results.json")
+    seen, token = [], None
+    for _ in range(5):
+        query = "?max_frames=2" + (f"&next_token={token}" if token else "")
+        body = client.http.get(f"/video/results/{job_id}{query}").json_body
+        assert body["results"]["summary"] == document["summary"]
+        seen += body["results"]["frames"]
+        token = body.get("next_token")
+        if token is None:
+            break
+    assert seen == frames
+    full = client.http.get(f"/video/results/{job_id}").json_body
+    assert full["results"]["frames"] == frames and "next_token" not in full
+    for bad in ["max_frames=0", "max_frames=1001", "max_frames=x", "next_token=-1",
+                "next_token=²", "next_token=" + "9" * 5000, "page=2"]:  # fmt: skip
+        response = client.http.get(f"/video/results/{job_id}?{bad}")
+        assert response.status_code == 400, bad

@@ -29,6 +29,7 @@ from chalicelib.storage import S3Storage, StorageService
 
 log = logging.getLogger(__name__)
 MAX_SAMPLE_FPS = 30.0
+MIN_SAMPLE_FPS = 0.001  # one frame per 1000 s; DynamoDB cannot store numbers below 1e-130
 UPLOAD_CONTENT_TYPE = "video/mp4"
 
 
@@ -55,9 +56,9 @@ def parse_job_options(params: dict[str, str] | None, settings: Settings) -> JobO
         value = float(fps)
     except ValueError:
         value = math.nan
-    if not 0 < value <= MAX_SAMPLE_FPS:
+    if not MIN_SAMPLE_FPS <= value <= MAX_SAMPLE_FPS:
         raise BadRequest(
-            f"sample_fps must be a number above 0 and at most {MAX_SAMPLE_FPS:g} "
+            f"sample_fps must be a number from {MIN_SAMPLE_FPS:g} to {MAX_SAMPLE_FPS:g} "
             f"(frames analyzed per second of video), got {fps!r}"
         )
     return JobOptions(pipeline_id, value)

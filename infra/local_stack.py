@@ -48,14 +48,16 @@ def stack_environment(host: str, aws_port: int) -> dict[str, str]:
 
 
 def stop_all(processes: list[subprocess.Popen]) -> None:
+    """Stop in reverse start order, each before the next, so the worker and the API finish
+    their last requests while the emulator is still up."""
     for process in reversed(processes):
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-    for process in reversed(processes):
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
 
 
 def main() -> int:

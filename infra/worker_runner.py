@@ -99,6 +99,24 @@ class Heartbeat:
         self._thread.join()
 
 
+def invoke(handler, sqs, queue_url: str, message: dict, queue_arn: str, settings) -> None:
+    """Run the handler on one message; delete it on success, leave it on failure."""
+    event = lambda_event(message, queue_arn, settings.region)
+    receipt = message["ReceiptHandle"]
+    try:
+        with Heartbeat(sqs, queue_url, receipt, settings.visibility_timeout_s):
+            handler(event, LambdaContext())
+    except Exception:  # leave the message: SQS redelivers, then dead-letters it
+        log.exception("handler failed for message %s", message["MessageId"])
+        return
+    try:
+        sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=receipt)
+    except Exception:  # redelivered later, and then a no-op: the job is already final
+        log.exception("could not delete message %s", message["MessageId"])
+        return
+    log.info("message %s done", message["MessageId"])
+
+
 def run(stop: threading.Event) -> None:
     from app import analyze_video  # the very handler Lambda runs
 
@@ -110,26 +128,22 @@ def run(stop: threading.Event) -> None:
     log.info("polling %s", queue_url)
     next_sweep = time.monotonic()
     while not stop.is_set():
-        if time.monotonic() >= next_sweep:  # what the scheduled reconcile_jobs does on AWS
-            reconcile(ctx.queue, stale_after_s=ctx.settings.job_lease_s * 2)
-            next_sweep = time.monotonic() + RECONCILE_EVERY_S
-        messages = sqs.receive_message(
-            QueueUrl=queue_url,
-            MaxNumberOfMessages=1,
-            WaitTimeSeconds=POLL_WAIT_S,
-            MessageSystemAttributeNames=["All"],
-        ).get("Messages", [])
+        try:
+            if time.monotonic() >= next_sweep:  # what the scheduled reconcile_jobs does on AWS
+                reconcile(ctx.queue, stale_after_s=ctx.settings.job_lease_s * 2)
+                next_sweep = time.monotonic() + RECONCILE_EVERY_S
+            messages = sqs.receive_message(
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=1,
+                WaitTimeSeconds=POLL_WAIT_S,
+                MessageSystemAttributeNames=["All"],
+            ).get("Messages", [])
+        except Exception:  # the emulator restarting or a network blip: keep polling
+            log.exception("polling failed; retrying in %d s", POLL_WAIT_S)
+            stop.wait(POLL_WAIT_S)
+            continue
         for message in messages:
-            event = lambda_event(message, queue_arn, ctx.settings.region)
-            try:
-                receipt, visibility = message["ReceiptHandle"], ctx.settings.visibility_timeout_s
-                with Heartbeat(sqs, queue_url, receipt, visibility):
-                    analyze_video(event, LambdaContext())
-            except Exception:  # leave the message: SQS redelivers, then dead-letters it
-                log.exception("handler failed for message %s", message["MessageId"])
-                continue
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-            log.info("message %s done", message["MessageId"])
+            invoke(analyze_video, sqs, queue_url, message, queue_arn, ctx.settings)
     log.info("stopped")
 
 

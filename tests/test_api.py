@@ -110,6 +110,7 @@ def test_bad_submissions_get_a_clear_4xx(client, aws, mp4_bytes):
         ("?sample_fps=-1", "sample_fps"),
         ("?sample_fps=abc", "sample_fps"),
         ("?sample_fps=nan", "sample_fps"),
+        ("?sample_fps=5e-324", "sample_fps"),
         ("?sample_fps=1000", "sample_fps"),
         ("?colour=red", "unknown query parameter"),
     ],

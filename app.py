@@ -59,6 +59,13 @@ def maps_errors(handler):
     return wrapper
 
 
+def _accepted(job: Job) -> Response:
+    """202 with the job id and where to poll it."""
+    status_url = f"/video/status/{job.job_id}"
+    body = {"job_id": job.job_id, "status": job.status, "status_url": status_url}
+    return _json(body, 202, {"Location": status_url})
+
+
 def _job_view(job: Job) -> dict:
     view = {
         "job_id": job.job_id,
@@ -82,12 +89,7 @@ def submit():
     job = submissions.submit_video(
         data, options, storage=ctx.storage, queue=ctx.queue, settings=ctx.settings
     )
-    status_url = f"/video/status/{job.job_id}"
-    return _json(
-        {"job_id": job.job_id, "status": job.status, "status_url": status_url},
-        202,
-        {"Location": status_url},
-    )
+    return _accepted(job)
 
 
 @app.route("/video/uploads", methods=["POST"], content_types=ANY_TYPE)
@@ -121,12 +123,7 @@ def start_upload(job_id):
     job = submissions.start_upload(
         job_id, storage=ctx.storage, queue=ctx.queue, settings=ctx.settings
     )
-    status_url = f"/video/status/{job.job_id}"
-    return _json(
-        {"job_id": job.job_id, "status": job.status, "status_url": status_url},
-        202,
-        {"Location": status_url},
-    )
+    return _accepted(job)
 
 
 @app.route("/video/status/{job_id}", methods=["GET"], content_types=ANY_TYPE)

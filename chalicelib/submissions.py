@@ -89,20 +89,25 @@ def submit_video(
             "use POST /video/uploads to get a presigned upload URL for large files",
         )
     validate_mp4_bytes(data)
-    job_id = new_job_id()
-    path = video_path(job_id)
-    job = Job.new(
-        job_id,
-        input_path=path,
-        pipeline_id=options.pipeline_id,
-        sample_fps=options.sample_fps,
-        retention_days=settings.job_retention_days,
-    )
+    job = _new_job(options, settings, PENDING)
+    job_id, path = job.job_id, job.input_path
     _accept(lambda: storage.save_file(data, path), "store the video")
     _accept(job.save, "record the job", undo=lambda: storage.delete_file(path))
     _enqueue(queue, job_id)
     log.info("job %s submitted (%d bytes, pipeline %s)", job_id, len(data), options.pipeline_id)
     return job
+
+
+def _new_job(options: JobOptions, settings: Settings, status: str) -> Job:
+    job_id = new_job_id()
+    return Job.new(
+        job_id,
+        input_path=video_path(job_id),
+        pipeline_id=options.pipeline_id,
+        sample_fps=options.sample_fps,
+        status=status,
+        retention_days=settings.job_retention_days,
+    )
 
 
 def _accept(step, what: str, undo=None) -> None:
@@ -140,19 +145,10 @@ class UploadTicket:
 
 def create_upload(options: JobOptions, *, storage: S3Storage, settings: Settings) -> UploadTicket:
     """A job in ``uploading`` state and a URL the caller PUTs the video to."""
-    job_id = new_job_id()
-    path = video_path(job_id)
-    job = Job.new(
-        job_id,
-        input_path=path,
-        pipeline_id=options.pipeline_id,
-        sample_fps=options.sample_fps,
-        status=UPLOADING,
-        retention_days=settings.job_retention_days,
-    )
+    job = _new_job(options, settings, UPLOADING)
     _accept(job.save, "record the job")
     expiry = settings.upload_url_expiry_s
-    url = storage.presigned_put_url(path, UPLOAD_CONTENT_TYPE, expiry)
+    url = storage.presigned_put_url(job.input_path, UPLOAD_CONTENT_TYPE, expiry)
     expires_at = datetime.now(UTC) + timedelta(seconds=expiry)
     return UploadTicket(
         job,

@@ -94,3 +94,27 @@ def test_reads_real_frames(reader, video, seconds, expected):
     print(video, seconds, [(line.text, round(line.confidence, 2)) for line in lines])
     words = {word for line in lines for word in line.text.split()}
     assert set(expected.split()) <= words
+
+
+@pytest.mark.parametrize("shape", [(540, 960, 3), (1920, 1080, 3), (37, 61, 3)])
+def test_table_normalisation_is_rapidocrs_bit_for_bit(shape):
+    from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
+
+    from chalicelib.analysis.ocr import _TablePreProcess
+
+    image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    for limit_side_len, limit_type in ((480, "min"), (736, "max")):
+        args = (limit_side_len, limit_type, [0.5, 0.5, 0.5], [0.5, 0.5, 0.5])
+        expected = DetPreProcess(*args)(image)
+        got = _TablePreProcess(*args)(image)
+        assert got.dtype == expected.dtype == np.float32
+        assert np.array_equal(got, expected)
+    floats = image.astype(np.float32)  # not uint8: RapidOCR's own arithmetic
+    args = (480, "min", [0.5] * 3, [0.5] * 3)
+    assert np.array_equal(_TablePreProcess(*args)(floats), DetPreProcess(*args)(floats))
+
+
+def test_thread_count_does_not_change_what_is_read(reader):
+    single = TextReader(intra_op_num_threads=1)
+    image = text_image("HELLO 2026")
+    assert single.read(image) == reader.read(image)

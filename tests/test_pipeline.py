@@ -99,3 +99,130 @@ def test_real_captions_are_read(pipeline):
     words = " ".join(e["text"] for e in document["summary"]["text"]).lower()
     for word in ("how to", "create", "simple", "fast", "cut"):
         assert word in words
+
+
+def test_results_do_not_depend_on_the_number_of_workers(pipeline, tiny_mp4):
+    from chalicelib.analysis.pipeline import YoloOcrPipeline
+    from chalicelib.config import load_settings
+
+    one = YoloOcrPipeline(load_settings(), workers=1)
+    three = YoloOcrPipeline(load_settings(), workers=3)
+    assert one.detector is pipeline.detector and one.reader is pipeline.reader  # shared models
+    expected = encode(pipeline.run(tiny_mp4, sample_fps=5))
+    assert encode(one.run(tiny_mp4, sample_fps=5)) == expected
+    assert encode(three.run(tiny_mp4, sample_fps=5)) == expected
+
+
+def test_naive_mode_reads_every_frame_and_finds_the_same(pipeline, tiny_mp4):
+    from chalicelib.analysis.pipeline import YoloOcrPipeline
+    from chalicelib.config import load_settings
+
+    naive = YoloOcrPipeline(load_settings(), skip_unchanged_ocr=False).run(tiny_mp4, sample_fps=5)
+    optimized = pipeline.run(tiny_mp4, sample_fps=5)
+    assert naive["sampling"]["ocr_frames"] == naive["sampling"]["frames_sampled"]
+    assert naive["summary"]["objects"] == optimized["summary"]["objects"]
+    assert {e["text"] for e in naive["summary"]["text"]} == {
+        e["text"] for e in optimized["summary"]["text"]
+    }
+
+
+def test_timings_cover_every_stage(pipeline, tiny_mp4):
+    timings: dict[str, float] = {}
+    pipeline.run(tiny_mp4, sample_fps=2, timings=timings)
+    assert {"decode", "gate", "detect", "ocr", "build", "wall"} <= set(timings)
+    assert all(seconds >= 0 for seconds in timings.values())
+    assert timings["wall"] >= timings["decode"]
+
+
+def test_a_failing_model_call_fails_the_run_and_stops_the_workers(pipeline, tiny_mp4):
+    import threading
+
+    from chalicelib.analysis.pipeline import YoloOcrPipeline
+    from chalicelib.config import load_settings
+
+    class Broken:
+        def detect(self, image):
+            raise RuntimeError("detector broke")
+
+    broken = YoloOcrPipeline(load_settings())
+    broken.detector = Broken()
+    before = {t for t in threading.enumerate() if t.name.startswith("analyze")}
+    with pytest.raises(RuntimeError, match="detector broke"):
+        broken.run(tiny_mp4, sample_fps=5)
+    after = {t for t in threading.enumerate() if t.name.startswith("analyze")}
+    assert after <= before  # the pool was shut down, no worker thread left behind
+
+
+def test_frames_in_flight_are_bounded(pipeline, tiny_mp4):
+    """A slow model must not let decoding race ahead: memory stays flat on long videos."""
+    import time
+    import weakref
+
+    from chalicelib.analysis.pipeline import YoloOcrPipeline
+    from chalicelib.config import load_settings
+
+    alive: list[weakref.ref] = []
+    most = 0
+
+    class SlowDetector:
+        model_name, model_sha256 = "slow", "0" * 64
+
+        def detect(self, image):
+            nonlocal most
+            alive.append(weakref.ref(image))
+            most = max(most, sum(ref() is not None for ref in alive))
+            time.sleep(0.02)
+            return []
+
+    slow = YoloOcrPipeline(load_settings(), workers=2)
+    slow.detector = SlowDetector()
+    document = slow.run(tiny_mp4, sample_fps=10)
+    assert document["sampling"]["frames_sampled"] == len(alive) == 20
+    assert most <= 2 * slow.workers + 2
+
+
+def _still_scene(seed: int = 3):
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:720, 0:1280]
+    scene = np.stack([xx / 1280 * 200 + 30, yy / 720 * 150 + 50, (xx + yy) / 2000 * 100 + 80], -1)
+    scene = scene + rng.normal(0, 12, scene.shape)
+    return cv2.GaussianBlur(scene.clip(0, 255).astype(np.uint8), (0, 0), 2), rng
+
+
+def _with_subtitle(image, text: str):
+    import cv2
+
+    out = image.copy()
+    (width, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.8, 2)  # 18 px high
+    origin = ((out.shape[1] - width) // 2, out.shape[0] - 40)
+    cv2.putText(out, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 5, cv2.LINE_AA)
+    cv2.putText(out, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2, cv2.LINE_AA)
+    return out
+
+
+def test_change_gate_sees_small_subtitles_but_not_compression_noise():
+    """18 px subtitles (white, black outline) on a still 1280x720 scene: the gate must re-read
+    when one appears, changes or goes, and must not for encoder noise. (The former 32x18
+    thumbnail saw none of it: a subtitle moved its cells by 3-14 grey levels.)"""
+    import numpy as np
+
+    from chalicelib.analysis.pipeline import ChangeGate
+
+    scene, rng = _still_scene()
+
+    def noisy(image):
+        return (image + rng.normal(0, 3, image.shape)).clip(0, 255).astype(np.uint8)
+
+    first = _with_subtitle(scene, "the quick brown fox jumps")
+    second = _with_subtitle(scene, "over the lazy dog again")
+    gate = ChangeGate()
+    assert gate.changed(scene)
+    assert not gate.changed(noisy(scene))
+    assert gate.changed(noisy(first))  # a subtitle appears
+    assert not gate.changed(noisy(first))
+    assert gate.changed(noisy(second))  # the next line replaces it
+    assert not gate.changed(noisy(second))
+    assert gate.changed(noisy(scene))  # and it goes away

@@ -199,13 +199,17 @@ def _resolve_input_size(shape: Sequence[object], metadata: dict[str, str]) -> tu
 
 def _session_options(intra_op_num_threads: int | None) -> ort.SessionOptions:
     """One frame at a time on a small CPU: full graph optimisation, sequential execution (no
-    inter-op pool to contend with the intra-op one), ORT's default intra-op threads unless told."""
+    inter-op pool to contend with the intra-op one), ORT's default intra-op threads unless told
+    (the pipeline asks for 1 and runs frames in parallel instead). Idle intra-op threads do not
+    spin: between two runs of this model the OCR models run, and a spinning thread would take
+    a core from them."""
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.inter_op_num_threads = 1
     if intra_op_num_threads is not None:
         options.intra_op_num_threads = intra_op_num_threads
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3  # errors only; warnings about unused initializers are noise
     return options
 

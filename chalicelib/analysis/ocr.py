@@ -11,6 +11,13 @@ Two defaults differ from RapidOCR's, measured on the sample clips (2 shared core
   text detector at full 1080x1920 on vertical video (600-780 ms/frame); at 960 the same captions
   read the same in 160-220 ms, and letter_blocks reads "SAM", "TWO" instead of "SAM DWO".
   ``max_side_len=None`` restores RapidOCR's full-resolution behaviour for small text.
+
+And two changes that do the same arithmetic faster (the results are bit-identical):
+- The text detector's session keeps onnxruntime's memory arena (RapidOCR turns it off): its
+  input size is fixed per video, so the arena reuses its buffers instead of allocating every
+  intermediate tensor again for each frame; about 12% faster per frame.
+- The detector's input is normalised through a 256-entry table per channel, built with the same
+  float operations RapidOCR applies to every pixel: ~3 ms instead of ~12 ms at 960x544.
 """
 
 from __future__ import annotations
@@ -20,8 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import rapidocr_onnxruntime
 from rapidocr_onnxruntime import RapidOCR
+from rapidocr_onnxruntime.ch_ppocr_det.text_detect import TextDetector
+from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
 
 from chalicelib.errors import AnalysisError
 
@@ -81,6 +91,12 @@ class TextReader:
             # the long-side cap a 16:9 frame is never blown back up past the cap.
             options.update(max_side_len=max_side_len, det_limit_side_len=max_side_len // 2)
         self._engine = RapidOCR(**options)
+        detector = self._engine.text_det
+        detector.infer.session = _session(options["det_model_path"], intra_op_num_threads)
+        # The pipeline reads frames from several threads at once. RapidOCR's TextDetector keeps
+        # the preprocessing step it builds per call on itself; with limit_type "min" (ours) that
+        # step does not depend on the frame, so a call that picks up another thread's is fine.
+        detector.get_preprocess = functools.partial(_table_preprocess, detector)
         self.min_confidence = min_confidence
 
     def read(self, image_bgr: np.ndarray) -> list[TextLine]:
@@ -103,6 +119,45 @@ class TextReader:
             if text.strip() and score >= self.min_confidence
         ]
         return _reading_order(lines)
+
+
+def _session(model_path: str, intra_op_num_threads: int | None) -> ort.InferenceSession:
+    """RapidOCR's session options, with the memory arena on and no idle spinning."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.inter_op_num_threads = 1
+    if intra_op_num_threads is not None:
+        options.intra_op_num_threads = intra_op_num_threads
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
+
+
+class _TablePreProcess(DetPreProcess):
+    """RapidOCR's ``DetPreProcess`` (resize to multiples of 32, ``(x / 255 - mean) / std``,
+    HWC to NCHW float32), with the normalisation looked up in a table of the 256 values a
+    uint8 channel can take, computed with the same numpy operations: identical output."""
+
+    def __init__(self, limit_side_len: int, limit_type: str, mean, std):
+        super().__init__(limit_side_len, limit_type, mean, std)
+        levels = np.arange(256, dtype=np.float32)[None, :] * self.scale  # float32, as per pixel
+        self._table = ((levels - self.mean[:, None]) / self.std[:, None]).astype(np.float32)
+
+    def __call__(self, img: np.ndarray) -> np.ndarray | None:
+        resized = self.resize(img)
+        if resized is None or resized.dtype != np.uint8 or resized.shape[2:] != (3,):
+            return None if resized is None else super().__call__(img)
+        height, width = resized.shape[:2]
+        tensor = np.empty((1, 3, height, width), dtype=np.float32)
+        for channel in range(3):
+            np.take(self._table[channel], resized[:, :, channel], out=tensor[0, channel])
+        return tensor
+
+
+def _table_preprocess(detector: TextDetector, max_wh: int) -> DetPreProcess:
+    plain = TextDetector.get_preprocess(detector, max_wh)
+    return _TablePreProcess(plain.limit_side_len, plain.limit_type, plain.mean, plain.std)
 
 
 def _relative_polygon(box: list[list[float]], width: int, height: int) -> tuple[Point, ...]:

@@ -1,0 +1,286 @@
+"""``make bench``, analyzer sections: whole jobs vs bare model calls, naive vs optimized, scaling.
+
+A whole job is the real ``JobWorker.process`` on in-process moto (S3, DynamoDB, SQS): claim,
+download from S3, decode, sample, detect, read text, build and encode the results, conditional
+put to S3, complete. Each clip's video is uploaded (untimed) before each job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chalicelib.analysis.frames import VideoReader
+from chalicelib.analysis.pipeline import ChangeGate, YoloOcrPipeline
+from chalicelib.config import Settings, load_settings
+from chalicelib.pipelines import VideoFilePipelineService
+from chalicelib.results import encode
+
+MOTO_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "VIDEO_JOBS_STAGE": "bench",
+}
+MOTO_UNSET = ("VIDEO_JOBS_AWS_ENDPOINT", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION")
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+class RecordingPipelines(VideoFilePipelineService):
+    """The worker's pipeline service, noting how long the analysis itself took."""
+
+    def __init__(self, settings: Settings):
+        super().__init__(settings)
+        self.last_s = 0.0
+        self.last_document: dict | None = None
+
+    def run_on_file(self, file_path, pipeline_id="yolo_ocr", *, sample_fps=None) -> dict:
+        started = time.perf_counter()
+        document = super().run_on_file(file_path, pipeline_id, sample_fps=sample_fps)
+        self.last_s = time.perf_counter() - started
+        self.last_document = document
+        return document
+
+
+@contextlib.contextmanager
+def moto_services() -> Iterator[object]:
+    """Table, bucket and queues in in-process moto; yields the composed ``Services``."""
+    from moto import mock_aws
+
+    from chalicelib.bootstrap import services
+    from infra.resources import bootstrap
+
+    saved = {name: os.environ.get(name) for name in (*MOTO_ENV, *MOTO_UNSET)}
+    os.environ.update(MOTO_ENV)
+    for name in MOTO_UNSET:
+        os.environ.pop(name, None)
+    try:
+        with mock_aws():
+            services.cache_clear()
+            bootstrap(load_settings())
+            yield services()
+            services.cache_clear()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@dataclass
+class ClipResult:
+    clip: Path
+    duration_s: float = 0.0
+    frames: int = 0
+    ocr_frames: int = 0
+    job_s: list[float] = field(default_factory=list)
+    job_cpu_s: list[float] = field(default_factory=list)
+    analysis_s: list[float] = field(default_factory=list)  # pipeline.run inside the job
+    bare_s: list[float] = field(default_factory=list)  # same calls, same workers: wall
+    bare_cpu_s: list[float] = field(default_factory=list)
+    bare_sum_s: list[float] = field(default_factory=list)  # sum of the call durations
+    bare_all_s: float = float("nan")  # OCR on every sampled frame too (round 0 only)
+    naive_s: list[float] = field(default_factory=list)
+    results: set[bytes] = field(default_factory=set)  # stored results of every job
+    naive_results: set[bytes] = field(default_factory=set)
+    document: dict = field(default_factory=dict)
+    naive_document: dict = field(default_factory=dict)
+
+
+def timed_calls(calls: list[tuple[Callable, object]], workers: int) -> tuple[float, float, float]:
+    """Run ``(function, argument)`` calls on ``workers`` threads, as the pipeline does.
+
+    Returns (wall s, process CPU s, sum of the calls' own durations s)."""
+
+    def one(call: tuple[Callable, object]) -> float:
+        function, argument = call
+        started = time.perf_counter()
+        function(argument)
+        return time.perf_counter() - started
+
+    started, cpu = time.perf_counter(), time.process_time()
+    with ThreadPoolExecutor(workers) as pool:
+        durations = list(pool.map(one, calls))
+    return time.perf_counter() - started, time.process_time() - cpu, sum(durations)
+
+
+def bare_calls(pipeline: YoloOcrPipeline, clip: Path, fps: float) -> tuple[list, list, int, int]:
+    """The bare model calls of one job, in frame order: detector ``infer`` on every sampled
+    frame's (precomputed) input tensor, ``TextReader.infer`` on the frames the change gate lets
+    through; and the same with OCR on every sampled frame."""
+    gate = ChangeGate()
+    job_calls: list[tuple[Callable, object]] = []
+    all_calls: list[tuple[Callable, object]] = []
+    frames = read = 0
+    with VideoReader(clip) as video:
+        for frame in video.sample(fps):
+            frames += 1
+            tensor, _ = pipeline.detector.preprocess(frame.image)
+            job_calls.append((pipeline.detector.infer, tensor))
+            all_calls.append((pipeline.detector.infer, tensor))
+            all_calls.append((pipeline.reader.infer, frame.image))
+            if gate.changed(frame.image):
+                read += 1
+                job_calls.append((pipeline.reader.infer, frame.image))
+    return job_calls, all_calls, frames, read
+
+
+def run_job(services, worker, clip: Path, fps: float) -> tuple[float, float, bytes]:
+    from chalicelib.ids import new_job_id, video_path
+    from chalicelib.jobs import COMPLETED, Job
+
+    job_id = new_job_id()
+    services.storage.save_file(clip, video_path(job_id))
+    Job.new(job_id, input_path=video_path(job_id), pipeline_id="yolo_ocr", sample_fps=fps).save()
+    started, cpu = time.perf_counter(), time.process_time()
+    if not worker.process(job_id):
+        raise RuntimeError(f"the worker did not run job {job_id} ({clip.name})")
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    job = Job.get_by_id(job_id)
+    if job.status != COMPLETED:
+        raise RuntimeError(f"job on {clip.name} ended {job.status}: {job.error_message}")
+    return wall, cpu, services.storage.load_file(job.output_path)
+
+
+def measure_clips(clips: list[Path], repeats: int, fps: float) -> tuple[list[ClipResult], int]:
+    """Whole jobs, bare model calls and naive runs, ``repeats`` rounds over every clip.
+
+    Rounds go over all clips in turn (not clip after clip), so a burst of load from another
+    process spoils one run of several clips, which the medians discard, rather than every run
+    of one clip. The bare calls' inputs are rebuilt (untimed) each time, to keep memory low."""
+    from chalicelib.worker import JobWorker
+
+    results = {clip: ClipResult(clip) for clip in clips}
+    with moto_services() as services:
+        pipelines = RecordingPipelines(services.settings)
+        worker = JobWorker(
+            storage=services.storage,
+            queue=services.queue,
+            pipelines=pipelines,
+            lease_s=services.settings.job_lease_s,
+            max_attempts=services.settings.max_attempts,
+        )
+        optimized = pipelines.pipeline("yolo_ocr")
+        naive = YoloOcrPipeline(services.settings, skip_unchanged_ocr=False)
+        workers = optimized.workers
+        run_job(services, worker, clips[0], fps)  # warm-up: first-use costs out of the tables
+        for round_ in range(repeats):
+            for clip in clips:
+                log(f"round {round_ + 1}/{repeats}: job, bare calls, naive run: {clip.name}")
+                result = results[clip]
+                wall, cpu, stored = run_job(services, worker, clip, fps)
+                result.job_s.append(wall)
+                result.job_cpu_s.append(cpu)
+                result.analysis_s.append(pipelines.last_s)
+                result.results.add(stored)
+                result.document = pipelines.last_document
+                job_calls, all_calls, result.frames, result.ocr_frames = bare_calls(
+                    optimized, clip, fps
+                )
+                wall, cpu, total = timed_calls(job_calls, workers)
+                result.bare_s.append(wall)
+                result.bare_cpu_s.append(cpu)
+                result.bare_sum_s.append(total)
+                if round_ == 0:
+                    result.bare_all_s = timed_calls(all_calls, workers)[0]
+                del job_calls, all_calls
+                started = time.perf_counter()
+                result.naive_document = naive.run(clip, sample_fps=fps)
+                result.naive_s.append(time.perf_counter() - started)
+                result.naive_results.add(encode(result.naive_document))
+    for result in results.values():
+        sampling = result.document["sampling"]
+        if (sampling["frames_sampled"], sampling["ocr_frames"]) != (
+            result.frames,
+            result.ocr_frames,
+        ):
+            raise RuntimeError(f"{result.clip.name}: the bare calls do not replay the job's frames")
+        result.duration_s = result.document["video"]["duration_ms"] / 1000
+    return list(results.values()), workers
+
+
+def summary_view(document: dict) -> tuple[dict[str, int], set[str]]:
+    """What must not change: frames per detected label, and the distinct lines of text."""
+    summary = document["summary"]
+    objects = {label: entry["frames"] for label, entry in summary["objects"].items()}
+    return objects, {entry["text"] for entry in summary["text"]}
+
+
+def summary_diff(naive: dict, optimized: dict) -> list[str]:
+    naive_objects, naive_text = summary_view(naive)
+    objects, text = summary_view(optimized)
+    problems = []
+    if objects != naive_objects:
+        problems.append(f"objects naive {naive_objects} optimized {objects}")
+    if text != naive_text:
+        problems.append(
+            f"text only naive {sorted(naive_text - text)}, "
+            f"only optimized {sorted(text - naive_text)}"
+        )
+    return problems
+
+
+@dataclass
+class ScalingRow:
+    fps: float
+    frames: int
+    ocr_frames: int
+    optimized_s: float
+    optimized_cpu_s: float
+    naive_s: float
+    naive_cpu_s: float
+
+
+def measure_scaling(clip: Path, rates: Sequence[float], repeats: int) -> list[ScalingRow]:
+    """Wall and process CPU seconds of ``pipeline.run`` at each rate, optimized and naive."""
+    settings = load_settings()
+    pipelines = {
+        "optimized": YoloOcrPipeline(settings),
+        "naive": YoloOcrPipeline(settings, skip_unchanged_ocr=False),
+    }
+    rows = []
+    for fps in rates:
+        log(f"scaling: {clip.name} at {fps:g} frames/s")
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in pipelines}
+        document: dict = {}
+        for _ in range(repeats):
+            for name, pipeline in pipelines.items():
+                started, cpu = time.perf_counter(), time.process_time()
+                result = pipeline.run(clip, sample_fps=fps)
+                times[name].append((time.perf_counter() - started, time.process_time() - cpu))
+                if name == "optimized":
+                    document = result
+        sampling = document["sampling"]
+        rows.append(
+            ScalingRow(
+                fps,
+                sampling["frames_sampled"],
+                sampling["ocr_frames"],
+                *(median([t[i] for t in times["optimized"]]) for i in (0, 1)),
+                *(median([t[i] for t in times["naive"]]) for i in (0, 1)),
+            )
+        )
+    return rows
+
+
+def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
+    """Least squares ``y = a + b * x``; returns (a, b)."""
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    spread = sum((x - mean_x) ** 2 for x in xs)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread
+    return mean_y - slope * mean_x, slope

@@ -3,7 +3,8 @@
     python -m infra.local_stack [--api-port 8000] [--aws-port 5010]
 
 Starts ``moto_server`` on loopback, creates the table, bucket, queue and dead-letter queue
-(idempotently), then ``chalice local`` on the ``local`` stage and the worker runner. Ctrl-C (or
+(idempotently), then ``chalice local`` on the ``local`` stage (via ``infra.api_server``) and the
+worker runner. Ctrl-C (or
 SIGTERM) stops all three; if one of them dies, the others are stopped too.
 """
 
@@ -95,8 +96,9 @@ def main() -> int:
         )
         api = subprocess.Popen(
             [
-                BIN / "chalice",
-                "local",
+                sys.executable,
+                "-m",
+                "infra.api_server",  # `chalice local`, with TCP_NODELAY
                 "--no-autoreload",
                 "--stage",
                 "local",

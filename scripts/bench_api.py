@@ -24,18 +24,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MIB = 1024 * 1024
 
-# ``chalice local`` as ``make run`` starts it, except that its request handler sets TCP_NODELAY
-# (socketserver's ``disable_nagle_algorithm``): the diagnosis of the API's extra latency.
-NODELAY_API = """
-import sys
-from chalice.local import ChaliceRequestHandler
-ChaliceRequestHandler.disable_nagle_algorithm = True
-from chalice.cli import main
-sys.argv = ["chalice", "local", "--no-autoreload", "--stage", "local",
-            "--host", "127.0.0.1", "--port", sys.argv[1]]
-sys.exit(main())
-"""
-
 IMPORTS = {
     "python -c pass": "pass",
     "import boto3, pynamodb": "import boto3, pynamodb",
@@ -180,9 +168,8 @@ def submit_latency(requests_count: int, warmup: int = 5) -> Latency:
 
     from chalicelib.config import DEFAULT_BUCKET, DEFAULT_QUEUE_NAME, DEFAULT_TABLE_NAME
     from chalicelib.mp4 import validate_mp4_bytes
-    from infra.local_stack import stack_environment
 
-    api_port, nodelay_port, aws_port = free_port(), free_port(), free_port()
+    api_port, aws_port = free_port(), free_port()
     with tempfile.TemporaryDirectory(prefix="video-jobs-bench-") as workdir:
         data = megabyte_mp4(Path(workdir))
         started = time.perf_counter()
@@ -204,16 +191,6 @@ def submit_latency(requests_count: int, warmup: int = 5) -> Latency:
         try:
             log(f"local stack: API :{api_port}, moto_server :{aws_port}")
             wait_for_port(api_port, processes[0], 120)
-            processes.append(
-                subprocess.Popen(
-                    [sys.executable, "-c", NODELAY_API, str(nodelay_port)],
-                    cwd=ROOT,
-                    env={**env, **stack_environment("127.0.0.1", aws_port)},
-                    stdout=stack_log,
-                    stderr=subprocess.STDOUT,
-                )
-            )
-            wait_for_port(nodelay_port, processes[1], 120)
             s3, dynamodb, sqs = bare_clients(aws_port)
             queue_url = sqs.get_queue_url(QueueName=DEFAULT_QUEUE_NAME)["QueueUrl"]
 
@@ -264,10 +241,8 @@ def submit_latency(requests_count: int, warmup: int = 5) -> Latency:
             calls = {
                 "api submit": lambda session: api_submit(session, api_port),
                 "bare submit": lambda session: bare_submit(),
-                "api submit, TCP_NODELAY": lambda session: api_submit(session, nodelay_port),
                 "api status": lambda session: api_status(session, api_port),
                 "bare status": lambda session: bare_status(),
-                "api status, TCP_NODELAY": lambda session: api_status(session, nodelay_port),
             }
             result = Latency({name: [] for name in calls}, len(data), validate_ms)
             with requests.Session() as session:

@@ -27,6 +27,7 @@ from chalicelib.errors import AnalysisError
 
 _DEFAULT_INPUT_SIZE = 640
 _PAD_VALUE = 114
+_CONTAINED = 0.9  # share of a box's area inside a better same-class box that makes it a duplicate
 _MAX_NMS_CANDIDATES = 30_000  # bounds NMS time on a pathological frame (Ultralytics' figure)
 
 
@@ -136,10 +137,18 @@ def decode(
 
 
 def non_max_suppression(
-    boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, iou_threshold: float
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    class_ids: np.ndarray,
+    iou_threshold: float,
+    contained_threshold: float = _CONTAINED,
 ) -> np.ndarray:
     """Class-aware greedy NMS; returns kept indices ordered by (confidence desc, class id,
-    box) so equal inputs always give equal, reproducible results."""
+    box) so equal inputs always give equal, reproducible results.
+
+    Besides overlap (IoU), a box lying almost wholly inside a better box of the same class is
+    dropped: small YOLO models often report one object twice, whole and as a part (a person
+    and their torso), with an IoU too low for plain NMS to catch."""
     order = np.lexsort((boxes[:, 3], boxes[:, 2], boxes[:, 1], boxes[:, 0], class_ids, -scores))
     order = order[:_MAX_NMS_CANDIDATES]
     # Offsetting each class into its own region makes one pass class-aware (float64: offsets
@@ -155,7 +164,8 @@ def non_max_suppression(
         bottom_right = np.minimum(shifted[best, 2:], shifted[rest, 2:])
         inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=1)
         iou = inter / (areas[best] + areas[rest] - inter + 1e-9)
-        order = rest[iou <= iou_threshold]
+        inside = inter / (areas[rest] + 1e-9)
+        order = rest[(iou <= iou_threshold) & (inside < contained_threshold)]
     return np.asarray(kept, dtype=np.int64)
 
 

@@ -21,6 +21,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict
 from pathlib import Path
 
 import cv2
@@ -155,15 +156,7 @@ class YoloOcrPipeline:
         document = build_document(
             pipeline_id=self.pipeline_id,
             models=self.models(),
-            video={
-                "duration_ms": metadata.duration_ms,
-                "fps": metadata.fps,
-                "width": metadata.width,
-                "height": metadata.height,
-                "frame_count": metadata.frame_count,
-                "codec": metadata.codec,
-                "rotation": metadata.rotation,
-            },
+            video=asdict(metadata),
             sampling={
                 "fps": sample_fps,
                 "frames_sampled": len(frames),

@@ -226,3 +226,17 @@ def test_change_gate_sees_small_subtitles_but_not_compression_noise():
     assert gate.changed(noisy(second))  # the next line replaces it
     assert not gate.changed(noisy(second))
     assert gate.changed(noisy(scene))  # and it goes away
+
+
+def test_a_users_own_ultralytics_model_is_chosen_by_configuration(tmp_path, monkeypatch, tiny_mp4):
+    """VIDEO_JOBS_MODEL_PATH points the pipeline at a YOLOv8-layout export; its class names come
+    from the export's own metadata (a tiny hand-built graph stands in for a real export)."""
+    from chalicelib.analysis.pipeline import YoloOcrPipeline
+    from chalicelib.config import load_settings
+    from tests.test_detector import v8_rows, write_model
+
+    model = write_model(tmp_path / "custom-yolov8.onnx", v8_rows())
+    monkeypatch.setenv("VIDEO_JOBS_MODEL_PATH", str(model))
+    document = YoloOcrPipeline(load_settings()).run(tiny_mp4, sample_fps=1)
+    assert document["models"]["detector"]["name"] == "custom-yolov8"
+    assert set(document["summary"]["objects"]) == {"car", "dog", "person"}

@@ -207,12 +207,12 @@ def _resolve_input_size(shape: Sequence[object], metadata: dict[str, str]) -> tu
     return _DEFAULT_INPUT_SIZE, _DEFAULT_INPUT_SIZE
 
 
-def _session_options(intra_op_num_threads: int | None) -> ort.SessionOptions:
+def session_options(intra_op_num_threads: int | None) -> ort.SessionOptions:
     """One frame at a time on a small CPU: full graph optimisation, sequential execution (no
     inter-op pool to contend with the intra-op one), ORT's default intra-op threads unless told
     (the pipeline asks for 1 and runs frames in parallel instead). Idle intra-op threads do not
     spin: between two runs of this model the OCR models run, and a spinning thread would take
-    a core from them."""
+    a core from them. The OCR's text-detector session uses the same options."""
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -246,7 +246,7 @@ class YoloDetector:
         model_bytes = path.read_bytes()  # read once: the hash then names exactly what runs
         self._sha256 = hashlib.sha256(model_bytes).hexdigest()
         self._session = ort.InferenceSession(
-            model_bytes, _session_options(intra_op_num_threads), providers=["CPUExecutionProvider"]
+            model_bytes, session_options(intra_op_num_threads), providers=["CPUExecutionProvider"]
         )
         metadata = self._session.get_modelmeta().custom_metadata_map
         self._name = metadata.get("model_name") or path.stem

@@ -33,6 +33,7 @@ from rapidocr_onnxruntime import RapidOCR
 from rapidocr_onnxruntime.ch_ppocr_det.text_detect import TextDetector
 from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
 
+from chalicelib.analysis.detector import session_options
 from chalicelib.errors import AnalysisError
 
 _MODEL_DIR = Path(rapidocr_onnxruntime.__file__).resolve().parent / "models"
@@ -123,14 +124,7 @@ class TextReader:
 
 def _session(model_path: str, intra_op_num_threads: int | None) -> ort.InferenceSession:
     """RapidOCR's session options, with the memory arena on and no idle spinning."""
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.inter_op_num_threads = 1
-    if intra_op_num_threads is not None:
-        options.intra_op_num_threads = intra_op_num_threads
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.log_severity_level = 3
+    options = session_options(intra_op_num_threads)
     return ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
 
 

@@ -11,7 +11,7 @@ import logging
 
 from chalice import Chalice, Rate, Response
 
-from chalicelib import submissions
+from chalicelib import idempotency, submissions
 from chalicelib.bootstrap import services
 from chalicelib.config import DEFAULT_QUEUE_NAME
 from chalicelib.errors import JobNotFound, ResultsNotReady, VideoJobsError
@@ -87,7 +87,12 @@ def submit():
     data = extract_video(request.raw_body, request.headers.get("content-type"))
     options = submissions.parse_job_options(request.query_params, ctx.settings)
     job = submissions.submit_video(
-        data, options, storage=ctx.storage, queue=ctx.queue, settings=ctx.settings
+        data,
+        options,
+        storage=ctx.storage,
+        queue=ctx.queue,
+        settings=ctx.settings,
+        idempotency_key=idempotency.parse_key(request.headers.get(idempotency.HEADER)),
     )
     return _accepted(job)
 

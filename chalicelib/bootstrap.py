@@ -14,6 +14,7 @@ import boto3
 from botocore.config import Config
 
 from chalicelib.config import Settings, load_settings
+from chalicelib.idempotency import IdempotencyRecord
 from chalicelib.jobs import Job
 from chalicelib.pipelines import VideoFilePipelineService
 from chalicelib.queue import QueueService, SqsQueue
@@ -57,6 +58,7 @@ def aws_client(name: str, settings: Settings):
 def services() -> Services:
     settings = load_settings()
     Job.bind(settings)
+    IdempotencyRecord.bind(settings)
     sqs = aws_client("sqs", settings)
     queue_url = sqs.get_queue_url(QueueName=settings.queue_name)["QueueUrl"]
     return Services(

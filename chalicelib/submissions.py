@@ -12,10 +12,12 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from chalicelib import idempotency
 from chalicelib.config import Settings
 from chalicelib.errors import (
     BadRequest,
     Conflict,
+    JobNotFound,
     PayloadTooLarge,
     ServiceUnavailable,
     VideoJobsError,
@@ -75,12 +77,14 @@ def submit_video(
     storage: StorageService,
     queue: QueueService,
     settings: Settings,
+    idempotency_key: str | None = None,
 ) -> Job:
     """Store, record, queue: in that order, so a failure part-way leaves no orphan.
 
     Storage or job write fails: the caller gets a 503 and nothing was accepted (a stored video
     is deleted; if even that fails, the bucket's lifecycle rule removes it). Enqueue fails: the
     job is recorded, so it is accepted anyway; the reconcile sweep re-sends stuck pending jobs.
+    With an idempotency key, a retry of an accepted request returns the job it created.
     """
     if len(data) > settings.max_direct_upload_bytes:
         raise _too_large(
@@ -91,10 +95,40 @@ def submit_video(
     validate_mp4_bytes(data)
     job = _new_job(options, settings, PENDING)
     job_id, path = job.job_id, job.input_path
-    _accept(lambda: storage.save_file(data, path), "store the video")
-    _accept(job.save, "record the job", undo=lambda: storage.delete_file(path))
+
+    def forget_key() -> None:
+        if idempotency_key is not None:
+            idempotency.release(idempotency_key)
+
+    def forget_all() -> None:
+        storage.delete_file(path)
+        forget_key()
+
+    if idempotency_key is not None:
+        request = idempotency.fingerprint(data, options.pipeline_id, repr(options.sample_fps))
+        earlier = _accept(
+            lambda: idempotency.reserve(
+                idempotency_key, job_id, request, settings.job_retention_days
+            ),
+            "check the Idempotency-Key",
+        )
+        if earlier is not None:
+            return _replayed(earlier)
+    _accept(lambda: storage.save_file(data, path), "store the video", undo=forget_key)
+    _accept(job.save, "record the job", undo=forget_all)
     _enqueue(queue, job_id)
     log.info("job %s submitted (%d bytes, pipeline %s)", job_id, len(data), options.pipeline_id)
+    return job
+
+
+def _replayed(job_id: str) -> Job:
+    try:
+        job = Job.get_by_id(job_id)
+    except JobNotFound:  # the first request holds the key but has not recorded its job yet
+        raise Conflict(
+            "a request with this Idempotency-Key is still being accepted; retry in a moment"
+        ) from None
+    log.info("job %s returned again for a repeated Idempotency-Key", job_id)
     return job
 
 
@@ -110,9 +144,10 @@ def _new_job(options: JobOptions, settings: Settings, status: str) -> Job:
     )
 
 
-def _accept(step, what: str, undo=None) -> None:
+def _accept(step, what: str, undo=None):
+    """Run one step of accepting a request; its failure is a 503 after ``undo``."""
     try:
-        step()
+        return step()
     except VideoJobsError:
         raise
     except Exception:

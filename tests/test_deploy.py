@@ -134,7 +134,9 @@ def test_api_may_touch_only_job_keys_rows_and_its_queue(template):
         expect("logs:CreateLogStream logs:PutLogEvents", arn("APIHandlerLogGroup"))
         | expect("s3:PutObject s3:GetObject s3:DeleteObject", {"Fn::Sub": f"{OBJECTS}*"})
         | expect("s3:ListBucket", arn(BUCKET))  # S3 says 404, not 403, for a missing key
-        | expect("dynamodb:GetItem dynamodb:PutItem dynamodb:UpdateItem", arn(TABLE))
+        | expect(
+            "dynamodb:GetItem dynamodb:PutItem dynamodb:UpdateItem dynamodb:DeleteItem", arn(TABLE)
+        )
         | expect("sqs:SendMessage sqs:GetQueueUrl", arn(QUEUE))
     )
 

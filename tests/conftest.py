@@ -45,6 +45,18 @@ def shared_video(name: str) -> Path:
     return path
 
 
+def read_frame(name: str, seconds: float):
+    """One BGR frame of a sample video, at ``seconds``."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(shared_video(name)))
+    capture.set(cv2.CAP_PROP_POS_MSEC, seconds * 1000)
+    ok, frame = capture.read()
+    capture.release()
+    assert ok, f"could not read {name} at {seconds}s"
+    return frame
+
+
 @pytest.fixture(scope="session")
 def tiny_mp4(tmp_path_factory) -> Path:
     """A 2 s, 320x240 H.264 clip with moving shapes and the text HELLO 2026."""

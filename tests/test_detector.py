@@ -4,10 +4,8 @@ and (slow) the real COCO model on real frames."""
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 import onnx
 import pytest
@@ -22,11 +20,9 @@ from chalicelib.analysis.detector import (
     non_max_suppression,
 )
 from chalicelib.errors import AnalysisError
+from tests.conftest import read_frame
 
 NAMES = "{0: 'person', 1: 'car', 2: 'dog'}"
-VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "videos"
-if not VIDEOS.is_dir():
-    VIDEOS = Path("/work/shared/videos")
 
 # Rows in 64x64 input pixels: (cx, cy, w, h, class scores). The test frame is 128x64 (w x h),
 # letterboxed with scale 0.5 and 16 px of padding above and below.
@@ -228,30 +224,13 @@ def test_nms_on_nothing():
     assert non_max_suppression(empty, np.zeros(0), np.zeros(0, int), 0.45).size == 0
 
 
-def real_model_path() -> Path:
-    default = Path.home() / ".cache" / "video-jobs" / "models" / "yolov3-tiny-coco.onnx"
-    return Path(os.environ.get("VIDEO_JOBS_MODEL_PATH", default))
-
-
-def read_frame(video: str, seconds: float) -> np.ndarray:
-    capture = cv2.VideoCapture(str(VIDEOS / video))
-    capture.set(cv2.CAP_PROP_POS_MSEC, seconds * 1000)
-    ok, frame = capture.read()
-    capture.release()
-    assert ok, f"could not read {video} at {seconds}s"
-    return frame
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "video,seconds,wanted",
     [("highway_dashcam.mp4", 2.0, {"car"}), ("dog_and_woman.mp4", 3.0, {"dog", "person"})],
 )
-def test_real_model_finds_objects(video, seconds, wanted):
-    path = real_model_path()
-    if not path.is_file():
-        pytest.skip(f"real model absent at {path} (set VIDEO_JOBS_MODEL_PATH or build it)")
-    detections = load_detector(path).detect(read_frame(video, seconds))
+def test_real_model_finds_objects(model_path, video, seconds, wanted):
+    detections = load_detector(model_path).detect(read_frame(video, seconds))
     print(video, [(d.label, round(d.confidence, 2)) for d in detections])
     assert wanted & {d.label for d in detections}
     for d in detections:

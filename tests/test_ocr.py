@@ -9,10 +9,7 @@ import numpy as np
 import pytest
 
 from chalicelib.analysis.ocr import TextLine, TextReader, bundled_model_paths, load_text_reader
-
-VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "videos"
-if not VIDEOS.is_dir():
-    VIDEOS = Path("/work/shared/videos")
+from tests.conftest import read_frame
 
 
 @pytest.fixture(scope="module")
@@ -69,15 +66,6 @@ def test_models_are_the_bundled_files_and_reader_is_cached():
     }
     assert all("rapidocr_onnxruntime" in p for p in paths.values())
     assert load_text_reader() is load_text_reader()
-
-
-def read_frame(video: str, seconds: float) -> np.ndarray:
-    capture = cv2.VideoCapture(str(VIDEOS / video))
-    capture.set(cv2.CAP_PROP_POS_MSEC, seconds * 1000)
-    ok, frame = capture.read()
-    capture.release()
-    assert ok, f"could not read {video} at {seconds}s"
-    return frame
 
 
 @pytest.mark.slow

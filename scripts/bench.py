@@ -34,8 +34,6 @@ from scripts.bench_analyzer import (
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEOS = ROOT.parent / "shared" / "videos"
-if not VIDEOS.is_dir():
-    VIDEOS = Path("/work/shared/videos")
 SECTIONS = ("jobs", "warm", "memory", "api", "scaling")
 MEMORY_CLIPS = ("highway_dashcam.mp4", "people_indoor.mp4")
 SCALING_CLIP = "dog_and_woman.mp4"

@@ -43,23 +43,18 @@ def warm(clip: Path) -> dict:
     resolve("yolo_ocr")  # imports cv2, onnxruntime, rapidocr
     imports_s = time.perf_counter() - started
     settings = load_settings()
-    first = VideoFilePipelineService(settings)
-    started = time.perf_counter()
-    first.pipeline("yolo_ocr")
-    first_load_s = time.perf_counter() - started
-    started = time.perf_counter()
-    first.run_on_file(clip, sample_fps=1.0)
-    first_job_s = time.perf_counter() - started
-    started = time.perf_counter()
-    first.pipeline("yolo_ocr")
-    same_service_s = time.perf_counter() - started
-    second = VideoFilePipelineService(settings)
-    started = time.perf_counter()
-    second.pipeline("yolo_ocr")
-    second_load_s = time.perf_counter() - started
-    started = time.perf_counter()
-    second.run_on_file(clip, sample_fps=1.0)
-    second_job_s = time.perf_counter() - started
+
+    def timed(call) -> float:
+        started = time.perf_counter()
+        call()
+        return time.perf_counter() - started
+
+    first, second = VideoFilePipelineService(settings), VideoFilePipelineService(settings)
+    first_load_s = timed(lambda: first.pipeline("yolo_ocr"))
+    first_job_s = timed(lambda: first.run_on_file(clip, sample_fps=1.0))
+    same_service_s = timed(lambda: first.pipeline("yolo_ocr"))
+    second_load_s = timed(lambda: second.pipeline("yolo_ocr"))
+    second_job_s = timed(lambda: second.run_on_file(clip, sample_fps=1.0))
     return {
         "imports_s": imports_s,
         "first_load_s": first_load_s,

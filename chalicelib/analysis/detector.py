@@ -310,23 +310,8 @@ def _xyxy_to_relative_xywh(box: np.ndarray) -> tuple[float, float, float, float]
     return (x1, y1, x2 - x1, y2 - y1)
 
 
-@functools.lru_cache(maxsize=4)
-def _cached_detector(
-    model_path: str,
-    class_names: tuple[str, ...] | None,
-    conf_threshold: float,
-    iou_threshold: float,
-    max_detections: int,
-    intra_op_num_threads: int | None,
-) -> YoloDetector:
-    return YoloDetector(
-        model_path,
-        class_names=class_names,
-        conf_threshold=conf_threshold,
-        iou_threshold=iou_threshold,
-        max_detections=max_detections,
-        intra_op_num_threads=intra_op_num_threads,
-    )
+# One detector per model and options, per process (keyword arguments are part of the key).
+_cached_detector = functools.lru_cache(maxsize=4)(YoloDetector)
 
 
 def load_detector(
@@ -342,9 +327,9 @@ def load_detector(
     session instead of paying the model load (hundreds of ms) on every job."""
     return _cached_detector(
         str(Path(model_path).resolve()),
-        None if class_names is None else tuple(class_names),
-        conf_threshold,
-        iou_threshold,
-        max_detections,
-        intra_op_num_threads,
+        class_names=None if class_names is None else tuple(class_names),
+        conf_threshold=conf_threshold,
+        iou_threshold=iou_threshold,
+        max_detections=max_detections,
+        intra_op_num_threads=intra_op_num_threads,
     )

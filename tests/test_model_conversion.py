@@ -22,8 +22,8 @@ import pytest
 
 from layers.model import build_yolov3_tiny as build
 from layers.model import darknet_to_onnx
+from tests.conftest import shared_video
 
-VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "videos"
 # (video, frame index, COCO ids a sound detector must find there: 0 person, 2 car, 16 dog,
 # 32 sports ball), picked by looking at the frames; people_indoor is empty mid-clip.
 FRAME_SOURCES = (
@@ -158,7 +158,9 @@ def _read_frame(video: Path, index: int) -> np.ndarray:
 @pytest.fixture(scope="module")
 def frames() -> np.ndarray:
     """The exact same float blobs go to both implementations: [frames, 3, 416, 416] RGB 0..1."""
-    images = [_letterbox(_read_frame(VIDEOS / name, index)) for name, index, _ in FRAME_SOURCES]
+    images = [
+        _letterbox(_read_frame(shared_video(name), index)) for name, index, _ in FRAME_SOURCES
+    ]
     return cv2.dnn.blobFromImages(images, 1 / 255, (SIZE, SIZE), swapRB=True, crop=False)
 
 

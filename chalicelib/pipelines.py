@@ -13,6 +13,7 @@ from chalicelib.errors import UnknownPipeline
 
 PIPELINES: dict[str, str] = {
     "yolo_ocr": "chalicelib.analysis.pipeline:YoloOcrPipeline",
+    "yolo_ocr_fast": "chalicelib.analysis.pipeline:YoloOcrFastPipeline",
 }
 
 

@@ -68,9 +68,9 @@ def test_submit_multipart(client, aws, mp4_bytes):
 
 
 def test_submit_options_are_stored_on_the_job(client, mp4_bytes):
-    response = submit(client, mp4_bytes, query="?sample_fps=2.5&pipeline_id=yolo_ocr")
+    response = submit(client, mp4_bytes, query="?sample_fps=2.5&pipeline_id=yolo_ocr_fast")
     job = Job.get_by_id(response.json_body["job_id"])
-    assert job.sample_fps == 2.5
+    assert (job.sample_fps, job.pipeline_id) == (2.5, "yolo_ocr_fast")
 
 
 def _bad_inputs(mp4: bytes):

@@ -73,8 +73,9 @@ def test_submit_over_http_runs_to_completion(stack):
     assert results["video"]["width"] == 960 and results["frames"]
 
 
-def test_presigned_upload_over_http(stack):
-    ticket = requests.post(f"{stack}/video/uploads", timeout=10).json()
+def test_presigned_upload_over_http_with_the_fast_pipeline(stack):
+    query = "?pipeline_id=yolo_ocr_fast"
+    ticket = requests.post(f"{stack}/video/uploads{query}", timeout=10).json()
     upload = ticket["upload"]
     data = shared_video("cars_parking_aerial.mp4").read_bytes()
     put = requests.put(upload["url"], data=data, headers=upload["headers"], timeout=30)
@@ -82,6 +83,9 @@ def test_presigned_upload_over_http(stack):
     started = requests.post(f"{stack}{ticket['start_url']}", timeout=10)
     assert started.status_code == 202
     assert wait_final(stack, ticket["job_id"])[-1] == "completed"
+    results = requests.get(f"{stack}/video/results/{ticket['job_id']}", timeout=10).json()
+    assert results["results"]["pipeline_id"] == "yolo_ocr_fast"
+    assert "car" in results["results"]["summary"]["objects"]
 
 
 def test_a_video_without_pictures_fails_with_a_reason(stack, tmp_path):

@@ -12,9 +12,40 @@ from tests.fixtures.make_tiny_mp4 import make_audio_only_mp4, truncate
 def test_registry_resolves_lazily():
     assert check_pipeline_id("yolo_ocr") == "yolo_ocr"
     assert resolve("yolo_ocr").pipeline_id == "yolo_ocr"
-    assert set(PIPELINES) == {"yolo_ocr"}
-    with pytest.raises(UnknownPipeline, match="choose one of yolo_ocr"):
+    assert resolve("yolo_ocr_fast").pipeline_id == "yolo_ocr_fast"
+    assert set(PIPELINES) == {"yolo_ocr", "yolo_ocr_fast"}
+    with pytest.raises(UnknownPipeline, match="choose one of yolo_ocr, yolo_ocr_fast"):
         check_pipeline_id("yolo_v99")
+
+
+@pytest.fixture(scope="module")
+def fast_pipeline(model_path):
+    from chalicelib.analysis.pipeline import YoloOcrFastPipeline
+    from chalicelib.config import load_settings
+
+    return YoloOcrFastPipeline(load_settings())
+
+
+def test_fast_pipeline_reads_frames_with_large_text_exactly_as_yolo_ocr(
+    pipeline, fast_pipeline, tiny_mp4
+):
+    fast, full = fast_pipeline.run(tiny_mp4, sample_fps=5), pipeline.run(tiny_mp4, sample_fps=5)
+    assert fast["pipeline_id"] == "yolo_ocr_fast"
+    assert fast["sampling"]["ocr_frames"] == full["sampling"]["ocr_frames"] > 0
+    assert fast["frames"] == full["frames"]
+    assert fast["summary"] == full["summary"]
+    assert fast_pipeline.reader is pipeline.reader  # one set of OCR sessions per process
+
+
+def test_fast_pipeline_does_not_read_frames_without_text(pipeline, fast_pipeline, tmp_path):
+    from tests.fixtures.make_tiny_mp4 import make_mp4
+
+    clip = make_mp4(tmp_path / "no-text.mp4", text="")
+    fast, full = fast_pipeline.run(clip, sample_fps=5), pipeline.run(clip, sample_fps=5)
+    assert full["sampling"]["ocr_frames"] > 0
+    assert fast["sampling"]["ocr_frames"] == 0
+    assert fast["summary"]["text"] == full["summary"]["text"] == []
+    assert fast["summary"]["objects"] == full["summary"]["objects"]
 
 
 def test_tiny_clip_document(pipeline, tiny_mp4):
@@ -99,6 +130,14 @@ def test_real_captions_are_read(pipeline):
     words = " ".join(e["text"] for e in document["summary"]["text"]).lower()
     for word in ("how to", "create", "simple", "fast", "cut"):
         assert word in words
+
+
+@pytest.mark.slow
+def test_fast_pipeline_reads_the_real_captions_and_skips_textless_frames(pipeline, fast_pipeline):
+    clip = shared_video("captions_vertical.mp4")
+    fast, full = fast_pipeline.run(clip, sample_fps=1.0), pipeline.run(clip, sample_fps=1.0)
+    assert fast["summary"]["text"] == full["summary"]["text"]
+    assert fast["sampling"]["ocr_frames"] < full["sampling"]["ocr_frames"]
 
 
 def test_results_do_not_depend_on_the_number_of_workers(pipeline, tiny_mp4):

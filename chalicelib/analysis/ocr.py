@@ -26,6 +26,7 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import onnxruntime as ort
 import rapidocr_onnxruntime
@@ -98,12 +99,37 @@ class TextReader:
         # the preprocessing step it builds per call on itself; with limit_type "min" (ours) that
         # step does not depend on the frame, so a call that picks up another thread's is fine.
         detector.get_preprocess = functools.partial(_table_preprocess, detector)
+        self._normalise = _TablePreProcess(0, "max", detector.mean, detector.std)
         self.min_confidence = min_confidence
 
     def read(self, image_bgr: np.ndarray) -> list[TextLine]:
         """Text lines at or above ``min_confidence``, top-to-bottom then left-to-right."""
         height, width = image_bgr.shape[:2]
         return self.postprocess(self.infer(image_bgr), width, height)
+
+    def sees_text(self, image_bgr: np.ndarray) -> bool:
+        """Whether the text detector, run at half the resolution ``read`` uses, finds any text.
+
+        A quarter of the pixels: about a fifth of the cost of ``read`` on a frame without text.
+        The price is small text: measured on text drawn into the sample clips, this sees text
+        20 px or taller (at the 960 px long side) as well as ``read`` does, but misses much of
+        it at 10-16 px, which ``read`` still reads."""
+        if image_bgr.size == 0:
+            return False
+        engine = self._engine
+        image, _ratio_h, _ratio_w = engine.preprocess(image_bgr)
+        image, _record = engine.maybe_add_letterbox(image, {})
+        detector = engine.text_det
+        # What ``read`` feeds the detector (its resize may also enlarge a small frame), halved.
+        # Area averaging keeps thin strokes that a plain bilinear shrink drops; the sides stay
+        # multiples of 32, as the network needs.
+        full = detector.get_preprocess(max(image.shape[:2])).resize(image)
+        height, width = full.shape[:2]
+        size = (max(32, round(width / 64) * 32), max(32, round(height / 64) * 32))
+        half = cv2.resize(full, size, interpolation=cv2.INTER_AREA)
+        probability = detector.infer(self._normalise.tensor(half))[0]
+        # The same cut the detector's own post-processing binarises its map at.
+        return bool(probability.max() > detector.postprocess_op.thresh)
 
     def infer(self, image_bgr: np.ndarray) -> list[RawLine]:
         """The bare RapidOCR call (det + optional cls + rec, with RapidOCR's own resizing and
@@ -142,10 +168,14 @@ class _TablePreProcess(DetPreProcess):
         resized = self.resize(img)
         if resized is None or resized.dtype != np.uint8 or resized.shape[2:] != (3,):
             return None if resized is None else super().__call__(img)
-        height, width = resized.shape[:2]
+        return self.tensor(resized)
+
+    def tensor(self, image: np.ndarray) -> np.ndarray:
+        """The normalised NCHW tensor of a uint8 BGR image already at the network's size."""
+        height, width = image.shape[:2]
         tensor = np.empty((1, 3, height, width), dtype=np.float32)
         for channel in range(3):
-            np.take(self._table[channel], resized[:, :, channel], out=tensor[0, channel])
+            np.take(self._table[channel], image[:, :, channel], out=tensor[0, channel])
         return tensor
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chalicelib.analysis.frames import VideoReader
-from chalicelib.analysis.pipeline import ChangeGate, YoloOcrPipeline
+from chalicelib.analysis.pipeline import ChangeGate, YoloOcrFastPipeline, YoloOcrPipeline
 from chalicelib.config import Settings, load_settings
 from chalicelib.pipelines import VideoFilePipelineService
 from chalicelib.results import encode
@@ -96,10 +96,13 @@ class ClipResult:
     bare_sum_s: list[float] = field(default_factory=list)  # sum of the call durations
     bare_all_s: float = float("nan")  # OCR on every sampled frame too (round 0 only)
     naive_s: list[float] = field(default_factory=list)
+    fast_s: list[float] = field(default_factory=list)  # the yolo_ocr_fast pipeline's run
     results: set[bytes] = field(default_factory=set)  # stored results of every job
     naive_results: set[bytes] = field(default_factory=set)
+    fast_results: set[bytes] = field(default_factory=set)
     document: dict = field(default_factory=dict)
     naive_document: dict = field(default_factory=dict)
+    fast_document: dict = field(default_factory=dict)
 
 
 def timed_calls(calls: list[tuple[Callable, object]], workers: int) -> tuple[float, float, float]:
@@ -158,7 +161,8 @@ def run_job(services, worker, clip: Path, fps: float) -> tuple[float, float, byt
 
 
 def measure_clips(clips: list[Path], repeats: int, fps: float) -> tuple[list[ClipResult], int]:
-    """Whole jobs, bare model calls and naive runs, ``repeats`` rounds over every clip.
+    """Whole jobs, bare model calls, naive and yolo_ocr_fast runs, ``repeats`` rounds over every
+    clip.
 
     Rounds go over all clips in turn (not clip after clip), so a burst of load from another
     process spoils one run of several clips, which the medians discard, rather than every run
@@ -177,11 +181,12 @@ def measure_clips(clips: list[Path], repeats: int, fps: float) -> tuple[list[Cli
         )
         optimized = pipelines.pipeline("yolo_ocr")
         naive = YoloOcrPipeline(services.settings, skip_unchanged_ocr=False)
+        fast = YoloOcrFastPipeline(services.settings)
         workers = optimized.workers
         run_job(services, worker, clips[0], fps)  # warm-up: first-use costs out of the tables
         for round_ in range(repeats):
             for clip in clips:
-                log(f"round {round_ + 1}/{repeats}: job, bare calls, naive run: {clip.name}")
+                log(f"round {round_ + 1}/{repeats}: job, bare calls, naive, fast: {clip.name}")
                 result = results[clip]
                 wall, cpu, stored = run_job(services, worker, clip, fps)
                 result.job_s.append(wall)
@@ -203,6 +208,10 @@ def measure_clips(clips: list[Path], repeats: int, fps: float) -> tuple[list[Cli
                 result.naive_document = naive.run(clip, sample_fps=fps)
                 result.naive_s.append(time.perf_counter() - started)
                 result.naive_results.add(encode(result.naive_document))
+                started = time.perf_counter()
+                result.fast_document = fast.run(clip, sample_fps=fps)
+                result.fast_s.append(time.perf_counter() - started)
+                result.fast_results.add(encode(result.fast_document))
     for result in results.values():
         sampling = result.document["sampling"]
         if (sampling["frames_sampled"], sampling["ocr_frames"]) != (
@@ -284,3 +293,63 @@ def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
     spread = sum((x - mean_x) ** 2 for x in xs)
     slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread
     return mean_y - slope * mean_x, slope
+
+
+RECALL_HEIGHTS = (8, 12, 16, 20, 24, 32)  # text cap height in px on the 960 px long side
+RECALL_WORDS = ("EXIT 24", "MAIN ST", "SALE 50%", "OPEN")
+
+
+def draw_word(image, word: str, height_px: int, slot: int):
+    """``image`` with ``word`` in white on a black outline (a caption's look), ``height_px``
+    tall as measured on the frame shrunk to a 960 px long side, placed in one of four slots."""
+    import cv2
+
+    out = image.copy()
+    frame_height, frame_width = out.shape[:2]
+    scale_to_frame = max(frame_height, frame_width) / 960
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    stroke = max(1, round(height_px * scale_to_frame / 10))
+    size = cv2.getFontScaleFromHeight(font, round(height_px * scale_to_frame), stroke)
+    origin = (int(frame_width * (0.08 + 0.2 * slot)), int(frame_height * (0.3 + 0.15 * slot)))
+    cv2.putText(out, word, origin, font, size, (0, 0, 0), stroke * 3, cv2.LINE_AA)
+    cv2.putText(out, word, origin, font, size, (255, 255, 255), stroke, cv2.LINE_AA)
+    return out
+
+
+def textless_frames(clips: list[Path], reader) -> list:
+    """From each clip, its first frame (at 1 frame/s) on which neither pipeline finds text."""
+    frames = []
+    for clip in clips:
+        with VideoReader(clip) as video:
+            for frame in video.sample(1.0):
+                if not reader.read(frame.image) and not reader.sees_text(frame.image):
+                    frames.append(frame.image)
+                    break
+    return frames
+
+
+def measure_text_recall(clips: list[Path]) -> tuple[int, dict[int, tuple[int, int, int]]]:
+    """Per text height: (words drawn, words yolo_ocr reads, words yolo_ocr_fast reads), and
+    how many frames they were drawn into.
+
+    Each word is drawn alone into a textless real frame of each clip, so that only the word
+    decides whether the fast pipeline's look fires. A word counts as read when a line's text,
+    without spaces, contains it."""
+    from chalicelib.analysis.ocr import load_text_reader
+
+    reader = load_text_reader(intra_op_num_threads=1)
+    frames = textless_frames(clips, reader)
+    counts = {}
+    for height in RECALL_HEIGHTS:
+        log(f"text recall: {height} px")
+        drawn = full = fast = 0
+        for image in frames:
+            for slot, word in enumerate(RECALL_WORDS):
+                marked = draw_word(image, word, height, slot)
+                wanted = word.replace(" ", "")
+                read = any(wanted in line.text.replace(" ", "") for line in reader.read(marked))
+                drawn += 1
+                full += read
+                fast += read and reader.sees_text(marked)
+        counts[height] = (drawn, full, fast)
+    return len(frames), counts

@@ -162,13 +162,25 @@ def jobs_section(report: Report, results: list[ClipResult], workers: int) -> Non
   sensitive to a busy machine). job/bare all: the job against bare calls with OCR on every
   sampled frame (the job skips OCR on unchanged frames, so this can be below 1).
 - What the job adds is mostly decoding: every frame of an H.264 video is decoded to sample 1 a
-  second (captions_vertical decodes 177 1080x1920 frames to analyze 6)."""
+  second (captions_vertical decodes 177 1080x1920 frames to analyze 6). On a long clip that is
+  a few percent; on a short high-resolution one it is up to 60% of the model time, and the
+  analyzer cannot hide it, since its workers already keep both cores busy. (One decoding
+  thread instead of FFmpeg's two saves 10-25% of the decoding CPU but nothing in wall time.)
+- Targets: the issue's measure is the job against the sum of its bare model calls (Σ); as
+  the job runs frames in parallel, that comparison flatters it, so the strict one, against
+  the same calls on the same threads, is checked as well."""
+    )
+    worst_sum = max(median(r.job_s) / median(r.bare_sum_s) for r in results)
+    report.target(
+        "1. job ≤ 1.15 × Σ bare model calls, each clip",
+        f"worst clip {worst_sum:.2f}, total {ratio(totals['job'], totals['sum'])}",
+        worst_sum <= 1.15,
     )
     report.target(
-        "1. job ≤ 1.15 × bare model calls",
-        f"total {ratio(totals['job'], totals['bare'])}, worst clip {worst:.2f}, "
-        f"CPU {ratio(totals['job_cpu'], totals['bare_cpu'])}",
-        totals["job"] <= 1.15 * totals["bare"],
+        "1. strict: job ≤ 1.15 × bare calls on the same threads, each clip",
+        f"total {ratio(totals['job'], totals['bare'])} (CPU "
+        f"{ratio(totals['job_cpu'], totals['bare_cpu'])}), worst clip {worst:.2f}",
+        worst <= 1.15,
     )
 
 

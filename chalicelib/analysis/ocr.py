@@ -99,6 +99,7 @@ class TextReader:
         # the preprocessing step it builds per call on itself; with limit_type "min" (ours) that
         # step does not depend on the frame, so a call that picks up another thread's is fine.
         detector.get_preprocess = functools.partial(_table_preprocess, detector)
+        # For ``sees_text``, which sizes its own input: only the lookup table is used.
         self._normalise = _TablePreProcess(0, "max", detector.mean, detector.std)
         self.min_confidence = min_confidence
 

@@ -185,7 +185,8 @@ def test_run_forever_drains_an_in_memory_queue_and_stops(aws):
     thread = threading.Thread(target=w.run_forever, args=(stop,), kwargs={"max_backoff_s": 0.2})
     thread.start()
     for _ in range(600):  # up to 30 s on a busy machine
-        if all(Job.get_by_id(job.job_id).status == COMPLETED for job in jobs):
+        done = all(Job.get_by_id(job.job_id).status == COMPLETED for job in jobs)
+        if done and queue.size() == 0:  # the garbage id, queued last, is dropped last
             break
         stop.wait(0.05)
     stop.set()

@@ -133,6 +133,7 @@ def broken_videos(tmp_path_factory, tiny_mp4):
         "hevc codec": fx.make_mp4(d / "hevc.mp4", seconds=1, codec="hevc"),
         "one frame": fx.make_mp4(d / "one.mp4", seconds=0.1, fps=10),
         "odd size": fx.make_mp4(d / "odd.mp4", seconds=0.5, size=(97, 55)),
+        "a 2000x24 strip": fx.make_mp4(d / "strip.mp4", seconds=0.5, size=(2000, 24)),
     }
 
 
@@ -161,6 +162,6 @@ def test_broken_videos_end_failed_with_a_reason_or_completed(aws, pipeline, brok
     for name in ("zero-length file", "audio only", "huge declared dimensions", "random bytes",
                  "truncated before the index"):  # fmt: skip
         assert outcomes[name][0] == FAILED, (name, outcomes[name])
-    for name in ("mpeg-4 part 2 codec", "hevc codec", "one frame", "odd size"):
+    for name in ("mpeg-4 part 2 codec", "hevc codec", "one frame", "odd size", "a 2000x24 strip"):
         assert outcomes[name][0] == COMPLETED, (name, outcomes[name])
     print("\n".join(f"{k}: {v}" for k, v in outcomes.items()))

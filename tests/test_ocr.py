@@ -64,6 +64,25 @@ def test_the_half_resolution_look_misses_small_print_that_read_reads(reader):
     assert reader.sees_text(small_print(24))
 
 
+@pytest.mark.parametrize("shape", [(24, 2000, 3), (2000, 24, 3), (6, 900, 3), (1, 1, 3)])
+def test_frames_far_from_square_are_padded_not_blown_up(reader, shape):
+    """RapidOCR alone fails on a 2000x24 frame and takes seconds on a 900x6 one (it scales the
+    short side up to 480 px); padded to 4:1 they cost what a normal frame does."""
+    noise = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    assert isinstance(reader.read(noise), list)
+    assert isinstance(reader.sees_text(noise), bool)
+
+
+def test_text_on_a_wide_strip_keeps_its_place(reader):
+    strip = np.full((60, 1600, 3), 255, dtype=np.uint8)
+    cv2.putText(strip, "BREAKING", (20, 45), cv2.FONT_HERSHEY_SIMPLEX, 1.4, 0, 3, cv2.LINE_AA)
+    [line] = reader.read(strip)
+    assert line.text == "BREAKING"
+    ys = [y for _, y in line.polygon]
+    assert 0.0 < min(ys) < 0.4 and 0.6 < max(ys) < 1.0  # within the strip, not the padding
+    assert max(x for x, _ in line.polygon) < 0.2
+
+
 def test_reading_order_is_rows_then_left_to_right(reader):
     image = np.full((300, 640, 3), 255, dtype=np.uint8)
     for text, origin in [("TOP", (380, 80)), ("LEFT", (30, 100)), ("BOTTOM", (200, 250))]:

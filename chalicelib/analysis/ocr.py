@@ -46,6 +46,10 @@ _MODEL_FILES = {
 
 Point = tuple[float, float]
 RawLine = tuple[list[list[float]], str, float]
+# Frames longer than this many times their width (or the other way round) are padded with black
+# before OCR. RapidOCR scales a frame's short side up to the detector's 480 px, so a 900x6 strip
+# became 72000x480 (3.4 s a frame), and past about 60:1 its resize fails outright.
+MAX_ASPECT = 4
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,7 @@ class TextReader:
         if image_bgr.size == 0:
             return False
         engine = self._engine
-        image, _ratio_h, _ratio_w = engine.preprocess(image_bgr)
+        image, _ratio_h, _ratio_w = engine.preprocess(_padded(image_bgr))
         image, _record = engine.maybe_add_letterbox(image, {})
         detector = engine.text_det
         # What ``read`` feeds the detector (its resize may also enlarge a small frame), halved.
@@ -137,7 +141,7 @@ class TextReader:
         cropping), so benchmarks can time it apart from ``postprocess``, which is negligible."""
         if image_bgr.size == 0:
             return []
-        raw, _elapsed = self._engine(image_bgr)
+        raw, _elapsed = self._engine(_padded(image_bgr))
         return [(box, text, float(score)) for box, text, score in raw or []]
 
     def postprocess(self, raw: list[RawLine], width: int, height: int) -> list[TextLine]:
@@ -183,6 +187,17 @@ class _TablePreProcess(DetPreProcess):
 def _table_preprocess(detector: TextDetector, max_wh: int) -> DetPreProcess:
     plain = TextDetector.get_preprocess(detector, max_wh)
     return _TablePreProcess(plain.limit_side_len, plain.limit_type, plain.mean, plain.std)
+
+
+def _padded(image: np.ndarray) -> np.ndarray:
+    """``image``, padded with black at the bottom or right to at most MAX_ASPECT:1, so that the
+    pixel coordinates of what is on it do not move."""
+    height, width = image.shape[:2]
+    short = -(-max(height, width) // MAX_ASPECT)  # ceiling division
+    bottom, right = max(0, short - height), max(0, short - width)
+    if not bottom and not right:
+        return image
+    return cv2.copyMakeBorder(image, 0, bottom, 0, right, cv2.BORDER_CONSTANT, value=0)
 
 
 def _relative_polygon(box: list[list[float]], width: int, height: int) -> tuple[Point, ...]:

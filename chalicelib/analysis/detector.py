@@ -315,21 +315,10 @@ _cached_detector = functools.lru_cache(maxsize=4)(YoloDetector)
 
 
 def load_detector(
-    model_path: str | Path,
-    *,
-    class_names: Sequence[str] | None = None,
-    conf_threshold: float = 0.25,
-    iou_threshold: float = 0.45,
-    max_detections: int = 100,
-    intra_op_num_threads: int | None = None,
+    model_path: str | Path, *, class_names: Sequence[str] | None = None, **options
 ) -> YoloDetector:
-    """The process-wide detector for this model and these options: a warm Lambda reuses the
-    session instead of paying the model load (hundreds of ms) on every job."""
-    return _cached_detector(
-        str(Path(model_path).resolve()),
-        class_names=None if class_names is None else tuple(class_names),
-        conf_threshold=conf_threshold,
-        iou_threshold=iou_threshold,
-        max_detections=max_detections,
-        intra_op_num_threads=intra_op_num_threads,
-    )
+    """The process-wide detector for this model and these options (``YoloDetector``'s keyword
+    arguments): a warm Lambda reuses the session instead of paying the model load (hundreds of
+    ms) on every job."""
+    names = None if class_names is None else tuple(class_names)  # hashable, for the cache
+    return _cached_detector(str(Path(model_path).resolve()), class_names=names, **options)

@@ -8,10 +8,11 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import uuid
 
 from chalice import Chalice, Rate, Response
 
-from chalicelib import idempotency, submissions
+from chalicelib import idempotency, rekognition, submissions
 from chalicelib.bootstrap import services
 from chalicelib.config import DEFAULT_QUEUE_NAME
 from chalicelib.errors import JobNotFound, ResultsNotReady, VideoJobsError
@@ -161,6 +162,25 @@ def job_results(job_id):
     if next_token:
         body["next_token"] = next_token
     return _json(body)
+
+
+def _amz_json(body: dict, status: int) -> Response:
+    headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": str(uuid.uuid4())}
+    return Response(body=json.dumps(body), status_code=status, headers=headers)
+
+
+@app.route("/", methods=["POST"], content_types=ANY_TYPE)
+def rekognition_api():
+    """Rekognition Video's JSON 1.1 protocol: X-Amz-Target names the operation."""
+    request = app.current_request
+    try:
+        return _amz_json(rekognition.call(request.headers, request.raw_body, services), 200)
+    except rekognition.RekognitionError as error:
+        return _amz_json(error.body(), 500 if error.server_fault else 400)
+    except Exception:
+        app.log.exception("unhandled error in rekognition_api")
+        message = "internal error; nothing was changed, try again later"
+        return _amz_json({"__type": "InternalServerError", "message": message}, 500)
 
 
 @app.on_sqs_message(queue=DEFAULT_QUEUE_NAME, batch_size=1)

@@ -38,6 +38,11 @@ class Services:
             max_attempts=self.settings.max_attempts,
         )
 
+    @functools.cached_property
+    def sns(self):
+        """Publishes Rekognition job notices to the caller's topic (built on first use)."""
+        return aws_client("sns", self.settings)
+
 
 @functools.cache
 def _session() -> boto3.session.Session:

@@ -40,6 +40,8 @@ class Settings:
     max_attempts: int  # deliveries of one job before it is failed (= the queue's maxReceiveCount)
     visibility_timeout_s: int  # of the local queue; the cloud queue's is 6x the function timeout
     job_retention_days: int  # jobs and their files expire after this (DynamoDB TTL, S3 lifecycle)
+    max_queued_jobs: int  # Rekognition Start* answers LimitExceededException above this backlog
+    pagination_key: bytes  # signs Rekognition NextToken values (tamper-evident, job-bound)
 
 
 def _int(name: str, default: int) -> int:
@@ -76,4 +78,8 @@ def load_settings() -> Settings:
         max_attempts=_int("VIDEO_JOBS_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS),
         visibility_timeout_s=_int("VIDEO_JOBS_VISIBILITY_TIMEOUT_S", 60),
         job_retention_days=_int("VIDEO_JOBS_RETENTION_DAYS", 30),
+        max_queued_jobs=_int("VIDEO_JOBS_MAX_QUEUED_JOBS", 1000),
+        pagination_key=os.environ.get(
+            "VIDEO_JOBS_PAGINATION_KEY", "video-jobs-local-pagination-key"
+        ).encode(),
     )

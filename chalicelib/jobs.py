@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.models import Model
 
@@ -69,6 +69,7 @@ class Job(Model):
     error_message = UnicodeAttribute(null=True)
     pipeline_id = UnicodeAttribute()
     sample_fps = NumberAttribute(null=True)
+    options = JSONAttribute(null=True)  # the job's non-default options (JobOptions.stored())
     attempts = NumberAttribute(default=0)  # claims so far, retries and takeovers included
     lease_owner = UnicodeAttribute(null=True)
     lease_expires_at = NumberAttribute(null=True)  # epoch seconds
@@ -92,6 +93,7 @@ class Job(Model):
         status: str = PENDING,
         sample_fps: float | None = None,
         retention_days: int = 30,
+        options: dict | None = None,
     ) -> Job:
         now = utc_now()
         return cls(
@@ -102,6 +104,7 @@ class Job(Model):
             input_path=input_path,
             pipeline_id=pipeline_id,
             sample_fps=sample_fps,
+            options=options or None,
             expires_at=int(time.time()) + retention_days * 86400,
         )
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from chalicelib.errors import BadRequest
 from chalicelib.ids import parse_job_id
 
+BACKLOG_KINDS = ("Messages", "MessagesNotVisible", "MessagesDelayed")
+
 
 def encode_message(job_id: str) -> str:
     return json.dumps({"job_id": job_id})
@@ -65,6 +67,10 @@ class QueueService(ABC):
     def size(self) -> int:
         """Messages waiting (approximate where the broker is a cluster, as SQS is)."""
 
+    def backlog(self) -> int:
+        """Jobs accepted but not done: waiting, in flight or delayed (approximate)."""
+        return self.size()
+
 
 class SqsQueue(QueueService):
     def __init__(self, sqs_client, queue_url: str):
@@ -96,6 +102,11 @@ class SqsQueue(QueueService):
             QueueUrl=self.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
         )["Attributes"]
         return int(attributes["ApproximateNumberOfMessages"])
+
+    def backlog(self) -> int:
+        names = ["ApproximateNumberOf" + kind for kind in BACKLOG_KINDS]
+        attributes = self._sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=names)
+        return sum(int(attributes["Attributes"].get(name, 0)) for name in names)
 
 
 class InMemoryQueue(QueueService):

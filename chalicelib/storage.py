@@ -56,6 +56,11 @@ class S3Storage(StorageService):
         self._s3 = s3_client
         self.bucket = bucket
 
+    @property
+    def client(self):
+        """The boto3 S3 client, for reading objects in other buckets (Rekognition's S3Object)."""
+        return self._s3
+
     def save_file(self, src: Source, dest_path: str, *, overwrite: bool = True) -> None:
         if not overwrite:  # S3 conditional write: refused if the key exists
             body = src if isinstance(src, bytes) else _read_all(src)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -39,6 +40,11 @@ UPLOAD_CONTENT_TYPE = "video/mp4"
 class JobOptions:
     pipeline_id: str
     sample_fps: float | None = None
+    rekognition: dict | None = None  # the Start* request of a job started over Rekognition's API
+
+    def stored(self) -> dict:
+        """The non-default options, as the job row's ``options`` attribute holds them."""
+        return {"rekognition": self.rekognition} if self.rekognition else {}
 
 
 def parse_job_options(params: dict[str, str] | None, settings: Settings) -> JobOptions:
@@ -121,6 +127,42 @@ def submit_video(
     return job
 
 
+def submit_copied(
+    copy_into: Callable[[str], None],
+    options: JobOptions,
+    *,
+    queue: QueueService,
+    settings: Settings,
+    idempotency_key: str | None = None,
+    request_fingerprint: str = "",
+) -> str:
+    """Accept a video that is already in S3: ``copy_into(path)`` copies it to the job's video
+    key (server-side). Same order and guarantees as ``submit_video``; returns the job id. A
+    repeated idempotency key with the same fingerprint returns the id of the job it created
+    (even while that request is still being accepted); with another one, Conflict."""
+    job = _new_job(options, settings, PENDING)
+    if idempotency_key is not None:
+        earlier = _accept(
+            lambda: idempotency.reserve(
+                idempotency_key, job.job_id, request_fingerprint, settings.job_retention_days
+            ),
+            "check the request token",
+        )
+        if earlier is not None:
+            log.info("job %s returned again for a repeated request token", earlier)
+            return earlier
+
+    def forget_key() -> None:
+        if idempotency_key is not None:
+            idempotency.release(idempotency_key)
+
+    _accept(lambda: copy_into(job.input_path), "copy the video", undo=forget_key)
+    _accept(job.save, "record the job", undo=forget_key)
+    _enqueue(queue, job.job_id)
+    log.info("job %s submitted from S3 (pipeline %s)", job.job_id, options.pipeline_id)
+    return job.job_id
+
+
 def _replayed(job_id: str) -> Job:
     try:
         job = Job.get_by_id(job_id)
@@ -141,6 +183,7 @@ def _new_job(options: JobOptions, settings: Settings, status: str) -> Job:
         sample_fps=options.sample_fps,
         status=status,
         retention_days=settings.job_retention_days,
+        options=options.stored(),
     )
 
 

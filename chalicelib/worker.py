@@ -35,6 +35,7 @@ from chalicelib.ids import results_path
 from chalicelib.jobs import COMPLETED, FAILED, PENDING, RUNNING, Job
 from chalicelib.pipelines import VideoFilePipelineService
 from chalicelib.queue import QueueService, decode_message
+from chalicelib.rekognition import publish_notice
 from chalicelib.results import encode
 from chalicelib.storage import StorageService
 
@@ -186,6 +187,7 @@ class JobWorker:
             job.update_status(status, owner=self.owner, **fields)
         except IllegalTransition:
             raise LeaseLost() from None
+        publish_notice(job)  # Rekognition's completion notice, if the job asked for one
 
     def run_once(self, wait_s: float = 0) -> bool:
         """Take one message (waiting up to ``wait_s``); True if a job was run."""

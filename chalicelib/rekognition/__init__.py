@@ -1,0 +1,59 @@
+"""A Rekognition Video-compatible API (JSON 1.1 protocol) over the job system.
+
+``call`` takes the ``X-Amz-Target`` header and the raw body, validates the request against
+botocore's model of the service, runs the operation and returns the answer's JSON object. Every
+refusal is a ``RekognitionError`` carrying Rekognition's error code; ``app.py`` renders it.
+"""
+
+from __future__ import annotations
+
+from chalicelib.errors import BadRequest, JobNotFound, ServiceUnavailable
+from chalicelib.rekognition.errors import (
+    ACCESS_DENIED,
+    INTERNAL,
+    INVALID_PARAMETER,
+    RESOURCE_NOT_FOUND,
+    UNKNOWN_OPERATION,
+    RekognitionError,
+)
+from chalicelib.rekognition.get import get_results
+from chalicelib.rekognition.model import OPERATIONS, parse_body, validate
+from chalicelib.rekognition.notices import publish_notice
+from chalicelib.rekognition.start import start_job
+
+__all__ = ["RekognitionError", "call", "publish_notice"]
+TARGET_PREFIX = "RekognitionService."
+
+
+def operation_of(target: str | None) -> str:
+    operation = (target or "").removeprefix(TARGET_PREFIX)
+    if not target or not target.startswith(TARGET_PREFIX) or operation not in OPERATIONS:
+        shown = repr(target[:80]) if target else "missing"
+        offered = ", ".join(TARGET_PREFIX + name for name in OPERATIONS)
+        raise RekognitionError(
+            UNKNOWN_OPERATION, f"X-Amz-Target is {shown}: this API offers only {offered}"
+        )
+    return operation
+
+
+def call(headers, raw_body: bytes | None, ctx_factory) -> dict:
+    """Run one operation; ``headers`` as received (case-insensitive ``get``), ``ctx_factory()``
+    gives the composed Services (built only once the request is valid)."""
+    operation = operation_of(headers.get("x-amz-target"))
+    if not headers.get("authorization"):  # any SigV4 signature passes here; none does not
+        raise RekognitionError(
+            ACCESS_DENIED,
+            "the request is not signed: sign it with SigV4 (any credentials work on the local "
+            "stage), as every AWS SDK does",
+        )
+    params = validate(operation, parse_body(raw_body))
+    try:
+        if operation.startswith("Start"):
+            return start_job(operation, params, ctx_factory())
+        return get_results(operation, params, ctx_factory())
+    except JobNotFound as error:
+        raise RekognitionError(RESOURCE_NOT_FOUND, error.message) from None
+    except BadRequest as error:
+        raise RekognitionError(INVALID_PARAMETER, error.message) from None
+    except ServiceUnavailable as error:
+        raise RekognitionError(INTERNAL, error.message) from None

@@ -1,0 +1,103 @@
+"""GetLabelDetection / GetTextDetection: a job's status and one page of its results."""
+
+from __future__ import annotations
+
+import json
+
+from chalicelib.errors import JobNotFound
+from chalicelib.jobs import COMPLETED, FAILED, Job
+from chalicelib.rekognition import label_results, text_results, tokens
+from chalicelib.rekognition.errors import RESOURCE_NOT_FOUND, RekognitionError
+
+MAX_RESULTS = 1000  # the most one page holds, and the default (a larger MaxResults gets 1000)
+JOB_STATUS = {COMPLETED: "SUCCEEDED", FAILED: "FAILED"}  # every other status: IN_PROGRESS
+STARTED_BY = {"GetLabelDetection": "StartLabelDetection", "GetTextDetection": "StartTextDetection"}
+MP4_FORMAT = "QuickTime / MOV"  # how Rekognition names the MP4 family's container
+
+
+def find_job(operation: str, job_id: str) -> tuple[Job, dict]:
+    """The job and its stored Start* request; ResourceNotFound unless that Start* made it."""
+    try:
+        job = Job.get_by_id(job_id)
+    except JobNotFound:
+        raise RekognitionError(RESOURCE_NOT_FOUND, f"no job with JobId {job_id!r}") from None
+    request = (job.options or {}).get("rekognition") or {}
+    if request.get("Operation") != STARTED_BY[operation]:
+        raise RekognitionError(
+            RESOURCE_NOT_FOUND,
+            f"job {job.job_id} was not started by {STARTED_BY[operation]}: "
+            f"{operation} reads only jobs that operation started",
+        )
+    return job, request
+
+
+def video_metadata(video: dict) -> dict:
+    metadata = {
+        "Codec": video.get("codec"),
+        "DurationMillis": video.get("duration_ms"),
+        "Format": MP4_FORMAT,
+        "FrameRate": video.get("fps"),
+        "FrameHeight": video.get("height"),
+        "FrameWidth": video.get("width"),
+    }
+    return {key: value for key, value in metadata.items() if value is not None}
+
+
+def get_results(operation: str, params: dict, ctx) -> dict:
+    job, request = find_job(operation, params["JobId"])
+    labels = operation == "GetLabelDetection"
+    key = "Labels" if labels else "TextDetections"
+    answer: dict = {
+        "JobStatus": JOB_STATUS.get(job.status, "IN_PROGRESS"),
+        "JobId": job.job_id,
+        "Video": request["Video"],
+    }
+    if "JobTag" in request:
+        answer["JobTag"] = request["JobTag"]
+    sort_by, aggregate_by = (
+        params.get("SortBy", "TIMESTAMP"),
+        params.get("AggregateBy", "TIMESTAMPS"),
+    )
+    if labels:
+        answer["GetRequestMetadata"] = {"SortBy": sort_by, "AggregateBy": aggregate_by}
+    if job.status == FAILED:
+        answer["StatusMessage"] = job.error_message or "analysis failed"
+    if job.status != COMPLETED:
+        return {**answer, key: []}
+    results = _load(ctx, job)
+    answer["VideoMetadata"] = video_metadata(results.get("video", {}))
+    models = results.get("models", {})
+    if labels:
+        accept = label_results.LabelFilter(request)
+        if aggregate_by == "SEGMENTS":
+            entries = label_results.segments(results, accept)
+        else:
+            entries = label_results.by_timestamp(results["frames"], accept)
+        entries = label_results.sort_labels(entries, sort_by)
+        answer["LabelModelVersion"] = models.get("detector", {}).get("name", "unknown")
+    else:
+        entries = text_results.text_entries(results["frames"], text_results.WordFilter(request))
+        answer["TextModelVersion"] = models.get("ocr", {}).get("name", "unknown")
+    view = f"{operation}|{sort_by}|{aggregate_by}"
+    return {**answer, **_page(entries, key, job.job_id, view, params, ctx.settings)}
+
+
+def _load(ctx, job: Job) -> dict:
+    try:
+        return json.loads(ctx.storage.load_file(job.output_path))
+    except FileNotFoundError:
+        raise RekognitionError(
+            RESOURCE_NOT_FOUND, f"the results of job {job.job_id} are gone (expired?)"
+        ) from None
+
+
+def _page(entries: list, key: str, job_id: str, view: str, params: dict, settings) -> dict:
+    secret = settings.pagination_key
+    start = tokens.read(secret, job_id, view, params.get("NextToken"))
+    if start > len(entries):
+        raise tokens.invalid_token()
+    end = start + min(params.get("MaxResults", MAX_RESULTS), MAX_RESULTS)
+    page = {key: entries[start:end]}
+    if end < len(entries):
+        page["NextToken"] = tokens.issue(secret, job_id, view, end)
+    return page

@@ -1,0 +1,44 @@
+"""The completion notice of a job started over Rekognition's API, published to the SNS topic of
+its ``NotificationChannel`` when the job ends (Rekognition's notice format)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from chalicelib.jobs import COMPLETED, FINAL_STATES, Job
+
+log = logging.getLogger(__name__)
+API_NAMES = {"StartLabelDetection": "LABEL_DETECTION", "StartTextDetection": "TEXT_DETECTION"}
+
+
+def notice(job: Job, request: dict) -> dict:
+    s3_object = request["Video"]["S3Object"]
+    message = {
+        "JobId": job.job_id,
+        "Status": "SUCCEEDED" if job.status == COMPLETED else "FAILED",
+        "API": API_NAMES[request["Operation"]],
+        "Timestamp": int(time.time() * 1000),
+        "Video": {"S3ObjectName": s3_object["Name"], "S3Bucket": s3_object["Bucket"]},
+    }
+    if "JobTag" in request:
+        message["JobTag"] = request["JobTag"]
+    return message
+
+
+def publish_notice(job: Job, sns=None) -> None:
+    """Publish the notice if the job is final and asked for one. Never raises: the job's outcome
+    is already durable, and a topic that refuses it must not make the worker retry the job."""
+    request = (job.options or {}).get("rekognition") or {}
+    channel = request.get("NotificationChannel")
+    if channel is None or job.status not in FINAL_STATES:
+        return
+    try:
+        if sns is None:
+            from chalicelib.bootstrap import services  # lazy: bootstrap imports the worker
+
+            sns = services().sns
+        sns.publish(TopicArn=channel["SNSTopicArn"], Message=json.dumps(notice(job, request)))
+    except Exception:
+        log.exception("could not publish the notice of job %s to its SNS topic", job.job_id)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 
+from botocore.exceptions import ParamValidationError
+
 from chalicelib import idempotency, submissions
 from chalicelib.errors import Conflict, InvalidVideo
 from chalicelib.mp4 import validate_mp4
@@ -36,6 +38,12 @@ def pipeline_for(operation: str) -> str:
     return next(p for p in PIPELINE_CHOICES[operation] if p in PIPELINES)
 
 
+S3_REFUSALS = {
+    **dict.fromkeys(("404", "NoSuchKey", "NoSuchBucket", "NoSuchVersion"), "does not exist"),
+    **dict.fromkeys(("403", "AccessDenied"), "access denied (this API may not read that bucket)"),
+}
+
+
 class S3Source:
     """The caller's video object in S3 (any bucket the API can read)."""
 
@@ -48,11 +56,15 @@ class S3Source:
     def size(self) -> int:
         try:
             head = self._s3.head_object(Bucket=self.bucket, Key=self.key, **self._version)
+        except ParamValidationError:  # a name botocore's S3 client refuses to send
+            raise RekognitionError(
+                INVALID_S3_OBJECT, f"{self.where} is not a valid S3 location"
+            ) from None
         except self._s3.exceptions.ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
-            reason = "does not exist" if code in ("404", "NoSuchKey", "NoSuchBucket") else code
+            reason = S3_REFUSALS.get(code, f"S3 refused it ({code}): check Bucket, Name, Version")
             raise RekognitionError(
-                INVALID_S3_OBJECT, f"cannot read the video {self.where}: {reason or 'refused'}"
+                INVALID_S3_OBJECT, f"cannot read the video {self.where}: {reason}"
             ) from None
         return int(head["ContentLength"])
 

@@ -411,6 +411,20 @@ def test_a_broken_results_document_is_an_internal_server_error(stack, rk, videos
     assert (code, status) == ("InternalServerError", 500) and "Traceback" not in message
 
 
+def test_the_documented_example_runs(stack):
+    doc = (ROOT / "docs" / "rekognition.md").read_text(encoding="utf-8")
+    script = doc.split("## A complete example", 1)[1].split("```python\n", 1)[1].split("```")[0]
+    path = stack["clips"] / "example.py"
+    path.write_text(script, encoding="utf-8")
+    clip = shared_video("dog_and_woman.mp4")
+    run = subprocess.run(
+        [sys.executable, str(path), str(clip), stack["api"], stack["aws"]],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "SUCCEEDED" in run.stdout and " Dog " in run.stdout and "['Animal']" in run.stdout
+
+
 # --- last: everything answered fits botocore's model ---------------------------------------------
 
 

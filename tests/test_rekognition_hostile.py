@@ -100,3 +100,30 @@ def test_documented_error_codes_are_exactly_the_ones_answered():
         if name.isupper() and isinstance(value, str) and value[0].isupper()
     }
     assert set(documented) == codes and len(codes) == 10
+
+
+def test_a_topic_that_refuses_the_notice_does_not_fail_the_job(aws, caplog):
+    from chalicelib.ids import new_job_id, video_path
+    from chalicelib.jobs import COMPLETED, RUNNING, Job
+    from chalicelib.rekognition import publish_notice
+
+    job_id = new_job_id()
+    channel = {
+        "SNSTopicArn": "arn:aws:sns:us-east-1:123456789012:gone",
+        "RoleArn": "arn:aws:iam::123456789012:role/r",
+    }
+    request = {
+        "Operation": "StartTextDetection",
+        "Video": {"S3Object": {"Bucket": "b", "Name": "k"}},
+        "NotificationChannel": channel,
+    }
+    job = Job.new(
+        job_id, input_path=video_path(job_id), pipeline_id="yolo_ocr",
+        options={"rekognition": request},
+    )  # fmt: skip
+    job.save()
+    job.update_status(RUNNING)
+    job.update_status(COMPLETED, output_path="x")
+    publish_notice(job)  # the topic does not exist: logged, not raised
+    assert "could not publish the notice of job " + job_id in caplog.text
+    assert Job.get_by_id(job_id).options == {"rekognition": request}

@@ -44,6 +44,8 @@ RETENTION_DAYS = "RetentionDays"
 MAX_CONCURRENCY = "AnalyzerMaxConcurrency"
 ALARM_EMAIL = "AlarmEmail"
 HAS_ALARM_EMAIL = "HasAlarmEmail"
+SOURCE_BUCKETS = "RekognitionSourceBuckets"  # where Rekognition Start* may read videos
+HAS_SOURCE_BUCKETS = "HasRekognitionSourceBuckets"
 
 LOG_RETENTION_DAYS = 30
 DEFAULT_MAX_CONCURRENCY = 10  # analyzers at once; SQS event sources accept 2..1000
@@ -172,6 +174,11 @@ def parameters() -> dict[str, dict]:
             "Default": "",
             "Description": "Optional address the dead-letter alarm emails (confirm the mail)",
         },
+        SOURCE_BUCKETS: {
+            "Type": "CommaDelimitedList",
+            "Default": "",
+            "Description": "Buckets the Rekognition-compatible API may read videos from (names)",
+        },
     }
 
 
@@ -189,7 +196,12 @@ def merge_template() -> dict:
     """What ``chalice package --merge-template`` adds to Chalice's template."""
     return {
         "Parameters": parameters(),
-        "Conditions": {HAS_ALARM_EMAIL: {"Fn::Not": [{"Fn::Equals": [{"Ref": ALARM_EMAIL}, ""]}]}},
+        "Conditions": {
+            HAS_ALARM_EMAIL: {"Fn::Not": [{"Fn::Equals": [{"Ref": ALARM_EMAIL}, ""]}]},
+            HAS_SOURCE_BUCKETS: {
+                "Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": SOURCE_BUCKETS}]}, ""]}]
+            },
+        },
         "Resources": {
             TABLE: table_resource(),
             BUCKET: bucket_resource(),
@@ -208,6 +220,8 @@ def function_environment() -> dict:
         "VIDEO_JOBS_QUEUE": {"Fn::GetAtt": [QUEUE, "QueueName"]},
         "VIDEO_JOBS_RETENTION_DAYS": {"Ref": RETENTION_DAYS},
         "VIDEO_JOBS_MAX_ATTEMPTS": str(MAX_RECEIVE_COUNT),
+        # signs Rekognition NextTokens: unique per stack, never seen by API callers
+        "VIDEO_JOBS_PAGINATION_KEY": {"Ref": "AWS::StackId"},
     }
 
 

@@ -26,9 +26,11 @@ from infra.cloud_template import (
     ANALYZER,
     BUCKET,
     DLQ,
+    HAS_SOURCE_BUCKETS,
     IMAGE_URI,
     QUEUE,
     RETENTION_DAYS,
+    SOURCE_BUCKETS,
     TABLE,
     functions,
 )
@@ -47,6 +49,8 @@ from layers.analyzer.size_report import report
 
 ROOT = Path(__file__).resolve().parents[1]
 OBJECTS = f"${{{BUCKET}.Arn}}/{MEDIA_PREFIX}"
+# Rekognition completion notices go to topics named as AWS's own Rekognition service role allows
+REKOGNITION_TOPICS = "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:AmazonRekognition*"
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +141,27 @@ def test_api_may_touch_only_job_keys_rows_and_its_queue(template):
         | expect(
             "dynamodb:GetItem dynamodb:PutItem dynamodb:UpdateItem dynamodb:DeleteItem", arn(TABLE)
         )
-        | expect("sqs:SendMessage sqs:GetQueueUrl", arn(QUEUE))
+        | expect("sqs:SendMessage sqs:GetQueueUrl sqs:GetQueueAttributes", arn(QUEUE))
+        | expect(
+            "s3:GetObject s3:GetObjectVersion", source_buckets("/*", {"Fn::Sub": f"{OBJECTS}*"})
+        )
+        | expect("s3:ListBucket", source_buckets("", arn(BUCKET)))
     )
+
+
+def source_buckets(suffix: str, otherwise: dict) -> dict:
+    """ARNs of the Rekognition source buckets (+ ``suffix``), or a grant the role already has."""
+    joined = {"Fn::Join": [f"{suffix},arn:aws:s3:::", {"Ref": SOURCE_BUCKETS}]}
+    arns = {"Fn::Split": [",", {"Fn::Join": ["", ["arn:aws:s3:::", joined, suffix]]}]}
+    return {"Fn::If": [HAS_SOURCE_BUCKETS, arns, otherwise]}
+
+
+def test_rekognition_source_bucket_arns_come_from_the_parameter(template):
+    assert template["Parameters"][SOURCE_BUCKETS]["Type"] == "CommaDelimitedList"
+    arns = source_buckets("/*", {})["Fn::If"][1]["Fn::Split"][1]["Fn::Join"][1]
+    names = ["in-a", "in-b"]  # what CloudFormation would do with "in-a,in-b"
+    text = arns[0] + (arns[2] + ",arn:aws:s3:::").join(names) + arns[2]
+    assert text.split(",") == ["arn:aws:s3:::in-a/*", "arn:aws:s3:::in-b/*"]
 
 
 def test_analyzer_reads_videos_and_writes_results_only(template):
@@ -154,6 +177,7 @@ def test_analyzer_reads_videos_and_writes_results_only(template):
             "sqs:ChangeMessageVisibility sqs:GetQueueUrl",
             arn(QUEUE),
         )
+        | expect("sns:Publish", {"Fn::Sub": REKOGNITION_TOPICS})
     )
     job_id, bucket_arn = new_job_id(), f"${{{BUCKET}.Arn}}/"
     assert fnmatch.fnmatch(bucket_arn + video_path(job_id), videos)

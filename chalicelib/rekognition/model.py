@@ -2,7 +2,7 @@
 
 botocore checks only required members, types and minimums on the client; the server must also
 enforce maximums, patterns and enums, and refuse members the operation does not have. The model
-is loaded on the first Rekognition request (about 30 ms, once per process), never at import, so
+is loaded on the first Rekognition request (about 20 ms, once per process), never at import, so
 the REST routes' cold start does not pay for it.
 """
 

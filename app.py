@@ -176,7 +176,7 @@ def rekognition_api():
     try:
         return _amz_json(rekognition.call(request.headers, request.raw_body, services), 200)
     except rekognition.RekognitionError as error:
-        return _amz_json(error.body(), 500 if error.server_fault else 400)
+        return _amz_json(error.body(), 500 if error.code == rekognition.INTERNAL else 400)
     except Exception:
         app.log.exception("unhandled error in rekognition_api")
         message = "internal error; nothing was changed, try again later"

@@ -127,3 +127,14 @@ def test_a_topic_that_refuses_the_notice_does_not_fail_the_job(aws, caplog):
     publish_notice(job)  # the topic does not exist: logged, not raised
     assert "could not publish the notice of job " + job_id in caplog.text
     assert Job.get_by_id(job_id).options == {"rekognition": request}
+
+
+def test_the_backlog_counts_waiting_in_flight_and_delayed_messages(aws):
+    from chalicelib.ids import new_job_id
+
+    sqs, url = aws.queue._sqs, aws.queue.queue_url
+    aws.queue.enqueue(new_job_id())
+    aws.queue.enqueue(new_job_id())
+    assert aws.queue.dequeue() is not None  # in flight now
+    sqs.send_message(QueueUrl=url, MessageBody="{}", DelaySeconds=900)
+    assert (aws.queue.size(), aws.queue.backlog()) == (1, 3)

@@ -21,7 +21,7 @@ from chalicelib.rekognition.model import OPERATIONS, parse_body, validate
 from chalicelib.rekognition.notices import publish_notice
 from chalicelib.rekognition.start import start_job
 
-__all__ = ["RekognitionError", "call", "publish_notice"]
+__all__ = ["INTERNAL", "RekognitionError", "call", "publish_notice"]
 TARGET_PREFIX = "RekognitionService."
 
 

@@ -24,10 +24,6 @@ class RekognitionError(Exception):
         self.code = code
         self.message = message
 
-    @property
-    def server_fault(self) -> bool:
-        return self.code == INTERNAL
-
     def body(self) -> dict:
         return {"__type": self.code, "message": self.message}
 

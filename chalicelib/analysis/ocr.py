@@ -69,7 +69,8 @@ def bundled_model_paths() -> dict[str, str]:
     if missing:
         raise AnalysisError(
             f"OCR models missing from the rapidocr-onnxruntime install: {', '.join(missing)}; "
-            "reinstall rapidocr-onnxruntime==1.4.4 (with --no-deps, see ARCHITECTURE.md)."
+            "reinstall rapidocr-onnxruntime==1.4.4 with --no-deps "
+            "(see layers/analyzer/requirements-nodeps.txt)."
         )
     return {key: str(path) for key, path in paths.items()}
 

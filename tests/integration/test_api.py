@@ -9,7 +9,8 @@ from chalice.test import Client
 
 from app import app
 from chalicelib.ids import new_job_id
-from chalicelib.jobs import COMPLETED, FAILED, PENDING, RUNNING, UPLOADING, Job
+from chalicelib.jobs import COMPLETED, FAILED, PENDING, RUNNING, UPLOADING
+from tests.support.aws import queue_size
 
 
 @pytest.fixture
@@ -47,7 +48,7 @@ def test_submit_raw_mp4_creates_a_pending_queued_job(client, aws, mp4_bytes):
     job_id = response.json_body["job_id"]
     assert uuid.UUID(job_id).version == 4
     assert response.headers["Location"] == f"/video/status/{job_id}"
-    job = Job.get_by_id(job_id)
+    job = aws.jobs.get(job_id)
     assert job.status == PENDING and job.pipeline_id == "yolo_ocr"
     assert aws.storage.load_file(f"video_jobs/{job_id}.mp4") == mp4_bytes
     message = aws.queue.dequeue()
@@ -67,9 +68,9 @@ def test_submit_multipart(client, aws, mp4_bytes):
     assert aws.storage.load_file(f"video_jobs/{job_id}.mp4") == mp4_bytes
 
 
-def test_submit_options_are_stored_on_the_job(client, mp4_bytes):
+def test_submit_options_are_stored_on_the_job(client, aws, mp4_bytes):
     response = submit(client, mp4_bytes, query="?sample_fps=2.5&pipeline_id=yolo_ocr_fast")
-    job = Job.get_by_id(response.json_body["job_id"])
+    job = aws.jobs.get(response.json_body["job_id"])
     assert (job.sample_fps, job.pipeline_id) == (2.5, "yolo_ocr_fast")
 
 
@@ -99,7 +100,7 @@ def test_bad_submissions_get_a_clear_4xx(client, aws, mp4_bytes):
         assert response.status_code == status, name
         assert hint in response.json_body["message"], name
         assert "Traceback" not in response.body.decode()
-    assert aws.queue.size() == 0  # nothing was queued
+    assert queue_size(aws) == 0  # nothing was queued
 
 
 @pytest.mark.parametrize(
@@ -119,12 +120,12 @@ def test_bad_options_are_rejected_before_anything_is_stored(client, aws, mp4_byt
     response = submit(client, mp4_bytes, query=query)
     assert response.status_code == 400
     assert hint in response.json_body["message"]
-    assert aws.queue.size() == 0
+    assert queue_size(aws) == 0
 
 
 def test_oversized_body_points_to_presigned_uploads(client, aws, monkeypatch, mp4_bytes):
     monkeypatch.setenv("VIDEO_JOBS_MAX_DIRECT_UPLOAD_BYTES", "1000")
-    from chalicelib.bootstrap import services
+    from chalicelib.composition import services
 
     services.cache_clear()
     response = submit(client, mp4_bytes)
@@ -132,15 +133,14 @@ def test_oversized_body_points_to_presigned_uploads(client, aws, monkeypatch, mp
     assert "POST /video/uploads" in response.json_body["message"]
 
 
-def test_status_moves_with_the_job(client, mp4_bytes):
+def test_status_moves_with_the_job(client, aws, mp4_bytes):
     job_id = submit(client, mp4_bytes).json_body["job_id"]
     body = client.http.get(f"/video/status/{job_id}").json_body
     assert body["status"] == PENDING and body["progress"] == 0
     assert set(body) >= {"job_id", "status", "progress", "created_at", "updated_at"}
-    job = Job.get_by_id(job_id)
-    job.update_status(RUNNING)
+    aws.jobs.update_status(job_id, RUNNING)
     assert client.http.get(f"/video/status/{job_id}").json_body["progress"] == 0.5
-    job.update_status(FAILED, error_message="no frame could be decoded")
+    aws.jobs.fail(job_id, "no frame could be decoded")
     body = client.http.get(f"/video/status/{job_id}").json_body
     assert (body["status"], body["progress"]) == (FAILED, 1.0)
     assert body["error_message"] == "no frame could be decoded"
@@ -162,21 +162,31 @@ def test_results_are_404_until_completed_and_name_the_status(client, aws, mp4_by
     job_id = submit(client, mp4_bytes).json_body["job_id"]
     response = client.http.get(f"/video/results/{job_id}")
     assert response.status_code == 404 and "it is pending" in response.json_body["message"]
-    job = Job.get_by_id(job_id)
-    job.update_status(RUNNING)
+    assert response.json_body["code"] == "ResultsNotReady"
+    aws.jobs.update_status(job_id, RUNNING)
     assert "it is running" in client.http.get(f"/video/results/{job_id}").json_body["message"]
     aws.storage.save_file(b'{"frames": []}', f"video_jobs/{job_id}_results.json")
-    job.update_status(COMPLETED, output_path=f"video_jobs/{job_id}_results.json")
+    aws.jobs.update_status(job_id, COMPLETED, output_path=f"video_jobs/{job_id}_results.json")
     body = client.http.get(f"/video/results/{job_id}").json_body
     assert body["results"] == {"frames": []}
     assert body["job_id"] == job_id and body["created_at"] <= body["updated_at"]
 
 
-def test_results_of_a_failed_job_say_why(client, mp4_bytes):
+def test_results_of_a_failed_job_say_why(client, aws, mp4_bytes):
     job_id = submit(client, mp4_bytes).json_body["job_id"]
-    Job.get_by_id(job_id).update_status(FAILED, error_message="the file has no video track")
-    message = client.http.get(f"/video/results/{job_id}").json_body["message"]
-    assert "it is failed" in message and "no video track" in message
+    aws.jobs.fail(job_id, "the file has no video track")
+    body = client.http.get(f"/video/results/{job_id}").json_body
+    assert body["code"] == "ResultsNotReady"
+    assert "it is failed" in body["message"] and "no video track" in body["message"]
+
+
+def test_results_that_expired_from_storage_are_job_not_found(client, aws, mp4_bytes):
+    job_id = submit(client, mp4_bytes).json_body["job_id"]
+    aws.jobs.update_status(job_id, RUNNING)
+    aws.jobs.update_status(job_id, COMPLETED, output_path=f"video_jobs/{job_id}_results.json")
+    response = client.http.get(f"/video/results/{job_id}")
+    assert response.status_code == 404
+    assert response.json_body["code"] == "JobNotFound" and "gone" in response.json_body["message"]
 
 
 def test_presigned_upload_flow(client, aws, mp4_bytes):
@@ -185,12 +195,12 @@ def test_presigned_upload_flow(client, aws, mp4_bytes):
     assert ticket["status"] == UPLOADING and ticket["upload"]["method"] == "PUT"
     early = client.http.post(f"/video/uploads/{job_id}/start")
     assert early.status_code == 409 and "PUT the file" in early.json_body["message"]
-    assert aws.queue.size() == 0
+    assert queue_size(aws) == 0
     put = requests.put(ticket["upload"]["url"], data=mp4_bytes, headers=ticket["upload"]["headers"])
     assert put.status_code == 200
     started = client.http.post(f"/video/uploads/{job_id}/start")
     assert started.status_code == 202
-    assert Job.get_by_id(job_id).status == PENDING
+    assert aws.jobs.get(job_id).status == PENDING
     assert aws.queue.dequeue().job_id == job_id
     again = client.http.post(f"/video/uploads/{job_id}/start")
     assert again.status_code == 409 and "already started" in again.json_body["message"]
@@ -201,7 +211,7 @@ def test_presigned_upload_of_a_non_mp4_is_refused_at_start(client, aws):
     aws.storage.save_file(b"\x89PNG not a video", f"video_jobs/{ticket['job_id']}.mp4")
     response = client.http.post(f"/video/uploads/{ticket['job_id']}/start")
     assert response.status_code == 400 and "ftyp" in response.json_body["message"]
-    assert aws.queue.size() == 0
+    assert queue_size(aws) == 0
 
 
 def test_presigned_upload_over_the_limit_is_refused_and_removed(
@@ -210,7 +220,7 @@ def test_presigned_upload_over_the_limit_is_refused_and_removed(
     ticket = client.http.post("/video/uploads").json_body
     aws.storage.save_file(mp4_bytes, f"video_jobs/{ticket['job_id']}.mp4")
     monkeypatch.setenv("VIDEO_JOBS_MAX_UPLOAD_BYTES", "100")
-    from chalicelib.bootstrap import services
+    from chalicelib.composition import services
 
     services.cache_clear()
     response = client.http.post(f"/video/uploads/{ticket['job_id']}/start")
@@ -219,8 +229,9 @@ def test_presigned_upload_over_the_limit_is_refused_and_removed(
 
 
 def test_start_for_an_unknown_job_is_404(client):
-    assert client.http.post(f"/video/uploads/{new_job_id()}/start").status_code == 404
-    assert client.http.post("/video/uploads/..%2Fx/start").status_code == 404
+    for job_id in (new_job_id(), "..%2Fx"):
+        response = client.http.post(f"/video/uploads/{job_id}/start")
+        assert response.status_code == 404 and response.json_body["code"] == "JobNotFound"
 
 
 def test_wrong_methods_are_rejected(client):
@@ -233,16 +244,20 @@ def test_sqs_handler_claims_the_job_and_drops_garbage(client, aws, mp4_bytes, mo
     monkeypatch.setattr(
         aws.worker.pipelines,
         "run_on_file",
-        lambda path, pipeline_id, sample_fps: ran.append(1) or {},
+        lambda path, pipeline_id, sample_fps, timings: ran.append(1) or {},
     )
     job_id = submit(client, mp4_bytes).json_body["job_id"]
     event = client.events.generate_sqs_event([json.dumps({"job_id": job_id})], "video-jobs-queue")
     client.lambda_.invoke("analyze_video", event)
-    assert Job.get_by_id(job_id).status == COMPLETED and ran == [1]
+    assert aws.jobs.get(job_id).status == COMPLETED and ran == [1]
     client.lambda_.invoke("analyze_video", event)  # duplicate delivery: no second run
     assert ran == [1]
     for garbage in ["not json", '{"job_id": "../../x"}', json.dumps({"job_id": new_job_id()})]:
-        client.lambda_.invoke("analyze_video", client.events.generate_sqs_event([garbage], "q"))
+        response = client.lambda_.invoke(
+            "analyze_video", client.events.generate_sqs_event([garbage], "q")
+        )
+        assert response.payload is None  # returned normally: the message is deleted
+    assert aws.jobs.get(job_id).status == COMPLETED and ran == [1]
 
 
 def test_results_are_paged_by_frames_with_the_summary_on_every_page(client, aws, mp4_bytes):
@@ -250,9 +265,8 @@ def test_results_are_paged_by_frames_with_the_summary_on_every_page(client, aws,
     frames = [{"timestamp_ms": i * 1000} for i in range(5)]
     document = {"frames": frames, "summary": {"objects": {}, "text": []}}
     aws.storage.save_file(json.dumps(document).encode(), f"video_jobs/{job_id}_results.json")
-    job = Job.get_by_id(job_id)
-    job.update_status(RUNNING)
-    job.update_status(COMPLETED, output_path=f"video_jobs/{job_id}_results.json")
+    aws.jobs.update_status(job_id, RUNNING)
+    aws.jobs.update_status(job_id, COMPLETED, output_path=f"video_jobs/{job_id}_results.json")
     seen, token = [], None
     for _ in range(5):
         query = "?max_frames=2" + (f"&next_token={token}" if token else "")

@@ -3,67 +3,36 @@ created (with data in it), proves nothing is left, and refuses real AWS."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
-import requests
 
-from chalicelib.bootstrap import aws_client, services
-from chalicelib.ids import new_job_id, video_path
-from chalicelib.jobs import Job
+from chalicelib.composition import aws_client, services
+from chalicelib.ids import video_path
 from infra.resources import bootstrap, dlq_name
 from scripts import rollback_local
-
-MOTO_SERVER = Path(sys.executable).parent / "moto_server"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.support.jobs import new_job
+from tests.support.servers import free_port, moto_server
 
 
 @pytest.fixture
 def endpoint(aws_env, monkeypatch):
     """A fresh moto_server for this test, and the app's settings aimed at it."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{url}/moto-api/", timeout=1)
-                break
-            except requests.ConnectionError:
-                assert server.poll() is None and time.monotonic() < deadline, "no moto_server"
-                time.sleep(0.1)
+    with moto_server() as url:
         monkeypatch.setenv("VIDEO_JOBS_AWS_ENDPOINT", url)
         services.cache_clear()
-        yield url
-    finally:
-        services.cache_clear()
-        server.terminate()
-        server.wait(timeout=10)
+        try:
+            yield url
+        finally:
+            services.cache_clear()
 
 
 def populated(url: str) -> None:
     """The stack's resources with something in each: a job row, a video, a queued message."""
     settings = rollback_local.emulator_settings(url)
     bootstrap(settings)
-    ctx = services()
-    job_id = new_job_id()
-    Job.new(job_id, input_path=video_path(job_id), pipeline_id="yolo_ocr").save()
-    ctx.storage.save_file(b"not really a video", video_path(job_id))
-    ctx.queue.enqueue(job_id)
+    wired = services()
+    job_id = new_job(wired.jobs).job_id
+    wired.storage.save_file(b"not really a video", video_path(job_id))
+    wired.queue.enqueue(job_id)
     assert rollback_local.leftovers(settings) == [
         f"table {settings.table_name}",
         f"bucket {settings.bucket}",

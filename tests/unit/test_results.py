@@ -1,5 +1,7 @@
 from dataclasses import dataclass
 
+import pytest
+
 from chalicelib.results import FrameResult, build_document, encode
 
 
@@ -67,3 +69,9 @@ def test_text_summary_per_distinct_line():
 def test_encoding_is_canonical_and_stable():
     assert encode(document()) == encode(document())
     assert encode({"b": 1, "a": [1.5, "é"]}) == '{"a":[1.5,"é"],"b":1}'.encode()
+
+
+def test_results_encoding_is_canonical():
+    assert encode({"b": 1, "a": [1.5, "é"]}) == '{"a":[1.5,"é"],"b":1}'.encode()
+    with pytest.raises(ValueError):
+        encode({"x": float("nan")})

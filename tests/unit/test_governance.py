@@ -17,7 +17,7 @@ from chalicelib.pipelines import PIPELINES
 from scripts import check_pipelines, check_vocabulary, smoke_test
 from scripts.check_vocabulary import DEFAULT_CONFIG, load_vocabulary, scan_text
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REAL_VOCABULARY = load_vocabulary(DEFAULT_CONFIG)
 
 # ---------------------------------------------------------------------------------------------

@@ -19,19 +19,19 @@ from chalice.test import Client
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_spec
 
-from app import app
+from app import app, http_status
 from chalicelib import errors
 from chalicelib.ids import new_job_id
-from chalicelib.jobs import COMPLETED, FAILED, RUNNING, Job
+from chalicelib.jobs import COMPLETED, RUNNING
 from chalicelib.results import FrameResult, build_document, encode
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SPEC_PATH = ROOT / "docs" / "openapi.yaml"
 ENDPOINTS_DOC = ROOT / "docs" / "endpoints.md"
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 # Raised only inside the analyzer: they end up in a failed job's error_message, never in an
 # HTTP error body (VideoJobsError itself is only a base class).
-WORKER_ONLY_ERRORS = {"InputMissing", "AnalysisError", "VideoJobsError"}
+WORKER_ONLY_ERRORS = {"InputMissing", "AnalysisError", "MalformedMessage", "VideoJobsError"}
 INTERNAL_ERROR = ("InternalError", 500)  # app.maps_errors' answer to anything unexpected
 
 
@@ -108,7 +108,9 @@ def _subclasses(cls: type) -> set[type]:
 
 
 def _status_of(code: str) -> int:
-    return INTERNAL_ERROR[1] if code == INTERNAL_ERROR[0] else getattr(errors, code).status
+    if code == INTERNAL_ERROR[0]:
+        return INTERNAL_ERROR[1]
+    return http_status(getattr(errors, code)("an example"))
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,7 @@ def test_every_example_validates_against_its_schema(spec):
 
 
 def test_error_examples_carry_the_status_their_code_maps_to(spec):
+    checked = set()
     for path, method, operation in operations(spec):
         for status, response in operation["responses"].items():
             content = resolve(spec, response).get("content", {}).get("application/json", {})
@@ -161,6 +164,8 @@ def test_error_examples_carry_the_status_their_code_maps_to(spec):
             for sample in samples:
                 if isinstance(sample, dict) and set(sample) == {"code", "message"}:
                     assert _status_of(sample["code"]) == int(status), f"{method} {path} {status}"
+                    checked.add(sample["code"])
+    assert len(checked) >= 8, checked  # the walk found error examples of (nearly) every code
 
 
 # --- real responses conform --------------------------------------------------------------------
@@ -233,7 +238,7 @@ def synthetic_document(pipeline_id: str = "yolo_ocr") -> dict:
 class DocumentPipelines:
     """The worker's pipeline service, answering with a synthetic document."""
 
-    def run_on_file(self, file_path, pipeline_id="yolo_ocr", *, sample_fps=None):
+    def run_on_file(self, file_path, pipeline_id=None, *, sample_fps=None, timings=None):
         return synthetic_document(pipeline_id)
 
 
@@ -295,15 +300,14 @@ def test_every_documented_error_answer_conforms(client, aws, spec, tiny_mp4, mon
     check("post", start, client.http.post(ticket["start_url"]), 400)
 
     failed = submit(client, mp4).json_body["job_id"]
-    job = Job.get_by_id(failed)
-    job.update_status(RUNNING)
-    job.update_status(FAILED, error_message="the file has no video track (audio only?)")
+    aws.jobs.update_status(failed, RUNNING)
+    aws.jobs.fail(failed, "the file has no video track (audio only?)")
     status = check("get", "/video/status/{job_id}", client.http.get(f"/video/status/{failed}"), 200)
     assert status["error_message"].startswith("the file has no video track")
     check("get", "/video/results/{job_id}", client.http.get(f"/video/results/{failed}"), 404)
 
     monkeypatch.setenv("VIDEO_JOBS_MAX_DIRECT_UPLOAD_BYTES", "1000")
-    from chalicelib.bootstrap import services
+    from chalicelib.composition import services
 
     services.cache_clear()
     check("post", "/video/submit", submit(client, mp4), 413)
@@ -311,7 +315,7 @@ def test_every_documented_error_answer_conforms(client, aws, spec, tiny_mp4, mon
     services.cache_clear()
     monkeypatch.setattr(services().storage, "save_file", _unavailable)
     check("post", "/video/submit", submit(client, mp4), 503)
-    monkeypatch.setattr(Job, "get", _unavailable)
+    monkeypatch.setattr(services().jobs, "find", _unavailable)
     check("get", "/video/status/{job_id}", client.http.get(f"/video/status/{failed}"), 500)
     assert {status for _, _, status in conformance.seen} == {200, 400, 404, 413, 415, 500, 503}
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
-from chalicelib.bootstrap import aws_client
-from chalicelib.config import load_settings
+from chalicelib.composition import aws_client
+from chalicelib.config import DEFAULT_RETENTION_DAYS, load_settings
 from chalicelib.ids import new_job_id, results_path, video_path
-from chalicelib.jobs import Job
+from chalicelib.jobs import JobRecord
 from functions.analyzer.build_context import DOCKERFILE, stage
 from infra.cloud_template import (
     ALARM,
@@ -35,7 +35,6 @@ from infra.cloud_template import (
 from infra.package import lint, package
 from infra.resources import (
     ANALYZER_TIMEOUT_S,
-    DEFAULT_RETENTION_DAYS,
     JOB_TTL_ATTRIBUTE,
     MAX_RECEIVE_COUNT,
     MEDIA_PREFIX,
@@ -45,7 +44,7 @@ from infra.resources import (
 )
 from layers.analyzer.size_report import report
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 OBJECTS = f"${{{BUCKET}.Arn}}/{MEDIA_PREFIX}"
 
 
@@ -199,7 +198,7 @@ def test_retention_is_one_setting_for_rows_and_files(template, monkeypatch):
     (rule,) = props(template, BUCKET)["LifecycleConfiguration"]["Rules"]
     assert rule["ExpirationInDays"] == {"Ref": RETENTION_DAYS} and rule["Prefix"] == MEDIA_PREFIX
     assert props(template, TABLE)["TimeToLiveSpecification"]["AttributeName"] == JOB_TTL_ATTRIBUTE
-    assert JOB_TTL_ATTRIBUTE in Job.get_attributes()  # the attribute the app writes
+    assert JOB_TTL_ATTRIBUTE in JobRecord.__dataclass_fields__  # the attribute the app writes
 
 
 def test_local_bootstrap_builds_what_the_template_declares(template, aws_env):

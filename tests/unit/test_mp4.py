@@ -16,8 +16,8 @@ from chalicelib.mp4 import (
     validate_mp4,
     validate_mp4_bytes,
 )
-from tests.conftest import SHARED_VIDEOS
 from tests.fixtures import make_tiny_mp4 as fx
+from tests.support.videos import SHARED_VIDEOS
 
 
 def box(kind: bytes, payload: bytes = b"") -> bytes:

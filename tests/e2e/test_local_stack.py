@@ -1,7 +1,6 @@
 """The real local stack over real HTTP: moto_server + chalice local + the worker runner."""
 
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -11,17 +10,12 @@ import pytest
 import requests
 
 from chalicelib.jobs import FINAL_STATES
-from tests.conftest import shared_video
 from tests.fixtures.make_tiny_mp4 import make_audio_only_mp4
+from tests.support.servers import free_port
+from tests.support.videos import shared_video
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ import pytest
 
 from layers.model import build_yolov3_tiny as build
 from layers.model import darknet_to_onnx
-from tests.conftest import shared_video
+from tests.support.videos import shared_video
 
 # (video, frame index, COCO ids a sound detector must find there: 0 person, 2 car, 16 dog,
 # 32 sports ball), picked by looking at the frames; people_indoor is empty mid-clip.

@@ -9,10 +9,12 @@ from chalice.test import Client
 
 from app import app
 from chalicelib.ids import new_job_id
-from chalicelib.jobs import COMPLETED, FAILED, Job
+from chalicelib.jobs import COMPLETED, FAILED, InMemoryJobStore, JobRecord
 from chalicelib.storage import LocalStorage
 from chalicelib.worker import JobWorker
 from tests.fixtures import make_tiny_mp4 as fx
+from tests.support.aws import job_ids, queue_size
+from tests.support.pipelines import RealPipeline
 
 MB = 1024 * 1024
 IDS = [
@@ -65,7 +67,7 @@ def test_every_bad_body_and_content_type_at_submit(client, aws, tiny_mp4):
                 "/video/submit", body=body, headers={"Content-Type": content_type}
             )
             assert_clean_4xx(response, f"{name} as {content_type!r}")
-    assert aws.queue.size() == 0 and list(Job.scan()) == []
+    assert queue_size(aws) == 0 and job_ids(aws) == []
 
 
 def test_adversarial_ids_on_every_id_route(client):
@@ -141,19 +143,23 @@ def broken_videos(tmp_path_factory, tiny_mp4):
 def test_broken_videos_end_failed_with_a_reason_or_completed(aws, pipeline, broken_videos):
     """Straight into storage (as a presigned upload could), past the API's checks."""
 
-    class Pipelines:
-        def run_on_file(self, path, pipeline_id, *, sample_fps=None):
-            return pipeline.run(path, sample_fps=sample_fps or 1.0)
-
+    jobs = InMemoryJobStore()
     with LocalStorage.temporary() as storage:
-        worker = JobWorker(storage=storage, queue=None, pipelines=Pipelines())
+        worker = JobWorker(storage=storage, jobs=jobs, pipelines=RealPipeline(pipeline))
         outcomes = {}
         for name, path in broken_videos.items():
             job_id = new_job_id()
             storage.save_file(path, f"video_jobs/{job_id}.mp4")
-            Job.new(job_id, input_path=f"video_jobs/{job_id}.mp4", pipeline_id="yolo_ocr").save()
+            jobs.create(
+                JobRecord.new(
+                    job_id,
+                    input_path=f"video_jobs/{job_id}.mp4",
+                    pipeline_id="yolo_ocr",
+                    retention_days=1,
+                )
+            )
             assert worker.process(job_id) is True, name
-            job = Job.get_by_id(job_id)
+            job = jobs.get(job_id)
             assert job.status in (COMPLETED, FAILED), name
             if job.status == FAILED:
                 assert job.error_message and "internal error" not in job.error_message, name

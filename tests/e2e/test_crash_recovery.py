@@ -13,14 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import submissions
-from chalicelib.bootstrap import services
-from chalicelib.jobs import COMPLETED, RUNNING, Job
+from chalicelib.composition import services
+from chalicelib.jobs import COMPLETED, RUNNING
 from infra.resources import bootstrap
-from tests.conftest import shared_video
-from tests.test_local_stack import free_port
+from tests.support.servers import free_port
+from tests.support.videos import shared_video
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
 
@@ -76,29 +75,24 @@ def wait_for(predicate, timeout_s: float, what: str):
 
 
 def test_killed_worker_job_is_taken_over_and_completed(emulator, tmp_path):
-    ctx = services()
+    wired = services()
     data = shared_video("people_indoor.mp4").read_bytes()  # ~20 s of analysis: time to kill
-    job = submissions.submit_video(
-        data,
-        submissions.parse_job_options(None, ctx.settings),
-        storage=ctx.storage,
-        queue=ctx.queue,
-        settings=ctx.settings,
-    )
+    job = wired.submissions.submit(data, wired.submissions.parse_options(None))
+    jobs = wired.jobs
     log = tmp_path / "runner.log"
     first = start_runner(emulator, log)
-    wait_for(lambda: Job.get_by_id(job.job_id).status == RUNNING, 60, "the job to start")
+    wait_for(lambda: jobs.get(job.job_id).status == RUNNING, 60, "the job to start")
     time.sleep(1.5)
     first.send_signal(signal.SIGKILL)
     first.wait()
-    assert Job.get_by_id(job.job_id).status == RUNNING  # stranded, for now
+    assert jobs.get(job.job_id).status == RUNNING  # stranded, for now
 
     second = start_runner(emulator, log)
     try:
-        wait_for(lambda: Job.get_by_id(job.job_id).status == COMPLETED, 150, log.read_text())
+        wait_for(lambda: jobs.get(job.job_id).status == COMPLETED, 150, log.read_text())
     finally:
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=60) == 0  # a clean shutdown
-    stored = Job.get_by_id(job.job_id)
+    stored = jobs.get(job.job_id)
     assert stored.attempts == 2
-    assert "person" in ctx.storage.load_file(stored.output_path).decode()
+    assert "person" in wired.storage.load_file(stored.output_path).decode()

@@ -5,8 +5,8 @@ import pytest
 from chalicelib.errors import InvalidVideo, UnknownPipeline
 from chalicelib.pipelines import PIPELINES, VideoFilePipelineService, check_pipeline_id, resolve
 from chalicelib.results import encode
-from tests.conftest import shared_video
 from tests.fixtures.make_tiny_mp4 import make_audio_only_mp4, truncate
+from tests.support.videos import shared_video
 
 
 def test_registry_resolves_lazily():
@@ -272,7 +272,7 @@ def test_a_users_own_ultralytics_model_is_chosen_by_configuration(tmp_path, monk
     from the export's own metadata (a tiny hand-built graph stands in for a real export)."""
     from chalicelib.analysis.pipeline import YoloOcrPipeline
     from chalicelib.config import load_settings
-    from tests.test_detector import v8_rows, write_model
+    from tests.support.models import v8_rows, write_model
 
     model = write_model(tmp_path / "custom-yolov8.onnx", v8_rows())
     monkeypatch.setenv("VIDEO_JOBS_MODEL_PATH", str(model))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from chalicelib.analysis.ocr import TextLine, TextReader, bundled_model_paths, load_text_reader
-from tests.conftest import read_frame
+from tests.support.videos import read_frame
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,10 @@ import functools
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from chalice import Chalice, Rate, Response
+from chalice.app import Request
 
 from chalicelib import errors, idempotency, logs
 from chalicelib.composition import services
@@ -79,6 +80,12 @@ def maps_errors(handler: Callable[..., Response]) -> Callable[..., Response]:
     return wrapper
 
 
+def _request() -> Request:
+    request = app.current_request
+    assert request is not None  # Chalice sets it for every route call
+    return request
+
+
 def _accepted(job: JobRecord) -> Response:
     """202 with the job id and where to poll it."""
     status_url = f"/video/status/{job.job_id}"
@@ -89,8 +96,8 @@ def _accepted(job: JobRecord) -> Response:
 @app.route("/video/submit", methods=["POST"], content_types=ANY_TYPE)
 @maps_errors
 def submit() -> Response:
-    request, submissions = app.current_request, services().submissions
-    data = extract_video(request.raw_body, request.headers.get("content-type"))
+    request, submissions = _request(), services().submissions
+    data = extract_video(cast(bytes, request.raw_body), request.headers.get("content-type"))
     options = submissions.parse_options(request.query_params)
     key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
     return _accepted(submissions.submit(data, options, idempotency_key=key))
@@ -100,7 +107,7 @@ def submit() -> Response:
 @maps_errors
 def create_upload() -> Response:
     submissions = services().submissions
-    ticket = submissions.create_upload(submissions.parse_options(app.current_request.query_params))
+    ticket = submissions.create_upload(submissions.parse_options(_request().query_params))
     job_id = ticket.job.job_id
     return _json(
         {
@@ -134,7 +141,7 @@ def job_status(job_id: str) -> Response:
 @app.route("/video/results/{job_id}", methods=["GET"], content_types=ANY_TYPE)
 @maps_errors
 def job_results(job_id: str) -> Response:
-    page = results_page(app.current_request.query_params)
+    page = results_page(_request().query_params)
     return _json(services().queries.results(job_id, page))
 
 

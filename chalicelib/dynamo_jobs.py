@@ -40,7 +40,7 @@ def _meta(table_name: str, region: str, host: str | None) -> type:
 
 def _job_model(meta: type) -> type[Model]:
     class JobRow(Model):
-        Meta = meta
+        Meta = meta  # type: ignore[assignment]  # pynamodb reads it as a plain class
         job_id = UnicodeAttribute(hash_key=True)
         status = UnicodeAttribute()
         created_at = UnicodeAttribute()
@@ -61,7 +61,7 @@ def _job_model(meta: type) -> type[Model]:
 
 def _key_model(meta: type) -> type[Model]:
     class KeyRow(Model):
-        Meta = meta
+        Meta = meta  # type: ignore[assignment]
         key_id = UnicodeAttribute(hash_key=True, attr_name="job_id")  # the table's one key
         target_job_id = UnicodeAttribute()
         fingerprint = UnicodeAttribute()
@@ -76,7 +76,7 @@ class DynamoJobStore(JobStore):
         self._rows: Any = _job_model(meta)
         self._keys: Any = _key_model(meta)
 
-    def _record(self, row: Model) -> JobRecord:
+    def _record(self, row: Any) -> JobRecord:
         values = {name: getattr(row, name) for name in _FIELDS}
         return JobRecord(**values, options=json.loads(row.options) if row.options else {})
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -51,7 +51,7 @@ class JobOptions:
         }
 
 
-def parse_job_options(params: dict[str, str] | None, settings: Settings) -> JobOptions:
+def parse_job_options(params: Mapping[str, str] | None, settings: Settings) -> JobOptions:
     """Per-job options from query parameters: ``pipeline_id`` and ``sample_fps``."""
     params = params or {}
     unknown = set(params) - {"pipeline_id", "sample_fps"}
@@ -118,7 +118,7 @@ class Submissions:
         self.jobs = jobs
         self.settings = settings
 
-    def parse_options(self, params: dict[str, str] | None) -> JobOptions:
+    def parse_options(self, params: Mapping[str, str] | None) -> JobOptions:
         return parse_job_options(params, self.settings)
 
     def submit(

@@ -99,7 +99,7 @@ class TextReader:
             options.update(max_side_len=max_side_len, det_limit_side_len=max_side_len // 2)
         self._engine = RapidOCR(**options)
         detector = self._engine.text_det
-        detector.infer.session = _session(options["det_model_path"], intra_op_num_threads)
+        detector.infer.session = _session(str(options["det_model_path"]), intra_op_num_threads)
         # The pipeline reads frames from several threads at once. RapidOCR's TextDetector keeps
         # the preprocessing step it builds per call on itself; with limit_type "min" (ours) that
         # step does not depend on the frame, so a call that picks up another thread's is fine.

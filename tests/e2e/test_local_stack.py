@@ -19,17 +19,20 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def stack(model_path):
+def stack(model_path, tmp_path_factory):
     api_port, aws_port = free_port(), free_port()
+    # A file, not a pipe: nobody reads a pipe while the tests run, and once its buffer is full
+    # the stack's JSON log lines would block every process that writes one.
+    log = tmp_path_factory.mktemp("stack") / "stack.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "infra.local_stack", "--api-port", str(api_port),
          "--aws-port", str(aws_port)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{api_port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        assert process.poll() is None, process.stdout.read()
+        assert process.poll() is None, log.read_text()
         try:
             requests.get(f"{base}/video/status/x", timeout=1)
             break

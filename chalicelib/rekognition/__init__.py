@@ -1,13 +1,18 @@
 """A Rekognition Video-compatible API (JSON 1.1 protocol) over the job system.
 
-``call`` takes the ``X-Amz-Target`` header and the raw body, validates the request against
-botocore's model of the service, runs the operation and returns the answer's JSON object. Every
-refusal is a ``RekognitionError`` carrying Rekognition's error code; ``app.py`` renders it.
+``RekognitionApi`` is the use case the composition root builds. Its ``call`` takes the
+``X-Amz-Target`` header, the Authorization header and the raw body, validates the request
+against botocore's model of the service, runs the operation and returns the answer's JSON
+object. Every refusal is a ``RekognitionError`` carrying Rekognition's error code; ``app.py``
+renders it.
 """
 
 from __future__ import annotations
 
+from chalicelib.config import Settings
 from chalicelib.errors import BadRequest, JobNotFound, ServiceUnavailable
+from chalicelib.jobs import JobStore
+from chalicelib.queue import QueueService
 from chalicelib.rekognition.errors import (
     ACCESS_DENIED,
     INTERNAL,
@@ -20,8 +25,10 @@ from chalicelib.rekognition.get import get_results
 from chalicelib.rekognition.model import OPERATIONS, parse_body, validate
 from chalicelib.rekognition.notices import publish_notice
 from chalicelib.rekognition.start import start_job
+from chalicelib.storage import S3Storage
+from chalicelib.submissions import Submissions
 
-__all__ = ["INTERNAL", "RekognitionError", "call", "publish_notice"]
+__all__ = ["INTERNAL", "RekognitionApi", "RekognitionError", "publish_notice"]
 TARGET_PREFIX = "RekognitionService."
 
 
@@ -36,24 +43,41 @@ def operation_of(target: str | None) -> str:
     return operation
 
 
-def call(headers, raw_body: bytes | None, ctx_factory) -> dict:
-    """Run one operation; ``headers`` as received (case-insensitive ``get``), ``ctx_factory()``
-    gives the composed Services (built only once the request is valid)."""
-    operation = operation_of(headers.get("x-amz-target"))
-    if not headers.get("authorization"):  # any SigV4 signature passes here; none does not
-        raise RekognitionError(
-            ACCESS_DENIED,
-            "the request is not signed: sign it with SigV4 (any credentials work on the local "
-            "stage), as every AWS SDK does",
-        )
-    params = validate(operation, parse_body(raw_body))
-    try:
-        if operation.startswith("Start"):
-            return start_job(operation, params, ctx_factory())
-        return get_results(operation, params, ctx_factory())
-    except JobNotFound as error:
-        raise RekognitionError(RESOURCE_NOT_FOUND, error.message) from None
-    except BadRequest as error:
-        raise RekognitionError(INVALID_PARAMETER, error.message) from None
-    except ServiceUnavailable as error:
-        raise RekognitionError(INTERNAL, error.message) from None
+class RekognitionApi:
+    """The four operations over the job system's ports (Start* submits through Submissions)."""
+
+    def __init__(
+        self,
+        *,
+        storage: S3Storage,
+        queue: QueueService,
+        jobs: JobStore,
+        submissions: Submissions,
+        settings: Settings,
+    ):
+        self.storage = storage
+        self.queue = queue
+        self.jobs = jobs
+        self.submissions = submissions
+        self.settings = settings
+
+    def call(self, target: str | None, authorization: str | None, raw_body: bytes | None) -> dict:
+        """Run one operation named by ``target`` (the X-Amz-Target header)."""
+        operation = operation_of(target)
+        if not authorization:  # any SigV4 signature passes here; none does not
+            raise RekognitionError(
+                ACCESS_DENIED,
+                "the request is not signed: sign it with SigV4 (any credentials work on the "
+                "local stage), as every AWS SDK does",
+            )
+        params = validate(operation, parse_body(raw_body))
+        try:
+            if operation.startswith("Start"):
+                return start_job(operation, params, self)
+            return get_results(operation, params, self)
+        except JobNotFound as error:
+            raise RekognitionError(RESOURCE_NOT_FOUND, error.message) from None
+        except BadRequest as error:
+            raise RekognitionError(INVALID_PARAMETER, error.message) from None
+        except ServiceUnavailable as error:
+            raise RekognitionError(INTERNAL, error.message) from None

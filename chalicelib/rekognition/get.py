@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
+from chalicelib.config import Settings
 from chalicelib.errors import JobNotFound
-from chalicelib.jobs import COMPLETED, FAILED, Job
+from chalicelib.jobs import COMPLETED, FAILED, JobRecord, JobStore
 from chalicelib.rekognition import label_results, text_results, tokens
 from chalicelib.rekognition.errors import RESOURCE_NOT_FOUND, RekognitionError
+from chalicelib.storage import StorageService
+
+if TYPE_CHECKING:
+    from chalicelib.rekognition import RekognitionApi
 
 MAX_RESULTS = 1000  # the most one page holds, and the default (a larger MaxResults gets 1000)
 JOB_STATUS = {COMPLETED: "SUCCEEDED", FAILED: "FAILED"}  # every other status: IN_PROGRESS
@@ -15,10 +21,10 @@ STARTED_BY = {"GetLabelDetection": "StartLabelDetection", "GetTextDetection": "S
 MP4_FORMAT = "QuickTime / MOV"  # how Rekognition names the MP4 family's container
 
 
-def find_job(operation: str, job_id: str) -> tuple[Job, dict]:
+def find_job(jobs: JobStore, operation: str, job_id: str) -> tuple[JobRecord, dict]:
     """The job and its stored Start* request; ResourceNotFound unless that Start* made it."""
     try:
-        job = Job.get_by_id(job_id)
+        job = jobs.get(job_id)
     except JobNotFound:
         raise RekognitionError(RESOURCE_NOT_FOUND, f"no job with JobId {job_id!r}") from None
     request = (job.options or {}).get("rekognition") or {}
@@ -43,8 +49,8 @@ def video_metadata(video: dict) -> dict:
     return {key: value for key, value in metadata.items() if value is not None}
 
 
-def get_results(operation: str, params: dict, ctx) -> dict:
-    job, request = find_job(operation, params["JobId"])
+def get_results(operation: str, params: dict, ctx: RekognitionApi) -> dict:
+    job, request = find_job(ctx.jobs, operation, params["JobId"])
     labels = operation == "GetLabelDetection"
     key = "Labels" if labels else "TextDetections"
     answer: dict = {
@@ -64,7 +70,7 @@ def get_results(operation: str, params: dict, ctx) -> dict:
         answer["StatusMessage"] = job.error_message or "analysis failed"
     if job.status != COMPLETED:
         return {**answer, key: []}
-    results = _load(ctx, job)
+    results = _load(ctx.storage, job)
     answer["VideoMetadata"] = video_metadata(results.get("video", {}))
     models = results.get("models", {})
     if labels:
@@ -82,22 +88,24 @@ def get_results(operation: str, params: dict, ctx) -> dict:
     return {**answer, **_page(entries, key, job.job_id, view, params, ctx.settings)}
 
 
-def _load(ctx, job: Job) -> dict:
+def _load(storage: StorageService, job: JobRecord) -> dict:
     try:
-        return json.loads(ctx.storage.load_file(job.output_path))
+        return json.loads(storage.load_file(job.output_path or ""))
     except FileNotFoundError:
         raise RekognitionError(
             RESOURCE_NOT_FOUND, f"the results of job {job.job_id} are gone (expired?)"
         ) from None
 
 
-def _page(entries: list, key: str, job_id: str, view: str, params: dict, settings) -> dict:
+def _page(
+    entries: list, key: str, job_id: str, view: str, params: dict, settings: Settings
+) -> dict:
     secret = settings.pagination_key
     start = tokens.read(secret, job_id, view, params.get("NextToken"))
     if start > len(entries):
         raise tokens.invalid_token()
     end = start + min(params.get("MaxResults", MAX_RESULTS), MAX_RESULTS)
-    page = {key: entries[start:end]}
+    page: dict[str, list | str] = {key: entries[start:end]}
     if end < len(entries):
         page["NextToken"] = tokens.issue(secret, job_id, view, end)
     return page

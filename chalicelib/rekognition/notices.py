@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
+from typing import Any
 
-from chalicelib.jobs import COMPLETED, FINAL_STATES, Job
+from chalicelib.jobs import COMPLETED, FINAL_STATES, JobRecord
 
 log = logging.getLogger(__name__)
 API_NAMES = {"StartLabelDetection": "LABEL_DETECTION", "StartTextDetection": "TEXT_DETECTION"}
 
 
-def notice(job: Job, request: dict) -> dict:
+def notice(job: JobRecord, request: dict) -> dict:
     s3_object = request["Video"]["S3Object"]
     message = {
         "JobId": job.job_id,
@@ -27,18 +29,21 @@ def notice(job: Job, request: dict) -> dict:
     return message
 
 
-def publish_notice(job: Job, sns=None) -> None:
-    """Publish the notice if the job is final and asked for one. Never raises: the job's outcome
-    is already durable, and a topic that refuses it must not make the worker retry the job."""
-    request = (job.options or {}).get("rekognition") or {}
+def publish_notice(job: JobRecord, sns_client: Callable[[], Any]) -> None:
+    """Publish the notice if the job is final and asked for one; ``sns_client()`` gives the SNS
+    client (built only when a notice is due). Never raises: the job's outcome is already
+    durable, and a topic that refuses it must not make the worker retry the job."""
+    request = job.options.get("rekognition") or {}
     channel = request.get("NotificationChannel")
     if channel is None or job.status not in FINAL_STATES:
         return
     try:
-        if sns is None:
-            from chalicelib.bootstrap import services  # lazy: bootstrap imports the worker
-
-            sns = services().sns
-        sns.publish(TopicArn=channel["SNSTopicArn"], Message=json.dumps(notice(job, request)))
+        sns_client().publish(
+            TopicArn=channel["SNSTopicArn"], Message=json.dumps(notice(job, request))
+        )
     except Exception:
-        log.exception("could not publish the notice of job %s to its SNS topic", job.job_id)
+        log.exception(
+            "could not publish the notice of job %s to its SNS topic",
+            job.job_id,
+            extra={"job_id": job.job_id},
+        )

@@ -10,10 +10,11 @@ completion notice read it from there.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ParamValidationError
 
-from chalicelib import idempotency, submissions
+from chalicelib import idempotency
 from chalicelib.errors import Conflict, InvalidVideo
 from chalicelib.mp4 import validate_mp4
 from chalicelib.pipelines import PIPELINES
@@ -25,6 +26,10 @@ from chalicelib.rekognition.errors import (
     RekognitionError,
     invalid,
 )
+from chalicelib.submissions import JobOptions
+
+if TYPE_CHECKING:
+    from chalicelib.rekognition import RekognitionApi
 
 # the pipeline each operation runs: the first one registered (objects only / text only, when
 # the registry has them; else the nearest combined pipeline)
@@ -80,8 +85,8 @@ class S3Source:
         self._s3.copy(source, bucket, key)  # managed: multipart for large objects
 
 
-def start_job(operation: str, params: dict, ctx) -> dict:
-    """Answer ``{"JobId"}`` for a validated Start* request; ``ctx`` is the composed Services."""
+def start_job(operation: str, params: dict, ctx: RekognitionApi) -> dict:
+    """Answer ``{"JobId"}`` for a validated Start* request."""
     _check_semantics(params)
     source = S3Source(ctx.storage.client, params["Video"]["S3Object"])
     size = source.size()
@@ -103,13 +108,11 @@ def start_job(operation: str, params: dict, ctx) -> dict:
         )
     record = {"Operation": operation, **params}
     token = record.pop("ClientRequestToken", None)
-    options = submissions.JobOptions(pipeline_for(operation), rekognition=record)
+    options = JobOptions(pipeline_for(operation), rekognition=record)
     try:
-        job_id = submissions.submit_copied(
+        job_id = ctx.submissions.submit_copied(
             lambda path: source.copy_to(ctx.storage.bucket, path),
             options,
-            queue=ctx.queue,
-            settings=ctx.settings,
             idempotency_key=None if token is None else f"rekognition:{token}",
             request_fingerprint=idempotency.fingerprint(json.dumps(record, sort_keys=True)),
         )

@@ -1,0 +1,170 @@
+"""How a Rekognition Start* becomes an ordinary job and how its end is announced, on the in-memory
+job store, local storage and an in-memory queue: ``Submissions.submit_copied`` (the request in
+``options``, ClientRequestToken idempotency through the store's key reservation), the worker's
+``on_finish`` hook and ``publish_notice``."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from chalicelib.config import load_settings
+from chalicelib.errors import Conflict, InvalidVideo, ServiceUnavailable
+from chalicelib.ids import new_job_id, video_path
+from chalicelib.jobs import COMPLETED, FAILED, RUNNING, InMemoryJobStore, JobRecord
+from chalicelib.queue import InMemoryQueue
+from chalicelib.rekognition import publish_notice
+from chalicelib.rekognition.start import pipeline_for
+from chalicelib.storage import LocalStorage
+from chalicelib.submissions import JobOptions, Submissions
+from chalicelib.worker import JobWorker
+from tests.support.jobs import new_job
+from tests.support.pipelines import FakePipelines
+
+LABELS_PIPELINE = pipeline_for("StartLabelDetection")
+REQUEST = {
+    "Operation": "StartLabelDetection",
+    "Video": {"S3Object": {"Bucket": "customer-videos", "Name": "dog.mp4"}},
+    "JobTag": "dogs-1",
+    "NotificationChannel": {
+        "SNSTopicArn": "arn:aws:sns:us-east-1:123456789012:done",
+        "RoleArn": "arn:aws:iam::123456789012:role/r",
+    },
+}
+
+
+@pytest.fixture
+def parts():
+    with LocalStorage.temporary() as storage:
+        yield storage, InMemoryQueue(), InMemoryJobStore()
+
+
+@pytest.fixture
+def submissions(parts):
+    storage, queue, jobs = parts
+    return Submissions(storage=storage, queue=queue, jobs=jobs, settings=load_settings())
+
+
+def copier(storage, copied: list[str]):
+    def copy_into(path: str) -> None:
+        copied.append(path)
+        storage.save_file(b"the caller's video", path)
+
+    return copy_into
+
+
+def test_a_copied_video_becomes_a_pending_job_with_its_request(submissions, parts):
+    storage, queue, jobs = parts
+    copied: list[str] = []
+    options = JobOptions(LABELS_PIPELINE, rekognition=REQUEST)
+    job_id = submissions.submit_copied(copier(storage, copied), options)
+    job = jobs.get(job_id)
+    assert copied == [job.input_path] and storage.load_file(job.input_path)
+    assert job.options == {"rekognition": REQUEST} and job.pipeline_id == LABELS_PIPELINE
+    assert queue.dequeue().job_id == job_id and queue.backlog() == 0
+
+
+def test_a_repeated_token_returns_the_first_job_and_a_changed_request_conflicts(submissions, parts):
+    storage, queue, jobs = parts
+    copied: list[str] = []
+    options = JobOptions(LABELS_PIPELINE, rekognition=REQUEST)
+    first = submissions.submit_copied(
+        copier(storage, copied), options, idempotency_key="rekognition:t1", request_fingerprint="a"
+    )
+    again = submissions.submit_copied(
+        copier(storage, copied), options, idempotency_key="rekognition:t1", request_fingerprint="a"
+    )
+    assert again == first and len(copied) == 1 and queue.backlog() == 1
+    with pytest.raises(Conflict):
+        submissions.submit_copied(
+            copier(storage, copied),
+            options,
+            idempotency_key="rekognition:t1",
+            request_fingerprint="b",
+        )
+
+
+def test_a_failed_copy_accepts_nothing_and_frees_the_token(submissions, parts):
+    storage, queue, jobs = parts
+
+    def broken(path: str) -> None:
+        raise ConnectionError("S3 is down")
+
+    options, key = JobOptions(LABELS_PIPELINE, rekognition=REQUEST), "rekognition:t2"
+    with pytest.raises(ServiceUnavailable, match="copy the video"):
+        submissions.submit_copied(broken, options, idempotency_key=key, request_fingerprint="a")
+    assert queue.backlog() == 0 and jobs.all() == []
+    job_id = submissions.submit_copied(
+        copier(storage, []), options, idempotency_key=key, request_fingerprint="a"
+    )  # the retry goes through
+    assert jobs.get(job_id).status == "pending"
+
+
+@pytest.mark.parametrize(("outcome", "status"), [(None, COMPLETED), (InvalidVideo("bad"), FAILED)])
+def test_the_worker_hook_sees_the_job_once_its_final_status_is_written(parts, outcome, status):
+    storage, _, jobs = parts
+    job = new_job(jobs, storage=storage)
+    seen = []
+
+    def on_finish(done):
+        seen.append((done.status, jobs.get(done.job_id).status))
+
+    worker = JobWorker(
+        storage=storage, jobs=jobs, pipelines=FakePipelines(outcome), on_finish=on_finish
+    )
+    assert worker.process(job.job_id) is True
+    assert seen == [(status, status)]
+    assert worker.process(job.job_id) is False and len(seen) == 1  # a duplicate: no second call
+
+
+class FakeSns:
+    def __init__(self, error: Exception | None = None):
+        self.error, self.published = error, []
+
+    def publish(self, **params):
+        if self.error:
+            raise self.error
+        self.published.append(params)
+
+
+def finished(jobs, status: str, request: dict | None) -> JobRecord:
+    """A job that ended with ``status``, started by ``request`` (None: an ordinary job)."""
+    job_id = new_job_id()
+    options = None if request is None else {"rekognition": request}
+    job = JobRecord.new(
+        job_id, input_path=video_path(job_id), pipeline_id=LABELS_PIPELINE, retention_days=30,
+        options=options,
+    )  # fmt: skip
+    jobs.create(job)
+    jobs.update_status(job_id, RUNNING)
+    return jobs.update_status(job_id, status, output_path="x", error_message="why")
+
+
+@pytest.mark.parametrize(("status", "word"), [(COMPLETED, "SUCCEEDED"), (FAILED, "FAILED")])
+def test_the_notice_goes_to_the_topic_in_rekognition_format(parts, status, word):
+    sns, job = FakeSns(), finished(parts[2], status, REQUEST)
+    publish_notice(job, lambda: sns)
+    (published,) = sns.published
+    assert published["TopicArn"] == REQUEST["NotificationChannel"]["SNSTopicArn"]
+    notice = json.loads(published["Message"])
+    assert notice["JobId"] == job.job_id and notice["Status"] == word
+    assert notice["API"] == "LABEL_DETECTION" and notice["JobTag"] == "dogs-1"
+    assert notice["Video"] == {"S3ObjectName": "dog.mp4", "S3Bucket": "customer-videos"}
+
+
+def test_no_channel_no_notice_and_no_sns_client(parts):
+    def no_client():
+        raise AssertionError("an SNS client was built for a job without a channel")
+
+    publish_notice(finished(parts[2], COMPLETED, None), no_client)
+    without = {key: value for key, value in REQUEST.items() if key != "NotificationChannel"}
+    publish_notice(finished(parts[2], COMPLETED, without), no_client)
+
+
+def test_a_refused_notice_is_logged_not_raised(parts, caplog):
+    job = finished(parts[2], COMPLETED, REQUEST)
+    with caplog.at_level(logging.ERROR):
+        publish_notice(job, lambda: FakeSns(ConnectionError("no such topic")))
+    assert f"could not publish the notice of job {job.job_id}" in caplog.text

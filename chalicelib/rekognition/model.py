@@ -104,7 +104,7 @@ def _check_number(shape, value, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, kinds):
         whole = "a whole number" if kinds is int else "a number"
         raise invalid(f"{name} must be {whole}")
-    if not math.isfinite(value):  # type: ignore[arg-type]
+    if isinstance(value, float) and not math.isfinite(value):  # ints are all finite
         raise invalid(f"{name} must be a finite number")
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
     if (low is not None and value < low) or (high is not None and value > high):

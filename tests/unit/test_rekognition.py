@@ -47,6 +47,7 @@ def test_a_complete_valid_request_passes():
     [
         ("StartLabelDetection", {"Video": VIDEO, "MinConfidence": 100.5}, "from 0 to 100"),
         ("StartLabelDetection", {"Video": VIDEO, "MinConfidence": True}, "number"),
+        ("StartLabelDetection", {"Video": VIDEO, "MinConfidence": 10**400}, "from 0 to 100"),
         ("StartLabelDetection", {"Video": VIDEO, "JobTag": "a b"}, "pattern"),
         ("StartLabelDetection", {"Video": VIDEO, "JobTag": "x" * 1025}, "at most 1024"),
         ("StartLabelDetection", {"Video": VIDEO, "ClientRequestToken": "t" * 65}, "at most 64"),

@@ -11,7 +11,7 @@ import logging
 
 from chalice import Chalice, Rate, Response
 
-from chalicelib import idempotency, submissions
+from chalicelib import idempotency, submissions, viewer
 from chalicelib.bootstrap import services
 from chalicelib.config import DEFAULT_QUEUE_NAME
 from chalicelib.errors import JobNotFound, ResultsNotReady, VideoJobsError
@@ -161,6 +161,15 @@ def job_results(job_id):
     if next_token:
         body["next_token"] = next_token
     return _json(body)
+
+
+@app.route("/video/view/{job_id}", methods=["GET"], content_types=ANY_TYPE)
+@maps_errors
+def view_job(job_id):
+    """The results viewer page (HTML); an unknown job is the usual 404 JSON error."""
+    ctx = services()
+    page = viewer.view_page(Job.get_by_id(job_id), ctx.storage, ctx.settings)
+    return Response(page, status_code=200, headers={"Content-Type": "text/html; charset=utf-8"})
 
 
 @app.on_sqs_message(queue=DEFAULT_QUEUE_NAME, batch_size=1)

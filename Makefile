@@ -5,17 +5,18 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install model run test test-fast bench lint format clean package image-context image size-report
+.PHONY: install model run test test-fast bench lint format clean package image-context image size-report browser
 
 install: $(STAMP)
 
 # rapidocr-onnxruntime goes in with --no-deps: its GUI opencv-python would overwrite headless cv2/.
-$(STAMP): requirements.txt requirements-dev.txt layers/analyzer/requirements.txt layers/analyzer/requirements-nodeps.txt
+$(STAMP): requirements.txt requirements-dev.txt layers/analyzer/requirements.txt layers/analyzer/requirements-nodeps.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert (3, 11) <= sys.version_info[:2] <= (3, 12), "video-jobs needs Python 3.11 or 3.12 (rapidocr-onnxruntime); set PYTHON=python3.11"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	$(BIN)/pip install --quiet --no-deps -r layers/analyzer/requirements-nodeps.txt
+	$(BIN)/pip install --quiet --no-deps -e .  # the video-jobs command (its deps are above)
 	touch $(STAMP)
 
 model: $(STAMP)
@@ -24,8 +25,16 @@ model: $(STAMP)
 run: model
 	$(BIN)/python -m infra.local_stack
 
+# The viewer's browser test needs Chromium: Debian's package, installed here when no Chromium or
+# Chrome is on PATH (needs root or sudo). Without one that test skips, except under CI (CI=true).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null || command -v google-chrome >/dev/null || \
+		($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium) || \
+		echo "could not install chromium: run 'apt-get install -y chromium' as root"
+
 # Governance checks first (seconds), then every test with the coverage floor.
-test: model
+test: model browser
 	$(BIN)/python -m scripts.check_vocabulary
 	$(BIN)/python -m scripts.check_pipelines
 	$(BIN)/python -m pytest --cov=app --cov=chalicelib --cov-report=term:skip-covered \

@@ -171,6 +171,14 @@ def rekognition_api() -> Response:
         )
 
 
+@app.route("/video/view/{job_id}", methods=["GET"], content_types=ANY_TYPE)
+@maps_errors
+def view_job(job_id: str) -> Response:
+    """The results viewer page (HTML); an unknown job is the usual 404 JSON error."""
+    page = services().viewer.page(job_id)
+    return Response(page, status_code=200, headers={"Content-Type": "text/html; charset=utf-8"})
+
+
 @app.on_sqs_message(queue=DEFAULT_QUEUE_NAME, batch_size=1)
 def analyze_video(event: Any) -> None:
     """One job per invocation; raising makes SQS redeliver (and finally dead-letter) it."""

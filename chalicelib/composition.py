@@ -24,6 +24,7 @@ from chalicelib.reconcile import ReconcileReport, reconcile
 from chalicelib.rekognition import RekognitionApi, publish_notice
 from chalicelib.storage import S3Storage
 from chalicelib.submissions import Submissions
+from chalicelib.viewer import JobViewer
 from chalicelib.worker import JobWorker
 
 
@@ -45,6 +46,12 @@ class Services:
     @functools.cached_property
     def queries(self) -> JobQueries:
         return JobQueries(jobs=self.jobs, storage=self.storage)
+
+    @functools.cached_property
+    def viewer(self) -> JobViewer:
+        return JobViewer(
+            jobs=self.jobs, storage=self.storage, url_expiry_s=self.settings.view_url_expiry_s
+        )
 
     @functools.cached_property
     def worker(self) -> JobWorker:

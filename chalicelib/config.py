@@ -36,6 +36,7 @@ class Settings:
     max_direct_upload_bytes: int  # Lambda's synchronous payload limit
     max_upload_bytes: int  # presigned-upload limit
     upload_url_expiry_s: int
+    view_url_expiry_s: int  # the viewer page's presigned GET of the video
     default_pipeline: str
     sample_fps: float
     model_path: Path
@@ -80,6 +81,7 @@ def load_settings() -> Settings:
         max_direct_upload_bytes=_int("VIDEO_JOBS_MAX_DIRECT_UPLOAD_BYTES", 6 * MIB),
         max_upload_bytes=_int("VIDEO_JOBS_MAX_UPLOAD_BYTES", 2048 * MIB),
         upload_url_expiry_s=_int("VIDEO_JOBS_UPLOAD_URL_EXPIRY_S", 900),
+        view_url_expiry_s=_int("VIDEO_JOBS_VIEW_URL_EXPIRY_S", 3600),
         default_pipeline=os.environ.get("VIDEO_JOBS_PIPELINE", "yolo_ocr"),
         sample_fps=float(os.environ.get("VIDEO_JOBS_SAMPLE_FPS", "1.0")),
         model_path=_model_path(),

@@ -50,6 +50,10 @@ class StorageService(ABC):
     def read_range(self, path: str, start: int, length: int) -> bytes:
         """Up to ``length`` bytes from ``start``; lets validators peek without a full download."""
 
+    @abstractmethod
+    def presigned_get_url(self, path: str, expires_s: int) -> str:
+        """A URL that lets its holder GET (and range-read) one key until it expires."""
+
 
 class S3Storage(StorageService):
     def __init__(self, s3_client, bucket: str):
@@ -113,6 +117,11 @@ class S3Storage(StorageService):
                 return b""
             raise
         return response["Body"].read()
+
+    def presigned_get_url(self, path: str, expires_s: int) -> str:
+        return self._s3.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": path}, ExpiresIn=expires_s
+        )
 
     def presigned_put_url(self, path: str, content_type: str, expires_s: int) -> str:
         """A URL that lets its holder PUT exactly one key, with this content type, until expiry."""
@@ -188,3 +197,7 @@ class LocalStorage(StorageService):
         with self._file(path).open("rb") as handle:
             handle.seek(start)
             return handle.read(max(length, 0))
+
+    def presigned_get_url(self, path: str, expires_s: int) -> str:
+        """A ``file://`` URL: a directory on this machine has no signatures or expiry."""
+        return self._file(path).as_uri()

@@ -1,46 +1,22 @@
 """The real local stack over real HTTP: moto_server + chalice local + the worker runner."""
 
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
 from chalicelib.jobs import FINAL_STATES
 from tests.fixtures.make_tiny_mp4 import make_audio_only_mp4
-from tests.support.servers import free_port
+from tests.support.stack import local_stack
 from tests.support.videos import shared_video
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def stack(model_path, tmp_path_factory):
-    api_port, aws_port = free_port(), free_port()
-    # A file, not a pipe: nobody reads a pipe while the tests run, and once its buffer is full
-    # the stack's JSON log lines would block every process that writes one.
-    log = tmp_path_factory.mktemp("stack") / "stack.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "infra.local_stack", "--api-port", str(api_port),
-         "--aws-port", str(aws_port)],
-        cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{api_port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        try:
-            requests.get(f"{base}/video/status/x", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.3)
-    yield base
-    process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=30) == 0
+    with local_stack(tmp_path_factory.mktemp("stack") / "stack.log") as base:
+        yield base
 
 
 def wait_final(base: str, job_id: str, timeout_s: float = 180) -> list[str]:

@@ -1,0 +1,90 @@
+"""The video-jobs command, as a real process, against the real local stack."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from tests.fixtures.make_tiny_mp4 import make_mp4
+from tests.support.stack import ROOT, local_stack
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def api(model_path, tmp_path_factory):
+    with local_stack(tmp_path_factory.mktemp("stack") / "stack.log") as base:
+        yield base
+
+
+def video_jobs(api: str, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    env = {**os.environ, "VIDEO_JOBS_API": api}
+    env.pop("VIDEO_JOBS_TOKEN", None)
+    return subprocess.run(
+        [sys.executable, "-m", "video_jobs_cli", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+
+
+def test_submit_wait_prints_the_job_id_and_a_summary(api, tiny_mp4):
+    done = video_jobs(api, "submit", str(tiny_mp4), "--wait", "--pipeline", "yolo_ocr_fast",
+                      "--sample-fps", "2")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    job_id, *summary = done.stdout.splitlines()
+    status = requests.get(f"{api}/video/status/{job_id}", timeout=5).json()
+    assert status["status"] == "completed" and status["pipeline_id"] == "yolo_ocr_fast"
+    results = requests.get(f"{api}/video/results/{job_id}", timeout=5).json()["results"]
+    assert results["sampling"]["fps"] == 2.0
+    spans = [line for line in summary if "HELLO" in line]
+    assert spans, summary  # the clip's on-screen text, as a span
+    assert summary[0].startswith("objects") and any(line.startswith("text (") for line in summary)
+
+
+def test_presigned_upload_then_status_results_and_view(api, tiny_mp4, tmp_path):
+    done = video_jobs(api, "submit", str(tiny_mp4), "--direct-max-bytes", "0",
+                      "--option", "pipeline_id=yolo_ocr_fast")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    job_id = done.stdout.strip()
+    assert video_jobs(api, "wait", job_id).returncode == 0
+    status = video_jobs(api, "status", job_id)
+    assert status.stdout == f"{job_id}  completed  100%\n"
+
+    out = tmp_path / "results.json"
+    assert video_jobs(api, "results", job_id, "-o", str(out)).returncode == 0
+    document = json.loads(out.read_text())
+    assert document == requests.get(f"{api}/video/results/{job_id}", timeout=5).json()
+
+    rows = list(csv.DictReader(video_jobs(api, "results", job_id, "--format", "csv").stdout
+                               .splitlines()))  # fmt: skip
+    expected = sum(len(f["objects"]) + len(f["text"]) for f in document["results"]["frames"])
+    assert len(rows) == expected > 0
+    assert any(row["kind"] == "text" and "HELLO" in row["text"] for row in rows)
+
+    view = video_jobs(api, "view", job_id)
+    assert view.stdout.strip() == f"{api}/video/view/{job_id}"
+    page = requests.get(view.stdout.strip(), timeout=5)
+    assert page.headers["Content-Type"].startswith("text/html") and job_id in page.text
+
+
+def test_unknown_and_failed_jobs_exit_1_with_one_line(api, tmp_path):
+    unknown = "00000000-0000-4000-8000-000000000000"
+    for command in ("status", "wait", "results", "view"):
+        done = video_jobs(api, command, unknown)
+        assert done.returncode == 1 and done.stdout == "", command
+        assert done.stderr == f"Error: unknown job: no job with id '{unknown}'\n", command
+    huge = make_mp4(tmp_path / "huge.mp4", seconds=0.1, size=(8200, 16), text="")
+    done = video_jobs(api, "submit", str(huge), "--wait")
+    assert done.returncode == 1
+    job_id = done.stdout.strip()
+    assert done.stderr.splitlines()[-1].startswith(f"Error: job {job_id} failed: ")
+    for command in ("status", "wait"):
+        again = video_jobs(api, command, job_id)
+        assert again.returncode == 1 and again.stderr == done.stderr.splitlines()[-1] + "\n"
+    results = video_jobs(api, "results", job_id)
+    assert results.returncode == 1 and "it is failed" in results.stderr

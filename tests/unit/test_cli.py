@@ -1,0 +1,142 @@
+"""The video-jobs command line, without a stack: reading results, options, errors, paging."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import responses
+from click.testing import CliRunner
+
+from tests.support.servers import free_port
+from video_jobs_cli.api import Api
+from video_jobs_cli.commands import cli
+from video_jobs_cli.report import CSV_HEADER, object_segments, summary_lines, text_spans, write_csv
+
+POLYGON = [[0.1, 0.2], [0.3, 0.2], [0.3, 0.25], [0.1, 0.25]]
+FRAMES = [
+    {"timestamp_ms": 0, "frame_index": 0,
+     "objects": [{"label": "dog", "class_id": 16, "confidence": 0.8,
+                  "box": {"x": 0.4, "y": 0.5, "w": 0.2, "h": 0.3}}],
+     "text": [{"text": "SAM", "confidence": 0.98, "polygon": POLYGON}]},
+    {"timestamp_ms": 1001, "frame_index": 30, "objects": [], "text": []},
+]  # fmt: skip
+SCHEMA_1 = {
+    "schema_version": 1, "video": {"duration_ms": 2000}, "frames": FRAMES,
+    "summary": {"objects": {"dog": {"frames": 1, "max_confidence": 0.8, "first_ms": 0,
+                                    "last_ms": 0}},
+                "text": [{"text": "SAM", "frames": 1, "best_confidence": 0.98, "first_ms": 0,
+                          "last_ms": 0}]},
+}  # fmt: skip
+
+
+def schema_2() -> dict:
+    frames = json.loads(json.dumps(FRAMES))
+    frames[0]["objects"][0]["track_id"] = 7
+    segments = {
+        "objects": [{"label": "dog", "start_ms": 0, "end_ms": 0, "frames": 1,
+                     "max_confidence": 0.8},
+                    {"label": "dog", "start_ms": 5000, "end_ms": 6000, "frames": 2,
+                     "max_confidence": 0.7}],
+        "text": [{"text": "SAM", "start_ms": 0, "end_ms": 0, "frames": 1,
+                  "max_confidence": 0.98, "polygon": POLYGON}],
+    }  # fmt: skip
+    return {**SCHEMA_1, "schema_version": 2, "frames": frames, "segments": segments}
+
+
+def test_schema_1_segments_come_from_the_summary():
+    assert object_segments(SCHEMA_1) == [
+        {"label": "dog", "start_ms": 0, "end_ms": 0, "frames": 1, "max_confidence": 0.8}
+    ]
+    assert text_spans(SCHEMA_1)[0]["max_confidence"] == 0.98
+
+
+def test_schema_2_segments_are_used_as_they_are():
+    results = schema_2()
+    assert object_segments(results) == results["segments"]["objects"]
+    assert summary_lines(results) == [
+        "objects (1 labels):",
+        "  dog  0.0-0.0 s, 5.0-6.0 s",
+        "text (1 spans):",
+        "  0.0-0.0 s  'SAM'",
+    ]
+
+
+@pytest.mark.parametrize("results, track", [(SCHEMA_1, ""), (schema_2(), "7")])
+def test_csv_has_one_row_per_object_and_line(results, track):
+    out = io.StringIO()
+    assert write_csv(results, out) == 2
+    lines = out.getvalue().splitlines()
+    assert lines[0] == ",".join(CSV_HEADER)
+    assert lines[0] == "timestamp_ms,kind,label,text,confidence,track_id,x,y,w,h"
+    assert lines[1] == f"0,object,dog,,0.8,{track},0.4,0.5,0.2,0.3"
+    assert lines[2] == "0,text,,SAM,0.98,,0.1,0.2,0.2,0.05"
+
+
+@responses.activate
+def test_results_follow_next_token_and_send_the_token(monkeypatch):
+    monkeypatch.setenv("VIDEO_JOBS_TOKEN", "s3cret")
+    url = "http://api.test/video/results/j1"
+    pages = [
+        {"job_id": "j1", "results": {"frames": [{"timestamp_ms": 0}]}, "next_token": "1"},
+        {"job_id": "j1", "results": {"frames": [{"timestamp_ms": 1}]}, "next_token": "2"},
+        {"job_id": "j1", "results": {"frames": [{"timestamp_ms": 2}]}},
+    ]
+    for token, page in zip([None, "1", "2"], pages, strict=True):
+        query = [] if token is None else [responses.matchers.query_param_matcher(
+            {"next_token": token})]  # fmt: skip
+        responses.get(url, json=page, match=query)
+    body = Api.from_env("http://api.test/").results("j1")
+    assert [f["timestamp_ms"] for f in body["results"]["frames"]] == [0, 1, 2]
+    assert "next_token" not in body
+    assert all(c.request.headers["Authorization"] == "Bearer s3cret" for c in responses.calls)
+
+
+def run(*args: str, env: dict | None = None):
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def test_unreachable_api_is_one_line_and_exit_1():
+    api = f"http://127.0.0.1:{free_port()}"
+    result = run("--api", api, "status", "some-job")
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: the API is not reachable at {api} (is it running?)\n",
+    )
+
+
+@responses.activate
+def test_job_options_become_query_parameters(tmp_path):
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"\x00" * 10)
+    responses.post(
+        "http://api.test/video/submit",
+        json={"job_id": "j1", "status": "pending"}, status=202,
+        match=[responses.matchers.query_param_matcher(
+            {"sample_fps": "2", "pipeline_id": "yolo_ocr_fast", "future_option": "a=b"})],
+    )  # fmt: skip
+    result = run("--api", "http://api.test", "submit", str(clip), "--sample-fps", "2",
+                 "--pipeline", "yolo_ocr_fast", "--option", "future_option=a=b")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.output == "j1\n"
+    assert run("submit", str(clip), "--option", "novalue").exit_code == 2
+    assert run("submit", str(tmp_path)).exit_code == 2  # a directory: refused before any request
+
+
+@responses.activate
+def test_api_errors_are_one_line(monkeypatch):
+    monkeypatch.setenv("VIDEO_JOBS_API", "http://api.test")
+    responses.get("http://api.test/video/status/j1", json={"job_id": "j1", "status": "failed",
+                  "progress": 1.0, "error_message": "the file has no video track"})  # fmt: skip
+    responses.get("http://api.test/video/results/j2", status=502, body="<html>bad gateway")
+    failed = run("status", "j1")
+    assert (failed.exit_code, failed.output) == (
+        1,
+        "Error: job j1 failed: the file has no video track\n",
+    )
+    broken = run("results", "j2")
+    assert (broken.exit_code, broken.output) == (
+        1,
+        "Error: unexpected answer from the API: HTTP 502\n",
+    )

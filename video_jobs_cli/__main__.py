@@ -1,0 +1,3 @@
+from video_jobs_cli.commands import main
+
+main()

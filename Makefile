@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install model run test test-fast bench lint format clean package image-context image size-report
+.PHONY: install model run clean-state test test-fast bench lint format clean package image-context image size-report
 
 install: $(STAMP)
 
@@ -23,6 +23,10 @@ model: $(STAMP)
 
 run: model
 	$(BIN)/python -m infra.local_stack
+
+# Forget every job, video and result the local stack has kept (VIDEO_JOBS_STATE_DIR).
+clean-state: $(STAMP)
+	$(BIN)/python -m infra.emulator --wipe
 
 # Governance checks first (seconds), then every test with the coverage floor.
 test: model

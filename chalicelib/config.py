@@ -40,6 +40,7 @@ class Settings:
     max_attempts: int  # deliveries of one job before it is failed (= the queue's maxReceiveCount)
     visibility_timeout_s: int  # of the local queue; the cloud queue's is 6x the function timeout
     job_retention_days: int  # jobs and their files expire after this (DynamoDB TTL, S3 lifecycle)
+    state_dir: Path  # where the local stack's emulator keeps its S3 and DynamoDB state
 
 
 def _int(name: str, default: int) -> int:
@@ -51,6 +52,13 @@ def _model_path() -> Path:
         return Path(os.environ["VIDEO_JOBS_MODEL_PATH"]).expanduser()
     model_dir = os.environ.get("VIDEO_JOBS_MODEL_DIR") or Path.home() / ".cache/video-jobs/models"
     return Path(model_dir).expanduser() / MODEL_FILE
+
+
+def _state_dir() -> Path:
+    if os.environ.get("VIDEO_JOBS_STATE_DIR"):
+        return Path(os.environ["VIDEO_JOBS_STATE_DIR"]).expanduser()
+    state_home = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local/state"
+    return Path(state_home).expanduser() / "video-jobs"
 
 
 def load_settings() -> Settings:
@@ -76,4 +84,5 @@ def load_settings() -> Settings:
         max_attempts=_int("VIDEO_JOBS_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS),
         visibility_timeout_s=_int("VIDEO_JOBS_VISIBILITY_TIMEOUT_S", 60),
         job_retention_days=_int("VIDEO_JOBS_RETENTION_DAYS", 30),
+        state_dir=_state_dir(),
     )

@@ -4,13 +4,16 @@ The local emulator (moto_server) is set up from these definitions; the cloud tem
 generated from the same ones, so local and cloud cannot drift apart.
 
     python -m infra.resources --endpoint http://127.0.0.1:5010   # create or confirm, twice is fine
+    python -m infra.resources --requeue    # and re-send unfinished jobs (the local stack, at start)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import time
 from dataclasses import dataclass
 
 from chalicelib.bootstrap import aws_client
@@ -164,13 +167,41 @@ def bootstrap(
     return Bootstrapped(settings.table_name, settings.bucket, queue_url, dlq_url)
 
 
+def requeue_unfinished(settings: Settings, queue_url: str, now: float | None = None) -> int:
+    """Send the id of every pending or running job again: the emulator keeps no queue across a
+    restart. A running job's message waits until its lease has run out (SQS DelaySeconds, at
+    most 900), so the claim that receives it can take the job over; claims make extras harmless.
+    """
+    from chalicelib.bootstrap import services
+    from chalicelib.jobs import PENDING, RUNNING, Job
+    from chalicelib.queue import encode_message
+
+    services()  # binds the Job model to this table and endpoint
+    sqs, now = aws_client("sqs", settings), time.time() if now is None else now
+    sent = 0
+    for job in Job.scan(Job.status.is_in(PENDING, RUNNING), consistent_read=True):
+        wait_s = (job.lease_expires_at or 0) - now + 1 if job.status == RUNNING else 0
+        delay = min(900, max(0, math.ceil(wait_s)))
+        sqs.send_message(
+            QueueUrl=queue_url, MessageBody=encode_message(job.job_id), DelaySeconds=delay
+        )
+        sent += 1
+    return sent
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--endpoint", help="emulator URL (default: from the environment)")
+    parser.add_argument(
+        "--requeue", action="store_true", help="then re-send the id of every unfinished job"
+    )
     args = parser.parse_args()
     if args.endpoint:
         os.environ["VIDEO_JOBS_AWS_ENDPOINT"] = args.endpoint
-    print(bootstrap())
+    created = bootstrap()
+    print(created)
+    if args.requeue:
+        print(f"re-queued {requeue_unfinished(load_settings(), created.queue_url)} unfinished jobs")
 
 
 if __name__ == "__main__":

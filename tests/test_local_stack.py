@@ -1,5 +1,6 @@
-"""The real local stack over real HTTP: moto_server + chalice local + the worker runner."""
+"""The real local stack over real HTTP: the emulator + chalice local + the worker runner."""
 
+import os
 import signal
 import socket
 import subprocess
@@ -25,12 +26,13 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def stack(model_path):
+def stack(model_path, tmp_path_factory):
     api_port, aws_port = free_port(), free_port()
+    env = {**os.environ, "VIDEO_JOBS_STATE_DIR": str(tmp_path_factory.mktemp("state"))}
     process = subprocess.Popen(
         [sys.executable, "-m", "infra.local_stack", "--api-port", str(api_port),
          "--aws-port", str(aws_port)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{api_port}"
     deadline = time.monotonic() + 90

@@ -31,6 +31,7 @@ import shutil
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -41,6 +42,9 @@ from chalicelib.config import load_settings
 PERSISTED = ("s3", "dynamodb")
 DYNAMODB_READS = ("Get", "BatchGet", "Query", "Scan", "Describe", "List", "TransactGet")
 S3_WRITES = frozenset({"PUT", "POST", "DELETE"})
+# A new snapshot after this many journaled writes (replaying one costs ~3.5 ms, so a crash
+# restart replays at most a few seconds), or once the journal outgrows the snapshot.
+COMPACT_WRITES = 1000
 MIN_COMPACT_BYTES = 64 * 1024 * 1024
 _CREDENTIAL_SERVICE = re.compile(r"Credential=[^/]*/[^/]*/[^/]*/([^/]+)/aws4_request")
 SNAPSHOT = "moto-state.pickle"
@@ -119,7 +123,7 @@ class StateStore:
         self.dir = state_dir
         self.generation = 0
         self._journal = None
-        self._snapshot_bytes = 0
+        self._snapshot_bytes = self._journaled = 0
 
     def journal_path(self, generation: int) -> Path:
         return self.dir / f"journal-{generation}.log"
@@ -130,7 +134,7 @@ class StateStore:
         if snapshot.exists():
             with snapshot.open("rb") as file:
                 saved = pickle.load(file)
-            self.generation = saved["generation"]
+            self.generation, self._snapshot_bytes = saved["generation"], snapshot.stat().st_size
             install(saved["backends"])
         replayed = 0
         for environ, body in read_journal(self.journal_path(self.generation)):
@@ -141,11 +145,14 @@ class StateStore:
     def append(self, environ: dict, body: bytes) -> None:
         pickle.dump((replayable(environ), body), self._journal, pickle.HIGHEST_PROTOCOL)
         self._journal.flush()  # in the OS's hands: survives this process being killed
-        if self._journal.tell() > max(MIN_COMPACT_BYTES, self._snapshot_bytes):
+        self._journaled += 1
+        too_big = self._journal.tell() > max(MIN_COMPACT_BYTES, self._snapshot_bytes)
+        if too_big or self._journaled >= COMPACT_WRITES:
             self.snapshot()
 
     def snapshot(self) -> None:
         """Write generation N+1 and start its empty journal; callers hold the write lock."""
+        started = time.perf_counter()
         target, temporary = self.dir / SNAPSHOT, self.dir / (SNAPSHOT + ".partial")
         with temporary.open("wb") as file:
             state = {"generation": self.generation + 1, "backends": collect()}
@@ -155,12 +162,19 @@ class StateStore:
             self._snapshot_bytes = file.tell()
         os.replace(temporary, target)
         self.generation += 1
-        if self._journal:
-            self._journal.close()
-        self._journal = self.journal_path(self.generation).open("ab")
+        self.start_journal()
+        log.info("snapshot %d: %.1f MB in %.2f s", self.generation, self._snapshot_bytes / 1e6,
+                 time.perf_counter() - started)  # fmt: skip
         for old in self.dir.glob("journal-*.log"):
             if old != self.journal_path(self.generation):
                 old.unlink()
+
+    def start_journal(self) -> None:
+        """An empty journal for the current generation (after a replay there is nothing in it
+        that the snapshot lacks, and with no replay nothing readable)."""
+        if self._journal:
+            self._journal.close()
+        self._journal, self._journaled = self.journal_path(self.generation).open("wb"), 0
 
 
 def read_journal(path: Path):
@@ -235,10 +249,14 @@ def serve(host: str, port: int, state_dir: Path) -> None:
     _held = lock_state_dir(state_dir)
     moto_app = DomainDispatcherApplication(create_backend_app)
     store = StateStore(state_dir)
+    started = time.perf_counter()
     replayed = store.restore(moto_app)
-    store.snapshot()
-    log.info("restored generation %d (+%d journaled writes) from %s", store.generation - 1,
-             replayed, state_dir)  # fmt: skip
+    if replayed:
+        store.snapshot()  # fold the journal in, and any torn last write out
+    else:
+        store.start_journal()
+    log.info("restored generation %d (+%d journaled writes) from %s in %.2f s", store.generation,
+             replayed, state_dir, time.perf_counter() - started)  # fmt: skip
     app = PersistentApp(moto_app, store)
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

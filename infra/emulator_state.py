@@ -20,7 +20,7 @@ from pathlib import Path
 
 PERSISTED = ("s3", "dynamodb")  # SQS is not kept: the local stack re-sends unfinished jobs
 SNAPSHOT = "moto-state.pickle"
-# A new snapshot after this many journaled writes (replaying one costs ~3.5 ms, so a crash
+# A new snapshot after this many journaled writes (replaying one costs 2-3.5 ms, so a crash
 # restart replays a few seconds at most), or once the journal outgrows the snapshot.
 COMPACT_WRITES = 1000
 MIN_COMPACT_BYTES = 64 * 1024 * 1024

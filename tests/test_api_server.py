@@ -102,13 +102,14 @@ def test_a_content_length_that_is_not_a_number_gets_400(stack, value):
     assert "Content-Length" in body["message"] and value in body["message"]
 
 
-def test_a_huge_content_length_gets_413_without_waiting_for_the_body(stack):
+@pytest.mark.parametrize("value", ["99999999999999", "9" * 5000])
+def test_a_huge_content_length_gets_413_without_waiting_for_the_body(stack, value):
     started = time.monotonic()
-    head = submit_head(stack["port"], "Content-Length: 99999999999999")
+    head = submit_head(stack["port"], f"Content-Length: {value}")
     status, body = exchange(stack["port"], head, timeout_s=5)
     assert status == 413 and body["code"] == "PayloadTooLarge"
-    assert "99999999999999" in body["message"] and "/video/uploads" in body["message"]
-    assert time.monotonic() - started < 5
+    assert value[:14] in body["message"] and "/video/uploads" in body["message"]
+    assert len(body["message"]) < 200 and time.monotonic() - started < 5
 
 
 def test_a_chunked_body_is_read_whole(stack, tiny_mp4):

@@ -117,6 +117,7 @@ class ApiRequestHandler(local.ChaliceRequestHandler):
     def _parse_payload(self):
         headers = dict(self.headers)
         length = declared_length(self.headers, self.max_body_bytes)
+        body: bytes | None
         if length is None:
             body = read_chunked(self.rfile, self.max_body_bytes)
             headers.pop("Transfer-Encoding", None)

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 PERSISTED = ("s3", "dynamodb")  # SQS is not kept: the local stack re-sends unfinished jobs
 SNAPSHOT = "moto-state.pickle"
@@ -36,7 +37,7 @@ class StateStore:
     def __init__(self, state_dir: Path):
         self.dir = state_dir
         self.generation = 0
-        self._journal = None
+        self._journal: BinaryIO | None = None
         self._snapshot_bytes = self._journaled = 0
 
     def journal_path(self, generation: int) -> Path:
@@ -62,6 +63,7 @@ class StateStore:
         return replayed
 
     def append(self, environ: dict, body: bytes) -> None:
+        assert self._journal is not None, "append() after restore()"
         pickle.dump((environ, body), self._journal, pickle.HIGHEST_PROTOCOL)
         self._journal.flush()  # in the OS's hands: survives this process being killed
         self._journaled += 1
@@ -109,7 +111,8 @@ def collect() -> dict:
     """moto's S3 and DynamoDB state: {service: {account: {region: backend}}}."""
     from moto.backends import get_backend
 
-    return {name: {a: dict(r) for a, r in get_backend(name).items()} for name in PERSISTED}
+    backends = {name: get_backend(name) for name in PERSISTED}  # type: ignore[call-overload]
+    return {name: {a: dict(r) for a, r in b.items()} for name, b in backends.items()}
 
 
 def install(backends: dict) -> None:

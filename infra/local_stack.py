@@ -90,6 +90,7 @@ class Component:
 
     def supervise(self, now: float) -> None:
         """Start it again if it has died, after a delay that doubles while it keeps dying."""
+        assert self.process is not None, "supervise() after start()"
         if self.restart_at is None and self.process.poll() is None:
             if now - self.started_at > STABLE_AFTER_S:
                 self.failures = 0

@@ -15,10 +15,12 @@ import math
 import os
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from chalicelib.bootstrap import aws_client
+from chalicelib.composition import aws_client
 from chalicelib.config import DEFAULT_MAX_ATTEMPTS, Settings, load_settings
 from chalicelib.ids import PREFIX
+from chalicelib.jobs import RUNNING, JobStore
 
 ANALYZER_TIMEOUT_S = 600
 # SQS must not redeliver a message while the function that holds it may still be running; AWS
@@ -29,8 +31,7 @@ VISIBILITY_TIMEOUT_S = 6 * ANALYZER_TIMEOUT_S
 MAX_RECEIVE_COUNT = DEFAULT_MAX_ATTEMPTS  # deliveries before the message is dead-lettered
 DLQ_RETENTION_S = 14 * 24 * 3600
 MEDIA_PREFIX = f"{PREFIX}/"  # every key the app writes: videos and results documents
-JOB_TTL_ATTRIBUTE = "expires_at"  # chalicelib.jobs.Job.expires_at, epoch seconds
-DEFAULT_RETENTION_DAYS = 30  # = Settings.job_retention_days' default (VIDEO_JOBS_RETENTION_DAYS)
+JOB_TTL_ATTRIBUTE = "expires_at"  # chalicelib.jobs.JobRecord.expires_at, epoch seconds
 SSE_ALGORITHM = "AES256"  # SSE-S3: encrypted at rest with no KMS key to manage or grant
 PUBLIC_ACCESS_BLOCK = {
     "BlockPublicAcls": True,
@@ -167,19 +168,16 @@ def bootstrap(
     return Bootstrapped(settings.table_name, settings.bucket, queue_url, dlq_url)
 
 
-def requeue_unfinished(settings: Settings, queue_url: str, now: float | None = None) -> int:
+def requeue_unfinished(jobs: JobStore, sqs: Any, queue_url: str, now: float | None = None) -> int:
     """Send the id of every pending or running job again: the emulator keeps no queue across a
     restart. A running job's message waits until its lease has run out (SQS DelaySeconds, at
     most 900), so the claim that receives it can take the job over; claims make extras harmless.
     """
-    from chalicelib.bootstrap import services
-    from chalicelib.jobs import PENDING, RUNNING, Job
     from chalicelib.queue import encode_message
 
-    services()  # binds the Job model to this table and endpoint
-    sqs, now = aws_client("sqs", settings), time.time() if now is None else now
+    now = time.time() if now is None else now
     sent = 0
-    for job in Job.scan(Job.status.is_in(PENDING, RUNNING), consistent_read=True):
+    for job in jobs.unfinished():
         wait_s = (job.lease_expires_at or 0) - now + 1 if job.status == RUNNING else 0
         delay = min(900, max(0, math.ceil(wait_s)))
         sqs.send_message(
@@ -201,7 +199,12 @@ def main() -> None:
     created = bootstrap()
     print(created)
     if args.requeue:
-        print(f"re-queued {requeue_unfinished(load_settings(), created.queue_url)} unfinished jobs")
+        from chalicelib.composition import services
+
+        wired = services()
+        sqs = aws_client("sqs", wired.settings)
+        sent = requeue_unfinished(wired.jobs, sqs, wired.queue.queue_url)
+        print(f"re-queued {sent} unfinished jobs")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from urllib.parse import unquote
 
 from werkzeug.serving import make_server
 
+from chalicelib import logs
 from chalicelib.config import load_settings
 from infra.emulator_state import StateStore, lock_state_dir
 
@@ -172,7 +173,7 @@ def main() -> None:
     parser.add_argument("--wipe", action="store_true", help="delete the saved state and exit")
     args = parser.parse_args()
     state_dir = (args.state_dir or load_settings().state_dir).expanduser()
-    logging.basicConfig(level=logging.INFO, format="emulator: %(message)s")
+    logs.configure()  # JSON lines, as the API and the worker runner write them
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request: too noisy
     if args.wipe:
         with lock_state_dir(state_dir):

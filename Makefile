@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install model run test test-fast bench lint format clean package image-context image size-report browser
+.PHONY: install model run clean-state test test-fast bench lint format clean package image-context image size-report browser
 
 install: $(STAMP)
 
@@ -32,6 +32,9 @@ browser:
 	@command -v chromium >/dev/null || command -v google-chrome >/dev/null || \
 		($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium) || \
 		echo "could not install chromium: run 'apt-get install -y chromium' as root"
+# Forget every job, video and result the local stack has kept (VIDEO_JOBS_STATE_DIR).
+clean-state: $(STAMP)
+	$(BIN)/python -m infra.emulator --wipe
 
 # Governance checks first (seconds), then every test with the coverage floor.
 test: model browser

@@ -46,6 +46,7 @@ class Settings:
     job_retention_days: int  # jobs and their files expire after this (DynamoDB TTL, S3 lifecycle)
     max_queued_jobs: int  # Rekognition Start* answers LimitExceededException above this backlog
     pagination_key: bytes  # signs Rekognition NextToken values (tamper-evident, job-bound)
+    state_dir: Path  # where the local stack's emulator keeps its S3 and DynamoDB state
 
     @property
     def stale_after_s(self) -> float:
@@ -63,6 +64,13 @@ def _model_path() -> Path:
         return Path(os.environ["VIDEO_JOBS_MODEL_PATH"]).expanduser()
     model_dir = os.environ.get("VIDEO_JOBS_MODEL_DIR") or Path.home() / ".cache/video-jobs/models"
     return Path(model_dir).expanduser() / MODEL_FILE
+
+
+def _state_dir() -> Path:
+    if os.environ.get("VIDEO_JOBS_STATE_DIR"):
+        return Path(os.environ["VIDEO_JOBS_STATE_DIR"]).expanduser()
+    state_home = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local/state"
+    return Path(state_home).expanduser() / "video-jobs"
 
 
 def load_settings() -> Settings:
@@ -93,4 +101,5 @@ def load_settings() -> Settings:
         pagination_key=os.environ.get(
             "VIDEO_JOBS_PAGINATION_KEY", "video-jobs-local-pagination-key"
         ).encode(),
+        state_dir=_state_dir(),
     )

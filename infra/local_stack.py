@@ -2,15 +2,19 @@
 
     python -m infra.local_stack [--api-port 8000] [--aws-port 5010]
 
-Starts ``moto_server`` on loopback, creates the table, bucket, queue and dead-letter queue
-(idempotently), then ``chalice local`` on the ``local`` stage (via ``infra.api_server``) and the
-worker runner. Ctrl-C (or
-SIGTERM) stops all three; if one of them dies, the others are stopped too.
+Starts the emulator (``infra.emulator``: moto, with its S3 and DynamoDB state kept in
+``Settings.state_dir``), creates the table, bucket, queue and dead-letter queue (idempotently)
+and re-sends every unfinished job, then ``chalice local`` on the ``local`` stage (via
+``infra.api_server``) and the worker runner. A component that dies is started again, after
+0.5 s, then 1, 2, 4 ... up to 30 s if it keeps dying, while the others keep running, as Lambda
+would start a new invocation. Ctrl-C (or SIGTERM) stops the worker, the API, then the emulator,
+which saves its state.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import signal
 import socket
@@ -20,19 +24,29 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
+FIRST_DELAY_S, MAX_DELAY_S = 0.5, 30.0
+STABLE_AFTER_S = 60  # a component up this long starts again from the first delay
+PR_SET_PDEATHSIG = 1
 
 
-def wait_for_port(host: str, port: int, timeout_s: float, process: subprocess.Popen) -> None:
+def log(message: str) -> None:
+    print(f"local_stack: {message}", file=sys.stderr, flush=True)
+
+
+def wait_for_port(host: str, port: int, timeout_s: float, process: subprocess.Popen) -> bool:
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{process.args!r} exited with code {process.returncode}")
+    while time.monotonic() < deadline and process.poll() is None:
         with socket.socket() as probe:
             if probe.connect_ex((host, port)) == 0:
-                return
+                return True
         time.sleep(0.1)
-    raise SystemExit(f"nothing listens on {host}:{port} after {timeout_s:.0f} s")
+    return False
+
+
+def die_with_parent() -> None:
+    """In the child: get SIGTERM if the stack itself is killed, rather than hold the ports."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def stack_environment(host: str, aws_port: int) -> dict[str, str]:
@@ -48,17 +62,76 @@ def stack_environment(host: str, aws_port: int) -> dict[str, str]:
     }
 
 
-def stop_all(processes: list[subprocess.Popen]) -> None:
-    """Stop in reverse start order, each before the next, so the worker and the API finish
-    their last requests while the emulator is still up."""
-    for process in reversed(processes):
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+class Component:
+    """One process of the stack; ``start`` is True once it is up (listening, set up)."""
+
+    def __init__(self, name, argv, env, *, port=None, host="127.0.0.1", after_start=None):
+        self.name, self.argv, self.env = name, argv, env
+        self.host, self.port, self.after_start = host, port, after_start
+        self.process: subprocess.Popen | None = None
+        self.failures, self.started_at, self.restart_at = 0, 0.0, None
+
+    def start(self) -> bool:
+        self.process = subprocess.Popen(
+            self.argv, env=self.env, cwd=ROOT, start_new_session=True, preexec_fn=die_with_parent
+        )
+        self.started_at, self.restart_at = time.monotonic(), None
+        log(f"{self.name} started (pid {self.process.pid})")
+        if self.port and not wait_for_port(self.host, self.port, 60, self.process):
+            self.stop()
+            return False
         try:
-            process.wait(timeout=30)
+            if self.after_start:
+                self.after_start()
+        except subprocess.CalledProcessError:
+            self.stop()
+            return False
+        return True
+
+    def supervise(self, now: float) -> None:
+        """Start it again if it has died, after a delay that doubles while it keeps dying."""
+        assert self.process is not None, "supervise() after start()"
+        if self.restart_at is None and self.process.poll() is None:
+            if now - self.started_at > STABLE_AFTER_S:
+                self.failures = 0
+            return
+        if self.restart_at is None:
+            self.failures += 1
+            delay = min(MAX_DELAY_S, FIRST_DELAY_S * 2 ** (self.failures - 1))
+            self.restart_at = now + delay
+            code = self.process.returncode
+            log(f"{self.name} exited with code {code}; restarting in {delay:g} s")
+        elif now >= self.restart_at and not self.start():
+            self.restart_at = None  # counts as another failure on the next pass
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            self.process.kill()
+            self.process.wait()
+
+
+def components(host: str, api_port: int, aws_port: int) -> list[Component]:
+    env, python = stack_environment(host, aws_port), sys.executable
+
+    def set_up_resources() -> None:  # and re-send what the emulator's queue no longer holds
+        requeue = [python, "-m", "infra.resources", "--requeue"]
+        subprocess.run(requeue, env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+
+    emulator = [python, "-m", "infra.emulator", "--host", host, "--port", str(aws_port)]
+    api = [python, "-m", "infra.api_server", "--no-autoreload", "--stage", "local",
+           "--host", host, "--port", str(api_port)]  # fmt: skip
+    return [
+        Component(
+            "emulator", emulator, env, host=host, port=aws_port, after_start=set_up_resources
+        ),
+        Component("api", api, env, host=host, port=api_port),
+        Component("worker", [python, "-m", "infra.worker_runner"], env),
+    ]
 
 
 def main() -> int:
@@ -67,67 +140,28 @@ def main() -> int:
     parser.add_argument("--api-port", type=int, default=int(os.environ.get("API_PORT", 8000)))
     parser.add_argument("--aws-port", type=int, default=int(os.environ.get("AWS_PORT", 5010)))
     args = parser.parse_args()
-    env = stack_environment(args.host, args.aws_port)
-    processes: list[subprocess.Popen] = []
-    stopping = False
-
-    def request_stop(*_):
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    stack = components(args.host, args.api_port, args.aws_port)
+    stopping = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.append(True))
     try:
-        moto = subprocess.Popen(
-            [BIN / "moto_server", "-H", args.host, "-p", str(args.aws_port)],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # one line per request: too noisy
-        processes.append(moto)
-        wait_for_port(args.host, args.aws_port, 30, moto)
-        subprocess.run(
-            [sys.executable, "-m", "infra.resources"],
-            env=env,
-            cwd=ROOT,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        api = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "infra.api_server",  # `chalice local`, with TCP_NODELAY
-                "--no-autoreload",
-                "--stage",
-                "local",
-                "--host",
-                args.host,
-                "--port",
-                str(args.api_port),
-            ],
-            env=env,
-            cwd=ROOT,
-        )
-        processes.append(api)
-        processes.append(
-            subprocess.Popen([sys.executable, "-m", "infra.worker_runner"], env=env, cwd=ROOT)
-        )
-        wait_for_port(args.host, args.api_port, 60, api)
+        for component in stack:
+            if not component.start():
+                log(f"{component.name} did not start; stopping the stack")
+                return 1
         print(
             f"video-jobs is up: API http://{args.host}:{args.api_port}  "
-            f"emulated AWS {env['VIDEO_JOBS_AWS_ENDPOINT']}  (Ctrl-C stops everything)",
+            f"emulated AWS http://{args.host}:{args.aws_port}  (Ctrl-C stops everything)",
             flush=True,
         )
         while not stopping:
-            if any(process.poll() is not None for process in processes):
-                print("a component exited; stopping the stack", file=sys.stderr)
-                return 1
+            for component in stack:
+                component.supervise(time.monotonic())
             time.sleep(0.2)
         return 0
-    finally:
-        stop_all(processes)
+    finally:  # the worker and the API finish their requests while the emulator is still up
+        for component in reversed(stack):
+            component.stop()
 
 
 if __name__ == "__main__":

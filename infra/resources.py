@@ -4,18 +4,23 @@ The local emulator (moto_server) is set up from these definitions; the cloud tem
 generated from the same ones, so local and cloud cannot drift apart.
 
     python -m infra.resources --endpoint http://127.0.0.1:5010   # create or confirm, twice is fine
+    python -m infra.resources --requeue    # and re-send unfinished jobs (the local stack, at start)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import time
 from dataclasses import dataclass
+from typing import Any
 
 from chalicelib.composition import aws_client
 from chalicelib.config import DEFAULT_MAX_ATTEMPTS, Settings, load_settings
 from chalicelib.ids import PREFIX
+from chalicelib.jobs import RUNNING, JobStore
 
 ANALYZER_TIMEOUT_S = 600
 # SQS must not redeliver a message while the function that holds it may still be running; AWS
@@ -163,13 +168,43 @@ def bootstrap(
     return Bootstrapped(settings.table_name, settings.bucket, queue_url, dlq_url)
 
 
+def requeue_unfinished(jobs: JobStore, sqs: Any, queue_url: str, now: float | None = None) -> int:
+    """Send the id of every pending or running job again: the emulator keeps no queue across a
+    restart. A running job's message waits until its lease has run out (SQS DelaySeconds, at
+    most 900), so the claim that receives it can take the job over; claims make extras harmless.
+    """
+    from chalicelib.queue import encode_message
+
+    now = time.time() if now is None else now
+    sent = 0
+    for job in jobs.unfinished():
+        wait_s = (job.lease_expires_at or 0) - now + 1 if job.status == RUNNING else 0
+        delay = min(900, max(0, math.ceil(wait_s)))
+        sqs.send_message(
+            QueueUrl=queue_url, MessageBody=encode_message(job.job_id), DelaySeconds=delay
+        )
+        sent += 1
+    return sent
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--endpoint", help="emulator URL (default: from the environment)")
+    parser.add_argument(
+        "--requeue", action="store_true", help="then re-send the id of every unfinished job"
+    )
     args = parser.parse_args()
     if args.endpoint:
         os.environ["VIDEO_JOBS_AWS_ENDPOINT"] = args.endpoint
-    print(bootstrap())
+    created = bootstrap()
+    print(created)
+    if args.requeue:
+        from chalicelib.composition import services
+
+        wired = services()
+        sqs = aws_client("sqs", wired.settings)
+        sent = requeue_unfinished(wired.jobs, sqs, wired.queue.queue_url)
+        print(f"re-queued {sent} unfinished jobs")
 
 
 if __name__ == "__main__":

@@ -176,7 +176,11 @@ def submit_latency(requests_count: int, warmup: int = 5) -> Latency:
         for _ in range(20):
             validate_mp4_bytes(data)
         validate_ms = (time.perf_counter() - started) / 20 * 1000
-        env = {**os.environ, "VIDEO_JOBS_MODEL_PATH": str(Path(workdir) / "absent.onnx")}
+        env = {
+            **os.environ,
+            "VIDEO_JOBS_MODEL_PATH": str(Path(workdir) / "absent.onnx"),
+            "VIDEO_JOBS_STATE_DIR": str(Path(workdir) / "state"),
+        }
         stack_log = (Path(workdir) / "stack.log").open("w")
         processes = [
             subprocess.Popen(
@@ -189,7 +193,7 @@ def submit_latency(requests_count: int, warmup: int = 5) -> Latency:
             )
         ]
         try:
-            log(f"local stack: API :{api_port}, moto_server :{aws_port}")
+            log(f"local stack: API :{api_port}, emulator :{aws_port}")
             wait_for_port(api_port, processes[0], 120)
             s3, dynamodb, sqs = bare_clients(aws_port)
             queue_url = sqs.get_queue_url(QueueName=DEFAULT_QUEUE_NAME)["QueueUrl"]

@@ -15,10 +15,11 @@ does not answer), 2 if refused. Running it twice is fine: what is already gone c
 deleted. It talks to emulators only: an endpoint is required and an ``amazonaws.com`` host is
 refused (docs/rollback.md covers real AWS).
 
-Stopping ``make run`` with Ctrl-C discards the emulator's state anyway; this script is for a
-moto_server that outlives the stack, and for rehearsing the cloud rollback's order and checks.
-Run against a live ``make run``, it works, and then the worker runner exits because its queue is
-gone, and infra/local_stack.py stops every component, its moto_server included.
+``make run`` keeps its emulator's state on disk (``make clean-state`` forgets it); this script
+is for a moto_server that outlives the stack, and for rehearsing the cloud rollback's order and
+checks. Run against a live ``make run``, it works (the deletes are kept), and then the worker
+runner exits because its queue is gone, and infra/local_stack.py restarts it with a growing
+delay until the stack is stopped; the next start creates the resources again.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def api(model_path, tmp_path_factory):
-    with local_stack(tmp_path_factory.mktemp("stack") / "stack.log") as base:
-        yield base
+    with local_stack(tmp_path_factory.mktemp("stack")) as stack:
+        yield stack.base
 
 
 def video_jobs(api: str, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:

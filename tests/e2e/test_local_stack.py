@@ -1,4 +1,4 @@
-"""The real local stack over real HTTP: moto_server + chalice local + the worker runner."""
+"""The real local stack over real HTTP: the emulator + chalice local + the worker runner."""
 
 import time
 
@@ -15,8 +15,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def stack(model_path, tmp_path_factory):
-    with local_stack(tmp_path_factory.mktemp("stack") / "stack.log") as base:
-        yield base
+    with local_stack(tmp_path_factory.mktemp("stack")) as running:
+        yield running.base
 
 
 def wait_final(base: str, job_id: str, timeout_s: float = 180) -> list[str]:

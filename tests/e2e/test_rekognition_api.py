@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from tests.fixtures.make_tiny_mp4 import make_mp4
 from tests.support.rekognition_shapes import count_members, output_shape, problems
-from tests.support.servers import local_stack
+from tests.support.stack import local_stack
 from tests.support.videos import shared_video
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,8 +38,8 @@ def stack(model_path, tmp_path_factory):
         "VIDEO_JOBS_MAX_QUEUED_JOBS": str(MAX_QUEUED_JOBS),
     }
     clips = tmp_path_factory.mktemp("rekognition")
-    with local_stack(clips / "stack.log", env) as (api, aws):
-        yield {"api": api, "aws": aws, "clips": clips}
+    with local_stack(clips, env) as running:
+        yield {"api": running.base, "aws": running.aws_base, "clips": clips}
 
 
 def _record(operation_model, response_dict, **_):

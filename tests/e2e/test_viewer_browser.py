@@ -48,7 +48,8 @@ def browser() -> str:
 def job(browser, model_path, tmp_path_factory):
     """(API base URL, job id, results) of dog_and_woman.mp4, analyzed by yolo_ocr_fast."""
     data = shared_video("dog_and_woman.mp4").read_bytes()
-    with local_stack(tmp_path_factory.mktemp("stack") / "stack.log") as api:
+    with local_stack(tmp_path_factory.mktemp("stack")) as stack:
+        api = stack.base
         submitted = requests.post(
             f"{api}/video/submit?pipeline_id=yolo_ocr_fast", data=data,
             headers={"Content-Type": "video/mp4"}, timeout=30,

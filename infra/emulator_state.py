@@ -1,0 +1,135 @@
+"""Where the emulator keeps moto's S3 and DynamoDB state: a snapshot and a journal of writes.
+
+``moto-state.pickle`` holds generation N of moto's S3 and DynamoDB backends (pickled whole);
+``journal-N.log`` the writes made since, one pickled request per write. A snapshot is written to
+a temporary file, synced and renamed before its new empty journal replaces the old one, so a
+crash at any point leaves one consistent pair. ``lock`` keeps a second emulator out.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import fcntl
+import logging
+import os
+import pickle
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+PERSISTED = ("s3", "dynamodb")  # SQS is not kept: the local stack re-sends unfinished jobs
+SNAPSHOT = "moto-state.pickle"
+# A new snapshot after this many journaled writes (replaying one costs 2-3.5 ms, so a crash
+# restart replays a few seconds at most), or once the journal outgrows the snapshot.
+COMPACT_WRITES = 1000
+MIN_COMPACT_BYTES = 64 * 1024 * 1024
+log = logging.getLogger("video_jobs.emulator")
+
+# moto's SQS queues hold a threading.Condition; a fresh one is what a restored queue needs.
+copyreg.pickle(threading.Condition, lambda _condition: (threading.Condition, ()))
+
+
+class StateStore:
+    """The snapshot and journal in ``state_dir``; callers serialize ``append`` and ``snapshot``."""
+
+    def __init__(self, state_dir: Path):
+        self.dir = state_dir
+        self.generation = 0
+        self._journal: BinaryIO | None = None
+        self._snapshot_bytes = self._journaled = 0
+
+    def journal_path(self, generation: int) -> Path:
+        return self.dir / f"journal-{generation}.log"
+
+    def restore(self, replay: Callable[[dict, bytes], object]) -> int:
+        """Load the snapshot into moto, hand each journaled write to ``replay``; their count.
+        Then the journal is folded into a new snapshot (or, with nothing replayed, emptied)."""
+        snapshot = self.dir / SNAPSHOT
+        if snapshot.exists():
+            with snapshot.open("rb") as file:
+                saved = pickle.load(file)
+            self.generation, self._snapshot_bytes = saved["generation"], snapshot.stat().st_size
+            install(saved["backends"])
+        replayed = 0
+        for environ, body in read_journal(self.journal_path(self.generation)):
+            replay(environ, body)
+            replayed += 1
+        if replayed:
+            self.snapshot()  # also drops a torn last write
+        else:
+            self._start_journal()
+        return replayed
+
+    def append(self, environ: dict, body: bytes) -> None:
+        assert self._journal is not None, "append() after restore()"
+        pickle.dump((environ, body), self._journal, pickle.HIGHEST_PROTOCOL)
+        self._journal.flush()  # in the OS's hands: survives this process being killed
+        self._journaled += 1
+        too_big = self._journal.tell() > max(MIN_COMPACT_BYTES, self._snapshot_bytes)
+        if too_big or self._journaled >= COMPACT_WRITES:
+            self.snapshot()
+
+    def snapshot(self) -> None:
+        """Write generation N+1 and start its empty journal."""
+        started = time.perf_counter()
+        target, temporary = self.dir / SNAPSHOT, self.dir / (SNAPSHOT + ".partial")
+        with temporary.open("wb") as file:
+            state = {"generation": self.generation + 1, "backends": collect()}
+            pickle.dump(state, file, pickle.HIGHEST_PROTOCOL)
+            file.flush()
+            os.fsync(file.fileno())
+            self._snapshot_bytes = file.tell()
+        os.replace(temporary, target)
+        self.generation += 1
+        self._start_journal()
+        log.info("snapshot %d: %.1f MB in %.2f s", self.generation, self._snapshot_bytes / 1e6,
+                 time.perf_counter() - started)  # fmt: skip
+        for old in self.dir.glob("journal-*.log"):
+            if old != self.journal_path(self.generation):
+                old.unlink()
+
+    def _start_journal(self) -> None:
+        if self._journal:
+            self._journal.close()
+        self._journal, self._journaled = self.journal_path(self.generation).open("wb"), 0
+
+
+def read_journal(path: Path) -> Iterator[tuple[dict, bytes]]:
+    if not path.exists():
+        return
+    with path.open("rb") as file:
+        while True:
+            try:
+                yield pickle.load(file)
+            except (EOFError, pickle.UnpicklingError, ValueError):  # the end, or a torn last write
+                return
+
+
+def collect() -> dict:
+    """moto's S3 and DynamoDB state: {service: {account: {region: backend}}}."""
+    from moto.backends import get_backend
+
+    backends = {name: get_backend(name) for name in PERSISTED}  # type: ignore[call-overload]
+    return {name: {a: dict(r) for a, r in b.items()} for name, b in backends.items()}
+
+
+def install(backends: dict) -> None:
+    from moto.backends import get_backend
+
+    for name, accounts in backends.items():
+        for account_id, regions in accounts.items():
+            for region, backend in regions.items():
+                get_backend(name)[account_id][region] = backend
+
+
+def lock_state_dir(state_dir: Path):
+    """One emulator per state directory: a second one would overwrite the first one's files."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    handle = (state_dir / "lock").open("w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise SystemExit(f"another emulator is using {state_dir}: stop it first") from None
+    return handle

@@ -12,8 +12,8 @@ import logging
 from chalice import Chalice, Rate, Response
 
 from chalicelib import idempotency, submissions
-from chalicelib.bootstrap import services
-from chalicelib.config import DEFAULT_QUEUE_NAME
+from chalicelib.bootstrap import courier, services
+from chalicelib.config import DEFAULT_NOTICES_QUEUE_NAME, DEFAULT_QUEUE_NAME
 from chalicelib.errors import JobNotFound, ResultsNotReady, VideoJobsError
 from chalicelib.jobs import COMPLETED, FAILED, Job
 from chalicelib.reconcile import reconcile
@@ -170,6 +170,13 @@ def analyze_video(event):
     for record in event:
         attributes = record.to_dict().get("attributes", {})
         worker.handle_message(record.body, int(attributes.get("ApproximateReceiveCount", 1)))
+
+
+@app.on_sqs_message(queue=DEFAULT_NOTICES_QUEUE_NAME, batch_size=1)
+def deliver_notice(event):
+    """One webhook attempt per message; a failed one is re-queued with a delay (delivery.py)."""
+    for record in event:
+        courier().handle(record.body)
 
 
 @app.schedule(Rate(RECONCILE_EVERY_MIN, unit=Rate.MINUTES))

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 import boto3
 from botocore.config import Config
 
-from chalicelib.config import Settings, load_settings
+from chalicelib.config import LOCAL_STAGE, Settings, load_settings
+from chalicelib.delivery import Courier
 from chalicelib.idempotency import IdempotencyRecord
 from chalicelib.jobs import Job
+from chalicelib.notify import Notifier
 from chalicelib.pipelines import VideoFilePipelineService
 from chalicelib.queue import QueueService, SqsQueue
 from chalicelib.storage import S3Storage
@@ -36,6 +38,21 @@ class Services:
             pipelines=VideoFilePipelineService(self.settings),
             lease_s=self.settings.job_lease_s,
             max_attempts=self.settings.max_attempts,
+            notifier=self.notifier,
+        )
+
+    @functools.cached_property
+    def notifier(self) -> Notifier:
+        notices, sqs = self.settings.notices, aws_client("sqs", self.settings)
+        sns = aws_client("sns", self.settings)
+        # The template passes the topic's ARN; locally, CreateTopic is an idempotent look-up.
+        topic_arn = notices.topic_arn or sns.create_topic(Name=notices.topic)["TopicArn"]
+        return Notifier(
+            sns=sns,
+            topic_arn=topic_arn,
+            sqs=sqs,
+            notices_url=sqs.get_queue_url(QueueName=notices.queue_name)["QueueUrl"],
+            public_url=notices.public_url,
         )
 
 
@@ -63,4 +80,28 @@ def services() -> Services:
     queue_url = sqs.get_queue_url(QueueName=settings.queue_name)["QueueUrl"]
     return Services(
         settings, S3Storage(aws_client("s3", settings), settings.bucket), SqsQueue(sqs, queue_url)
+    )
+
+
+def _webhook_secret(settings: Settings) -> str | None:
+    """On AWS the key lives in Secrets Manager (named by ARN), never in a plain variable."""
+    notices = settings.notices
+    if notices.secret_arn:
+        secrets = aws_client("secretsmanager", settings)
+        return secrets.get_secret_value(SecretId=notices.secret_arn)["SecretString"]
+    return notices.secret
+
+
+@functools.cache
+def courier() -> Courier:
+    """What the deliver_notice function needs: the notices queues and the signing key."""
+    settings = load_settings()
+    sqs, notices = aws_client("sqs", settings), settings.notices
+    return Courier(
+        sqs=sqs,
+        queue_url=sqs.get_queue_url(QueueName=notices.queue_name)["QueueUrl"],
+        dlq_url=sqs.get_queue_url(QueueName=notices.dlq_name)["QueueUrl"],
+        settings=settings.notices,
+        secret=_webhook_secret(settings),
+        allow_loopback=settings.stage == LOCAL_STAGE,
     )

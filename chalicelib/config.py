@@ -20,6 +20,10 @@ DEFAULT_TABLE_NAME = "video-jobs"
 DEFAULT_BUCKET = "video-jobs-media"
 DEFAULT_QUEUE_NAME = "video-jobs-queue"
 DEFAULT_MAX_ATTEMPTS = 3  # also the queue's maxReceiveCount (infra/resources.py)
+DEFAULT_NOTICES_QUEUE_NAME = "video-jobs-notices"  # webhook deliveries and their retries
+DEFAULT_EVENTS_TOPIC = "video-jobs-events"  # SNS: every job's final event
+# Signs webhooks on the local stage only; other stages must configure their own secret.
+LOCAL_WEBHOOK_SECRET = "video-jobs-local-webhook-secret"
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,27 @@ class Settings:
     max_attempts: int  # deliveries of one job before it is failed (= the queue's maxReceiveCount)
     visibility_timeout_s: int  # of the local queue; the cloud queue's is 6x the function timeout
     job_retention_days: int  # jobs and their files expire after this (DynamoDB TTL, S3 lifecycle)
+    notices: NoticeSettings
+
+
+@dataclass(frozen=True)
+class NoticeSettings:
+    """Completion notices: the SNS events topic and signed webhooks (chalicelib/notify.py)."""
+
+    topic: str  # SNS topic name; the ARN is looked up by name unless topic_arn is given
+    topic_arn: str | None  # set by the deploy template
+    queue_name: str  # webhook deliveries; its dead-letter queue is "<name>-dlq"
+    secret: str | None  # HMAC-SHA256 key of X-Video-Jobs-Signature
+    secret_arn: str | None  # on AWS: a Secrets Manager secret holding the key (read at start)
+    public_url: str  # prefix of status_url/results_url in events ("" keeps them relative)
+    timeout_s: float  # connect and read timeout of one delivery attempt
+    first_retry_s: int  # wait after the first failed attempt; doubles after each failure
+    max_retry_delay_s: int  # no single wait is longer
+    retry_window_s: int  # no attempt later than this after the first; then the dead-letter queue
+
+    @property
+    def dlq_name(self) -> str:
+        return f"{self.queue_name}-dlq"
 
 
 def _int(name: str, default: int) -> int:
@@ -51,6 +76,22 @@ def _model_path() -> Path:
         return Path(os.environ["VIDEO_JOBS_MODEL_PATH"]).expanduser()
     model_dir = os.environ.get("VIDEO_JOBS_MODEL_DIR") or Path.home() / ".cache/video-jobs/models"
     return Path(model_dir).expanduser() / MODEL_FILE
+
+
+def _notice_settings(stage: str) -> NoticeSettings:
+    default_secret = LOCAL_WEBHOOK_SECRET if stage == LOCAL_STAGE else None
+    return NoticeSettings(
+        topic=os.environ.get("VIDEO_JOBS_EVENTS_TOPIC", DEFAULT_EVENTS_TOPIC),
+        topic_arn=os.environ.get("VIDEO_JOBS_EVENTS_TOPIC_ARN") or None,
+        queue_name=os.environ.get("VIDEO_JOBS_NOTICES_QUEUE", DEFAULT_NOTICES_QUEUE_NAME),
+        secret=os.environ.get("VIDEO_JOBS_WEBHOOK_SECRET") or default_secret,
+        secret_arn=os.environ.get("VIDEO_JOBS_WEBHOOK_SECRET_ARN") or None,
+        public_url=os.environ.get("VIDEO_JOBS_PUBLIC_URL", "").rstrip("/"),
+        timeout_s=float(os.environ.get("VIDEO_JOBS_WEBHOOK_TIMEOUT_S", "5")),
+        first_retry_s=_int("VIDEO_JOBS_WEBHOOK_FIRST_RETRY_S", 30),
+        max_retry_delay_s=_int("VIDEO_JOBS_WEBHOOK_MAX_RETRY_DELAY_S", 3600),
+        retry_window_s=_int("VIDEO_JOBS_WEBHOOK_RETRY_WINDOW_S", 24 * 3600),
+    )
 
 
 def load_settings() -> Settings:
@@ -76,4 +117,5 @@ def load_settings() -> Settings:
         max_attempts=_int("VIDEO_JOBS_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS),
         visibility_timeout_s=_int("VIDEO_JOBS_VISIBILITY_TIMEOUT_S", 60),
         job_retention_days=_int("VIDEO_JOBS_RETENTION_DAYS", 30),
+        notices=_notice_settings(stage),
     )

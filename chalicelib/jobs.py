@@ -16,6 +16,7 @@ lease (it was presumed dead) cannot overwrite the outcome of the one that took o
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 
@@ -73,6 +74,7 @@ class Job(Model):
     lease_owner = UnicodeAttribute(null=True)
     lease_expires_at = NumberAttribute(null=True)  # epoch seconds
     expires_at = NumberAttribute(null=True)  # epoch seconds; DynamoDB TTL removes old jobs
+    options = UnicodeAttribute(null=True)  # JSON object: the job's non-default options
 
     @classmethod
     def bind(cls, settings: Settings) -> None:
@@ -92,6 +94,7 @@ class Job(Model):
         status: str = PENDING,
         sample_fps: float | None = None,
         retention_days: int = 30,
+        options: dict | None = None,
     ) -> Job:
         now = utc_now()
         return cls(
@@ -103,6 +106,7 @@ class Job(Model):
             pipeline_id=pipeline_id,
             sample_fps=sample_fps,
             expires_at=int(time.time()) + retention_days * 86400,
+            options=json.dumps(options, sort_keys=True) if options else None,
         )
 
     @classmethod

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from chalicelib import idempotency
-from chalicelib.config import Settings
+from chalicelib.callbacks import check_callback_url
+from chalicelib.config import LOCAL_STAGE, Settings
 from chalicelib.errors import (
     BadRequest,
     Conflict,
@@ -39,21 +40,32 @@ UPLOAD_CONTENT_TYPE = "video/mp4"
 class JobOptions:
     pipeline_id: str
     sample_fps: float | None = None
+    callback_url: str | None = None  # POSTed a signed event when the job ends (notify.py)
+
+    def stored(self) -> dict:
+        """The options kept in the job row's ``options`` attribute (those that are set)."""
+        return {"callback_url": self.callback_url} if self.callback_url else {}
+
+
+QUERY_PARAMETERS = ("pipeline_id", "sample_fps", "callback_url")
 
 
 def parse_job_options(params: dict[str, str] | None, settings: Settings) -> JobOptions:
-    """Per-job options from query parameters: ``pipeline_id`` and ``sample_fps``."""
+    """Per-job options from query parameters: ``pipeline_id``, ``sample_fps``, ``callback_url``."""
     params = params or {}
-    unknown = set(params) - {"pipeline_id", "sample_fps"}
+    unknown = set(params) - set(QUERY_PARAMETERS)
     if unknown:
         raise BadRequest(
             f"unknown query parameter(s) {sorted(unknown)}: "
-            "only pipeline_id and sample_fps are accepted"
+            f"only {', '.join(QUERY_PARAMETERS)} are accepted"
         )
     pipeline_id = check_pipeline_id(params.get("pipeline_id", settings.default_pipeline))
+    callback_url = params.get("callback_url")
+    if callback_url is not None:  # resolved and checked now; again at each delivery
+        check_callback_url(callback_url, allow_loopback=settings.stage == LOCAL_STAGE)
     fps = params.get("sample_fps")
     if fps is None:
-        return JobOptions(pipeline_id)
+        return JobOptions(pipeline_id, callback_url=callback_url)
     try:
         value = float(fps)
     except ValueError:
@@ -63,7 +75,7 @@ def parse_job_options(params: dict[str, str] | None, settings: Settings) -> JobO
             f"sample_fps must be a number from {MIN_SAMPLE_FPS:g} to {MAX_SAMPLE_FPS:g} "
             f"(frames analyzed per second of video), got {fps!r}"
         )
-    return JobOptions(pipeline_id, value)
+    return JobOptions(pipeline_id, value, callback_url)
 
 
 def _too_large(size: int, limit: int, advice: str) -> PayloadTooLarge:
@@ -105,7 +117,10 @@ def submit_video(
         forget_key()
 
     if idempotency_key is not None:
-        request = idempotency.fingerprint(data, options.pipeline_id, repr(options.sample_fps))
+        extra = [options.callback_url] if options.callback_url else []  # old keys still match
+        request = idempotency.fingerprint(
+            data, options.pipeline_id, repr(options.sample_fps), *extra
+        )
         earlier = _accept(
             lambda: idempotency.reserve(
                 idempotency_key, job_id, request, settings.job_retention_days
@@ -141,6 +156,7 @@ def _new_job(options: JobOptions, settings: Settings, status: str) -> Job:
         sample_fps=options.sample_fps,
         status=status,
         retention_days=settings.job_retention_days,
+        options=options.stored(),
     )
 
 

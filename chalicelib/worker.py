@@ -32,7 +32,8 @@ from chalicelib.errors import (
     VideoJobsError,
 )
 from chalicelib.ids import results_path
-from chalicelib.jobs import COMPLETED, FAILED, PENDING, RUNNING, Job
+from chalicelib.jobs import COMPLETED, FAILED, FINAL_STATES, PENDING, RUNNING, Job
+from chalicelib.notify import Notifier
 from chalicelib.pipelines import VideoFilePipelineService
 from chalicelib.queue import QueueService, decode_message
 from chalicelib.results import encode
@@ -81,8 +82,10 @@ class JobWorker:
         pipelines: VideoFilePipelineService,
         lease_s: float = 60.0,
         max_attempts: int = 3,
+        notifier: Notifier | None = None,
     ):
         self.storage = storage
+        self.notifier = notifier
         self.queue = queue
         self.pipelines = pipelines
         self.lease_s = lease_s
@@ -107,6 +110,10 @@ class JobWorker:
             return False
         if job.status not in (PENDING, RUNNING):
             log.info("job %s is %s: nothing to do (duplicate delivery?)", job_id, job.status)
+            if job.status in FINAL_STATES and receive_count > 1 and self.notifier:
+                # The delivery before this one may have died between the final write and its
+                # notice: announce again (same event id; receivers drop repeats).
+                self.notifier.announce(job)
             return False
         try:
             job.claim(self.owner, self.lease_s)
@@ -186,6 +193,8 @@ class JobWorker:
             job.update_status(status, owner=self.owner, **fields)
         except IllegalTransition:
             raise LeaseLost() from None
+        if self.notifier:  # only the write that made the job final announces it
+            self.notifier.announce(job)
 
     def run_once(self, wait_s: float = 0) -> bool:
         """Take one message (waiting up to ``wait_s``); True if a job was run."""

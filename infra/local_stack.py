@@ -68,6 +68,7 @@ def main() -> int:
     parser.add_argument("--aws-port", type=int, default=int(os.environ.get("AWS_PORT", 5010)))
     args = parser.parse_args()
     env = stack_environment(args.host, args.aws_port)
+    env.setdefault("VIDEO_JOBS_PUBLIC_URL", f"http://{args.host}:{args.api_port}")  # in events
     processes: list[subprocess.Popen] = []
     stopping = False
 

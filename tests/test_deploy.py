@@ -26,10 +26,15 @@ from infra.cloud_template import (
     ANALYZER,
     BUCKET,
     DLQ,
+    EVENTS_TOPIC,
     IMAGE_URI,
+    NOTICES_DLQ,
+    NOTICES_QUEUE,
     QUEUE,
     RETENTION_DAYS,
     TABLE,
+    WEBHOOK_SECRET,
+    WEBHOOK_SECRET_STORE,
     functions,
 )
 from infra.package import lint, package
@@ -154,6 +159,8 @@ def test_analyzer_reads_videos_and_writes_results_only(template):
             "sqs:ChangeMessageVisibility sqs:GetQueueUrl",
             arn(QUEUE),
         )
+        | expect("sns:Publish", {"Ref": EVENTS_TOPIC})
+        | expect("sqs:SendMessage sqs:GetQueueUrl", arn(NOTICES_QUEUE))
     )
     job_id, bucket_arn = new_job_id(), f"${{{BUCKET}.Arn}}/"
     assert fnmatch.fnmatch(bucket_arn + video_path(job_id), videos)
@@ -166,6 +173,44 @@ def test_reconciler_scans_rows_and_requeues_only(template):
         | expect("dynamodb:Scan", arn(TABLE))
         | expect("sqs:SendMessage sqs:GetQueueUrl", arn(QUEUE))
     )
+
+
+def test_notices_are_delivered_by_a_zip_function_that_only_touches_its_queues(template):
+    deliverer = props(template, "DeliverNotice")
+    assert deliverer["CodeUri"] == "./deployment.zip" and deliverer["Timeout"] == 30
+    (event,) = deliverer["Events"].values()
+    assert event["Type"] == "SQS" and event["Properties"]["BatchSize"] == 1
+    assert event["Properties"]["Queue"] == arn(NOTICES_QUEUE)
+    assert props(template, NOTICES_QUEUE)["RedrivePolicy"]["deadLetterTargetArn"] == arn(
+        NOTICES_DLQ
+    )
+    assert props(template, NOTICES_QUEUE)["VisibilityTimeout"] >= 6 * deliverer["Timeout"]
+    assert grants(template, "DeliverNotice") == (
+        expect("logs:CreateLogStream logs:PutLogEvents", arn("DeliverNoticeLogGroup"))
+        | expect(
+            "sqs:ReceiveMessage sqs:DeleteMessage sqs:GetQueueAttributes "
+            "sqs:ChangeMessageVisibility sqs:GetQueueUrl sqs:SendMessage",
+            arn(NOTICES_QUEUE),
+        )
+        | expect("sqs:SendMessage sqs:GetQueueUrl", arn(NOTICES_DLQ))
+        | expect("secretsmanager:GetSecretValue", {"Ref": WEBHOOK_SECRET_STORE})
+    )
+
+
+def test_the_webhook_secret_is_a_noecho_parameter_kept_in_secrets_manager(template):
+    parameter = template["Parameters"][WEBHOOK_SECRET]
+    assert parameter["NoEcho"] is True and parameter["MinLength"] >= 32
+    store = template["Resources"][WEBHOOK_SECRET_STORE]
+    assert store["Type"] == "AWS::SecretsManager::Secret"
+    assert store["Properties"]["SecretString"] == {"Ref": WEBHOOK_SECRET}
+    assert template["Resources"][EVENTS_TOPIC]["Type"] == "AWS::SNS::Topic"
+    for name, resource in functions(template):
+        env = resource["Properties"]["Environment"]["Variables"]
+        assert "VIDEO_JOBS_WEBHOOK_SECRET" not in env, f"{name} has the secret in plain text"
+        assert env["VIDEO_JOBS_WEBHOOK_SECRET_ARN"] == {"Ref": WEBHOOK_SECRET_STORE}
+        assert env["VIDEO_JOBS_EVENTS_TOPIC_ARN"] == {"Ref": EVENTS_TOPIC}
+    analyzer_env = props(template, ANALYZER)["Environment"]["Variables"]
+    assert "${RestAPI}" in analyzer_env["VIDEO_JOBS_PUBLIC_URL"]["Fn::Sub"]
 
 
 def test_functions_log_to_their_own_group_and_find_the_stack_resources(template):

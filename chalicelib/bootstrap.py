@@ -45,13 +45,20 @@ class Services:
     def notifier(self) -> Notifier:
         notices, sqs = self.settings.notices, aws_client("sqs", self.settings)
         sns = aws_client("sns", self.settings)
-        # The template passes the topic's ARN; locally, CreateTopic is an idempotent look-up.
-        topic_arn = notices.topic_arn or sns.create_topic(Name=notices.topic)["TopicArn"]
+
+        @functools.cache  # the template passes the ARN; locally CreateTopic is a look-up
+        def topic_arn() -> str:
+            return notices.topic_arn or sns.create_topic(Name=notices.topic)["TopicArn"]
+
+        @functools.cache
+        def notices_url() -> str:
+            return sqs.get_queue_url(QueueName=notices.queue_name)["QueueUrl"]
+
         return Notifier(
             sns=sns,
             topic_arn=topic_arn,
             sqs=sqs,
-            notices_url=sqs.get_queue_url(QueueName=notices.queue_name)["QueueUrl"],
+            notices_url=notices_url,
             public_url=notices.public_url,
         )
 

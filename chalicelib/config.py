@@ -53,7 +53,8 @@ class NoticeSettings:
 
     topic: str  # SNS topic name; the ARN is looked up by name unless topic_arn is given
     topic_arn: str | None  # set by the deploy template
-    queue_name: str  # webhook deliveries; its dead-letter queue is "<name>-dlq"
+    queue_name: str  # webhook deliveries
+    dlq_name: str  # where deliveries that never succeed end ("<queue_name>-dlq" by default)
     secret: str | None  # HMAC-SHA256 key of X-Video-Jobs-Signature
     secret_arn: str | None  # on AWS: a Secrets Manager secret holding the key (read at start)
     public_url: str  # prefix of status_url/results_url in events ("" keeps them relative)
@@ -61,10 +62,6 @@ class NoticeSettings:
     first_retry_s: int  # wait after the first failed attempt; doubles after each failure
     max_retry_delay_s: int  # no single wait is longer
     retry_window_s: int  # no attempt later than this after the first; then the dead-letter queue
-
-    @property
-    def dlq_name(self) -> str:
-        return f"{self.queue_name}-dlq"
 
 
 def _int(name: str, default: int) -> int:
@@ -80,10 +77,12 @@ def _model_path() -> Path:
 
 def _notice_settings(stage: str) -> NoticeSettings:
     default_secret = LOCAL_WEBHOOK_SECRET if stage == LOCAL_STAGE else None
+    queue_name = os.environ.get("VIDEO_JOBS_NOTICES_QUEUE", DEFAULT_NOTICES_QUEUE_NAME)
     return NoticeSettings(
         topic=os.environ.get("VIDEO_JOBS_EVENTS_TOPIC", DEFAULT_EVENTS_TOPIC),
         topic_arn=os.environ.get("VIDEO_JOBS_EVENTS_TOPIC_ARN") or None,
-        queue_name=os.environ.get("VIDEO_JOBS_NOTICES_QUEUE", DEFAULT_NOTICES_QUEUE_NAME),
+        queue_name=queue_name,
+        dlq_name=os.environ.get("VIDEO_JOBS_NOTICES_DLQ", f"{queue_name}-dlq"),
         secret=os.environ.get("VIDEO_JOBS_WEBHOOK_SECRET") or default_secret,
         secret_arn=os.environ.get("VIDEO_JOBS_WEBHOOK_SECRET_ARN") or None,
         public_url=os.environ.get("VIDEO_JOBS_PUBLIC_URL", "").rstrip("/"),

@@ -19,6 +19,7 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from chalicelib.errors import BadRequest
@@ -103,9 +104,21 @@ def send_notice(sqs, queue_url: str, notice: Notice, now: float | None = None) -
 
 
 class Notifier:
-    """Announces final jobs: the SNS topic for operators, the notices queue for callbacks."""
+    """Announces final jobs: the SNS topic for operators, the notices queue for callbacks.
 
-    def __init__(self, *, sns, topic_arn: str, sqs, notices_url: str, public_url: str = ""):
+    ``topic_arn`` and ``notices_url`` are functions, called (and retried) only when a job is
+    announced: a look-up that fails must not stop the worker from being built.
+    """
+
+    def __init__(
+        self,
+        *,
+        sns,
+        topic_arn: Callable[[], str],
+        sqs,
+        notices_url: Callable[[], str],
+        public_url: str = "",
+    ):
         self._sns, self._topic_arn = sns, topic_arn
         self._sqs, self._notices_url = sqs, notices_url
         self._public_url = public_url
@@ -127,7 +140,7 @@ class Notifier:
         job_id = event["job_id"]
         try:
             self._sns.publish(
-                TopicArn=self._topic_arn,
+                TopicArn=self._topic_arn(),
                 Message=render(event).decode(),
                 MessageAttributes={
                     "type": {"DataType": "String", "StringValue": event["type"]},
@@ -140,7 +153,7 @@ class Notifier:
     def _queue(self, notice: Notice) -> None:
         job_id = notice.event["job_id"]
         try:
-            send_notice(self._sqs, self._notices_url, notice)
+            send_notice(self._sqs, self._notices_url(), notice)
         except Exception:
             log.exception(
                 "could not queue the callback notice of job %s", job_id, extra={"job_id": job_id}

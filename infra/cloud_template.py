@@ -253,6 +253,7 @@ def function_environment() -> dict:
         "VIDEO_JOBS_RETENTION_DAYS": {"Ref": RETENTION_DAYS},
         "VIDEO_JOBS_MAX_ATTEMPTS": str(MAX_RECEIVE_COUNT),
         "VIDEO_JOBS_NOTICES_QUEUE": {"Fn::GetAtt": [NOTICES_QUEUE, "QueueName"]},
+        "VIDEO_JOBS_NOTICES_DLQ": {"Fn::GetAtt": [NOTICES_DLQ, "QueueName"]},
         "VIDEO_JOBS_EVENTS_TOPIC_ARN": {"Ref": EVENTS_TOPIC},
         "VIDEO_JOBS_WEBHOOK_SECRET_ARN": {"Ref": WEBHOOK_SECRET_STORE},
     }

@@ -209,6 +209,8 @@ def test_the_webhook_secret_is_a_noecho_parameter_kept_in_secrets_manager(templa
         assert "VIDEO_JOBS_WEBHOOK_SECRET" not in env, f"{name} has the secret in plain text"
         assert env["VIDEO_JOBS_WEBHOOK_SECRET_ARN"] == {"Ref": WEBHOOK_SECRET_STORE}
         assert env["VIDEO_JOBS_EVENTS_TOPIC_ARN"] == {"Ref": EVENTS_TOPIC}
+        assert env["VIDEO_JOBS_NOTICES_QUEUE"] == {"Fn::GetAtt": [NOTICES_QUEUE, "QueueName"]}
+        assert env["VIDEO_JOBS_NOTICES_DLQ"] == {"Fn::GetAtt": [NOTICES_DLQ, "QueueName"]}
     analyzer_env = props(template, ANALYZER)["Environment"]["Variables"]
     assert "${RestAPI}" in analyzer_env["VIDEO_JOBS_PUBLIC_URL"]["Fn::Sub"]
 
@@ -293,6 +295,26 @@ def test_local_bootstrap_builds_what_the_template_declares(template, aws_env):
     assert (
         int(dlq_attributes["Attributes"]["MessageRetentionPeriod"]) == dlq["MessageRetentionPeriod"]
     )
+
+
+def test_local_bootstrap_builds_the_notices_queues_and_topic_the_template_declares(
+    template, aws_env
+):
+    queue = props(template, NOTICES_QUEUE)
+    with mock_aws():
+        settings = load_settings()
+        created = bootstrap(settings, visibility_timeout_s=VISIBILITY_TIMEOUT_S)
+        sqs, sns = aws_client("sqs", settings), aws_client("sns", settings)
+        local = sqs.get_queue_attributes(QueueUrl=created.notices_url, AttributeNames=["All"])
+        topics = [topic["TopicArn"] for topic in sns.list_topics()["Topics"]]
+    local = local["Attributes"]
+    assert int(local["VisibilityTimeout"]) == queue["VisibilityTimeout"]
+    redrive = json.loads(local["RedrivePolicy"])
+    assert int(redrive["maxReceiveCount"]) == queue["RedrivePolicy"]["maxReceiveCount"]
+    assert redrive["deadLetterTargetArn"].endswith(f":{settings.notices.dlq_name}")
+    assert created.notices_dlq_url.endswith(f"/{settings.notices.dlq_name}")
+    assert topics == [created.events_topic_arn]
+    assert created.events_topic_arn.endswith(":video-jobs-events")
 
 
 def _dockerfile_lines() -> list[str]:

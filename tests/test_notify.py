@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.bootstrap import aws_client
+from chalicelib.bootstrap import aws_client, services
 from chalicelib.config import load_settings
 from chalicelib.delivery import retry_delay, retry_schedule
 from chalicelib.errors import BadRequest, InvalidVideo
@@ -252,3 +252,15 @@ def test_a_lost_lease_announces_nothing(aws, subscribed):
                        notifier=aws.notifier)  # fmt: skip
     assert worker.process(job_id) is False  # held by "another worker": no claim, no finish
     assert receive_all(aws, subscribed) == []
+
+
+def test_a_missing_topic_or_queue_never_stops_the_worker(aws, monkeypatch, caplog):
+    monkeypatch.setenv("VIDEO_JOBS_NOTICES_QUEUE", "no-such-queue")
+    monkeypatch.setenv("VIDEO_JOBS_EVENTS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:gone")
+    services.cache_clear()
+    ctx = services()
+    with caplog.at_level(logging.ERROR, logger="chalicelib.notify"):
+        job, _ = run_job(ctx, {"callback_url": CALLBACK})
+    assert job.status == COMPLETED
+    assert f"could not queue the callback notice of job {job.job_id}" in caplog.text
+    assert f"could not publish the event of job {job.job_id}" in caplog.text

@@ -192,3 +192,17 @@ def test_retry_delays_double_up_to_the_cap():
     settings = replace(load_settings().notices, first_retry_s=30, max_retry_delay_s=3600)
     assert [retry_delay(n, settings) for n in (1, 2, 3, 7, 8, 20)] == [30, 60, 120, 1920, 3600,
                                                                      3600]  # fmt: skip
+
+
+def test_on_aws_the_key_is_read_from_secrets_manager(aws, monkeypatch):
+    from chalicelib.bootstrap import courier
+
+    secrets = aws_client("secretsmanager", aws.settings)
+    arn = secrets.create_secret(Name="webhook-key", SecretString="k" * 40)["ARN"]
+    monkeypatch.setenv("VIDEO_JOBS_WEBHOOK_SECRET_ARN", arn)
+    monkeypatch.setenv("VIDEO_JOBS_WEBHOOK_SECRET", "not this one")
+    courier.cache_clear()
+    try:
+        assert courier()._secret == "k" * 40
+    finally:
+        courier.cache_clear()

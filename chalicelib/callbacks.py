@@ -52,7 +52,7 @@ class CallbackTarget:
 def system_resolver(host: str, port: int) -> list[str]:
     """The host's addresses, in the resolver's order, without repeats."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def forbidden_reason(ip: IPAddress, *, allow_loopback: bool = False) -> str | None:
@@ -148,4 +148,4 @@ def check_callback_url(
     if parts.query:
         path += "?" + parts.query
     netloc = parts.netloc.rsplit("@", 1)[-1]
-    return CallbackTarget(url, scheme, host, netloc, port, path, tuple(addresses))
+    return CallbackTarget(str(url), scheme, host, netloc, port, path, tuple(addresses))

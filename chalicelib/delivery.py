@@ -21,7 +21,7 @@ from botocore.httpsession import where as ca_bundle
 
 from chalicelib.callbacks import CallbackTarget, Resolver, check_callback_url, system_resolver
 from chalicelib.config import NoticeSettings
-from chalicelib.errors import BadRequest
+from chalicelib.errors import BadRequest, MalformedMessage
 from chalicelib.notify import EVENT_ID_HEADER, SIGNATURE_HEADER, Notice, render, send_notice, sign
 
 log = logging.getLogger(__name__)
@@ -44,24 +44,23 @@ def retry_schedule(settings: NoticeSettings) -> list[int]:
 
 def post(target: CallbackTarget, body: bytes, headers: dict, timeout_s: float) -> int:
     """POST to the first checked address of ``target`` (never re-resolving); the status."""
-    options = {
-        "port": target.port,
-        "timeout": urllib3.Timeout(connect=timeout_s, read=timeout_s),
-        "retries": False,
-        "maxsize": 1,
-    }
-    address = target.addresses[0]
+    address, port = target.addresses[0], target.port
+    timeout = urllib3.Timeout(connect=timeout_s, read=timeout_s)
+    pool: urllib3.HTTPConnectionPool
     if target.scheme == "https":  # TLS to the address, certificate checked for the host name
         pool = urllib3.HTTPSConnectionPool(
             address,
+            port,
+            timeout=timeout,
+            maxsize=1,
+            retries=False,
             server_hostname=target.host,
             assert_hostname=target.host,
             cert_reqs="CERT_REQUIRED",
             ca_certs=ca_bundle(),
-            **options,
         )
     else:
-        pool = urllib3.HTTPConnectionPool(address, **options)
+        pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, maxsize=1, retries=False)
     with pool:
         response = pool.urlopen(
             "POST",
@@ -98,7 +97,7 @@ class Courier:
         """Work on one queue message; True if its notice was delivered now."""
         try:
             notice = Notice.decode(body)
-        except BadRequest as error:
+        except MalformedMessage as error:
             log.warning("dropping malformed notice message: %s", error.message)
             return False
         now = time.time() if now is None else now

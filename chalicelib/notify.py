@@ -22,8 +22,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from chalicelib.errors import BadRequest
-from chalicelib.jobs import COMPLETED, FAILED, Job, utc_now
+from chalicelib.errors import MalformedMessage
+from chalicelib.jobs import COMPLETED, FAILED, JobRecord, utc_now
 
 log = logging.getLogger(__name__)
 EVENT_NAMESPACE = uuid.UUID("5d0b1c6e-8a57-4c1e-9a57-2f5e8e1a4c11")  # fixed: ids never change
@@ -37,10 +37,10 @@ def event_id(job_id: str, status: str) -> str:
     return str(uuid.uuid5(EVENT_NAMESPACE, f"{job_id}/{status}"))
 
 
-def build_event(job: Job, public_url: str = "") -> dict:
+def build_event(job: JobRecord, public_url: str = "") -> dict:
     """The event of a final job, without ``sent_at`` (each copy stamps its own)."""
     status_url = f"{public_url}/video/status/{job.job_id}"
-    event = {
+    event: dict[str, str | None] = {
         "event_id": event_id(job.job_id, job.status),
         "type": EVENT_TYPES[job.status],
         "job_id": job.job_id,
@@ -67,8 +67,9 @@ def sign(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def callback_url_of(job: Job) -> str | None:
-    return json.loads(job.options or "{}").get("callback_url")
+def callback_url_of(job: JobRecord) -> str | None:
+    url = (job.options or {}).get("callback_url")
+    return url if isinstance(url, str) and url else None
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,9 @@ class Notice:
             data = json.loads(body)
             notice = cls(**data)
         except (TypeError, ValueError):
-            raise BadRequest("not a notice message") from None
+            raise MalformedMessage("not a notice message") from None
         if not isinstance(notice.event, dict) or "job_id" not in notice.event:
-            raise BadRequest("notice message without an event")
+            raise MalformedMessage("notice message without an event")
         return notice
 
 
@@ -123,7 +124,7 @@ class Notifier:
         self._sqs, self._notices_url = sqs, notices_url
         self._public_url = public_url
 
-    def announce(self, job: Job) -> None:
+    def announce(self, job: JobRecord) -> None:
         """Never raises: a notice must not fail a job that is already final."""
         try:
             event = build_event(job, self._public_url)

@@ -15,9 +15,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from chalicelib.config import DEFAULT_NOTICES_QUEUE_NAME, DEFAULT_QUEUE_NAME, load_settings
-from infra.resources import (
+from chalicelib.config import (
+    DEFAULT_NOTICES_QUEUE_NAME,
+    DEFAULT_QUEUE_NAME,
     DEFAULT_RETENTION_DAYS,
+    load_settings,
+)
+from infra.resources import (
     MAX_RECEIVE_COUNT,
     NOTICE_MAX_RECEIVE_COUNT,
     NOTICE_VISIBILITY_TIMEOUT_S,

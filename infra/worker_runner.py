@@ -12,34 +12,18 @@ message invisible; if this process dies, the message reappears when the heartbea
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import threading
 import time
 import uuid
 
-from chalicelib.bootstrap import aws_client, services
-from chalicelib.reconcile import reconcile
+from chalicelib import logs
+from chalicelib.composition import aws_client, services
 
 log = logging.getLogger("video_jobs.worker_runner")
 POLL_WAIT_S = 2  # short long-polls keep shutdown prompt
 RECONCILE_EVERY_S = 30
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: easy to grep, easy to ship to a log store."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
 
 
 def lambda_event(message: dict, queue_arn: str, region: str) -> dict:
@@ -121,18 +105,18 @@ def invoke(handler, sqs, queue_url: str, message: dict, queue_arn: str, settings
 class Sweep:
     """What the scheduled reconcile_jobs does on AWS, every RECONCILE_EVERY_S at most."""
 
-    def __init__(self, ctx):
-        self._ctx, self._due = ctx, time.monotonic()
+    def __init__(self, wired) -> None:
+        self._wired, self._due = wired, time.monotonic()
 
     def __call__(self) -> None:
         if time.monotonic() >= self._due:
-            reconcile(self._ctx.queue, stale_after_s=self._ctx.settings.job_lease_s * 2)
+            self._wired.reconcile()
             self._due = time.monotonic() + RECONCILE_EVERY_S
 
 
 def queue_arn(sqs, queue_url: str) -> str:
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
-    return attributes["Attributes"]["QueueArn"]
+    return str(attributes["Attributes"]["QueueArn"])
 
 
 def poll(handler, sqs, queue_url: str, settings, stop: threading.Event, before=None) -> None:
@@ -160,23 +144,20 @@ def poll(handler, sqs, queue_url: str, settings, stop: threading.Event, before=N
 def run(stop: threading.Event) -> None:
     from app import analyze_video, deliver_notice  # the very handlers Lambda runs
 
-    ctx = services()
-    sqs = aws_client("sqs", ctx.settings)
-    notices_url = sqs.get_queue_url(QueueName=ctx.settings.notices.queue_name)["QueueUrl"]
+    wired = services()
+    sqs = aws_client("sqs", wired.settings)
+    notices_url = sqs.get_queue_url(QueueName=wired.settings.notices.queue_name)["QueueUrl"]
     notices = threading.Thread(  # webhook attempts must not wait for an analysis to end
-        target=poll, args=(deliver_notice, sqs, notices_url, ctx.settings, stop), daemon=True
+        target=poll, args=(deliver_notice, sqs, notices_url, wired.settings, stop), daemon=True
     )
     notices.start()
-    poll(analyze_video, sqs, ctx.queue.queue_url, ctx.settings, stop, before=Sweep(ctx))
+    poll(analyze_video, sqs, wired.queue.queue_url, wired.settings, stop, before=Sweep(wired))
     notices.join()
     log.info("stopped")
 
 
 def main() -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
-    logging.basicConfig(level=logging.INFO, handlers=[handler])
-    logging.getLogger("botocore").setLevel(logging.WARNING)
+    logs.configure()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

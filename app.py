@@ -17,8 +17,8 @@ from chalice import Chalice, Rate, Response
 from chalice.app import Request
 
 from chalicelib import errors, idempotency, logs, rekognition
-from chalicelib.composition import services
-from chalicelib.config import DEFAULT_QUEUE_NAME
+from chalicelib.composition import courier, services
+from chalicelib.config import DEFAULT_NOTICES_QUEUE_NAME, DEFAULT_QUEUE_NAME
 from chalicelib.jobs import JobRecord
 from chalicelib.results import results_page
 from chalicelib.uploads import extract_video
@@ -186,6 +186,13 @@ def analyze_video(event: Any) -> None:
     for record in event:
         attributes = record.to_dict().get("attributes", {})
         worker.handle_message(record.body, int(attributes.get("ApproximateReceiveCount", 1)))
+
+
+@app.on_sqs_message(queue=DEFAULT_NOTICES_QUEUE_NAME, batch_size=1)
+def deliver_notice(event: Any) -> None:
+    """One webhook attempt per message; a failed one is re-queued with a delay (delivery.py)."""
+    for record in event:
+        courier().handle(record.body)
 
 
 @app.schedule(Rate(RECONCILE_EVERY_MIN, unit=Rate.MINUTES))

@@ -14,9 +14,11 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from chalicelib.config import Settings, load_settings
+from chalicelib.config import LOCAL_STAGE, Settings, load_settings
+from chalicelib.delivery import Courier
 from chalicelib.dynamo_jobs import DynamoJobStore
-from chalicelib.jobs import JobStore
+from chalicelib.jobs import JobRecord, JobStore
+from chalicelib.notify import Notifier
 from chalicelib.pipelines import VideoFilePipelineService
 from chalicelib.queries import JobQueries
 from chalicelib.queue import SqsQueue
@@ -62,7 +64,33 @@ class Services:
             pipelines=VideoFilePipelineService(self.settings),
             lease_s=self.settings.job_lease_s,
             max_attempts=self.settings.max_attempts,
-            on_finish=lambda job: publish_notice(job, lambda: self.sns),
+            on_finish=self.announce,
+        )
+
+    def announce(self, job: JobRecord) -> None:
+        """A final job's notices: the events topic and its webhook, and the Rekognition
+        NotificationChannel of a Rekognition API job. Never raises."""
+        self.notifier.announce(job)
+        publish_notice(job, lambda: self.sns)
+
+    @functools.cached_property
+    def notifier(self) -> Notifier:
+        notices, sqs, sns = self.settings.notices, aws_client("sqs", self.settings), self.sns
+
+        @functools.cache  # the template passes the ARN; locally CreateTopic is a look-up
+        def topic_arn() -> str:
+            return notices.topic_arn or sns.create_topic(Name=notices.topic)["TopicArn"]
+
+        @functools.cache
+        def notices_url() -> str:
+            return sqs.get_queue_url(QueueName=notices.queue_name)["QueueUrl"]
+
+        return Notifier(
+            sns=sns,
+            topic_arn=topic_arn,
+            sqs=sqs,
+            notices_url=notices_url,
+            public_url=notices.public_url,
         )
 
     @functools.cached_property
@@ -78,7 +106,7 @@ class Services:
 
     @functools.cached_property
     def sns(self) -> Any:
-        """Publishes Rekognition job notices to the caller's topic (built on first use)."""
+        """Publishes job events and Rekognition notices (built on first use)."""
         return aws_client("sns", self.settings)
 
     def reconcile(self, now: float | None = None) -> ReconcileReport:
@@ -115,4 +143,28 @@ def services() -> Services:
         S3Storage(aws_client("s3", settings), settings.bucket),
         SqsQueue(sqs, queue_url),
         job_store(settings),
+    )
+
+
+def _webhook_secret(settings: Settings) -> str | None:
+    """On AWS the key lives in Secrets Manager (named by ARN), never in a plain variable."""
+    notices = settings.notices
+    if notices.secret_arn:
+        secrets = aws_client("secretsmanager", settings)
+        return str(secrets.get_secret_value(SecretId=notices.secret_arn)["SecretString"])
+    return notices.secret
+
+
+@functools.cache
+def courier() -> Courier:
+    """What the deliver_notice function needs: the notices queues and the signing key."""
+    settings = load_settings()
+    sqs, notices = aws_client("sqs", settings), settings.notices
+    return Courier(
+        sqs=sqs,
+        queue_url=sqs.get_queue_url(QueueName=notices.queue_name)["QueueUrl"],
+        dlq_url=sqs.get_queue_url(QueueName=notices.dlq_name)["QueueUrl"],
+        settings=settings.notices,
+        secret=_webhook_secret(settings),
+        allow_loopback=settings.stage == LOCAL_STAGE,
     )

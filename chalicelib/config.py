@@ -23,6 +23,10 @@ DEFAULT_MAX_ATTEMPTS = 3  # also the queue's maxReceiveCount (infra/resources.py
 DEFAULT_RETENTION_DAYS = 30  # jobs, keys and files (DynamoDB TTL, S3 lifecycle)
 MAX_SAMPLE_FPS = 30.0  # frames analyzed per second of video, at most
 MIN_SAMPLE_FPS = 0.001  # one frame per 1000 s; DynamoDB cannot store numbers below 1e-130
+DEFAULT_NOTICES_QUEUE_NAME = "video-jobs-notices"  # webhook deliveries and their retries
+DEFAULT_EVENTS_TOPIC = "video-jobs-events"  # SNS: every job's final event
+# Signs webhooks on the local stage only; other stages must configure their own secret.
+LOCAL_WEBHOOK_SECRET = "video-jobs-local-webhook-secret"
 
 
 @dataclass(frozen=True)
@@ -47,12 +51,30 @@ class Settings:
     max_queued_jobs: int  # Rekognition Start* answers LimitExceededException above this backlog
     pagination_key: bytes  # signs Rekognition NextToken values (tamper-evident, job-bound)
     state_dir: Path  # where the local stack's emulator keeps its S3 and DynamoDB state
+    notices: NoticeSettings
 
     @property
     def stale_after_s(self) -> float:
         """How long past its lease (or pending, unqueued) a job waits before the sweep re-queues
         it: two leases, so a live worker's renewal always lands first."""
         return self.job_lease_s * 2
+
+
+@dataclass(frozen=True)
+class NoticeSettings:
+    """Completion notices: the SNS events topic and signed webhooks (chalicelib/notify.py)."""
+
+    topic: str  # SNS topic name; the ARN is looked up by name unless topic_arn is given
+    topic_arn: str | None  # set by the deploy template
+    queue_name: str  # webhook deliveries
+    dlq_name: str  # where deliveries that never succeed end ("<queue_name>-dlq" by default)
+    secret: str | None  # HMAC-SHA256 key of X-Video-Jobs-Signature
+    secret_arn: str | None  # on AWS: a Secrets Manager secret holding the key (read at start)
+    public_url: str  # prefix of status_url/results_url in events ("" keeps them relative)
+    timeout_s: float  # connect and read timeout of one delivery attempt
+    first_retry_s: int  # wait after the first failed attempt; doubles after each failure
+    max_retry_delay_s: int  # no single wait is longer
+    retry_window_s: int  # no attempt later than this after the first; then the dead-letter queue
 
 
 def _int(name: str, default: int) -> int:
@@ -71,6 +93,24 @@ def _state_dir() -> Path:
         return Path(os.environ["VIDEO_JOBS_STATE_DIR"]).expanduser()
     state_home = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local/state"
     return Path(state_home).expanduser() / "video-jobs"
+
+
+def _notice_settings(stage: str) -> NoticeSettings:
+    default_secret = LOCAL_WEBHOOK_SECRET if stage == LOCAL_STAGE else None
+    queue_name = os.environ.get("VIDEO_JOBS_NOTICES_QUEUE", DEFAULT_NOTICES_QUEUE_NAME)
+    return NoticeSettings(
+        topic=os.environ.get("VIDEO_JOBS_EVENTS_TOPIC", DEFAULT_EVENTS_TOPIC),
+        topic_arn=os.environ.get("VIDEO_JOBS_EVENTS_TOPIC_ARN") or None,
+        queue_name=queue_name,
+        dlq_name=os.environ.get("VIDEO_JOBS_NOTICES_DLQ", f"{queue_name}-dlq"),
+        secret=os.environ.get("VIDEO_JOBS_WEBHOOK_SECRET") or default_secret,
+        secret_arn=os.environ.get("VIDEO_JOBS_WEBHOOK_SECRET_ARN") or None,
+        public_url=os.environ.get("VIDEO_JOBS_PUBLIC_URL", "").rstrip("/"),
+        timeout_s=float(os.environ.get("VIDEO_JOBS_WEBHOOK_TIMEOUT_S", "5")),
+        first_retry_s=_int("VIDEO_JOBS_WEBHOOK_FIRST_RETRY_S", 30),
+        max_retry_delay_s=_int("VIDEO_JOBS_WEBHOOK_MAX_RETRY_DELAY_S", 3600),
+        retry_window_s=_int("VIDEO_JOBS_WEBHOOK_RETRY_WINDOW_S", 24 * 3600),
+    )
 
 
 def load_settings() -> Settings:
@@ -102,4 +142,5 @@ def load_settings() -> Settings:
             "VIDEO_JOBS_PAGINATION_KEY", "video-jobs-local-pagination-key"
         ).encode(),
         state_dir=_state_dir(),
+        notices=_notice_settings(stage),
     )

@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib import idempotency
-from chalicelib.config import MAX_SAMPLE_FPS, MIN_SAMPLE_FPS, Settings
+from chalicelib.callbacks import check_callback_url
+from chalicelib.config import LOCAL_STAGE, MAX_SAMPLE_FPS, MIN_SAMPLE_FPS, Settings
 from chalicelib.errors import (
     BadRequest,
     Conflict,
@@ -40,6 +41,7 @@ class JobOptions:
     pipeline_id: str
     sample_fps: float | None = None
     rekognition: dict[str, Any] | None = None  # the Start* request of a Rekognition API job
+    callback_url: str | None = None  # POSTed a signed event when the job ends (notify.py)
 
     def row_options(self) -> dict[str, Any]:
         """The options a job row keeps in its one ``options`` attribute: every option other
@@ -52,19 +54,25 @@ class JobOptions:
         }
 
 
+QUERY_PARAMETERS = ("pipeline_id", "sample_fps", "callback_url")
+
+
 def parse_job_options(params: Mapping[str, str] | None, settings: Settings) -> JobOptions:
-    """Per-job options from query parameters: ``pipeline_id`` and ``sample_fps``."""
+    """Per-job options from query parameters: ``pipeline_id``, ``sample_fps``, ``callback_url``."""
     params = params or {}
-    unknown = set(params) - {"pipeline_id", "sample_fps"}
+    unknown = set(params) - set(QUERY_PARAMETERS)
     if unknown:
         raise BadRequest(
             f"unknown query parameter(s) {sorted(unknown)}: "
-            "only pipeline_id and sample_fps are accepted"
+            f"only {', '.join(QUERY_PARAMETERS)} are accepted"
         )
     pipeline_id = check_pipeline_id(params.get("pipeline_id", settings.default_pipeline))
+    callback_url = params.get("callback_url")
+    if callback_url is not None:  # resolved and checked now; again at each delivery
+        check_callback_url(callback_url, allow_loopback=settings.stage == LOCAL_STAGE)
     fps = params.get("sample_fps")
     if fps is None:
-        return JobOptions(pipeline_id)
+        return JobOptions(pipeline_id, callback_url=callback_url)
     try:
         value = float(fps)
     except ValueError:
@@ -74,7 +82,7 @@ def parse_job_options(params: Mapping[str, str] | None, settings: Settings) -> J
             f"sample_fps must be a number from {MIN_SAMPLE_FPS:g} to {MAX_SAMPLE_FPS:g} "
             f"(frames analyzed per second of video), got {fps!r}"
         )
-    return JobOptions(pipeline_id, value)
+    return JobOptions(pipeline_id, value, callback_url=callback_url)
 
 
 def _too_large(size: int, limit: int, advice: str) -> PayloadTooLarge:
@@ -203,7 +211,10 @@ class Submissions:
         return job.job_id
 
     def _reserve_key(self, key: str, job_id: str, data: bytes, options: JobOptions) -> str | None:
-        request = idempotency.fingerprint(data, options.pipeline_id, repr(options.sample_fps))
+        extra = [options.callback_url] if options.callback_url else []  # old keys still match
+        request = idempotency.fingerprint(
+            data, options.pipeline_id, repr(options.sample_fps), *extra
+        )
         retention = self.settings.job_retention_days
         return _accept(
             lambda: idempotency.reserve(self.jobs, key, job_id, request, retention),

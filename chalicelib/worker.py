@@ -29,7 +29,7 @@ from pathlib import Path
 
 from chalicelib.errors import IllegalTransition, InputMissing, MalformedMessage, VideoJobsError
 from chalicelib.ids import results_path
-from chalicelib.jobs import UNFINISHED_STATES, JobRecord, JobStore
+from chalicelib.jobs import FINAL_STATES, UNFINISHED_STATES, JobRecord, JobStore
 from chalicelib.pipelines import VideoFilePipelineService
 from chalicelib.queue import decode_message
 from chalicelib.results import encode
@@ -114,8 +114,9 @@ class JobWorker:
         max_attempts: int = 3,
         on_finish: Callable[[JobRecord], None] | None = None,
     ):
-        """``on_finish(job)`` runs once the job's final status is written (e.g. a completion
-        notice); it must not raise, as the outcome is already durable."""
+        """``on_finish(job)`` runs once the job's final status is written (the completion
+        notices), and again when a redelivery finds the job final; it must not raise, as the
+        outcome is already durable."""
         self.storage = storage
         self.jobs = jobs
         self.pipelines = pipelines
@@ -146,6 +147,10 @@ class JobWorker:
                 found.status,
                 extra=_fields(found),
             )
+            if found.status in FINAL_STATES and receive_count > 1 and self.on_finish:
+                # The delivery before this one may have died between the final write and its
+                # notices: announce again (same event id; receivers drop repeats).
+                self.on_finish(found)
             return False
         try:
             job = self.jobs.claim(job_id, self.owner, self.lease_s)
@@ -256,8 +261,6 @@ class JobWorker:
                 done = self.jobs.fail(job.job_id, error_message or "", owner=self.owner)
         except IllegalTransition:
             raise LeaseLost() from None
-        if self.on_finish is not None:
-            self.on_finish(done)
         seconds = (clock or StageClock()).report()
         log.info(
             "job %s finished %s",
@@ -265,4 +268,6 @@ class JobWorker:
             done.status,
             extra=_fields(done, stage_seconds=seconds),
         )
+        if self.on_finish is not None:  # only the write that made the job final announces it
+            self.on_finish(done)
         return done

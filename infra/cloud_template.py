@@ -3,7 +3,8 @@
 ``chalice package`` writes the functions, their roles and the REST API; it knows nothing about
 the table, bucket and queues they use. ``merge_template()`` supplies those (translated from the
 boto3-shaped definitions the local bootstrap applies, so local and cloud cannot drift), plus the
-parameters, the dead-letter alarm and the outputs, for ``chalice package --merge-template``.
+parameters, the dead-letter alarm, the events topic, the webhook secret and the outputs, for
+``chalice package --merge-template``.
 ``finish()`` then makes the edits a merge cannot express (a merge only adds or overwrites keys):
 the analyzer becomes a container-image function, every function gets a named log group with a
 retention, the shared environment, and the SQS trigger is bound to the queue defined here.
@@ -14,9 +15,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from chalicelib.config import DEFAULT_QUEUE_NAME, DEFAULT_RETENTION_DAYS, load_settings
+from chalicelib.config import (
+    DEFAULT_NOTICES_QUEUE_NAME,
+    DEFAULT_QUEUE_NAME,
+    DEFAULT_RETENTION_DAYS,
+    load_settings,
+)
 from infra.resources import (
     MAX_RECEIVE_COUNT,
+    NOTICE_MAX_RECEIVE_COUNT,
+    NOTICE_VISIBILITY_TIMEOUT_S,
     PUBLIC_ACCESS_BLOCK,
     VISIBILITY_TIMEOUT_S,
     bucket_encryption,
@@ -37,6 +45,10 @@ ALARM = "DeadLetterAlarm"
 ALARM_TOPIC = "AlarmTopic"
 ALARM_SUBSCRIPTION = "AlarmEmailSubscription"
 ANALYZER = "AnalyzeVideo"  # chalice's name for app.analyze_video
+NOTICES_QUEUE = "NoticesQueue"
+NOTICES_DLQ = "NoticesDeadLetterQueue"
+EVENTS_TOPIC = "EventsTopic"
+WEBHOOK_SECRET_STORE = "WebhookSecretStore"
 # Parameters
 IMAGE_URI = "AnalyzerImageUri"
 RETENTION_DAYS = "RetentionDays"
@@ -45,6 +57,7 @@ ALARM_EMAIL = "AlarmEmail"
 HAS_ALARM_EMAIL = "HasAlarmEmail"
 SOURCE_BUCKETS = "RekognitionSourceBuckets"  # where Rekognition Start* may read videos
 HAS_SOURCE_BUCKETS = "HasRekognitionSourceBuckets"
+WEBHOOK_SECRET = "WebhookSecret"
 
 LOG_RETENTION_DAYS = 30
 DEFAULT_MAX_CONCURRENCY = 10  # analyzers at once; SQS event sources accept 2..1000
@@ -99,17 +112,43 @@ def bucket_resource() -> dict:
     }
 
 
-def queue_resources() -> dict[str, dict]:
-    attributes = queue_attributes("", VISIBILITY_TIMEOUT_S)
+def _queue_pair(queue_id: str, dlq_id: str, visibility_s: int, max_receives: int) -> dict:
+    attributes = queue_attributes("", visibility_s, max_receives)
     redrive = json.loads(attributes.pop("RedrivePolicy"))
-    redrive["deadLetterTargetArn"] = {"Fn::GetAtt": [DLQ, "Arn"]}
+    redrive["deadLetterTargetArn"] = {"Fn::GetAtt": [dlq_id, "Arn"]}
     redrive["maxReceiveCount"] = _number(redrive["maxReceiveCount"])
     queue = {key: _number(value) for key, value in attributes.items()}
     queue["RedrivePolicy"] = redrive
     dlq = {key: _number(value) for key, value in dlq_attributes().items()}
     return {
-        DLQ: {"Type": "AWS::SQS::Queue", "Properties": dlq},
-        QUEUE: {"Type": "AWS::SQS::Queue", "Properties": queue},
+        dlq_id: {"Type": "AWS::SQS::Queue", "Properties": dlq},
+        queue_id: {"Type": "AWS::SQS::Queue", "Properties": queue},
+    }
+
+
+def queue_resources() -> dict[str, dict]:
+    return {
+        **_queue_pair(QUEUE, DLQ, VISIBILITY_TIMEOUT_S, MAX_RECEIVE_COUNT),
+        **_queue_pair(
+            NOTICES_QUEUE, NOTICES_DLQ, NOTICE_VISIBILITY_TIMEOUT_S, NOTICE_MAX_RECEIVE_COUNT
+        ),
+    }
+
+
+def notice_resources() -> dict[str, dict]:
+    """The events topic, and the webhook signing key as a secret (never a plain variable)."""
+    return {
+        EVENTS_TOPIC: {
+            "Type": "AWS::SNS::Topic",
+            "Properties": {"TopicName": {"Fn::Sub": "${AWS::StackName}-video-jobs-events"}},
+        },
+        WEBHOOK_SECRET_STORE: {
+            "Type": "AWS::SecretsManager::Secret",
+            "Properties": {
+                "Description": "HMAC-SHA256 key of X-Video-Jobs-Signature (webhooks)",
+                "SecretString": {"Ref": WEBHOOK_SECRET},
+            },
+        },
     }
 
 
@@ -178,6 +217,13 @@ def parameters() -> dict[str, dict]:
             "Default": "",
             "Description": "Buckets the Rekognition-compatible API may read videos from (names)",
         },
+        WEBHOOK_SECRET: {
+            "Type": "String",
+            "NoEcho": True,
+            "MinLength": 32,
+            "Description": "Key that signs webhooks (X-Video-Jobs-Signature); stored in "
+            "Secrets Manager, e.g. `openssl rand -hex 32`",
+        },
     }
 
 
@@ -188,6 +234,8 @@ def outputs() -> dict[str, dict]:
         "JobsQueueUrl": {"Value": {"Ref": QUEUE}},
         "DeadLetterQueueUrl": {"Value": {"Ref": DLQ}},
         "AlarmTopicArn": {"Value": {"Ref": ALARM_TOPIC}},
+        "EventsTopicArn": {"Value": {"Ref": EVENTS_TOPIC}},
+        "NoticesDeadLetterQueueUrl": {"Value": {"Ref": NOTICES_DLQ}},
     }
 
 
@@ -206,6 +254,7 @@ def merge_template() -> dict:
             BUCKET: bucket_resource(),
             **queue_resources(),
             **alarm_resources(),
+            **notice_resources(),
         },
         "Outputs": outputs(),
     }
@@ -221,7 +270,18 @@ def function_environment() -> dict:
         "VIDEO_JOBS_MAX_ATTEMPTS": str(MAX_RECEIVE_COUNT),
         # signs Rekognition NextTokens: unique per stack, never seen by API callers
         "VIDEO_JOBS_PAGINATION_KEY": {"Ref": "AWS::StackId"},
+        "VIDEO_JOBS_NOTICES_QUEUE": {"Fn::GetAtt": [NOTICES_QUEUE, "QueueName"]},
+        "VIDEO_JOBS_NOTICES_DLQ": {"Fn::GetAtt": [NOTICES_DLQ, "QueueName"]},
+        "VIDEO_JOBS_EVENTS_TOPIC_ARN": {"Ref": EVENTS_TOPIC},
+        "VIDEO_JOBS_WEBHOOK_SECRET_ARN": {"Ref": WEBHOOK_SECRET_STORE},
     }
+
+
+def analyzer_environment() -> dict:
+    """Events link to status and results with full URLs: Chalice's REST API and its stage.
+    (Only the analyzer builds events; the API function cannot refer to its own API.)"""
+    url = "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api"
+    return {"VIDEO_JOBS_PUBLIC_URL": {"Fn::Sub": url}}
 
 
 def functions(template: dict) -> Iterator[tuple[str, dict]]:
@@ -230,15 +290,19 @@ def functions(template: dict) -> Iterator[tuple[str, dict]]:
             yield logical_id, resource
 
 
+QUEUES_BY_NAME = {DEFAULT_QUEUE_NAME: QUEUE, DEFAULT_NOTICES_QUEUE_NAME: NOTICES_QUEUE}
+
+
 def _bind_sqs_event(properties: dict) -> None:
-    """app.py names its queue (chalice can only refer to it by name); use the one defined here."""
+    """app.py names its queues (chalice can only refer to them by name); use the ones defined
+    here."""
     queue = properties["Queue"]
-    if not (
-        isinstance(queue, dict) and queue.get("Fn::Sub", "").endswith(f":{DEFAULT_QUEUE_NAME}")
-    ):
+    name = queue.get("Fn::Sub", "").rsplit(":", 1)[-1] if isinstance(queue, dict) else None
+    if name not in QUEUES_BY_NAME:
         raise TemplateError(f"an SQS trigger on a queue this template does not define: {queue}")
-    properties["Queue"] = {"Fn::GetAtt": [QUEUE, "Arn"]}
-    properties["ScalingConfig"] = {"MaximumConcurrency": {"Ref": MAX_CONCURRENCY}}
+    properties["Queue"] = {"Fn::GetAtt": [QUEUES_BY_NAME[name], "Arn"]}
+    if name == DEFAULT_QUEUE_NAME:
+        properties["ScalingConfig"] = {"MaximumConcurrency": {"Ref": MAX_CONCURRENCY}}
 
 
 def _name_and_log(template: dict, logical_id: str, properties: dict) -> None:
@@ -279,5 +343,6 @@ def finish(template: dict) -> dict:
         for event in properties.get("Events", {}).values():
             if event["Type"] == "SQS":
                 _bind_sqs_event(event["Properties"])
+    found[ANALYZER]["Properties"]["Environment"]["Variables"].update(analyzer_environment())
     to_image_function(found[ANALYZER]["Properties"])
     return template

@@ -117,6 +117,7 @@ class Component:
 
 def components(host: str, api_port: int, aws_port: int) -> list[Component]:
     env, python = stack_environment(host, aws_port), sys.executable
+    env.setdefault("VIDEO_JOBS_PUBLIC_URL", f"http://{host}:{api_port}")  # in notices
 
     def set_up_resources() -> None:  # and re-send what the emulator's queue no longer holds
         requeue = [python, "-m", "infra.resources", "--requeue"]

@@ -29,6 +29,11 @@ ANALYZER_TIMEOUT_S = 600
 # crashed jobs quickly.
 VISIBILITY_TIMEOUT_S = 6 * ANALYZER_TIMEOUT_S
 MAX_RECEIVE_COUNT = DEFAULT_MAX_ATTEMPTS  # deliveries before the message is dead-lettered
+# The notices queue: a failed webhook attempt is re-queued by its handler (never left for
+# redelivery), so only a handler that keeps crashing reaches this count.
+NOTICE_TIMEOUT_S = 30  # the deliver_notice function's timeout
+NOTICE_VISIBILITY_TIMEOUT_S = 6 * NOTICE_TIMEOUT_S
+NOTICE_MAX_RECEIVE_COUNT = 5
 DLQ_RETENTION_S = 14 * 24 * 3600
 MEDIA_PREFIX = f"{PREFIX}/"  # every key the app writes: videos and results documents
 JOB_TTL_ATTRIBUTE = "expires_at"  # chalicelib.jobs.JobRecord.expires_at, epoch seconds
@@ -54,12 +59,14 @@ def table_definition(settings: Settings) -> dict:
     }
 
 
-def queue_attributes(dlq_arn: str, visibility_timeout_s: int) -> dict[str, str]:
+def queue_attributes(
+    dlq_arn: str, visibility_timeout_s: int, max_receive_count: int = MAX_RECEIVE_COUNT
+) -> dict[str, str]:
     return {
         "VisibilityTimeout": str(visibility_timeout_s),
         "ReceiveMessageWaitTimeSeconds": "20",
         "RedrivePolicy": json.dumps(
-            {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
+            {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}
         ),
     }
 
@@ -103,6 +110,9 @@ class Bootstrapped:
     bucket: str
     queue_url: str
     dlq_url: str
+    notices_url: str = ""
+    notices_dlq_url: str = ""
+    events_topic_arn: str = ""
 
 
 def ensure_table(settings: Settings) -> None:
@@ -140,20 +150,29 @@ def ensure_bucket(settings: Settings) -> None:
     )
 
 
-def ensure_queues(settings: Settings, visibility_timeout_s: int) -> tuple[str, str]:
-    """Create (or update in place) the queue and its dead-letter queue; returns both URLs."""
+def ensure_queues(
+    settings: Settings,
+    visibility_timeout_s: int,
+    names: tuple[str, str] | None = None,
+    max_receive_count: int = MAX_RECEIVE_COUNT,
+) -> tuple[str, str]:
+    """Create (or update in place) a queue and its dead-letter queue (by default the jobs
+    queue); returns both URLs."""
+    name, dead_letters = names or (settings.queue_name, dlq_name(settings))
     sqs = aws_client("sqs", settings)
-    dlq_url = sqs.create_queue(
-        QueueName=dlq_name(settings),
-        Attributes=dlq_attributes(),
-    )["QueueUrl"]
+    dlq_url = sqs.create_queue(QueueName=dead_letters, Attributes=dlq_attributes())["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
-    attributes = queue_attributes(dlq_arn, visibility_timeout_s)
-    queue_url = sqs.create_queue(QueueName=settings.queue_name)["QueueUrl"]
+    attributes = queue_attributes(dlq_arn, visibility_timeout_s, max_receive_count)
+    queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes=attributes)
     return queue_url, dlq_url
+
+
+def ensure_topic(settings: Settings) -> str:
+    """The events topic (CreateTopic returns the existing one); its ARN."""
+    return aws_client("sns", settings).create_topic(Name=settings.notices.topic)["TopicArn"]
 
 
 def bootstrap(
@@ -165,7 +184,22 @@ def bootstrap(
     ensure_table(settings)
     ensure_bucket(settings)
     queue_url, dlq_url = ensure_queues(settings, visibility_timeout_s)
-    return Bootstrapped(settings.table_name, settings.bucket, queue_url, dlq_url)
+    notices = settings.notices
+    notices_url, notices_dlq_url = ensure_queues(
+        settings,
+        min(visibility_timeout_s, NOTICE_VISIBILITY_TIMEOUT_S),
+        (notices.queue_name, notices.dlq_name),
+        NOTICE_MAX_RECEIVE_COUNT,
+    )
+    return Bootstrapped(
+        settings.table_name,
+        settings.bucket,
+        queue_url,
+        dlq_url,
+        notices_url,
+        notices_dlq_url,
+        ensure_topic(settings),
+    )
 
 
 def requeue_unfinished(jobs: JobStore, sqs: Any, queue_url: str, now: float | None = None) -> int:

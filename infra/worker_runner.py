@@ -1,7 +1,8 @@
 """Local stand-in for Lambda's SQS trigger: long-poll the queue, invoke the Chalice handler.
 
 ``chalice local`` serves HTTP only. This runner receives one message at a time from the
-(emulated) SQS queue, calls ``app.analyze_video`` with a Lambda-shaped SQS event, deletes the
+(emulated) SQS queue, calls ``app.analyze_video`` with a Lambda-shaped SQS event (and, in a
+second thread, ``app.deliver_notice`` for the notices queue), deletes the
 message on success and leaves it on failure, so SQS redelivers it and, after ``maxReceiveCount``
 deliveries, moves it to the dead-letter queue, as on AWS. While a job runs, a heartbeat keeps the
 message invisible; if this process dies, the message reappears when the heartbeat stops.
@@ -101,21 +102,31 @@ def invoke(handler, sqs, queue_url: str, message: dict, queue_arn: str, settings
     log.info("message %s done", message["MessageId"])
 
 
-def run(stop: threading.Event) -> None:
-    from app import analyze_video  # the very handler Lambda runs
+class Sweep:
+    """What the scheduled reconcile_jobs does on AWS, every RECONCILE_EVERY_S at most."""
 
-    wired = services()
-    sqs, queue_url = aws_client("sqs", wired.settings), wired.queue.queue_url
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    def __init__(self, wired) -> None:
+        self._wired, self._due = wired, time.monotonic()
+
+    def __call__(self) -> None:
+        if time.monotonic() >= self._due:
+            self._wired.reconcile()
+            self._due = time.monotonic() + RECONCILE_EVERY_S
+
+
+def queue_arn(sqs, queue_url: str) -> str:
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    return str(attributes["Attributes"]["QueueArn"])
+
+
+def poll(handler, sqs, queue_url: str, settings, stop: threading.Event, before=None) -> None:
+    """Feed ``handler`` one message at a time from ``queue_url`` until ``stop`` is set."""
+    arn = queue_arn(sqs, queue_url)
     log.info("polling %s", queue_url)
-    next_sweep = time.monotonic()
     while not stop.is_set():
         try:
-            if time.monotonic() >= next_sweep:  # what the scheduled reconcile_jobs does on AWS
-                wired.reconcile()
-                next_sweep = time.monotonic() + RECONCILE_EVERY_S
+            if before is not None:
+                before()
             messages = sqs.receive_message(
                 QueueUrl=queue_url,
                 MaxNumberOfMessages=1,
@@ -127,7 +138,21 @@ def run(stop: threading.Event) -> None:
             stop.wait(POLL_WAIT_S)
             continue
         for message in messages:
-            invoke(analyze_video, sqs, queue_url, message, queue_arn, wired.settings)
+            invoke(handler, sqs, queue_url, message, arn, settings)
+
+
+def run(stop: threading.Event) -> None:
+    from app import analyze_video, deliver_notice  # the very handlers Lambda runs
+
+    wired = services()
+    sqs = aws_client("sqs", wired.settings)
+    notices_url = sqs.get_queue_url(QueueName=wired.settings.notices.queue_name)["QueueUrl"]
+    notices = threading.Thread(  # webhook attempts must not wait for an analysis to end
+        target=poll, args=(deliver_notice, sqs, notices_url, wired.settings, stop), daemon=True
+    )
+    notices.start()
+    poll(analyze_video, sqs, wired.queue.queue_url, wired.settings, stop, before=Sweep(wired))
+    notices.join()
     log.info("stopped")
 
 

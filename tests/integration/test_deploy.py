@@ -26,12 +26,17 @@ from infra.cloud_template import (
     ANALYZER,
     BUCKET,
     DLQ,
+    EVENTS_TOPIC,
     HAS_SOURCE_BUCKETS,
     IMAGE_URI,
+    NOTICES_DLQ,
+    NOTICES_QUEUE,
     QUEUE,
     RETENTION_DAYS,
     SOURCE_BUCKETS,
     TABLE,
+    WEBHOOK_SECRET,
+    WEBHOOK_SECRET_STORE,
     functions,
 )
 from infra.package import lint, package
@@ -177,6 +182,8 @@ def test_analyzer_reads_videos_and_writes_results_only(template):
             arn(QUEUE),
         )
         | expect("sns:Publish", {"Fn::Sub": REKOGNITION_TOPICS})
+        | expect("sns:Publish", {"Ref": EVENTS_TOPIC})
+        | expect("sqs:SendMessage sqs:GetQueueUrl", arn(NOTICES_QUEUE))
     )
     job_id, bucket_arn = new_job_id(), f"${{{BUCKET}.Arn}}/"
     assert fnmatch.fnmatch(bucket_arn + video_path(job_id), videos)
@@ -189,6 +196,46 @@ def test_reconciler_scans_rows_and_requeues_only(template):
         | expect("dynamodb:Scan", arn(TABLE))
         | expect("sqs:SendMessage sqs:GetQueueUrl", arn(QUEUE))
     )
+
+
+def test_notices_are_delivered_by_a_zip_function_that_only_touches_its_queues(template):
+    deliverer = props(template, "DeliverNotice")
+    assert deliverer["CodeUri"] == "./deployment.zip" and deliverer["Timeout"] == 30
+    (event,) = deliverer["Events"].values()
+    assert event["Type"] == "SQS" and event["Properties"]["BatchSize"] == 1
+    assert event["Properties"]["Queue"] == arn(NOTICES_QUEUE)
+    assert props(template, NOTICES_QUEUE)["RedrivePolicy"]["deadLetterTargetArn"] == arn(
+        NOTICES_DLQ
+    )
+    assert props(template, NOTICES_QUEUE)["VisibilityTimeout"] >= 6 * deliverer["Timeout"]
+    assert grants(template, "DeliverNotice") == (
+        expect("logs:CreateLogStream logs:PutLogEvents", arn("DeliverNoticeLogGroup"))
+        | expect(
+            "sqs:ReceiveMessage sqs:DeleteMessage sqs:GetQueueAttributes "
+            "sqs:ChangeMessageVisibility sqs:GetQueueUrl sqs:SendMessage",
+            arn(NOTICES_QUEUE),
+        )
+        | expect("sqs:SendMessage sqs:GetQueueUrl", arn(NOTICES_DLQ))
+        | expect("secretsmanager:GetSecretValue", {"Ref": WEBHOOK_SECRET_STORE})
+    )
+
+
+def test_the_webhook_secret_is_a_noecho_parameter_kept_in_secrets_manager(template):
+    parameter = template["Parameters"][WEBHOOK_SECRET]
+    assert parameter["NoEcho"] is True and parameter["MinLength"] >= 32
+    store = template["Resources"][WEBHOOK_SECRET_STORE]
+    assert store["Type"] == "AWS::SecretsManager::Secret"
+    assert store["Properties"]["SecretString"] == {"Ref": WEBHOOK_SECRET}
+    assert template["Resources"][EVENTS_TOPIC]["Type"] == "AWS::SNS::Topic"
+    for name, resource in functions(template):
+        env = resource["Properties"]["Environment"]["Variables"]
+        assert "VIDEO_JOBS_WEBHOOK_SECRET" not in env, f"{name} has the secret in plain text"
+        assert env["VIDEO_JOBS_WEBHOOK_SECRET_ARN"] == {"Ref": WEBHOOK_SECRET_STORE}
+        assert env["VIDEO_JOBS_EVENTS_TOPIC_ARN"] == {"Ref": EVENTS_TOPIC}
+        assert env["VIDEO_JOBS_NOTICES_QUEUE"] == {"Fn::GetAtt": [NOTICES_QUEUE, "QueueName"]}
+        assert env["VIDEO_JOBS_NOTICES_DLQ"] == {"Fn::GetAtt": [NOTICES_DLQ, "QueueName"]}
+    analyzer_env = props(template, ANALYZER)["Environment"]["Variables"]
+    assert "${RestAPI}" in analyzer_env["VIDEO_JOBS_PUBLIC_URL"]["Fn::Sub"]
 
 
 def test_functions_log_to_their_own_group_and_find_the_stack_resources(template):
@@ -271,6 +318,26 @@ def test_local_bootstrap_builds_what_the_template_declares(template, aws_env):
     assert (
         int(dlq_attributes["Attributes"]["MessageRetentionPeriod"]) == dlq["MessageRetentionPeriod"]
     )
+
+
+def test_local_bootstrap_builds_the_notices_queues_and_topic_the_template_declares(
+    template, aws_env
+):
+    queue = props(template, NOTICES_QUEUE)
+    with mock_aws():
+        settings = load_settings()
+        created = bootstrap(settings, visibility_timeout_s=VISIBILITY_TIMEOUT_S)
+        sqs, sns = aws_client("sqs", settings), aws_client("sns", settings)
+        local = sqs.get_queue_attributes(QueueUrl=created.notices_url, AttributeNames=["All"])
+        topics = [topic["TopicArn"] for topic in sns.list_topics()["Topics"]]
+    local = local["Attributes"]
+    assert int(local["VisibilityTimeout"]) == queue["VisibilityTimeout"]
+    redrive = json.loads(local["RedrivePolicy"])
+    assert int(redrive["maxReceiveCount"]) == queue["RedrivePolicy"]["maxReceiveCount"]
+    assert redrive["deadLetterTargetArn"].endswith(f":{settings.notices.dlq_name}")
+    assert created.notices_dlq_url.endswith(f"/{settings.notices.dlq_name}")
+    assert topics == [created.events_topic_arn]
+    assert created.events_topic_arn.endswith(":video-jobs-events")
 
 
 def _dockerfile_lines() -> list[str]:

@@ -7,7 +7,12 @@ from chalicelib.jobs import PENDING, JobRecord, JobStore
 
 
 def new_job(
-    jobs: JobStore, *, status: str = PENDING, sample_fps: float | None = None, storage=None
+    jobs: JobStore,
+    *,
+    status: str = PENDING,
+    sample_fps: float | None = None,
+    options: dict | None = None,
+    storage=None,
 ) -> JobRecord:
     """A stored job (and, given ``storage``, its input video), as submit would leave it."""
     job_id = new_job_id()
@@ -19,6 +24,7 @@ def new_job(
         pipeline_id="yolo_ocr",
         status=status,
         sample_fps=sample_fps,
+        options=options,
         retention_days=30,
     )
     jobs.create(job)

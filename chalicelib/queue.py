@@ -31,7 +31,7 @@ def decode_message(body: str) -> str:
     """The job id in a message body; BadRequest for anything that is not our message."""
     try:
         data = json.loads(body)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
         raise BadRequest("queue message is not JSON") from None
     if not isinstance(data, dict) or "job_id" not in data:
         raise BadRequest("queue message has no job_id")

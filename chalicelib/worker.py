@@ -96,6 +96,9 @@ class JobWorker:
         except (BadRequest, JobNotFound) as error:
             log.warning("dropping malformed queue message: %s", error.message)
             return False
+        except Exception as error:  # whatever breaks the decoder: retrying cannot help
+            log.warning("dropping undecodable queue message (%s)", type(error).__name__)
+            return False
         return self.process(job_id, receive_count)
 
     def process(self, job_id: str, receive_count: int = 1) -> bool:

@@ -36,6 +36,7 @@ class Services:
             pipelines=VideoFilePipelineService(self.settings),
             lease_s=self.settings.job_lease_s,
             max_attempts=self.settings.max_attempts,
+            max_input_bytes=self.settings.max_upload_bytes,
         )
 
 

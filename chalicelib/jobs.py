@@ -65,6 +65,7 @@ class Job(Model):
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     input_path = UnicodeAttribute()
+    input_etag = UnicodeAttribute(null=True)  # the upload's version that start validated
     output_path = UnicodeAttribute(null=True)
     error_message = UnicodeAttribute(null=True)
     pipeline_id = UnicodeAttribute()
@@ -131,6 +132,7 @@ class Job(Model):
         error_message: str | None = None,
         output_path: str | None = None,
         owner: str | None = None,
+        input_etag: str | None = None,
     ) -> None:
         """Move to ``new_status`` iff the stored status still allows it (and, given ``owner``,
         that worker still holds the lease); else IllegalTransition."""
@@ -142,6 +144,8 @@ class Job(Model):
             actions.append(Job.error_message.set(error_message[:MAX_ERROR_CHARS]))
         if output_path is not None:
             actions.append(Job.output_path.set(output_path))
+        if input_etag is not None:
+            actions.append(Job.input_etag.set(input_etag))
         condition = Job.status.is_in(*sorted(sources))
         if owner is not None:
             condition &= Job.lease_owner == owner

@@ -27,7 +27,7 @@ from chalicelib.jobs import PENDING, UPLOADING, Job
 from chalicelib.mp4 import validate_mp4, validate_mp4_bytes
 from chalicelib.pipelines import check_pipeline_id
 from chalicelib.queue import QueueService
-from chalicelib.storage import S3Storage, StorageService
+from chalicelib.storage import ObjectChanged, S3Storage, StorageService
 
 log = logging.getLogger(__name__)
 MAX_SAMPLE_FPS = 30.0
@@ -201,17 +201,26 @@ def start_upload(
     job = Job.get_by_id(parse_job_id(job_id))
     if job.status != UPLOADING:
         raise Conflict(f"job {job.job_id} was already started: it is {job.status}")
-    size = storage.size(job.input_path)
-    if size is None:
+    upload = storage.stat(job.input_path)
+    if upload is None:
         raise Conflict(
             f"no video uploaded for job {job.job_id} yet: PUT the file to the upload "
             "URL (with its Content-Type header) first, then call start again"
         )
+    size = upload.size
     if size > settings.max_upload_bytes:
         storage.delete_file(job.input_path)
         raise _too_large(size, settings.max_upload_bytes, "shorten or re-encode the video")
-    validate_mp4(lambda offset, length: storage.read_range(job.input_path, offset, length), size)
-    job.update_status(PENDING)
+    try:  # every read pinned to this version; the worker will read exactly it
+        validate_mp4(
+            lambda at, n: storage.read_range(job.input_path, at, n, etag=upload.etag), size
+        )
+    except ObjectChanged:
+        raise Conflict(
+            "the upload changed while start was checking it: let the upload finish, "
+            "then call start again"
+        ) from None
+    job.update_status(PENDING, input_etag=upload.etag)
     _enqueue(queue, job.job_id)
     log.info("job %s started after upload (%d bytes)", job.job_id, size)
     return job

@@ -29,6 +29,7 @@ from chalicelib.errors import (
     IllegalTransition,
     InputMissing,
     JobNotFound,
+    PayloadTooLarge,
     VideoJobsError,
 )
 from chalicelib.ids import results_path
@@ -36,7 +37,7 @@ from chalicelib.jobs import COMPLETED, FAILED, PENDING, RUNNING, Job
 from chalicelib.pipelines import VideoFilePipelineService
 from chalicelib.queue import QueueService, decode_message
 from chalicelib.results import encode
-from chalicelib.storage import StorageService
+from chalicelib.storage import ObjectChanged, ObjectTooLarge, StorageService
 
 log = logging.getLogger(__name__)
 INTERNAL_ERROR = "analysis failed because of an internal error; the details are in the worker log"
@@ -81,12 +82,14 @@ class JobWorker:
         pipelines: VideoFilePipelineService,
         lease_s: float = 60.0,
         max_attempts: int = 3,
+        max_input_bytes: int | None = None,
     ):
         self.storage = storage
         self.queue = queue
         self.pipelines = pipelines
         self.lease_s = lease_s
         self.max_attempts = max_attempts
+        self.max_input_bytes = max_input_bytes
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def handle_message(self, body: str, receive_count: int = 1) -> bool:
@@ -136,7 +139,7 @@ class JobWorker:
         try:
             with tempfile.TemporaryDirectory(prefix="video-jobs-") as workdir:
                 video = Path(workdir) / "input.mp4"
-                self._download(job.input_path, video)
+                self._download(job, video)
                 document = self.pipelines.run_on_file(
                     video, job.pipeline_id, sample_fps=job.sample_fps
                 )
@@ -160,12 +163,25 @@ class JobWorker:
         self._finish(job, COMPLETED, output_path=output)
         log.info("job %s completed", job.job_id)
 
-    def _download(self, path: str, local: Path) -> None:
+    def _download(self, job: Job, local: Path) -> None:
+        """Exactly the bytes that were validated (the ETag ``start`` pinned), within the limit."""
         try:
-            self.storage.download_file(path, local)
+            self.storage.download_file(
+                job.input_path, local, etag=job.input_etag, max_bytes=self.max_input_bytes
+            )
         except FileNotFoundError:
             raise InputMissing(
                 "the uploaded video is no longer in storage (expired or deleted); submit it again"
+            ) from None
+        except ObjectChanged:
+            raise InputMissing(
+                "the uploaded video changed after start checked it (it was uploaded again "
+                "through the upload URL); create a new upload for the new video"
+            ) from None
+        except ObjectTooLarge:
+            raise PayloadTooLarge(
+                f"the stored video is over the {self.max_input_bytes}-byte limit; "
+                "shorten or re-encode it"
             ) from None
 
     def _store(self, job_id: str, data: bytes) -> str:

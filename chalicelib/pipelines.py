@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-from chalicelib.errors import UnknownPipeline
+from chalicelib.errors import UnknownPipeline, quoted
 
 PIPELINES: dict[str, str] = {
     "yolo_ocr": "chalicelib.analysis.pipeline:YoloOcrPipeline",
@@ -20,7 +20,7 @@ PIPELINES: dict[str, str] = {
 def check_pipeline_id(pipeline_id: str) -> str:
     if pipeline_id not in PIPELINES:
         known = ", ".join(sorted(PIPELINES))
-        raise UnknownPipeline(f"unknown pipeline {pipeline_id!r}: choose one of {known}")
+        raise UnknownPipeline(f"unknown pipeline {quoted(pipeline_id)}: choose one of {known}")
     return pipeline_id
 
 

@@ -8,7 +8,7 @@ message, so nothing is queued that cannot be found.
 from __future__ import annotations
 
 import logging
-import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +21,8 @@ from chalicelib.errors import (
     PayloadTooLarge,
     ServiceUnavailable,
     VideoJobsError,
+    quoted,
+    quoted_list,
 )
 from chalicelib.ids import new_job_id, parse_job_id, video_path
 from chalicelib.jobs import PENDING, UPLOADING, Job
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 MAX_SAMPLE_FPS = 30.0
 MIN_SAMPLE_FPS = 0.001  # one frame per 1000 s; DynamoDB cannot store numbers below 1e-130
 UPLOAD_CONTENT_TYPE = "video/mp4"
+# ASCII digits only: float() also takes "1_0" (10), " 2 " and Arabic-Indic digits.
+_DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?")
 
 
 @dataclass(frozen=True)
@@ -47,21 +51,18 @@ def parse_job_options(params: dict[str, str] | None, settings: Settings) -> JobO
     unknown = set(params) - {"pipeline_id", "sample_fps"}
     if unknown:
         raise BadRequest(
-            f"unknown query parameter(s) {sorted(unknown)}: "
+            f"unknown query parameter(s) {quoted_list(unknown)}: "
             "only pipeline_id and sample_fps are accepted"
         )
     pipeline_id = check_pipeline_id(params.get("pipeline_id", settings.default_pipeline))
     fps = params.get("sample_fps")
     if fps is None:
         return JobOptions(pipeline_id)
-    try:
-        value = float(fps)
-    except ValueError:
-        value = math.nan
-    if not MIN_SAMPLE_FPS <= value <= MAX_SAMPLE_FPS:
+    value = float(fps) if _DECIMAL.fullmatch(fps) else None
+    if value is None or not MIN_SAMPLE_FPS <= value <= MAX_SAMPLE_FPS:
         raise BadRequest(
-            f"sample_fps must be a number from {MIN_SAMPLE_FPS:g} to {MAX_SAMPLE_FPS:g} "
-            f"(frames analyzed per second of video), got {fps!r}"
+            f"sample_fps must be a decimal number from {MIN_SAMPLE_FPS:g} to {MAX_SAMPLE_FPS:g} "
+            f"(frames analyzed per second of video, e.g. 0.5 or 2), got {quoted(fps)}"
         )
     return JobOptions(pipeline_id, value)
 

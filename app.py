@@ -59,6 +59,34 @@ def maps_errors(handler):
     return wrapper
 
 
+# What each path answers, for OPTIONS: without a route of its own, chalice local answered 200
+# with no Allow header and API Gateway would answer 403 "Missing Authentication Token".
+ALLOWED_METHODS = {
+    "/video/submit": ("submit_options", "POST, OPTIONS"),
+    "/video/uploads": ("create_upload_options", "POST, OPTIONS"),
+    "/video/uploads/{job_id}/start": ("start_upload_options", "POST, OPTIONS"),
+    "/video/status/{job_id}": ("job_status_options", "GET, HEAD, OPTIONS"),
+    "/video/results/{job_id}": ("job_results_options", "GET, HEAD, OPTIONS"),
+}
+
+
+def _options_view(allow: str):
+    def options(job_id: str | None = None) -> Response:
+        return Response(body="", status_code=204, headers={"Allow": allow})
+
+    return options
+
+
+for _path, (_name, _allow) in ALLOWED_METHODS.items():
+    app.route(_path, methods=["OPTIONS"], name=_name, content_types=ANY_TYPE)(_options_view(_allow))
+
+
+def _without_body(response: Response) -> Response:
+    """A HEAD answer: the GET answer's status and headers, no body."""
+    response.body = ""
+    return response
+
+
 def _accepted(job: Job) -> Response:
     """202 with the job id and where to poll it."""
     status_url = f"/video/status/{job.job_id}"
@@ -138,6 +166,11 @@ def job_status(job_id):
     return _json(_job_view(Job.get_by_id(job_id)))
 
 
+@app.route("/video/status/{job_id}", methods=["HEAD"], content_types=ANY_TYPE)
+def job_status_head(job_id):
+    return _without_body(job_status(job_id))
+
+
 @app.route("/video/results/{job_id}", methods=["GET"], content_types=ANY_TYPE)
 @maps_errors
 def job_results(job_id):
@@ -161,6 +194,11 @@ def job_results(job_id):
     if next_token:
         body["next_token"] = next_token
     return _json(body)
+
+
+@app.route("/video/results/{job_id}", methods=["HEAD"], content_types=ANY_TYPE)
+def job_results_head(job_id):
+    return _without_body(job_results(job_id))
 
 
 @app.on_sqs_message(queue=DEFAULT_QUEUE_NAME, batch_size=1)

@@ -24,7 +24,24 @@ def create_upload(client, **params):
 
 @pytest.mark.parametrize(
     "fps",
-    ["1_0", "١٠", "۱", "१", "１", " 2", "2 ", "+2", "-1", "0x1", "inf", "nan", "1e999", "2,5", ""],
+    [
+        "1_0",
+        "١٠",
+        "۱",
+        "१",
+        "１",
+        " 2",
+        "2 ",
+        "+2",
+        "-1",
+        "0x1",
+        "inf",
+        "nan",
+        "1e999",
+        "2,5",
+        "",
+        "1e-130",
+    ],
 )
 def test_sample_fps_that_python_would_read_loosely_is_400(client, fps):
     response = create_upload(client, sample_fps=fps)

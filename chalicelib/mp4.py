@@ -21,7 +21,7 @@ import contextlib
 import os
 import struct
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chalicelib.errors import InvalidVideo
 
@@ -71,6 +71,7 @@ class Track:
     width: float  # display size from the track header (before any rotation)
     height: float
     duration_s: float | None  # what a player presents (edit list), else the media's; None: unknown
+    timescale: int | None = field(default=None, compare=False)  # media ticks per second (mdhd)
 
 
 class ReadAhead:
@@ -254,7 +255,7 @@ def _children(data: bytes, parent: Box | None = None) -> list[Box]:
 
 
 def _track(data: bytes, trak: Box, movie_scale: int) -> Track:
-    handler, width, height, media_s, edits_s = "", 0.0, 0.0, None, 0.0
+    handler, width, height, media_s, edits_s, timescale = "", 0.0, 0.0, None, 0.0, None
     for box in _children(data, trak):
         if box.type == "tkhd" and box.payload_size >= 84:  # width, height: last 8 bytes, 16.16
             width, height = (v / 65536 for v in struct.unpack_from(">II", data, box.end - 8))
@@ -269,7 +270,8 @@ def _track(data: bytes, trak: Box, movie_scale: int) -> Track:
                 elif sub.type == "mdhd":
                     scale, units = _time(data, sub)
                     media_s = units / scale if scale and units else None
-    return Track(handler, width, height, edits_s or media_s)
+                    timescale = scale if scale or units else None
+    return Track(handler, width, height, edits_s or media_s, timescale)
 
 
 def _time(data: bytes, box: Box) -> tuple[int, int]:

@@ -108,7 +108,9 @@ def test_a_swap_during_start_is_a_conflict(aws, clips, monkeypatch):
     with Client(app) as client:
         ticket = client.http.post("/video/uploads").json_body
         path = video_path(ticket["job_id"])
-        aws.storage.save_file(small, path)
+        ftyp_end = int.from_bytes(small[:4], "big")
+        padding = (100_000).to_bytes(4, "big") + b"free" + bytes(100_000 - 8)
+        aws.storage.save_file(small[:ftyp_end] + padding + small[ftyp_end:], path)  # 2+ reads
         real_read = type(aws.storage).read_range
 
         def swap_after_first_read(self, *args, **kwargs):

@@ -7,8 +7,12 @@ time without importing any ML code (cold starts stay light); only the analyzer r
 from __future__ import annotations
 
 import importlib
+import inspect
+import os
 from collections.abc import Callable
+from typing import Any
 
+from chalicelib.config import Settings
 from chalicelib.errors import UnknownPipeline, quoted
 
 PIPELINES: dict[str, str] = {
@@ -34,20 +38,31 @@ class VideoFilePipelineService:
     """Runs a registered pipeline on a local video file.
 
     A pipeline is a class built once per process from the settings (so its models load once and
-    are reused across jobs) with ``run(file_path, *, sample_fps) -> dict``, the results document.
+    are reused across jobs) with ``run(file_path, *, sample_fps) -> dict``, the results
+    document. A pipeline whose ``run`` also takes ``timings`` (a dict) fills it with seconds per
+    stage (``decode``, ``detect``, ``ocr``, ...) for the worker's log; they never go into the
+    document.
     """
 
-    def __init__(self, settings):
+    def __init__(self, settings: Settings):
         self._settings = settings
-        self._instances: dict[str, object] = {}
+        self._instances: dict[str, Any] = {}
 
-    def pipeline(self, pipeline_id: str):
+    def pipeline(self, pipeline_id: str) -> Any:
         if pipeline_id not in self._instances:
             self._instances[pipeline_id] = resolve(pipeline_id)(self._settings)
         return self._instances[pipeline_id]
 
     def run_on_file(
-        self, file_path, pipeline_id: str = "yolo_ocr", *, sample_fps: float | None = None
+        self,
+        file_path: str | os.PathLike[str],
+        pipeline_id: str | None = None,
+        *,
+        sample_fps: float | None = None,
+        timings: dict[str, float] | None = None,
     ) -> dict:
         fps = sample_fps or self._settings.sample_fps
-        return self.pipeline(pipeline_id).run(file_path, sample_fps=fps)
+        pipeline = self.pipeline(pipeline_id or self._settings.default_pipeline)
+        if timings is not None and "timings" in inspect.signature(pipeline.run).parameters:
+            return pipeline.run(file_path, sample_fps=fps, timings=timings)
+        return pipeline.run(file_path, sample_fps=fps)

@@ -87,6 +87,36 @@ def _request() -> Request:
     return request
 
 
+# What each path answers, for OPTIONS: without a route of its own, chalice local answered 200
+# with no Allow header and API Gateway would answer 403 "Missing Authentication Token".
+ALLOWED_METHODS = {
+    "/video/submit": ("submit_options", "POST, OPTIONS"),
+    "/video/uploads": ("create_upload_options", "POST, OPTIONS"),
+    "/video/uploads/{job_id}/start": ("start_upload_options", "POST, OPTIONS"),
+    "/video/status/{job_id}": ("job_status_options", "GET, HEAD, OPTIONS"),
+    "/video/results/{job_id}": ("job_results_options", "GET, HEAD, OPTIONS"),
+    "/video/view/{job_id}": ("view_job_options", "GET, HEAD, OPTIONS"),
+    "/": ("rekognition_api_options", "POST, OPTIONS"),
+}
+
+
+def _options_view(allow: str) -> Callable[..., Response]:
+    def options(job_id: str | None = None) -> Response:
+        return Response(body="", status_code=204, headers={"Allow": allow})
+
+    return options
+
+
+for _path, (_name, _allow) in ALLOWED_METHODS.items():
+    app.route(_path, methods=["OPTIONS"], name=_name, content_types=ANY_TYPE)(_options_view(_allow))
+
+
+def _without_body(response: Response) -> Response:
+    """A HEAD answer: the GET answer's status and headers, no body."""
+    response.body = ""
+    return response
+
+
 def _accepted(job: JobRecord) -> Response:
     """202 with the job id and where to poll it."""
     status_url = f"/video/status/{job.job_id}"
@@ -139,11 +169,34 @@ def job_status(job_id: str) -> Response:
     return _json(services().queries.status(job_id))
 
 
+@app.route("/video/status/{job_id}", methods=["HEAD"], content_types=ANY_TYPE)
+def job_status_head(job_id: str) -> Response:
+    return _without_body(job_status(job_id))
+
+
 @app.route("/video/results/{job_id}", methods=["GET"], content_types=ANY_TYPE)
 @maps_errors
 def job_results(job_id: str) -> Response:
     page = results_page(_request().query_params)
     return _json(services().queries.results(job_id, page))
+
+
+@app.route("/video/results/{job_id}", methods=["HEAD"], content_types=ANY_TYPE)
+def job_results_head(job_id: str) -> Response:
+    return _without_body(job_results(job_id))
+
+
+@app.route("/video/view/{job_id}", methods=["GET"], content_types=ANY_TYPE)
+@maps_errors
+def view_job(job_id: str) -> Response:
+    """The results viewer page (HTML); an unknown job is the usual 404 JSON error."""
+    page = services().viewer.page(job_id)
+    return Response(page, status_code=200, headers={"Content-Type": "text/html; charset=utf-8"})
+
+
+@app.route("/video/view/{job_id}", methods=["HEAD"], content_types=ANY_TYPE)
+def view_job_head(job_id: str) -> Response:
+    return _without_body(view_job(job_id))
 
 
 def _amz_json(body: dict, status: int) -> Response:
@@ -169,14 +222,6 @@ def rekognition_api() -> Response:
         return _amz_json(
             {"__type": "InternalServerError", "message": INTERNAL_ERROR_BODY["message"]}, 500
         )
-
-
-@app.route("/video/view/{job_id}", methods=["GET"], content_types=ANY_TYPE)
-@maps_errors
-def view_job(job_id: str) -> Response:
-    """The results viewer page (HTML); an unknown job is the usual 404 JSON error."""
-    page = services().viewer.page(job_id)
-    return Response(page, status_code=200, headers={"Content-Type": "text/html; charset=utf-8"})
 
 
 @app.on_sqs_message(queue=DEFAULT_QUEUE_NAME, batch_size=1)

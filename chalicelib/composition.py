@@ -65,6 +65,7 @@ class Services:
             lease_s=self.settings.job_lease_s,
             max_attempts=self.settings.max_attempts,
             on_finish=self.announce,
+            max_input_bytes=self.settings.max_upload_bytes,
         )
 
     def announce(self, job: JobRecord) -> None:

@@ -46,6 +46,7 @@ def _job_model(meta: type) -> type[Model]:
         created_at = UnicodeAttribute()
         updated_at = UnicodeAttribute()
         input_path = UnicodeAttribute()
+        input_etag = UnicodeAttribute(null=True)  # the upload's version that start validated
         output_path = UnicodeAttribute(null=True)
         error_message = UnicodeAttribute(null=True)
         pipeline_id = UnicodeAttribute()

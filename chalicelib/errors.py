@@ -23,6 +23,28 @@ the same message).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+ECHO_CHARS = 40  # of one piece of user input quoted back in an error message
+ECHO_ITEMS = 5  # pieces of user input listed in one message
+
+
+def quoted(value: object) -> str:
+    """``repr`` of user input for an error message, cut short: a message never echoes a
+    5000-character parameter back in full."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= ECHO_CHARS:
+        return repr(text)
+    return f"{text[:ECHO_CHARS]!r}... ({len(text)} characters)"
+
+
+def quoted_list(values: Iterable[object]) -> str:
+    """The first few values, each ``quoted``, in sorted order, and how many more there were."""
+    items = sorted(map(str, values))
+    shown = ", ".join(quoted(item) for item in items[:ECHO_ITEMS])
+    more = len(items) - ECHO_ITEMS
+    return f"{shown} and {more} more" if more > 0 else shown
+
 
 class VideoJobsError(Exception):
     """Base of every deliberate error."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from chalicelib.errors import JobNotFound
+from chalicelib.errors import JobNotFound, quoted
 
 _UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 PREFIX = "video_jobs"
@@ -24,8 +24,7 @@ def parse_job_id(raw: object) -> str:
     """The canonical (lower-case) id; a malformed id names no job that could exist."""
     if isinstance(raw, str) and len(raw) == 36 and _UUID4.fullmatch(raw.lower()):
         return raw.lower()
-    shown = raw[:40] + "..." if isinstance(raw, str) and len(raw) > 40 else raw
-    raise JobNotFound(f"no job with id {shown!r}: job ids are UUID4 strings returned by submit")
+    raise JobNotFound(f"no job with id {quoted(raw)}: job ids are UUID4 strings returned by submit")
 
 
 def video_path(job_id: str) -> str:

@@ -77,6 +77,7 @@ class JobRecord:
     updated_at: str
     input_path: str
     pipeline_id: str
+    input_etag: str | None = None  # the upload's version that start validated (presigned uploads)
     sample_fps: float | None = None
     options: dict[str, Any] = field(default_factory=dict)  # per-job options beyond the two above
     output_path: str | None = None
@@ -208,9 +209,14 @@ class JobStore(ABC):
         changes = Changes(values, remove)
         return self._write(job_id, Condition(sources, owner), changes, f"go to {new_status}")
 
-    def start(self, job_id: str) -> JobRecord:
-        """An uploaded job is queued: uploading -> pending."""
-        return self.update_status(job_id, PENDING)
+    def start(self, job_id: str, *, input_etag: str | None = None) -> JobRecord:
+        """An uploaded job is queued: uploading -> pending, pinned to the upload's ``input_etag``
+        (the version start validated; the worker reads only that one)."""
+        values: dict[str, Any] = {"status": PENDING, "updated_at": utc_now()}
+        if input_etag is not None:
+            values["input_etag"] = input_etag
+        condition = Condition(ALLOWED_SOURCES[PENDING])
+        return self._write(job_id, condition, Changes(values), f"go to {PENDING}")
 
     def complete(self, job_id: str, *, owner: str, output_path: str) -> JobRecord:
         return self.update_status(job_id, COMPLETED, owner=owner, output_path=output_path)

@@ -6,7 +6,10 @@ upload is caught), and a ``moov`` box whose children parse and include ``mvhd`` 
 
 It reads through ``read(offset, length)``, so the same code validates bytes in memory and an
 object in S3 via a handful of ranged GETs, never a full download (``bytes_reader`` and
-``file_reader`` make such a ``read``). Pure Python: it runs on the light API path.
+``file_reader`` make such a ``read``). Pure Python: it runs on the light API path. On S3 each
+read costs a round trip whatever its size, so ``validate_mp4`` reads ahead (``ReadAhead``):
+box headers that lie close together come out of one buffer, and at most
+``MAX_TOP_LEVEL_BOXES`` are walked, so a check costs a bounded number of reads.
 
 ``read_tracks`` lists the index's tracks (kind, display size, duration) for the analyzer: what
 OpenCV cannot tell (audio only? how long?) and an absurd frame size before anything is decoded.
@@ -18,7 +21,7 @@ import contextlib
 import os
 import struct
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chalicelib.errors import InvalidVideo
 
@@ -35,6 +38,11 @@ VIDEO_BRANDS = frozenset({
 AUDIO_ONLY_BRANDS = frozenset({"M4A ", "M4B ", "M4P "})
 MAX_BOXES = 100_000
 MAX_MOOV_BYTES = 256 * 1024 * 1024
+# Top-level boxes ``validate_mp4`` walks: each may cost one ranged GET (~5 ms on the emulator,
+# 10-30 ms on S3), and ``start`` must answer within API Gateway's 30 s. A regular MP4 has a
+# handful; a fragmented one two per fragment (500 fragments: 8-16 min at 1-2 s each).
+MAX_TOP_LEVEL_BOXES = 1000
+READ_AHEAD_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,28 @@ class Track:
     width: float  # display size from the track header (before any rotation)
     height: float
     duration_s: float | None  # what a player presents (edit list), else the media's; None: unknown
+    timescale: int | None = field(default=None, compare=False)  # media ticks per second (mdhd)
+
+
+class ReadAhead:
+    """A ``Reader`` that fetches at least ``chunk`` bytes at a time and serves small reads that
+    fall inside the last fetch from memory; ``reads`` counts the fetches."""
+
+    def __init__(self, read: Reader, chunk: int = READ_AHEAD_BYTES):
+        self._read, self._chunk = read, chunk
+        self._start, self._data = 0, b""
+        self._to_end = False  # the last fetch came back short: it holds the rest of the file
+        self.reads = 0
+
+    def __call__(self, offset: int, length: int) -> bytes:
+        at = offset - self._start
+        if not (at >= 0 and (self._to_end or at + length <= len(self._data))):
+            wanted = max(length, self._chunk)
+            self._start, self._data = offset, self._read(offset, wanted)
+            self._to_end = len(self._data) < wanted
+            self.reads += 1
+            at = 0
+        return self._data[at : at + length]
 
 
 def bytes_reader(data: bytes) -> Reader:
@@ -159,13 +189,14 @@ def validate_mp4(read: Reader, total_size: int) -> None:
     """Raise InvalidVideo with a plain-words reason unless this looks like a playable MP4."""
     if total_size <= 0:
         raise InvalidVideo("the video is empty: send the MP4 file's bytes as the request body")
+    read = ReadAhead(read)
     head = read(0, 12)
     if len(head) < 12 or head[4:8] != b"ftyp":
         raise InvalidVideo(
             "not an MP4: the file does not start with an 'ftyp' box; "
             "upload an MP4 video (H.264/H.265 in an MP4 container)"
         )
-    boxes = list(iter_boxes(read, 0, total_size))
+    boxes = _top_level_boxes(read, total_size)
     _check_brand(read, boxes[0])
     moov = next((box for box in boxes if box.type == "moov"), None)
     if moov is None:
@@ -180,6 +211,19 @@ def validate_mp4(read: Reader, total_size: int) -> None:
     children = {box.type for box in inside}
     if "mvhd" not in children or "trak" not in children:
         raise InvalidVideo("not a playable MP4: its 'moov' box has no movie header or tracks")
+
+
+def _top_level_boxes(read: Reader, total_size: int) -> list[Box]:
+    boxes = []
+    for box in iter_boxes(read, 0, total_size):
+        boxes.append(box)
+        if len(boxes) > MAX_TOP_LEVEL_BOXES:
+            raise InvalidVideo(
+                f"the MP4 has more than {MAX_TOP_LEVEL_BOXES} top-level boxes (a fragmented MP4 "
+                "with many fragments, or padding): re-mux it as a regular MP4, e.g. "
+                "ffmpeg -i in.mp4 -c copy -movflags +faststart out.mp4"
+            )
+    return boxes
 
 
 def validate_mp4_bytes(data: bytes) -> None:
@@ -211,7 +255,7 @@ def _children(data: bytes, parent: Box | None = None) -> list[Box]:
 
 
 def _track(data: bytes, trak: Box, movie_scale: int) -> Track:
-    handler, width, height, media_s, edits_s = "", 0.0, 0.0, None, 0.0
+    handler, width, height, media_s, edits_s, timescale = "", 0.0, 0.0, None, 0.0, None
     for box in _children(data, trak):
         if box.type == "tkhd" and box.payload_size >= 84:  # width, height: last 8 bytes, 16.16
             width, height = (v / 65536 for v in struct.unpack_from(">II", data, box.end - 8))
@@ -226,7 +270,8 @@ def _track(data: bytes, trak: Box, movie_scale: int) -> Track:
                 elif sub.type == "mdhd":
                     scale, units = _time(data, sub)
                     media_s = units / scale if scale and units else None
-    return Track(handler, width, height, edits_s or media_s)
+                    timescale = scale if scale or units else None
+    return Track(handler, width, height, edits_s or media_s, timescale)
 
 
 def _time(data: bytes, box: Box) -> tuple[int, int]:

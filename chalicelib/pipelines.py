@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.config import Settings
-from chalicelib.errors import UnknownPipeline
+from chalicelib.errors import UnknownPipeline, quoted
 
 PIPELINES: dict[str, str] = {
     "yolo_ocr": "chalicelib.analysis.pipeline:YoloOcrPipeline",
@@ -24,7 +24,7 @@ PIPELINES: dict[str, str] = {
 def check_pipeline_id(pipeline_id: str) -> str:
     if pipeline_id not in PIPELINES:
         known = ", ".join(sorted(PIPELINES))
-        raise UnknownPipeline(f"unknown pipeline {pipeline_id!r}: choose one of {known}")
+        raise UnknownPipeline(f"unknown pipeline {quoted(pipeline_id)}: choose one of {known}")
     return pipeline_id
 
 

@@ -33,8 +33,8 @@ def decode_message(body: str) -> str:
     """The job id in a message body; MalformedMessage for anything that is not our message."""
     try:
         data = json.loads(body)
-    except (TypeError, ValueError):
-        raise MalformedMessage("queue message is not JSON") from None
+    except Exception as error:  # ValueError, TypeError, RecursionError ("[[[[..." too deep), ...
+        raise MalformedMessage(f"queue message is not JSON ({type(error).__name__})") from None
     if not isinstance(data, dict) or "job_id" not in data:
         raise MalformedMessage("queue message has no job_id")
     try:

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from chalicelib.errors import BadRequest
+from chalicelib.errors import BadRequest, quoted, quoted_list
 
 SCHEMA_VERSION = 1
 DIGITS = 4  # 1e-4 of the frame is well under a pixel even for 4K
@@ -129,7 +129,7 @@ def results_page(params: Mapping[str, str] | None) -> ResultsPage:
     unknown = set(params) - {"max_frames", "next_token"}
     if unknown:
         raise BadRequest(
-            f"unknown query parameter(s) {sorted(unknown)}: only max_frames and next_token"
+            f"unknown query parameter(s) {quoted_list(unknown)}: only max_frames and next_token"
         )
     size = _bounded_int(params.get("max_frames", str(MAX_PAGE_FRAMES)), 1, MAX_PAGE_FRAMES,
                         "max_frames")  # fmt: skip
@@ -140,4 +140,4 @@ def results_page(params: Mapping[str, str] | None) -> ResultsPage:
 def _bounded_int(raw: str, low: int, high: int, name: str) -> int:
     if raw.isascii() and raw.isdigit() and len(raw) <= 10 and low <= int(raw) <= high:
         return int(raw)
-    raise BadRequest(f"{name} must be a whole number from {low} to {high}, got {raw[:40]!r}")
+    raise BadRequest(f"{name} must be a whole number from {low} to {high}, got {quoted(raw)}")

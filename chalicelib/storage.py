@@ -3,19 +3,52 @@
 Two implementations honour one contract (tests/test_storage_contract.py runs against both):
 ``S3Storage`` for AWS and the emulator, ``LocalStorage`` for a plain directory. Paths are
 ``/``-separated keys such as ``video_jobs/{job_id}.mp4``; a missing key is ``FileNotFoundError``.
+
+Readers can pin the version they mean by its ``etag`` (from ``stat``): a read of an object that
+was replaced since raises ``ObjectChanged`` instead of returning other bytes. That is how the
+worker analyzes exactly the upload that ``start`` validated, even though the presigned upload
+URL stays valid until it expires.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 import uuid
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 Source = bytes | str | Path | BinaryIO
+COPY_CHUNK = 1024 * 1024
+
+
+class ObjectChanged(Exception):
+    """The object is no longer the version the caller pinned (its ETag differs)."""
+
+
+class ObjectTooLarge(Exception):
+    """The object holds more bytes than the caller would read."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    size: int
+    etag: str  # changes whenever the object is replaced
+
+
+def _copy_capped(body: BinaryIO, local_path: Path, max_bytes: int | None) -> None:
+    """Copy a stream to a file, refusing (and stopping) past ``max_bytes``."""
+    copied = 0
+    with open(local_path, "wb") as out:
+        while chunk := body.read(COPY_CHUNK):
+            copied += len(chunk)
+            if max_bytes is not None and copied > max_bytes:
+                raise ObjectTooLarge(f"more than {max_bytes} bytes")
+            out.write(chunk)
 
 
 def _read_all(src: str | Path | BinaryIO) -> bytes:
@@ -39,16 +72,30 @@ class StorageService(ABC):
         """Remove ``path``; removing a missing key is not an error (deletes are retried)."""
 
     @abstractmethod
-    def download_file(self, path: str, local_path: Path) -> None:
-        """Stream ``path`` into a local file without holding it in memory."""
+    def download_file(
+        self, path: str, local_path: Path, *, etag: str | None = None, max_bytes: int | None = None
+    ) -> None:
+        """Stream ``path`` into a local file without holding it in memory.
+
+        With ``etag``: only that version, else ObjectChanged. With ``max_bytes``: ObjectTooLarge
+        rather than write more than that.
+        """
 
     @abstractmethod
+    def stat(self, path: str) -> StoredObject | None:
+        """Size and ETag, or None when there is no such key."""
+
     def size(self, path: str) -> int | None:
         """Size in bytes, or None when there is no such key."""
+        info = self.stat(path)
+        return None if info is None else info.size
 
     @abstractmethod
-    def read_range(self, path: str, start: int, length: int) -> bytes:
-        """Up to ``length`` bytes from ``start``; lets validators peek without a full download."""
+    def read_range(self, path: str, start: int, length: int, *, etag: str | None = None) -> bytes:
+        """Up to ``length`` bytes from ``start``; lets validators peek without a full download.
+
+        With ``etag``: only from that version, else ObjectChanged.
+        """
 
     @abstractmethod
     def presigned_get_url(self, path: str, expires_s: int) -> str:
@@ -90,28 +137,31 @@ class S3Storage(StorageService):
     def delete_file(self, path: str) -> None:
         self._s3.delete_object(Bucket=self.bucket, Key=path)
 
-    def download_file(self, path: str, local_path: Path) -> None:
-        if self.size(path) is None:
-            raise FileNotFoundError(path)
-        self._s3.download_file(self.bucket, path, str(local_path))
+    def download_file(
+        self, path: str, local_path: Path, *, etag: str | None = None, max_bytes: int | None = None
+    ) -> None:
+        # One GET, pinned to a version: what is written is what the ETag names, never a mix.
+        response = self._get(path, etag)
+        if max_bytes is not None and response["ContentLength"] > max_bytes:
+            response["Body"].close()
+            raise ObjectTooLarge(f"{response['ContentLength']} bytes, over {max_bytes}")
+        with contextlib.closing(response["Body"]) as body:
+            _copy_capped(body, local_path, max_bytes)
 
-    def size(self, path: str) -> int | None:
+    def stat(self, path: str) -> StoredObject | None:
         try:
-            return self._s3.head_object(Bucket=self.bucket, Key=path)["ContentLength"]
+            head = self._s3.head_object(Bucket=self.bucket, Key=path)
         except self._s3.exceptions.ClientError as error:
             if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise
+        return StoredObject(head["ContentLength"], head["ETag"])
 
-    def read_range(self, path: str, start: int, length: int) -> bytes:
+    def read_range(self, path: str, start: int, length: int, *, etag: str | None = None) -> bytes:
         if length <= 0:
             return b""
         try:
-            response = self._s3.get_object(
-                Bucket=self.bucket, Key=path, Range=f"bytes={start}-{start + length - 1}"
-            )
-        except self._s3.exceptions.NoSuchKey:
-            raise FileNotFoundError(path) from None
+            response = self._get(path, etag, Range=f"bytes={start}-{start + length - 1}")
         except self._s3.exceptions.ClientError as error:
             if error.response["Error"]["Code"] == "InvalidRange":  # start at or past the end
                 return b""
@@ -122,6 +172,18 @@ class S3Storage(StorageService):
         return self._s3.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": path}, ExpiresIn=expires_s
         )
+
+    def _get(self, path: str, etag: str | None, **extra) -> dict:
+        if etag is not None:
+            extra["IfMatch"] = etag
+        try:
+            return self._s3.get_object(Bucket=self.bucket, Key=path, **extra)
+        except self._s3.exceptions.NoSuchKey:
+            raise FileNotFoundError(path) from None
+        except self._s3.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] in ("PreconditionFailed", "412"):
+                raise ObjectChanged(path) from None
+            raise
 
     def presigned_put_url(self, path: str, content_type: str, expires_s: int) -> str:
         """A URL that lets its holder PUT exactly one key, with this content type, until expiry."""
@@ -186,18 +248,33 @@ class LocalStorage(StorageService):
     def delete_file(self, path: str) -> None:
         self._file(path).unlink(missing_ok=True)
 
-    def download_file(self, path: str, local_path: Path) -> None:
-        shutil.copyfile(self._file(path), local_path)
+    def download_file(
+        self, path: str, local_path: Path, *, etag: str | None = None, max_bytes: int | None = None
+    ) -> None:
+        with self._open(path, etag) as handle:  # an open file keeps its version if replaced
+            _copy_capped(handle, local_path, max_bytes)
 
-    def size(self, path: str) -> int | None:
+    def stat(self, path: str) -> StoredObject | None:
         target = self._file(path)
-        return target.stat().st_size if target.is_file() else None
+        return _stored(target.stat()) if target.is_file() else None
 
-    def read_range(self, path: str, start: int, length: int) -> bytes:
-        with self._file(path).open("rb") as handle:
+    def read_range(self, path: str, start: int, length: int, *, etag: str | None = None) -> bytes:
+        with self._open(path, etag) as handle:
             handle.seek(start)
             return handle.read(max(length, 0))
 
     def presigned_get_url(self, path: str, expires_s: int) -> str:
         """A ``file://`` URL: a directory on this machine has no signatures or expiry."""
         return self._file(path).as_uri()
+
+    def _open(self, path: str, etag: str | None) -> BinaryIO:
+        handle = self._file(path).open("rb")
+        if etag is not None and _stored(os.fstat(handle.fileno())).etag != etag:
+            handle.close()
+            raise ObjectChanged(path)
+        return handle
+
+
+def _stored(stat: os.stat_result) -> StoredObject:
+    # Every save is a new file renamed into place: a new inode, so a new ETag.
+    return StoredObject(stat.st_size, f'"{stat.st_ino:x}-{stat.st_size:x}-{stat.st_mtime_ns:x}"')

@@ -8,7 +8,7 @@ storage, then the job row, then the queue message, so nothing is queued that can
 from __future__ import annotations
 
 import logging
-import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
@@ -24,16 +24,20 @@ from chalicelib.errors import (
     PayloadTooLarge,
     ServiceUnavailable,
     VideoJobsError,
+    quoted,
+    quoted_list,
 )
 from chalicelib.ids import new_job_id, parse_job_id, video_path
 from chalicelib.jobs import PENDING, UPLOADING, JobRecord, JobStore
 from chalicelib.mp4 import validate_mp4, validate_mp4_bytes
 from chalicelib.pipelines import check_pipeline_id
 from chalicelib.queue import QueueService
-from chalicelib.storage import S3Storage, StorageService
+from chalicelib.storage import ObjectChanged, S3Storage, StorageService
 
 log = logging.getLogger(__name__)
 UPLOAD_CONTENT_TYPE = "video/mp4"
+# ASCII digits only: float() also takes "1_0" (10), " 2 " and Arabic-Indic digits.
+_DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?")
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ def parse_job_options(params: Mapping[str, str] | None, settings: Settings) -> J
     unknown = set(params) - set(QUERY_PARAMETERS)
     if unknown:
         raise BadRequest(
-            f"unknown query parameter(s) {sorted(unknown)}: "
+            f"unknown query parameter(s) {quoted_list(unknown)}: "
             f"only {', '.join(QUERY_PARAMETERS)} are accepted"
         )
     pipeline_id = check_pipeline_id(params.get("pipeline_id", settings.default_pipeline))
@@ -73,14 +77,11 @@ def parse_job_options(params: Mapping[str, str] | None, settings: Settings) -> J
     fps = params.get("sample_fps")
     if fps is None:
         return JobOptions(pipeline_id, callback_url=callback_url)
-    try:
-        value = float(fps)
-    except ValueError:
-        value = math.nan
-    if not MIN_SAMPLE_FPS <= value <= MAX_SAMPLE_FPS:
+    value = float(fps) if _DECIMAL.fullmatch(fps) else None
+    if value is None or not MIN_SAMPLE_FPS <= value <= MAX_SAMPLE_FPS:
         raise BadRequest(
-            f"sample_fps must be a number from {MIN_SAMPLE_FPS:g} to {MAX_SAMPLE_FPS:g} "
-            f"(frames analyzed per second of video), got {fps!r}"
+            f"sample_fps must be a decimal number from {MIN_SAMPLE_FPS:g} to {MAX_SAMPLE_FPS:g} "
+            f"(frames analyzed per second of video, e.g. 0.5 or 2), got {quoted(fps)}"
         )
     return JobOptions(pipeline_id, value, callback_url=callback_url)
 
@@ -279,19 +280,31 @@ class Submissions:
         if job.status != UPLOADING:
             raise Conflict(f"job {job.job_id} was already started: it is {job.status}")
         storage, limit = self.storage, self.settings.max_upload_bytes
-        size = storage.size(job.input_path)
-        if size is None:
+        upload = storage.stat(job.input_path)
+        if upload is None:
             raise Conflict(
                 f"no video uploaded for job {job.job_id} yet: PUT the file to the upload "
                 "URL (with its Content-Type header) first, then call start again"
             )
-        if size > limit:
+        if upload.size > limit:
             storage.delete_file(job.input_path)
-            raise _too_large(size, limit, "shorten or re-encode the video")
-        validate_mp4(
-            lambda offset, length: storage.read_range(job.input_path, offset, length), size
-        )
-        job = self.jobs.start(job.job_id)
+            raise _too_large(upload.size, limit, "shorten or re-encode the video")
+        try:  # every read pinned to this version; the worker will read exactly it
+            validate_mp4(
+                lambda at, n: storage.read_range(job.input_path, at, n, etag=upload.etag),
+                upload.size,
+            )
+        except ObjectChanged:
+            raise Conflict(
+                "the upload changed while start was checking it: let the upload finish, "
+                "then call start again"
+            ) from None
+        job = self.jobs.start(job.job_id, input_etag=upload.etag)
         self._enqueue(job.job_id)
-        log.info("job %s started after upload (%d bytes)", job.job_id, size)
+        log.info(
+            "job %s started after upload (%d bytes)",
+            job.job_id,
+            upload.size,
+            extra={"job_id": job.job_id, "stage": PENDING},
+        )
         return job

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from chalicelib.errors import BadRequest, UnsupportedMediaType
+from chalicelib.errors import BadRequest, UnsupportedMediaType, quoted
 
 RAW_TYPES = frozenset({"video/mp4", "application/octet-stream"})
 MULTIPART = "multipart/form-data"
@@ -25,7 +25,7 @@ def extract_video(body: bytes | None, content_type: str | None) -> bytes:
     if kind == MULTIPART:
         return _multipart_file(body or b"", content_type or "")
     shown = kind or "none"
-    raise UnsupportedMediaType(f"Content-Type {shown!r} is not accepted: send {ACCEPTED}")
+    raise UnsupportedMediaType(f"Content-Type {quoted(shown)} is not accepted: send {ACCEPTED}")
 
 
 def _multipart_file(body: bytes, content_type: str) -> bytes:

@@ -27,13 +27,19 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from chalicelib.errors import IllegalTransition, InputMissing, MalformedMessage, VideoJobsError
+from chalicelib.errors import (
+    IllegalTransition,
+    InputMissing,
+    MalformedMessage,
+    PayloadTooLarge,
+    VideoJobsError,
+)
 from chalicelib.ids import results_path
 from chalicelib.jobs import FINAL_STATES, UNFINISHED_STATES, JobRecord, JobStore
 from chalicelib.pipelines import VideoFilePipelineService
 from chalicelib.queue import decode_message
 from chalicelib.results import encode
-from chalicelib.storage import StorageService
+from chalicelib.storage import ObjectChanged, ObjectTooLarge, StorageService
 
 log = logging.getLogger(__name__)
 INTERNAL_ERROR = "analysis failed because of an internal error; the details are in the worker log"
@@ -113,6 +119,7 @@ class JobWorker:
         lease_s: float = 60.0,
         max_attempts: int = 3,
         on_finish: Callable[[JobRecord], None] | None = None,
+        max_input_bytes: int | None = None,
     ):
         """``on_finish(job)`` runs once the job's final status is written (the completion
         notices), and again when a redelivery finds the job final; it must not raise, as the
@@ -123,6 +130,7 @@ class JobWorker:
         self.lease_s = lease_s
         self.max_attempts = max_attempts
         self.on_finish = on_finish
+        self.max_input_bytes = max_input_bytes
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def handle_message(self, body: str, receive_count: int = 1) -> bool:
@@ -205,7 +213,7 @@ class JobWorker:
         with tempfile.TemporaryDirectory(prefix="video-jobs-") as workdir:
             video = Path(workdir) / "input.mp4"
             with clock.timed("download"):
-                self._download(job.input_path, video)
+                self._download(job, video)
             timings: dict[str, float] = {}
             try:
                 document = self.pipelines.run_on_file(
@@ -217,12 +225,25 @@ class JobWorker:
         with clock.timed("store"):
             return self._store(job.job_id, encode(document))
 
-    def _download(self, path: str, local: Path) -> None:
+    def _download(self, job: JobRecord, local: Path) -> None:
+        """Exactly the bytes that were validated (the ETag ``start`` pinned), within the limit."""
         try:
-            self.storage.download_file(path, local)
+            self.storage.download_file(
+                job.input_path, local, etag=job.input_etag, max_bytes=self.max_input_bytes
+            )
         except FileNotFoundError:
             raise InputMissing(
                 "the uploaded video is no longer in storage (expired or deleted); submit it again"
+            ) from None
+        except ObjectChanged:
+            raise InputMissing(
+                "the uploaded video changed after start checked it (it was uploaded again "
+                "through the upload URL); create a new upload for the new video"
+            ) from None
+        except ObjectTooLarge:
+            raise PayloadTooLarge(
+                f"the stored video is over the {self.max_input_bytes}-byte limit; "
+                "shorten or re-encode it"
             ) from None
 
     def _store(self, job_id: str, data: bytes) -> str:

@@ -11,8 +11,11 @@ Why it looks like this:
 * Sampling keeps to a fixed time grid (see ``VideoReader.sample``), so the rate holds on average
   when the frame rate is not a multiple of it: 12.5 fps at 1 fps gives 31 frames in 30.16 s.
 * The MP4 index is read directly (``chalicelib.mp4.read_tracks``): OpenCV cannot tell an
-  audio-only MP4 from garbage, has no duration property, and would decode a frame of absurd size
-  before we could object to it.
+  audio-only MP4 from garbage, has no duration property, and does not see a timescale too coarse
+  to time frames. Frame sizes are those the decoder reports, not the header's display size,
+  which may say anything (20000x20000 over 320x240 frames).
+* Memory is bounded by resolution: frames over 8K UHD are refused, and sampled frames with a
+  long side over 4096 px are scaled down as they are decoded.
 * A stream that stops decoding partway (an interrupted upload) keeps the frames sampled so far;
   ``VideoReader.ended_early`` says so and a warning is logged. No decodable frame at all fails.
 """
@@ -35,6 +38,17 @@ from chalicelib.mp4 import file_reader, read_tracks
 log = logging.getLogger(__name__)
 
 MAX_SIDE_PX = 8192
+# Decoding alone holds several frames (an 8192x8192 H.264 clip: 1.1 GiB with one thread), so
+# frames are also bounded in pixels: 8K UHD (7680x4320) is the largest size accepted.
+MAX_FRAME_PIXELS = 7680 * 4320
+# A video track must count time in at least this many ticks a second (its 'mdhd' timescale): at
+# 0 or 1, frames land seconds apart and the edit list hides all but the first.
+MIN_VIDEO_TIMESCALE = 10
+# Sampled frames with a longer side are scaled down as they are decoded. The detector (416 px)
+# and OCR's text detector (960 px) shrink every frame anyway; an 8192x8192 frame is 192 MiB of
+# BGR, and several are in flight at once (a job on one peaked at 1.8 GiB, 0.8 GiB after this).
+# 4096 leaves every common size up to DCI 4K untouched.
+MAX_ANALYSIS_SIDE_PX = 4096
 _CODEC_ALIASES = {
     "avc1": "h264", "avc3": "h264", "x264": "h264",
     "hev1": "hevc", "hvc1": "hevc", "h265": "hevc",
@@ -52,6 +66,7 @@ class VideoMetadata:
     frame_count: int  # as declared by the container
     codec: str
     rotation: int  # clockwise degrees applied to make the frames upright: 0, 90, 180 or 270
+    ignored_video_tracks: int = 0  # only the first video track is analyzed
 
 
 @dataclass(frozen=True)
@@ -67,23 +82,14 @@ class VideoReader:
     def __init__(self, path: str | os.PathLike[str], *, max_side: int = MAX_SIDE_PX):
         if not os.path.isfile(path):  # our own bug (a lost download), not a bad video
             raise FileNotFoundError(f"no video file at {os.fspath(path)!r}")
-        try:
-            with file_reader(path) as (read, size):
-                tracks = read_tracks(read, size)
-        except OSError:  # unreadable here: OpenCV gets its chance, and gives its error
-            tracks = None
-        video = [t for t in tracks or [] if t.handler == "vide"]
-        if tracks is not None and not video:
-            raise InvalidVideo("the file has no video track (audio only?)")
-        if video:  # refuse before OpenCV decodes anything
-            _check_not_huge(round(video[0].width), round(video[0].height), max_side)
+        video = _video_tracks(path)
         self._cap = cv2.VideoCapture(os.fspath(path), cv2.CAP_FFMPEG)
         if not self._cap.isOpened():
             raise InvalidVideo("could not open the video: the file is not a readable MP4")
         try:
             self._cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
             duration_s = video[0].duration_s if video else None
-            self.metadata = self._probe(duration_s)
+            self.metadata = self._probe(duration_s, max(0, len(video) - 1))
             if self.metadata.width <= 0 or self.metadata.height <= 0:
                 raise InvalidVideo("the video track declares no frame size")
             _check_not_huge(self.metadata.width, self.metadata.height, max_side)
@@ -94,7 +100,7 @@ class VideoReader:
         self.ended_early = False
         self._started = False
 
-    def _probe(self, duration_s: float | None) -> VideoMetadata:
+    def _probe(self, duration_s: float | None, ignored_video_tracks: int) -> VideoMetadata:
         cap = self._cap
         frame_count = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
         fps = cap.get(cv2.CAP_PROP_FPS)
@@ -114,6 +120,7 @@ class VideoReader:
             frame_count=frame_count,
             codec=_CODEC_ALIASES.get(codec, codec),
             rotation=round(cap.get(cv2.CAP_PROP_ORIENTATION_META)) % 360,
+            ignored_video_tracks=ignored_video_tracks,
         )
 
     def sample(
@@ -153,6 +160,7 @@ class VideoReader:
                 self.frames_decoded = index
                 break
             step = math.floor(elapsed / interval_ms) + 1  # the targets it reached are spent
+            image = _bounded(image, MAX_ANALYSIS_SIDE_PX)
             yield SampledFrame(index=index, timestamp_ms=round(position), image=image)
         if self.frames_decoded == 0:
             raise InvalidVideo("no frame could be decoded: the video stream is empty or corrupt")
@@ -187,8 +195,43 @@ def _interval_ms(fps: float | None, every_ms: float | None) -> float:
     return 1000 / rate
 
 
-def _check_not_huge(width: int, height: int, max_side: int) -> None:
-    if max(width, height) > max_side:
+def _video_tracks(path: str | os.PathLike[str]) -> list:
+    """The video tracks of the MP4 index ([] if unreadable here: OpenCV then has its say).
+
+    The frame size a header declares is not checked here: 'tkhd' holds a display size that
+    need not match the frames (20000x20000 over 320x240 ones); the decoded size is checked.
+    """
+    try:
+        with file_reader(path) as (read, size):
+            tracks = read_tracks(read, size)
+    except OSError:
+        return []
+    video = [t for t in tracks or [] if t.handler == "vide"]
+    if tracks is not None and not video:
+        raise InvalidVideo("the file has no video track (audio only?)")
+    scale = video[0].timescale if video else None
+    if scale is not None and scale < MIN_VIDEO_TIMESCALE:
         raise InvalidVideo(
-            f"the video is {width}x{height} pixels; at most {max_side} pixels a side are supported"
+            f"the video track's timescale is {scale} ticks per second (its MP4 'mdhd' box), "
+            f"below {MIN_VIDEO_TIMESCALE}: its frames cannot be timed; re-export the video"
+        )
+    return video
+
+
+def _bounded(image: np.ndarray, max_side: int) -> np.ndarray:
+    """``image``, scaled down (aspect kept) if its long side is over ``max_side``."""
+    height, width = image.shape[:2]
+    scale = max_side / max(height, width)
+    if scale >= 1:
+        return image
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def _check_not_huge(width: int, height: int, max_side: int) -> None:
+    if max(width, height) > max_side or width * height > MAX_FRAME_PIXELS:
+        raise InvalidVideo(
+            f"the video's frames are {width}x{height} pixels; at most {max_side} pixels a side "
+            f"and {MAX_FRAME_PIXELS / 1e6:.1f} megapixels (8K UHD, 7680x4320) are supported: "
+            "scale the video down"
         )

@@ -252,7 +252,13 @@ def test_sqs_handler_claims_the_job_and_drops_garbage(client, aws, mp4_bytes, mo
     assert aws.jobs.get(job_id).status == COMPLETED and ran == [1]
     client.lambda_.invoke("analyze_video", event)  # duplicate delivery: no second run
     assert ran == [1]
-    for garbage in ["not json", '{"job_id": "../../x"}', json.dumps({"job_id": new_job_id()})]:
+    poison = "[" * 100_000  # RecursionError in json.loads: dropped too, never redelivered
+    for garbage in [
+        "not json",
+        poison,
+        '{"job_id": "../../x"}',
+        json.dumps({"job_id": new_job_id()}),
+    ]:
         response = client.lambda_.invoke(
             "analyze_video", client.events.generate_sqs_event([garbage], "q")
         )

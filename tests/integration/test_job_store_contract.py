@@ -86,6 +86,18 @@ def test_start_complete_and_fail_are_the_named_transitions(jobs):
     assert (failed.status, failed.error_message) == (FAILED, "the file has no video track")
 
 
+def test_start_pins_the_input_etag_and_every_later_read_carries_it(jobs):
+    uploaded = new_job(jobs, status=UPLOADING)
+    assert uploaded.input_etag is None and jobs.get(uploaded.job_id).input_etag is None
+    started = jobs.start(uploaded.job_id, input_etag='"0123abcd"')
+    assert (started.status, started.input_etag) == (PENDING, '"0123abcd"')
+    claimed = jobs.claim(uploaded.job_id, "w", lease_s=60)
+    assert claimed.input_etag == '"0123abcd"' == jobs.get(uploaded.job_id).input_etag
+    with pytest.raises(IllegalTransition):  # a second start cannot re-pin another version
+        jobs.start(uploaded.job_id, input_etag='"other"')
+    assert jobs.get(uploaded.job_id).input_etag == '"0123abcd"'
+
+
 @pytest.mark.parametrize(
     "start, target",
     [

@@ -228,7 +228,7 @@ def synthetic_document(pipeline_id: str = "yolo_ocr") -> dict:
         pipeline_id=pipeline_id,
         models={"detector": {"name": "yolov3-tiny-coco", "sha256": "0" * 64}, "ocr": {"name": "x"}},
         video={"duration_ms": 2000, "fps": 10.0, "width": 320, "height": 240, "frame_count": 20,
-               "codec": "h264", "rotation": 0},
+               "codec": "h264", "rotation": 0, "ignored_video_tracks": 0},
         sampling={"fps": 1.0, "frames_sampled": 2, "frames_decoded": 20, "ocr_frames": 1,
                   "ended_early": False},
         frames=[FrameResult(0, 0, [dog], [sam]), FrameResult(1000, 10, [], [sam])],

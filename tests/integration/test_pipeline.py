@@ -53,7 +53,7 @@ def test_tiny_clip_document(pipeline, tiny_mp4):
     assert document["pipeline_id"] == "yolo_ocr"
     assert document["video"] == {
         "duration_ms": 2000, "fps": 10.0, "width": 320, "height": 240, "frame_count": 20,
-        "codec": "h264", "rotation": 0,
+        "codec": "h264", "rotation": 0, "ignored_video_tracks": 0,
     }  # fmt: skip
     assert len(document["models"]["detector"]["sha256"]) == 64
     assert [f["timestamp_ms"] for f in document["frames"]] == [0, 500, 1000, 1500]

@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from chalicelib.storage import LocalStorage, S3Storage
+from chalicelib.storage import LocalStorage, ObjectChanged, ObjectTooLarge, S3Storage
 
 
 @pytest.fixture(params=["s3", "local"])
@@ -113,3 +113,35 @@ def test_presigned_get_url_serves_the_bytes(storage):
         assert requests.get(url, timeout=5).content == data
         ranged = requests.get(url, headers={"Range": "bytes=10-19"}, timeout=5)
         assert ranged.status_code == 206 and ranged.content == data[10:20]
+
+
+def test_stat_gives_size_and_an_etag_that_changes_when_the_object_is_replaced(storage):
+    assert storage.stat("video_jobs/none.mp4") is None
+    storage.save_file(b"first", "video_jobs/v.mp4")
+    first = storage.stat("video_jobs/v.mp4")
+    assert first.size == 5 and first.etag
+    storage.save_file(b"other", "video_jobs/v.mp4")  # same size, other bytes
+    assert storage.stat("video_jobs/v.mp4").etag != first.etag
+
+
+def test_reads_pinned_to_an_etag_refuse_a_replaced_object(storage, tmp_path):
+    storage.save_file(b"validated", "video_jobs/p.mp4")
+    etag = storage.stat("video_jobs/p.mp4").etag
+    assert storage.read_range("video_jobs/p.mp4", 0, 5, etag=etag) == b"valid"
+    storage.download_file("video_jobs/p.mp4", tmp_path / "ok", etag=etag)
+    assert (tmp_path / "ok").read_bytes() == b"validated"
+    storage.save_file(b"swapped!!", "video_jobs/p.mp4")
+    with pytest.raises(ObjectChanged):
+        storage.read_range("video_jobs/p.mp4", 0, 5, etag=etag)
+    with pytest.raises(ObjectChanged):
+        storage.download_file("video_jobs/p.mp4", tmp_path / "swapped", etag=etag)
+    assert not (tmp_path / "swapped").exists()
+
+
+def test_download_refuses_more_than_max_bytes(storage, tmp_path):
+    storage.save_file(b"x" * 3000, "video_jobs/m.mp4")
+    storage.download_file("video_jobs/m.mp4", tmp_path / "fits", max_bytes=3000)
+    assert (tmp_path / "fits").stat().st_size == 3000
+    with pytest.raises(ObjectTooLarge):
+        storage.download_file("video_jobs/m.mp4", tmp_path / "big", max_bytes=2999)
+    assert not (tmp_path / "big").exists() or (tmp_path / "big").stat().st_size <= 2999

@@ -21,6 +21,12 @@ DEFAULT_BUCKET = "video-jobs-media"
 DEFAULT_QUEUE_NAME = "video-jobs-queue"
 DEFAULT_MAX_ATTEMPTS = 3  # also the queue's maxReceiveCount (infra/resources.py)
 
+# Per-job result options (query parameters of submit and uploads) and their defaults.
+DEFAULT_MIN_CONFIDENCE = 0.25  # the detector's own cut: it reports nothing below it
+DEFAULT_TEXT_MIN_CONFIDENCE = 0.8  # Rekognition's default text filter
+TEXT_SCRIPTS = ("latin", "latin+chinese")  # what text to report; the OCR reads both
+DEFAULT_TEXT_SCRIPTS = "latin"  # what Rekognition reads: Latin letters, digits, punctuation
+
 
 @dataclass(frozen=True)
 class Settings:

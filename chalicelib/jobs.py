@@ -69,6 +69,7 @@ class Job(Model):
     error_message = UnicodeAttribute(null=True)
     pipeline_id = UnicodeAttribute()
     sample_fps = NumberAttribute(null=True)
+    options = UnicodeAttribute(null=True)  # JSON: the job's non-default result options
     attempts = NumberAttribute(default=0)  # claims so far, retries and takeovers included
     lease_owner = UnicodeAttribute(null=True)
     lease_expires_at = NumberAttribute(null=True)  # epoch seconds
@@ -91,6 +92,7 @@ class Job(Model):
         pipeline_id: str,
         status: str = PENDING,
         sample_fps: float | None = None,
+        options: str | None = None,
         retention_days: int = 30,
     ) -> Job:
         now = utc_now()
@@ -102,6 +104,7 @@ class Job(Model):
             input_path=input_path,
             pipeline_id=pipeline_id,
             sample_fps=sample_fps,
+            options=options,
             expires_at=int(time.time()) + retention_days * 86400,
         )
 

@@ -14,6 +14,8 @@ from chalicelib.errors import UnknownPipeline
 PIPELINES: dict[str, str] = {
     "yolo_ocr": "chalicelib.analysis.pipeline:YoloOcrPipeline",
     "yolo_ocr_fast": "chalicelib.analysis.pipeline:YoloOcrFastPipeline",
+    "yolo": "chalicelib.analysis.pipeline:YoloPipeline",
+    "ocr": "chalicelib.analysis.pipeline:OcrPipeline",
 }
 
 
@@ -34,7 +36,8 @@ class VideoFilePipelineService:
     """Runs a registered pipeline on a local video file.
 
     A pipeline is a class built once per process from the settings (so its models load once and
-    are reused across jobs) with ``run(file_path, *, sample_fps) -> dict``, the results document.
+    are reused across jobs) with ``run(file_path, *, sample_fps, options) -> dict``, the results
+    document; ``options`` is the job's ``JobOptions`` (None: the defaults).
     """
 
     def __init__(self, settings):
@@ -47,7 +50,12 @@ class VideoFilePipelineService:
         return self._instances[pipeline_id]
 
     def run_on_file(
-        self, file_path, pipeline_id: str = "yolo_ocr", *, sample_fps: float | None = None
+        self,
+        file_path,
+        pipeline_id: str = "yolo_ocr",
+        *,
+        sample_fps: float | None = None,
+        options=None,
     ) -> dict:
         fps = sample_fps or self._settings.sample_fps
-        return self.pipeline(pipeline_id).run(file_path, sample_fps=fps)
+        return self.pipeline(pipeline_id).run(file_path, sample_fps=fps, options=options)

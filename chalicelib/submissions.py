@@ -7,13 +7,20 @@ message, so nothing is queued that cannot be found.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from chalicelib import idempotency
-from chalicelib.config import Settings
+from chalicelib.config import (
+    DEFAULT_MIN_CONFIDENCE,
+    DEFAULT_TEXT_MIN_CONFIDENCE,
+    DEFAULT_TEXT_SCRIPTS,
+    TEXT_SCRIPTS,
+    Settings,
+)
 from chalicelib.errors import (
     BadRequest,
     Conflict,
@@ -24,6 +31,7 @@ from chalicelib.errors import (
 )
 from chalicelib.ids import new_job_id, parse_job_id, video_path
 from chalicelib.jobs import PENDING, UPLOADING, Job
+from chalicelib.labels import known_class_names, unknown_labels
 from chalicelib.mp4 import validate_mp4, validate_mp4_bytes
 from chalicelib.pipelines import check_pipeline_id
 from chalicelib.queue import QueueService
@@ -37,33 +45,118 @@ UPLOAD_CONTENT_TYPE = "video/mp4"
 
 @dataclass(frozen=True)
 class JobOptions:
+    """Everything a caller may choose per job. ``pipeline_id`` and ``sample_fps`` have their own
+    attributes on the job row; the result options go to ONE JSON attribute, ``options``, holding
+    only what differs from the defaults (``stored``)."""
+
     pipeline_id: str
     sample_fps: float | None = None
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE  # objects
+    labels: tuple[str, ...] | None = None  # None: every label
+    exclude_labels: tuple[str, ...] = ()
+    text_min_confidence: float = DEFAULT_TEXT_MIN_CONFIDENCE
+    text_scripts: str = DEFAULT_TEXT_SCRIPTS
+
+    def result_options(self) -> dict:
+        """The result options in full, as the results document echoes them."""
+        return {
+            "min_confidence": self.min_confidence,
+            "labels": None if self.labels is None else list(self.labels),
+            "exclude_labels": list(self.exclude_labels),
+            "text_min_confidence": self.text_min_confidence,
+            "text_scripts": self.text_scripts,
+        }
+
+    def stored(self) -> str | None:
+        """The job row's ``options``: canonical JSON of the non-default result options."""
+        defaults = JobOptions(self.pipeline_id).result_options()
+        changed = {k: v for k, v in self.result_options().items() if v != defaults[k]}
+        return json.dumps(changed, sort_keys=True, separators=(",", ":")) if changed else None
+
+    def wants_object(self, detection) -> bool:
+        """Whether a detection passes the job's object filters."""
+        label = detection.label
+        if self.labels is not None and label not in self.labels:
+            return False
+        return label not in self.exclude_labels and detection.confidence >= self.min_confidence
+
+    @classmethod
+    def from_job(cls, job: Job) -> JobOptions:
+        stored = json.loads(job.options) if job.options else {}
+        for key in ("labels", "exclude_labels"):
+            if stored.get(key) is not None:
+                stored[key] = tuple(stored[key])
+        return cls(job.pipeline_id, job.sample_fps, **stored)
+
+
+_NUMBER_PARAMS = ("sample_fps", "min_confidence", "text_min_confidence")
+_LIST_PARAMS = ("labels", "exclude_labels")
+PARAMS = ("pipeline_id", *_NUMBER_PARAMS, *_LIST_PARAMS, "text_scripts")
 
 
 def parse_job_options(params: dict[str, str] | None, settings: Settings) -> JobOptions:
-    """Per-job options from query parameters: ``pipeline_id`` and ``sample_fps``."""
+    """Per-job options from query parameters; each bad value is a BadRequest saying what to fix."""
     params = params or {}
-    unknown = set(params) - {"pipeline_id", "sample_fps"}
+    unknown = set(params) - set(PARAMS)
     if unknown:
         raise BadRequest(
-            f"unknown query parameter(s) {sorted(unknown)}: "
-            "only pipeline_id and sample_fps are accepted"
+            f"unknown query parameter(s) {sorted(unknown)}: the accepted ones are "
+            + ", ".join(PARAMS)
         )
-    pipeline_id = check_pipeline_id(params.get("pipeline_id", settings.default_pipeline))
-    fps = params.get("sample_fps")
-    if fps is None:
-        return JobOptions(pipeline_id)
+    values: dict[str, object] = {
+        "pipeline_id": check_pipeline_id(params.get("pipeline_id", settings.default_pipeline))
+    }
+    if "sample_fps" in params:
+        values["sample_fps"] = _number(
+            params, "sample_fps", MIN_SAMPLE_FPS, MAX_SAMPLE_FPS,
+            "frames analyzed per second of video",
+        )  # fmt: skip
+    for name, what in (("min_confidence", "objects"), ("text_min_confidence", "text lines")):
+        if name in params:
+            values[name] = _number(params, name, 0.0, 1.0, f"the lowest confidence of {what}")
+    for name in _LIST_PARAMS:
+        if name in params:
+            values[name] = _label_list(params[name], name, settings)
+    scripts = params.get("text_scripts", DEFAULT_TEXT_SCRIPTS)
+    if scripts not in TEXT_SCRIPTS:
+        raise BadRequest(
+            f"text_scripts must be one of {', '.join(TEXT_SCRIPTS)}, got {scripts[:40]!r}"
+        )
+    values["text_scripts"] = scripts
+    return JobOptions(**values)
+
+
+def _number(params: dict[str, str], name: str, low: float, high: float, meaning: str) -> float:
+    raw = params[name]
     try:
-        value = float(fps)
+        value = float(raw)
     except ValueError:
         value = math.nan
-    if not MIN_SAMPLE_FPS <= value <= MAX_SAMPLE_FPS:
+    if not low <= value <= high:  # NaN fails every comparison; inf is out of range
         raise BadRequest(
-            f"sample_fps must be a number from {MIN_SAMPLE_FPS:g} to {MAX_SAMPLE_FPS:g} "
-            f"(frames analyzed per second of video), got {fps!r}"
+            f"{name} must be a number from {low:g} to {high:g} ({meaning}), got {raw[:40]!r}"
         )
-    return JobOptions(pipeline_id, value)
+    return value
+
+
+def _label_list(raw: str, name: str, settings: Settings) -> tuple[str, ...]:
+    labels = tuple(label.strip() for label in raw.split(","))
+    if not raw.strip() or "" in labels:
+        raise BadRequest(
+            f"{name} must be a comma-separated list of class names without empty entries, "
+            f"e.g. {name}=person,dog; got {raw[:60]!r}"
+        )
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise BadRequest(f"{name} names {', '.join(repeated)} more than once: list each once")
+    known = known_class_names(settings)
+    wrong = [] if known is None else unknown_labels(labels, known)
+    if wrong:
+        raise BadRequest(
+            f"{name}: unknown class name(s) {', '.join(map(repr, wrong[:10]))}; "
+            f"the model's classes are: {', '.join(known)}"
+        )
+    return labels
 
 
 def _too_large(size: int, limit: int, advice: str) -> PayloadTooLarge:
@@ -105,7 +198,9 @@ def submit_video(
         forget_key()
 
     if idempotency_key is not None:
-        request = idempotency.fingerprint(data, options.pipeline_id, repr(options.sample_fps))
+        request = idempotency.fingerprint(
+            data, options.pipeline_id, repr(options.sample_fps), options.stored() or ""
+        )
         earlier = _accept(
             lambda: idempotency.reserve(
                 idempotency_key, job_id, request, settings.job_retention_days
@@ -139,6 +234,7 @@ def _new_job(options: JobOptions, settings: Settings, status: str) -> Job:
         input_path=video_path(job_id),
         pipeline_id=options.pipeline_id,
         sample_fps=options.sample_fps,
+        options=options.stored(),
         status=status,
         retention_days=settings.job_retention_days,
     )

@@ -37,6 +37,7 @@ from chalicelib.pipelines import VideoFilePipelineService
 from chalicelib.queue import QueueService, decode_message
 from chalicelib.results import encode
 from chalicelib.storage import StorageService
+from chalicelib.submissions import JobOptions
 
 log = logging.getLogger(__name__)
 INTERNAL_ERROR = "analysis failed because of an internal error; the details are in the worker log"
@@ -134,8 +135,9 @@ class JobWorker:
             with tempfile.TemporaryDirectory(prefix="video-jobs-") as workdir:
                 video = Path(workdir) / "input.mp4"
                 self._download(job.input_path, video)
+                options = JobOptions.from_job(job)
                 document = self.pipelines.run_on_file(
-                    video, job.pipeline_id, sample_fps=job.sample_fps
+                    video, job.pipeline_id, sample_fps=job.sample_fps, options=options
                 )
             self._confirm_lease(job)  # a worker presumed dead must not store anything
             output = self._store(job.job_id, encode(document))

@@ -48,9 +48,13 @@ class RecordingPipelines(VideoFilePipelineService):
         self.last_s = 0.0
         self.last_document: dict | None = None
 
-    def run_on_file(self, file_path, pipeline_id="yolo_ocr", *, sample_fps=None) -> dict:
+    def run_on_file(
+        self, file_path, pipeline_id="yolo_ocr", *, sample_fps=None, options=None
+    ) -> dict:
         started = time.perf_counter()
-        document = super().run_on_file(file_path, pipeline_id, sample_fps=sample_fps)
+        document = super().run_on_file(
+            file_path, pipeline_id, sample_fps=sample_fps, options=options
+        )
         self.last_s = time.perf_counter() - started
         self.last_document = document
         return document

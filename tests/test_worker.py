@@ -20,7 +20,7 @@ class FakePipelines:
         self.outcome = outcome
         self.calls = []
 
-    def run_on_file(self, file_path, pipeline_id="yolo_ocr", *, sample_fps=None):
+    def run_on_file(self, file_path, pipeline_id="yolo_ocr", *, sample_fps=None, options=None):
         path = Path(file_path)
         self.calls.append((path, path.read_bytes(), pipeline_id, sample_fps))
         if isinstance(self.outcome, Exception):
@@ -119,11 +119,13 @@ def test_a_worker_that_lost_its_lease_neither_stores_nor_finishes(aws):
     job = pending_job(aws.storage)
 
     class TakenOverMidway(FakePipelines):
-        def run_on_file(self, file_path, pipeline_id="yolo_ocr", *, sample_fps=None):
+        def run_on_file(self, file_path, pipeline_id="yolo_ocr", *, sample_fps=None, options=None):
             stored = Job.get_by_id(job.job_id)  # this worker is presumed dead: another takes over
             stored.release_lease(stored.lease_owner)
             Job.get_by_id(job.job_id).claim("the-successor", lease_s=60)
-            return super().run_on_file(file_path, pipeline_id, sample_fps=sample_fps)
+            return super().run_on_file(
+                file_path, pipeline_id, sample_fps=sample_fps, options=options
+            )
 
     w = JobWorker(storage=aws.storage, queue=aws.queue, pipelines=TakenOverMidway(), lease_s=0.3)
     assert w.process(job.job_id) is False

@@ -2,9 +2,14 @@
 
 Tracking by detection, matched on overlap: a detection continues the track of the same label
 whose last box overlaps it most (IoU at least ``IOU_MIN``), if that track was seen within the
-last ``MAX_MISSED + 1`` sampled frames; pairs are taken greedily, best IoU first. Everything
-else starts a new track. Ids are 1, 2, 3, ... in order of first appearance (frame order, then
-the detector's own order), so the same video always gets the same ids.
+last ``MAX_MISSED + 1`` sampled frames; pairs are taken greedily, best IoU first. Then the lone
+instance rule: when a frame has exactly one detection of a label and exactly one live track of
+that label is left, they are the same object, however far it moved. Sampled at 1 frame/s a
+running dog moves more than its own width between samples (IoU 0); the rule keeps it one track
+as long as it is the only dog on screen. Its failure mode: one object leaving and another of the
+same label entering within the gap tolerance share an id. Everything else starts a new track.
+Ids are 1, 2, 3, ... in order of first appearance (frame order, then the detector's own
+order), so the same video always gets the same ids.
 
 Why greedy and not the Hungarian assignment (``scipy.optimize.linear_sum_assignment``): scipy
 is not in the analyzer's image and would add about 113 MB installed (a 35 MB wheel) to it, and
@@ -73,10 +78,21 @@ class Tracker:
                 ids[i] = track_id
                 taken.add(track_id)
                 self._extend(track, timestamp_ms, detections[i])
+        self._lone_instances(live, taken, detections, ids, timestamp_ms)
         for i, detection in enumerate(detections):
             if ids[i] is None:
                 ids[i] = self._start(timestamp_ms, detection).track_id
         return [int(i) for i in ids if i is not None]
+
+    def _lone_instances(self, live, taken, detections, ids, timestamp_ms: int) -> None:
+        for i, detection in enumerate(detections):
+            same = [d for d in detections if d.label == detection.label]
+            tracks = [t for t in live if t.label == detection.label]
+            lone = ids[i] is None and len(same) == 1 and len(tracks) == 1
+            if lone and tracks[0].track_id not in taken:
+                ids[i] = tracks[0].track_id
+                taken.add(tracks[0].track_id)
+                self._extend(tracks[0], timestamp_ms, detection)
 
     def _extend(self, track: Track, timestamp_ms: int, detection) -> None:
         track.last_ms, track.last_box, track.last_index = timestamp_ms, detection.box, self._index

@@ -154,9 +154,9 @@ class TextReader:
                 text.strip(),
                 score,
                 _relative_polygon(box, width, height),
-                _glyphs(text, char_boxes, chars, confidences, width, height),
+                _glyphs(text, *(placed or ([], [], [])), width, height),
             )
-            for box, text, score, char_boxes, chars, confidences in raw
+            for box, text, score, *placed in raw
             if text.strip() and score >= self.min_confidence
         ]
         return _reading_order(lines)

@@ -152,7 +152,7 @@ class YoloOcrPipeline:
 
     def _check_labels(self, options: JobOptions) -> None:
         """The API checks labels only when it knows the model's names (chalicelib/labels.py)."""
-        if self.detector is None:
+        if self.detector is None or not (options.labels or options.exclude_labels):
             return
         names = self.detector.class_names
         for given in (options.labels or (), options.exclude_labels):

@@ -117,7 +117,8 @@ def parse_job_options(params: dict[str, str] | None, settings: Settings) -> JobO
     for name in _LIST_PARAMS:
         if name in params:
             values[name] = _label_list(params[name], name, settings)
-    scripts = params.get("text_scripts", DEFAULT_TEXT_SCRIPTS)
+    # An unencoded "+" in a URL arrives as a space: "latin chinese" means "latin+chinese".
+    scripts = "+".join(params.get("text_scripts", DEFAULT_TEXT_SCRIPTS).split())
     if scripts not in TEXT_SCRIPTS:
         raise BadRequest(
             f"text_scripts must be one of {', '.join(TEXT_SCRIPTS)}, got {scripts[:40]!r}"

@@ -32,6 +32,12 @@ def test_defaults(settings):
     assert options.stored() is None
 
 
+def test_an_unencoded_plus_in_text_scripts_is_understood(settings):
+    assert parse_job_options({"text_scripts": "latin chinese"}, settings).text_scripts == (
+        "latin+chinese"
+    )
+
+
 def test_every_option_parsed_and_stored_as_one_json_of_what_differs(settings):
     options = parse_job_options(
         {

@@ -1,6 +1,7 @@
-"""video-jobs HTTP API and SQS-triggered analyzer: parse, call chalicelib, map errors. Nothing else.
+"""video-jobs HTTP API and SQS-triggered analyzer: parse, make one chalicelib call, render.
 
-The API path imports no ML code (cv2, onnxruntime, numpy, rapidocr): the analyzer loads it lazily.
+This module owns HTTP: the routes, and the table that maps domain errors to statuses. The API
+path imports no ML code (cv2, onnxruntime, numpy, rapidocr): the analyzer loads it lazily.
 """
 
 from __future__ import annotations
@@ -8,25 +9,50 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from collections.abc import Callable
+from typing import Any, cast
 
 from chalice import Chalice, Rate, Response
+from chalice.app import Request
 
-from chalicelib import idempotency, submissions
-from chalicelib.bootstrap import services
+from chalicelib import errors, idempotency, logs
+from chalicelib.composition import services
 from chalicelib.config import DEFAULT_QUEUE_NAME
-from chalicelib.errors import JobNotFound, ResultsNotReady, VideoJobsError
-from chalicelib.jobs import COMPLETED, FAILED, Job
-from chalicelib.reconcile import reconcile
+from chalicelib.jobs import JobRecord
 from chalicelib.results import results_page
 from chalicelib.uploads import extract_video
 
-app = Chalice(app_name="video-jobs")
+app = Chalice(app_name="video-jobs", configure_logs=False)  # logs.configure: JSON lines
 app.log.setLevel(logging.INFO)
+logs.configure()
 # Without these, API Gateway hands uploads to the function as mangled text (Chalice's defaults
 # omit them; `chalice local` would hide the problem).
 app.api.binary_types.extend(["video/mp4", "multipart/form-data"])
 ANY_TYPE = ["*/*"]  # we check Content-Type ourselves, to answer with a message that helps
 RECONCILE_EVERY_MIN = 5
+
+# Domain error -> HTTP status; the nearest class in an error's ancestry decides. The error's
+# class name is the public ``code``.
+ERROR_STATUS: dict[type[errors.VideoJobsError], int] = {
+    errors.BadRequest: 400,
+    errors.JobNotFound: 404,
+    errors.ResultsNotReady: 404,
+    errors.Conflict: 409,
+    errors.PayloadTooLarge: 413,
+    errors.UnsupportedMediaType: 415,
+    errors.ServiceUnavailable: 503,
+}
+INTERNAL_ERROR_BODY = {
+    "code": "InternalError",
+    "message": "internal error; nothing was changed, try again later",
+}
+
+
+def http_status(error: errors.VideoJobsError) -> int:
+    for cls in type(error).__mro__:
+        if cls in ERROR_STATUS:
+            return ERROR_STATUS[cls]
+    return 500
 
 
 def _json(body: dict, status: int = 200, headers: dict | None = None) -> Response:
@@ -37,72 +63,51 @@ def _json(body: dict, status: int = 200, headers: dict | None = None) -> Respons
     )
 
 
-def maps_errors(handler):
+def maps_errors(handler: Callable[..., Response]) -> Callable[..., Response]:
     """Turn domain errors into JSON 4xx answers; anything else is a logged, traceback-free 500."""
 
     @functools.wraps(handler)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
         try:
             return handler(*args, **kwargs)
-        except VideoJobsError as error:
-            return _json({"code": type(error).__name__, "message": error.message}, error.status)
+        except errors.VideoJobsError as error:
+            body = {"code": type(error).__name__, "message": error.message}
+            return _json(body, http_status(error))
         except Exception:
             app.log.exception("unhandled error in %s", handler.__name__)
-            return _json(
-                {
-                    "code": "InternalError",
-                    "message": "internal error; nothing was changed, try again later",
-                },
-                500,
-            )
+            return _json(INTERNAL_ERROR_BODY, 500)
 
     return wrapper
 
 
-def _accepted(job: Job) -> Response:
+def _request() -> Request:
+    request = app.current_request
+    assert request is not None  # Chalice sets it for every route call
+    return request
+
+
+def _accepted(job: JobRecord) -> Response:
     """202 with the job id and where to poll it."""
     status_url = f"/video/status/{job.job_id}"
     body = {"job_id": job.job_id, "status": job.status, "status_url": status_url}
     return _json(body, 202, {"Location": status_url})
 
 
-def _job_view(job: Job) -> dict:
-    view = {
-        "job_id": job.job_id,
-        "status": job.status,
-        "progress": job.progress,
-        "pipeline_id": job.pipeline_id,
-        "created_at": job.created_at,
-        "updated_at": job.updated_at,
-    }
-    if job.status == FAILED:
-        view["error_message"] = job.error_message
-    return view
-
-
 @app.route("/video/submit", methods=["POST"], content_types=ANY_TYPE)
 @maps_errors
-def submit():
-    request, ctx = app.current_request, services()
-    data = extract_video(request.raw_body, request.headers.get("content-type"))
-    options = submissions.parse_job_options(request.query_params, ctx.settings)
-    job = submissions.submit_video(
-        data,
-        options,
-        storage=ctx.storage,
-        queue=ctx.queue,
-        settings=ctx.settings,
-        idempotency_key=idempotency.parse_key(request.headers.get(idempotency.HEADER)),
-    )
-    return _accepted(job)
+def submit() -> Response:
+    request, submissions = _request(), services().submissions
+    data = extract_video(cast(bytes, request.raw_body), request.headers.get("content-type"))
+    options = submissions.parse_options(request.query_params)
+    key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
+    return _accepted(submissions.submit(data, options, idempotency_key=key))
 
 
 @app.route("/video/uploads", methods=["POST"], content_types=ANY_TYPE)
 @maps_errors
-def create_upload():
-    ctx = services()
-    options = submissions.parse_job_options(app.current_request.query_params, ctx.settings)
-    ticket = submissions.create_upload(options, storage=ctx.storage, settings=ctx.settings)
+def create_upload() -> Response:
+    submissions = services().submissions
+    ticket = submissions.create_upload(submissions.parse_options(_request().query_params))
     job_id = ticket.job.job_id
     return _json(
         {
@@ -123,48 +128,25 @@ def create_upload():
 
 @app.route("/video/uploads/{job_id}/start", methods=["POST"], content_types=ANY_TYPE)
 @maps_errors
-def start_upload(job_id):
-    ctx = services()
-    job = submissions.start_upload(
-        job_id, storage=ctx.storage, queue=ctx.queue, settings=ctx.settings
-    )
-    return _accepted(job)
+def start_upload(job_id: str) -> Response:
+    return _accepted(services().submissions.start_upload(job_id))
 
 
 @app.route("/video/status/{job_id}", methods=["GET"], content_types=ANY_TYPE)
 @maps_errors
-def job_status(job_id):
-    services()  # binds the Job model to the configured table
-    return _json(_job_view(Job.get_by_id(job_id)))
+def job_status(job_id: str) -> Response:
+    return _json(services().queries.status(job_id))
 
 
 @app.route("/video/results/{job_id}", methods=["GET"], content_types=ANY_TYPE)
 @maps_errors
-def job_results(job_id):
-    ctx = services()
-    page = results_page(app.current_request.query_params)
-    job = Job.get_by_id(job_id)
-    if job.status != COMPLETED:
-        reason = f": {job.error_message}" if job.status == FAILED else "; poll its status"
-        raise ResultsNotReady(f"job {job.job_id} has no results: it is {job.status}{reason}")
-    try:
-        results = json.loads(ctx.storage.load_file(job.output_path))
-    except FileNotFoundError:
-        raise JobNotFound(f"results of job {job.job_id} are gone (expired?)") from None
-    results["frames"], next_token = page.cut(results["frames"])
-    body = {
-        "job_id": job.job_id,
-        "results": results,
-        "created_at": job.created_at,
-        "updated_at": job.updated_at,
-    }
-    if next_token:
-        body["next_token"] = next_token
-    return _json(body)
+def job_results(job_id: str) -> Response:
+    page = results_page(_request().query_params)
+    return _json(services().queries.results(job_id, page))
 
 
 @app.on_sqs_message(queue=DEFAULT_QUEUE_NAME, batch_size=1)
-def analyze_video(event):
+def analyze_video(event: Any) -> None:
     """One job per invocation; raising makes SQS redeliver (and finally dead-letter) it."""
     worker = services().worker
     for record in event:
@@ -173,8 +155,7 @@ def analyze_video(event):
 
 
 @app.schedule(Rate(RECONCILE_EVERY_MIN, unit=Rate.MINUTES))
-def reconcile_jobs(event):
+def reconcile_jobs(event: Any) -> None:
     """Re-queue jobs stranded by a failed enqueue or by workers that died (see reconcile.py)."""
-    ctx = services()
-    report = reconcile(ctx.queue, stale_after_s=ctx.settings.job_lease_s * 2)
+    report = services().reconcile()
     app.log.info("reconcile: %d examined, %d re-queued", report.examined, len(report.requeued))

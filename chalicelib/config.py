@@ -20,6 +20,9 @@ DEFAULT_TABLE_NAME = "video-jobs"
 DEFAULT_BUCKET = "video-jobs-media"
 DEFAULT_QUEUE_NAME = "video-jobs-queue"
 DEFAULT_MAX_ATTEMPTS = 3  # also the queue's maxReceiveCount (infra/resources.py)
+DEFAULT_RETENTION_DAYS = 30  # jobs, keys and files (DynamoDB TTL, S3 lifecycle)
+MAX_SAMPLE_FPS = 30.0  # frames analyzed per second of video, at most
+MIN_SAMPLE_FPS = 0.001  # one frame per 1000 s; DynamoDB cannot store numbers below 1e-130
 
 # Per-job result options (query parameters of submit and uploads) and their defaults.
 DEFAULT_MIN_CONFIDENCE = 0.25  # the detector's own cut: it reports nothing below it
@@ -46,6 +49,12 @@ class Settings:
     max_attempts: int  # deliveries of one job before it is failed (= the queue's maxReceiveCount)
     visibility_timeout_s: int  # of the local queue; the cloud queue's is 6x the function timeout
     job_retention_days: int  # jobs and their files expire after this (DynamoDB TTL, S3 lifecycle)
+
+    @property
+    def stale_after_s(self) -> float:
+        """How long past its lease (or pending, unqueued) a job waits before the sweep re-queues
+        it: two leases, so a live worker's renewal always lands first."""
+        return self.job_lease_s * 2
 
 
 def _int(name: str, default: int) -> int:
@@ -81,5 +90,5 @@ def load_settings() -> Settings:
         job_lease_s=float(os.environ.get("VIDEO_JOBS_JOB_LEASE_S", "60")),
         max_attempts=_int("VIDEO_JOBS_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS),
         visibility_timeout_s=_int("VIDEO_JOBS_VISIBILITY_TIMEOUT_S", 60),
-        job_retention_days=_int("VIDEO_JOBS_RETENTION_DAYS", 30),
+        job_retention_days=_int("VIDEO_JOBS_RETENTION_DAYS", DEFAULT_RETENTION_DAYS),
     )

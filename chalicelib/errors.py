@@ -1,31 +1,31 @@
 """The one error tree of video-jobs.
 
-Everything chalicelib raises on purpose derives from ``VideoJobsError``. Each subclass carries the
-HTTP status it maps to, so ``app.py`` translates errors in one place and a caller always gets a
-message that says what was wrong and what to do about it, never a stack trace.
+Everything chalicelib raises on purpose derives from ``VideoJobsError``, with a message that says
+what was wrong and what to do about it, never a stack trace. The errors carry no HTTP meaning:
+``app.py`` owns the table that maps them to statuses (and a queue message or a failed job shows
+the same message).
 
     VideoJobsError
-    ├── BadRequest (400)            malformed ids, bodies or parameters
-    │   ├── InvalidVideo (400)      not a readable MP4 / no decodable video
-    │   ├── UnknownPipeline (400)   pipeline id not in the registry
-    │   └── InputMissing (400)      the job's video is no longer in storage
-    ├── JobNotFound (404)           no such job (or an id that could never exist)
-    ├── ResultsNotReady (404)       job exists but has no results (pending/running/failed)
-    ├── Conflict (409)              the job is not in a state that allows this call
-    │   └── IllegalTransition (409) a conditional status write lost (another writer won)
-    ├── PayloadTooLarge (413)       body above the direct-upload limit
-    ├── UnsupportedMediaType (415)  Content-Type we do not accept
-    ├── ServiceUnavailable (503)    a dependency (S3, DynamoDB) failed; nothing was accepted
-    └── AnalysisError (500)         the analyzer itself broke; only ever seen as a failed job
+    ├── BadRequest                  malformed ids, bodies or parameters
+    │   ├── InvalidVideo            not a readable MP4 / no decodable video
+    │   ├── UnknownPipeline         pipeline id not in the registry
+    │   └── InputMissing            the job's video is no longer in storage
+    ├── JobNotFound                 no such job (or an id that could never exist)
+    ├── ResultsNotReady             job exists but has no results (pending/running/failed)
+    ├── Conflict                    the job is not in a state that allows this call
+    │   └── IllegalTransition       a conditional status write lost (another writer won)
+    ├── PayloadTooLarge             body above the direct-upload limit
+    ├── UnsupportedMediaType        Content-Type we do not accept
+    ├── ServiceUnavailable          a dependency (S3, DynamoDB) failed; nothing was accepted
+    ├── MalformedMessage            a queue message that names no job (logged and dropped)
+    └── AnalysisError               the analyzer itself broke; only ever seen as a failed job
 """
 
 from __future__ import annotations
 
 
 class VideoJobsError(Exception):
-    """Base of every deliberate error; ``status`` is the HTTP status it maps to."""
-
-    status = 500
+    """Base of every deliberate error."""
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -33,7 +33,7 @@ class VideoJobsError(Exception):
 
 
 class BadRequest(VideoJobsError):
-    status = 400
+    pass
 
 
 class InvalidVideo(BadRequest):
@@ -49,15 +49,15 @@ class InputMissing(BadRequest):
 
 
 class JobNotFound(VideoJobsError):
-    status = 404
+    pass
 
 
 class ResultsNotReady(VideoJobsError):
-    status = 404
+    pass
 
 
 class Conflict(VideoJobsError):
-    status = 409
+    pass
 
 
 class IllegalTransition(Conflict):
@@ -65,16 +65,20 @@ class IllegalTransition(Conflict):
 
 
 class PayloadTooLarge(VideoJobsError):
-    status = 413
+    pass
 
 
 class UnsupportedMediaType(VideoJobsError):
-    status = 415
+    pass
 
 
 class ServiceUnavailable(VideoJobsError):
-    status = 503
+    pass
+
+
+class MalformedMessage(VideoJobsError):
+    pass
 
 
 class AnalysisError(VideoJobsError):
-    status = 500
+    pass

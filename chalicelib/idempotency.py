@@ -11,36 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import PutError
-from pynamodb.models import Model
-
-from chalicelib.config import Settings
 from chalicelib.errors import BadRequest, Conflict
+from chalicelib.jobs import JobStore, KeyRecord, expiry
 
 HEADER = "idempotency-key"
 _VALID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-
-
-class IdempotencyRecord(Model):
-    class Meta:
-        table_name = "video-jobs"
-        region = "us-east-1"
-        host: str | None = None
-
-    key = UnicodeAttribute(hash_key=True, attr_name="job_id")  # the table's one key attribute
-    target_job_id = UnicodeAttribute()
-    fingerprint = UnicodeAttribute()
-    expires_at = NumberAttribute()
-
-    @classmethod
-    def bind(cls, settings: Settings) -> None:
-        cls.Meta.table_name = settings.table_name
-        cls.Meta.region = settings.region
-        cls.Meta.host = settings.aws_endpoint
-        cls._connection = None
 
 
 def parse_key(raw: str | None) -> str | None:
@@ -62,25 +38,19 @@ def fingerprint(*parts: bytes | str) -> str:
     return digest.hexdigest()
 
 
-def _item_key(key: str) -> str:
+def key_id(key: str) -> str:
+    """The key's item id: never a job id, and never the raw key (which the client chose)."""
     return "idempotency#" + hashlib.sha256(key.encode()).hexdigest()
 
 
-def reserve(key: str, job_id: str, request_fingerprint: str, retention_days: int) -> str | None:
+def reserve(
+    jobs: JobStore, key: str, job_id: str, request_fingerprint: str, retention_days: int
+) -> str | None:
     """Tie ``key`` to ``job_id``. None if it is ours now; else the job id it already names."""
-    record = IdempotencyRecord(
-        _item_key(key),
-        target_job_id=job_id,
-        fingerprint=request_fingerprint,
-        expires_at=int(time.time()) + retention_days * 86400,
-    )
-    try:
-        record.save(condition=IdempotencyRecord.key.does_not_exist())
+    record = KeyRecord(key_id(key), job_id, request_fingerprint, expiry(retention_days))
+    existing = jobs.reserve_key(record)
+    if existing is None:
         return None
-    except PutError as error:
-        if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
-            raise
-    existing = IdempotencyRecord.get(_item_key(key), consistent_read=True)
     if existing.fingerprint != request_fingerprint:
         raise Conflict(
             "this Idempotency-Key was already used for a different request: "
@@ -89,6 +59,6 @@ def reserve(key: str, job_id: str, request_fingerprint: str, retention_days: int
     return existing.target_job_id
 
 
-def release(key: str) -> None:
+def release(jobs: JobStore, key: str) -> None:
     """Forget the key (its request failed), so that a retry with it can go through."""
-    IdempotencyRecord(_item_key(key)).delete()
+    jobs.release_key(key_id(key))

@@ -1,31 +1,41 @@
-"""The job record (pynamodb) and its status machine.
+"""The job record, its status machine, and the ``JobStore`` port that keeps job rows.
 
     uploading ──▶ pending ──▶ running ──▶ completed
         │            │           │
         └────────────┴───────────┴──────▶ failed
 
 ``uploading`` is the state of a presigned-upload job before the caller starts it. Every transition
-is ONE conditional DynamoDB write whose condition is "the status is still one I may leave", so
-two writers (SQS delivers at least once) can never both win, and no job ever moves backwards.
+is ONE conditional write whose condition is "the status is still one I may leave", so two writers
+(SQS delivers at least once) can never both win, and no job ever moves backwards.
 
 A worker holds a running job under a lease (``lease_owner`` until ``lease_expires_at``), renewed
 while it works. A worker that dies stops renewing; once the lease has expired another worker may
 ``claim`` the job again. Only the lease holder can finish the job, so a worker that lost its
 lease (it was presumed dead) cannot overwrite the outcome of the one that took over.
+
+Two implementations honour one contract (tests/unit/test_jobs.py runs against both):
+``DynamoJobStore`` (``chalicelib/dynamo_jobs.py``, pynamodb) and ``InMemoryJobStore`` (here).
+An adapter implements four row operations and two idempotency-key operations; the transitions
+and their rules live here, once. The store also keeps idempotency keys (``KeyRecord``), which
+share the table with job rows.
 """
 
 from __future__ import annotations
 
+import copy
+import logging
+import threading
 import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
-from pynamodb.models import Model
-
-from chalicelib.config import Settings
 from chalicelib.errors import IllegalTransition, JobNotFound
 from chalicelib.ids import parse_job_id
+
+log = logging.getLogger(__name__)
 
 UPLOADING = "uploading"
 PENDING = "pending"
@@ -33,6 +43,7 @@ RUNNING = "running"
 COMPLETED = "completed"
 FAILED = "failed"
 FINAL_STATES = frozenset({COMPLETED, FAILED})
+UNFINISHED_STATES = frozenset({PENDING, RUNNING})  # what the reconcile sweep looks at
 
 # target status -> the statuses it may be reached from
 ALLOWED_SOURCES: dict[str, frozenset[str]] = {
@@ -43,6 +54,7 @@ ALLOWED_SOURCES: dict[str, frozenset[str]] = {
 }
 PROGRESS = {UPLOADING: 0.0, PENDING: 0.0, RUNNING: 0.5, COMPLETED: 1.0, FAILED: 1.0}
 MAX_ERROR_CHARS = 500
+DAY_S = 86400
 
 
 def utc_now() -> str:
@@ -50,38 +62,29 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _is_condition_failure(error: Exception) -> bool:
-    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
+def expiry(retention_days: int) -> int:
+    """Epoch seconds after which DynamoDB's TTL removes a row written now."""
+    return int(time.time()) + retention_days * DAY_S
 
 
-class Job(Model):
-    class Meta:
-        table_name = "video-jobs"
-        region = "us-east-1"
-        host: str | None = None
+@dataclass(frozen=True)
+class JobRecord:
+    """One job row, as handlers and the worker see it (no storage library leaks out)."""
 
-    job_id = UnicodeAttribute(hash_key=True)
-    status = UnicodeAttribute()
-    created_at = UnicodeAttribute()
-    updated_at = UnicodeAttribute()
-    input_path = UnicodeAttribute()
-    output_path = UnicodeAttribute(null=True)
-    error_message = UnicodeAttribute(null=True)
-    pipeline_id = UnicodeAttribute()
-    sample_fps = NumberAttribute(null=True)
-    options = UnicodeAttribute(null=True)  # JSON: the job's non-default result options
-    attempts = NumberAttribute(default=0)  # claims so far, retries and takeovers included
-    lease_owner = UnicodeAttribute(null=True)
-    lease_expires_at = NumberAttribute(null=True)  # epoch seconds
-    expires_at = NumberAttribute(null=True)  # epoch seconds; DynamoDB TTL removes old jobs
-
-    @classmethod
-    def bind(cls, settings: Settings) -> None:
-        """Point the model at the configured table and endpoint (called by the composition root)."""
-        cls.Meta.table_name = settings.table_name
-        cls.Meta.region = settings.region
-        cls.Meta.host = settings.aws_endpoint
-        cls._connection = None  # pynamodb caches the connection per class: rebuild it
+    job_id: str
+    status: str
+    created_at: str
+    updated_at: str
+    input_path: str
+    pipeline_id: str
+    sample_fps: float | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # per-job options beyond the two above
+    output_path: str | None = None
+    error_message: str | None = None
+    attempts: int = 0  # claims so far, retries and takeovers included
+    lease_owner: str | None = None
+    lease_expires_at: float | None = None  # epoch seconds
+    expires_at: int | None = None  # epoch seconds; DynamoDB TTL removes old jobs
 
     @classmethod
     def new(
@@ -90,110 +93,227 @@ class Job(Model):
         *,
         input_path: str,
         pipeline_id: str,
+        retention_days: int,
         status: str = PENDING,
         sample_fps: float | None = None,
-        options: str | None = None,
-        retention_days: int = 30,
-    ) -> Job:
+        options: dict[str, Any] | None = None,
+    ) -> JobRecord:
         now = utc_now()
         return cls(
-            job_id,
+            job_id=job_id,
             status=status,
             created_at=now,
             updated_at=now,
             input_path=input_path,
             pipeline_id=pipeline_id,
             sample_fps=sample_fps,
-            options=options,
-            expires_at=int(time.time()) + retention_days * 86400,
+            options=dict(options or {}),
+            expires_at=expiry(retention_days),
         )
 
-    @classmethod
-    def get_by_id(cls, job_id: str) -> Job:
-        job_id = parse_job_id(job_id)
-        try:
-            return cls.get(job_id, consistent_read=True)
-        except DoesNotExist:
-            raise JobNotFound(f"no job with id {job_id!r}") from None
+    @property
+    def progress(self) -> float:
+        return PROGRESS[self.status]
 
-    def save(self, *args, **kwargs):  # type: ignore[override]
-        """Create the row; refuses to overwrite an existing job with the same id."""
-        if args or kwargs:
-            return super().save(*args, **kwargs)
-        try:
-            return super().save(condition=Job.job_id.does_not_exist())
-        except PutError as error:
-            if _is_condition_failure(error):
-                raise IllegalTransition(f"job {self.job_id} already exists") from None
-            raise
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """An idempotency key's row: the job its first request created, and that request's print."""
+
+    key_id: str
+    target_job_id: str
+    fingerprint: str
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class Condition:
+    """When a write may happen: the stored status is one of ``statuses`` (and, given ``owner``,
+    that worker holds the lease), or, given ``takeover_before``, the job is running under a
+    lease that expired before that time."""
+
+    statuses: frozenset[str]
+    owner: str | None = None
+    takeover_before: float | None = None
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What a write does: set these attributes, remove those, and maybe count one attempt more."""
+
+    set: dict[str, Any]
+    remove: tuple[str, ...] = ()
+    add_attempt: bool = False
+
+
+class JobStore(ABC):
+    """Job rows and idempotency keys; every status change is one conditional write."""
+
+    # --- what an adapter implements -------------------------------------------------------
+
+    @abstractmethod
+    def create(self, job: JobRecord) -> None:
+        """Write a new row; IllegalTransition if a job with that id exists."""
+
+    @abstractmethod
+    def find(self, job_id: str) -> JobRecord | None:
+        """The row as stored now (a consistent read), or None."""
+
+    @abstractmethod
+    def unfinished(self) -> Iterator[JobRecord]:
+        """Every pending or running job (the reconcile sweep's query)."""
+
+    @abstractmethod
+    def _apply(self, job_id: str, condition: Condition, changes: Changes) -> JobRecord | None:
+        """Write ``changes`` iff ``condition`` holds; the new row, or None if it did not hold."""
+
+    @abstractmethod
+    def reserve_key(self, record: KeyRecord) -> KeyRecord | None:
+        """Store ``record`` unless its key exists (one conditional write); None if stored, else
+        the record already there."""
+
+    @abstractmethod
+    def release_key(self, key_id: str) -> None:
+        """Forget a key (idempotent)."""
+
+    # --- the status machine, once for every adapter ----------------------------------------
+
+    def get(self, job_id: str) -> JobRecord:
+        job_id = parse_job_id(job_id)
+        job = self.find(job_id)
+        if job is None:
+            raise JobNotFound(f"no job with id {job_id!r}")
+        return job
 
     def update_status(
         self,
+        job_id: str,
         new_status: str,
         *,
         error_message: str | None = None,
         output_path: str | None = None,
         owner: str | None = None,
-    ) -> None:
+    ) -> JobRecord:
         """Move to ``new_status`` iff the stored status still allows it (and, given ``owner``,
         that worker still holds the lease); else IllegalTransition."""
         sources = ALLOWED_SOURCES.get(new_status)
         if sources is None:
             raise ValueError(f"unknown target status {new_status!r}")
-        actions = [Job.status.set(new_status), Job.updated_at.set(utc_now())]
+        values: dict[str, Any] = {"status": new_status, "updated_at": utc_now()}
         if error_message is not None:
-            actions.append(Job.error_message.set(error_message[:MAX_ERROR_CHARS]))
+            values["error_message"] = error_message[:MAX_ERROR_CHARS]
         if output_path is not None:
-            actions.append(Job.output_path.set(output_path))
-        condition = Job.status.is_in(*sorted(sources))
-        if owner is not None:
-            condition &= Job.lease_owner == owner
-            actions.append(Job.lease_expires_at.remove())
-        self._write(actions, condition, f"go to {new_status}")
+            values["output_path"] = output_path
+        remove = ("lease_expires_at",) if owner is not None else ()
+        changes = Changes(values, remove)
+        return self._write(job_id, Condition(sources, owner), changes, f"go to {new_status}")
 
-    def claim(self, owner: str, lease_s: float) -> None:
+    def start(self, job_id: str) -> JobRecord:
+        """An uploaded job is queued: uploading -> pending."""
+        return self.update_status(job_id, PENDING)
+
+    def complete(self, job_id: str, *, owner: str, output_path: str) -> JobRecord:
+        return self.update_status(job_id, COMPLETED, owner=owner, output_path=output_path)
+
+    def fail(self, job_id: str, error_message: str, *, owner: str | None = None) -> JobRecord:
+        return self.update_status(job_id, FAILED, error_message=error_message, owner=owner)
+
+    def claim(self, job_id: str, owner: str, lease_s: float) -> JobRecord:
         """Take the job: pending, or running under an expired lease (its worker died)."""
         now = time.time()
-        actions = [
-            Job.status.set(RUNNING),
-            Job.updated_at.set(utc_now()),
-            Job.lease_owner.set(owner),
-            Job.lease_expires_at.set(now + lease_s),
-            Job.attempts.add(1),
-        ]
-        expired = (Job.status == RUNNING) & (Job.lease_expires_at < now)
-        self._write(actions, (Job.status == PENDING) | expired, "be claimed")
+        values = {
+            "status": RUNNING,
+            "updated_at": utc_now(),
+            "lease_owner": owner,
+            "lease_expires_at": now + lease_s,
+        }
+        condition = Condition(frozenset({PENDING}), takeover_before=now)
+        return self._write(job_id, condition, Changes(values, add_attempt=True), "be claimed")
 
-    def renew_lease(self, owner: str, lease_s: float) -> None:
+    def renew_lease(self, job_id: str, owner: str, lease_s: float) -> JobRecord:
         """Extend the lease; IllegalTransition if ``owner`` no longer holds it."""
-        self._write(
-            [Job.lease_expires_at.set(time.time() + lease_s)],
-            (Job.status == RUNNING) & (Job.lease_owner == owner),
-            "have its lease renewed",
-        )
+        changes = Changes({"lease_expires_at": time.time() + lease_s})
+        return self._write(job_id, self._held_by(owner), changes, "have its lease renewed")
 
-    def release_lease(self, owner: str) -> None:
+    def release_lease(self, job_id: str, owner: str) -> JobRecord:
         """Give the job up for an immediate retry (the next delivery may claim it at once)."""
-        self._write(
-            [Job.lease_expires_at.set(0)],
-            (Job.status == RUNNING) & (Job.lease_owner == owner),
-            "be released",
-        )
+        changes = Changes({"lease_expires_at": 0})
+        return self._write(job_id, self._held_by(owner), changes, "be released")
 
-    def _write(self, actions: list, condition, what: str) -> None:
-        try:
-            self.update(actions=actions, condition=condition)
-        except UpdateError as error:
-            if not _is_condition_failure(error):
-                raise
-            try:
-                self.refresh(consistent_read=True)
-            except DoesNotExist:
-                raise JobNotFound(f"no job with id {self.job_id!r}") from None
-            raise IllegalTransition(
-                f"job {self.job_id} cannot {what}: it is {self.status}"
-            ) from None
+    @staticmethod
+    def _held_by(owner: str) -> Condition:
+        return Condition(frozenset({RUNNING}), owner)
 
-    @property
-    def progress(self) -> float:
-        return PROGRESS[self.status]
+    def _write(self, job_id: str, condition: Condition, changes: Changes, what: str) -> JobRecord:
+        job = self._apply(job_id, condition, changes)
+        if job is None:
+            current = self.find(job_id)
+            if current is None:
+                raise JobNotFound(f"no job with id {job_id!r}")
+            raise IllegalTransition(f"job {job_id} cannot {what}: it is {current.status}")
+        if "status" in changes.set:
+            log.info(
+                "job %s is %s",
+                job_id,
+                job.status,
+                extra={"job_id": job_id, "stage": job.status, "attempt": job.attempts},
+            )
+        return job
+
+
+def condition_holds(job: JobRecord, condition: Condition) -> bool:
+    """``condition`` evaluated on a row in memory (the in-memory store's conditional write)."""
+    if job.status in condition.statuses:
+        return condition.owner is None or job.lease_owner == condition.owner
+    lease = job.lease_expires_at
+    takeover = condition.takeover_before
+    return takeover is not None and job.status == RUNNING and lease is not None and lease < takeover
+
+
+class InMemoryJobStore(JobStore):
+    """Rows in a dict under a lock: the same rules as DynamoDB's conditional writes."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, JobRecord] = {}
+        self._keys: dict[str, KeyRecord] = {}
+        self._lock = threading.Lock()
+
+    def create(self, job: JobRecord) -> None:
+        with self._lock:
+            if job.job_id in self._jobs:
+                raise IllegalTransition(f"job {job.job_id} already exists")
+            self._jobs[job.job_id] = copy.deepcopy(job)
+
+    def find(self, job_id: str) -> JobRecord | None:
+        with self._lock:
+            return copy.deepcopy(self._jobs.get(job_id))
+
+    def unfinished(self) -> Iterator[JobRecord]:
+        with self._lock:
+            rows = [job for job in self._jobs.values() if job.status in UNFINISHED_STATES]
+        return iter(copy.deepcopy(rows))
+
+    def all(self) -> list[JobRecord]:
+        """Every job row (for tests and tools)."""
+        with self._lock:
+            return copy.deepcopy(list(self._jobs.values()))
+
+    def _apply(self, job_id: str, condition: Condition, changes: Changes) -> JobRecord | None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or not condition_holds(job, condition):
+                return None
+            values = dict(changes.set, **{name: None for name in changes.remove})
+            if changes.add_attempt:
+                values["attempts"] = job.attempts + 1
+            self._jobs[job_id] = replace(job, **values)
+            return copy.deepcopy(self._jobs[job_id])
+
+    def reserve_key(self, record: KeyRecord) -> KeyRecord | None:
+        with self._lock:
+            existing = self._keys.setdefault(record.key_id, record)
+        return None if existing is record else existing
+
+    def release_key(self, key_id: str) -> None:
+        with self._lock:
+            self._keys.pop(key_id, None)

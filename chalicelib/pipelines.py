@@ -7,9 +7,16 @@ time without importing any ML code (cold starts stay light); only the analyzer r
 from __future__ import annotations
 
 import importlib
+import inspect
+import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from chalicelib.config import Settings
 from chalicelib.errors import UnknownPipeline
+
+if TYPE_CHECKING:  # submissions imports this module
+    from chalicelib.submissions import JobOptions
 
 PIPELINES: dict[str, str] = {
     "yolo_ocr": "chalicelib.analysis.pipeline:YoloOcrPipeline",
@@ -37,25 +44,31 @@ class VideoFilePipelineService:
 
     A pipeline is a class built once per process from the settings (so its models load once and
     are reused across jobs) with ``run(file_path, *, sample_fps, options) -> dict``, the results
-    document; ``options`` is the job's ``JobOptions`` (None: the defaults).
+    document; ``options`` is the job's ``JobOptions`` (None: the defaults). A pipeline whose
+    ``run`` also takes ``timings`` (a dict) fills it with seconds per stage (``decode``,
+    ``detect``, ``ocr``, ...) for the worker's log; they never go into the document.
     """
 
-    def __init__(self, settings):
+    def __init__(self, settings: Settings):
         self._settings = settings
-        self._instances: dict[str, object] = {}
+        self._instances: dict[str, Any] = {}
 
-    def pipeline(self, pipeline_id: str):
+    def pipeline(self, pipeline_id: str) -> Any:
         if pipeline_id not in self._instances:
             self._instances[pipeline_id] = resolve(pipeline_id)(self._settings)
         return self._instances[pipeline_id]
 
     def run_on_file(
         self,
-        file_path,
-        pipeline_id: str = "yolo_ocr",
+        file_path: str | os.PathLike[str],
+        pipeline_id: str | None = None,
         *,
         sample_fps: float | None = None,
-        options=None,
+        options: JobOptions | None = None,
+        timings: dict[str, float] | None = None,
     ) -> dict:
         fps = sample_fps or self._settings.sample_fps
-        return self.pipeline(pipeline_id).run(file_path, sample_fps=fps, options=options)
+        pipeline = self.pipeline(pipeline_id or self._settings.default_pipeline)
+        if timings is not None and "timings" in inspect.signature(pipeline.run).parameters:
+            return pipeline.run(file_path, sample_fps=fps, options=options, timings=timings)
+        return pipeline.run(file_path, sample_fps=fps, options=options)

@@ -1,6 +1,6 @@
 """QueueService port: the hand-off of job ids from the API to the analyzer.
 
-Two implementations honour one contract (tests/test_queue_contract.py runs against both):
+Two implementations honour one contract (tests/unit/test_queue.py runs against both):
 ``SqsQueue`` (AWS and the emulator) and ``InMemoryQueue`` (a thread-safe FIFO for the embedded
 worker and for tests). Delivery is at-least-once: a consumer ``ack``s a message after its work is
 durable, and the job's conditional status writes make a second delivery harmless.
@@ -8,7 +8,7 @@ durable, and the job's conditional status writes make a second delivery harmless
 Plugging in another broker (RabbitMQ, Redis streams, Pub/Sub, ...) means one more subclass:
 ``enqueue`` publishes ``encode_message(job_id)``; ``dequeue`` waits up to ``wait_s`` and returns a
 ``QueueMessage`` whose ``receipt`` is whatever that broker needs to acknowledge it; ``ack``
-acknowledges; ``size`` is the approximate backlog. Run tests/test_queue_contract.py against it.
+acknowledges. Run tests/unit/test_queue.py against it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass
 
-from chalicelib.errors import BadRequest
+from chalicelib.errors import JobNotFound, MalformedMessage
 from chalicelib.ids import parse_job_id
 
 
@@ -28,14 +28,17 @@ def encode_message(job_id: str) -> str:
 
 
 def decode_message(body: str) -> str:
-    """The job id in a message body; BadRequest for anything that is not our message."""
+    """The job id in a message body; MalformedMessage for anything that is not our message."""
     try:
         data = json.loads(body)
     except (TypeError, ValueError):
-        raise BadRequest("queue message is not JSON") from None
+        raise MalformedMessage("queue message is not JSON") from None
     if not isinstance(data, dict) or "job_id" not in data:
-        raise BadRequest("queue message has no job_id")
-    return parse_job_id(data["job_id"])
+        raise MalformedMessage("queue message has no job_id")
+    try:
+        return parse_job_id(data["job_id"])
+    except JobNotFound as error:
+        raise MalformedMessage(f"queue message names no possible job: {error.message}") from None
 
 
 @dataclass(frozen=True)
@@ -60,10 +63,6 @@ class QueueService(ABC):
     @abstractmethod
     def ack(self, message: QueueMessage) -> None:
         """The message's work is done: never deliver it again."""
-
-    @abstractmethod
-    def size(self) -> int:
-        """Messages waiting (approximate where the broker is a cluster, as SQS is)."""
 
 
 class SqsQueue(QueueService):
@@ -91,12 +90,6 @@ class SqsQueue(QueueService):
     def ack(self, message: QueueMessage) -> None:
         self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message.receipt)
 
-    def size(self) -> int:
-        attributes = self._sqs.get_queue_attributes(
-            QueueUrl=self.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"])
-
 
 class InMemoryQueue(QueueService):
     """FIFO in one process. A dequeued message is gone: ack is a no-op."""
@@ -118,7 +111,3 @@ class InMemoryQueue(QueueService):
 
     def ack(self, message: QueueMessage) -> None:
         return None
-
-    def size(self) -> int:
-        with self._ready:
-            return len(self._items)

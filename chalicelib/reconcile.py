@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from chalicelib.jobs import PENDING, RUNNING, Job
+from chalicelib.jobs import PENDING, RUNNING, JobStore
 from chalicelib.queue import QueueService
 
 log = logging.getLogger(__name__)
@@ -34,12 +34,12 @@ class ReconcileReport:
 
 
 def reconcile(
-    queue: QueueService, *, stale_after_s: float, now: float | None = None
+    jobs: JobStore, queue: QueueService, *, stale_after_s: float, now: float | None = None
 ) -> ReconcileReport:
     """Re-send the ids of jobs pending for ``stale_after_s`` or running under an expired lease."""
     now = time.time() if now is None else now
     report = ReconcileReport()
-    for job in Job.scan(Job.status.is_in(PENDING, RUNNING), consistent_read=True):
+    for job in jobs.unfinished():
         report.examined += 1
         stuck_pending = job.status == PENDING and _age_s(job.updated_at, now) > stale_after_s
         lease = job.lease_expires_at
@@ -47,5 +47,10 @@ def reconcile(
         if stuck_pending or abandoned:
             queue.enqueue(job.job_id)
             report.requeued.append(job.job_id)
-            log.warning("re-queued %s job %s", job.status, job.job_id)
+            log.warning(
+                "re-queued %s job %s",
+                job.status,
+                job.job_id,
+                extra={"job_id": job.job_id, "stage": job.status, "attempt": job.attempts},
+            )
     return report

@@ -10,7 +10,7 @@ byte-identical results.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from chalicelib.errors import BadRequest
@@ -177,7 +177,7 @@ class ResultsPage:
         return frames[self.start : end], (str(end) if end < len(frames) else None)
 
 
-def results_page(params: dict[str, str] | None) -> ResultsPage:
+def results_page(params: Mapping[str, str] | None) -> ResultsPage:
     """``max_frames`` (1..1000, default 1000) and the ``next_token`` of the previous page."""
     params = params or {}
     unknown = set(params) - {"max_frames", "next_token"}

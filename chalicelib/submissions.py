@@ -1,8 +1,8 @@
 """Accepting work: direct submits and the presigned large-upload flow.
 
-Plain functions over the ports (storage, queue) and the Job model; ``app.py`` only parses HTTP
-and maps errors. Order of writes at submit: video to storage, then the job row, then the queue
-message, so nothing is queued that cannot be found.
+``Submissions`` is the use case over the ports (storage, queue, job store) that the composition
+root builds; ``app.py`` only parses HTTP and renders. Order of writes at submit: video to
+storage, then the job row, then the queue message, so nothing is queued that cannot be found.
 """
 
 from __future__ import annotations
@@ -10,14 +10,18 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from chalicelib import idempotency
 from chalicelib.config import (
     DEFAULT_MIN_CONFIDENCE,
     DEFAULT_TEXT_MIN_CONFIDENCE,
     DEFAULT_TEXT_SCRIPTS,
+    MAX_SAMPLE_FPS,
+    MIN_SAMPLE_FPS,
     TEXT_SCRIPTS,
     Settings,
 )
@@ -30,7 +34,7 @@ from chalicelib.errors import (
     VideoJobsError,
 )
 from chalicelib.ids import new_job_id, parse_job_id, video_path
-from chalicelib.jobs import PENDING, UPLOADING, Job
+from chalicelib.jobs import PENDING, UPLOADING, JobRecord, JobStore
 from chalicelib.labels import known_class_names, unknown_labels
 from chalicelib.mp4 import validate_mp4, validate_mp4_bytes
 from chalicelib.pipelines import check_pipeline_id
@@ -38,16 +42,15 @@ from chalicelib.queue import QueueService
 from chalicelib.storage import S3Storage, StorageService
 
 log = logging.getLogger(__name__)
-MAX_SAMPLE_FPS = 30.0
-MIN_SAMPLE_FPS = 0.001  # one frame per 1000 s; DynamoDB cannot store numbers below 1e-130
 UPLOAD_CONTENT_TYPE = "video/mp4"
 
 
 @dataclass(frozen=True)
 class JobOptions:
     """Everything a caller may choose per job. ``pipeline_id`` and ``sample_fps`` have their own
-    attributes on the job row; the result options go to ONE JSON attribute, ``options``, holding
-    only what differs from the defaults (``stored``)."""
+    columns on the job row; the rest go to its ONE ``options`` attribute, holding only what
+    differs from the defaults (``row_options``); ``from_record`` rebuilds the options from a row.
+    """
 
     pipeline_id: str
     sample_fps: float | None = None
@@ -57,7 +60,26 @@ class JobOptions:
     text_min_confidence: float = DEFAULT_TEXT_MIN_CONFIDENCE
     text_scripts: str = DEFAULT_TEXT_SCRIPTS
 
-    def result_options(self) -> dict:
+    def row_options(self) -> dict[str, Any]:
+        """The options a job row keeps in its one ``options`` attribute: every option other
+        than the two with their own columns, when it differs from its default."""
+        own_columns = {"pipeline_id", "sample_fps"}
+        return {
+            option.name: getattr(self, option.name)
+            for option in fields(self)
+            if option.name not in own_columns and getattr(self, option.name) != option.default
+        }
+
+    @classmethod
+    def from_record(cls, job: JobRecord) -> JobOptions:
+        """The options a job was submitted with (a stored list comes back as a tuple)."""
+        stored = {
+            name: tuple(value) if isinstance(value, list) else value
+            for name, value in job.options.items()
+        }
+        return cls(job.pipeline_id, job.sample_fps, **stored)
+
+    def result_options(self) -> dict[str, Any]:
         """The result options in full, as the results document echoes them."""
         return {
             "min_confidence": self.min_confidence,
@@ -67,26 +89,12 @@ class JobOptions:
             "text_scripts": self.text_scripts,
         }
 
-    def stored(self) -> str | None:
-        """The job row's ``options``: canonical JSON of the non-default result options."""
-        defaults = JobOptions(self.pipeline_id).result_options()
-        changed = {k: v for k, v in self.result_options().items() if v != defaults[k]}
-        return json.dumps(changed, sort_keys=True, separators=(",", ":")) if changed else None
-
-    def wants_object(self, detection) -> bool:
+    def wants_object(self, detection: Any) -> bool:
         """Whether a detection passes the job's object filters."""
         label = detection.label
         if self.labels is not None and label not in self.labels:
             return False
         return label not in self.exclude_labels and detection.confidence >= self.min_confidence
-
-    @classmethod
-    def from_job(cls, job: Job) -> JobOptions:
-        stored = json.loads(job.options) if job.options else {}
-        for key in ("labels", "exclude_labels"):
-            if stored.get(key) is not None:
-                stored[key] = tuple(stored[key])
-        return cls(job.pipeline_id, job.sample_fps, **stored)
 
 
 _NUMBER_PARAMS = ("sample_fps", "min_confidence", "text_min_confidence")
@@ -94,7 +102,7 @@ _LIST_PARAMS = ("labels", "exclude_labels")
 PARAMS = ("pipeline_id", *_NUMBER_PARAMS, *_LIST_PARAMS, "text_scripts")
 
 
-def parse_job_options(params: dict[str, str] | None, settings: Settings) -> JobOptions:
+def parse_job_options(params: Mapping[str, str] | None, settings: Settings) -> JobOptions:
     """Per-job options from query parameters; each bad value is a BadRequest saying what to fix."""
     params = params or {}
     unknown = set(params) - set(PARAMS)
@@ -103,7 +111,7 @@ def parse_job_options(params: dict[str, str] | None, settings: Settings) -> JobO
             f"unknown query parameter(s) {sorted(unknown)}: the accepted ones are "
             + ", ".join(PARAMS)
         )
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "pipeline_id": check_pipeline_id(params.get("pipeline_id", settings.default_pipeline))
     }
     if "sample_fps" in params:
@@ -127,7 +135,7 @@ def parse_job_options(params: dict[str, str] | None, settings: Settings) -> JobO
     return JobOptions(**values)
 
 
-def _number(params: dict[str, str], name: str, low: float, high: float, meaning: str) -> float:
+def _number(params: Mapping[str, str], name: str, low: float, high: float, meaning: str) -> float:
     raw = params[name]
     try:
         value = float(raw)
@@ -155,7 +163,7 @@ def _label_list(raw: str, name: str, settings: Settings) -> tuple[str, ...]:
     if wrong:
         raise BadRequest(
             f"{name}: unknown class name(s) {', '.join(map(repr, wrong[:10]))}; "
-            f"the model's classes are: {', '.join(known)}"
+            f"the model's classes are: {', '.join(known or ())}"
         )
     return labels
 
@@ -164,84 +172,7 @@ def _too_large(size: int, limit: int, advice: str) -> PayloadTooLarge:
     return PayloadTooLarge(f"video is {size} bytes, above the {limit}-byte limit: {advice}")
 
 
-def submit_video(
-    data: bytes,
-    options: JobOptions,
-    *,
-    storage: StorageService,
-    queue: QueueService,
-    settings: Settings,
-    idempotency_key: str | None = None,
-) -> Job:
-    """Store, record, queue: in that order, so a failure part-way leaves no orphan.
-
-    Storage or job write fails: the caller gets a 503 and nothing was accepted (a stored video
-    is deleted; if even that fails, the bucket's lifecycle rule removes it). Enqueue fails: the
-    job is recorded, so it is accepted anyway; the reconcile sweep re-sends stuck pending jobs.
-    With an idempotency key, a retry of an accepted request returns the job it created.
-    """
-    if len(data) > settings.max_direct_upload_bytes:
-        raise _too_large(
-            len(data),
-            settings.max_direct_upload_bytes,
-            "use POST /video/uploads to get a presigned upload URL for large files",
-        )
-    validate_mp4_bytes(data)
-    job = _new_job(options, settings, PENDING)
-    job_id, path = job.job_id, job.input_path
-
-    def forget_key() -> None:
-        if idempotency_key is not None:
-            idempotency.release(idempotency_key)
-
-    def forget_all() -> None:
-        storage.delete_file(path)
-        forget_key()
-
-    if idempotency_key is not None:
-        request = idempotency.fingerprint(
-            data, options.pipeline_id, repr(options.sample_fps), options.stored() or ""
-        )
-        earlier = _accept(
-            lambda: idempotency.reserve(
-                idempotency_key, job_id, request, settings.job_retention_days
-            ),
-            "check the Idempotency-Key",
-        )
-        if earlier is not None:
-            return _replayed(earlier)
-    _accept(lambda: storage.save_file(data, path), "store the video", undo=forget_key)
-    _accept(job.save, "record the job", undo=forget_all)
-    _enqueue(queue, job_id)
-    log.info("job %s submitted (%d bytes, pipeline %s)", job_id, len(data), options.pipeline_id)
-    return job
-
-
-def _replayed(job_id: str) -> Job:
-    try:
-        job = Job.get_by_id(job_id)
-    except JobNotFound:  # the first request holds the key but has not recorded its job yet
-        raise Conflict(
-            "a request with this Idempotency-Key is still being accepted; retry in a moment"
-        ) from None
-    log.info("job %s returned again for a repeated Idempotency-Key", job_id)
-    return job
-
-
-def _new_job(options: JobOptions, settings: Settings, status: str) -> Job:
-    job_id = new_job_id()
-    return Job.new(
-        job_id,
-        input_path=video_path(job_id),
-        pipeline_id=options.pipeline_id,
-        sample_fps=options.sample_fps,
-        options=options.stored(),
-        status=status,
-        retention_days=settings.job_retention_days,
-    )
-
-
-def _accept(step, what: str, undo=None):
+def _accept(step: Callable[[], Any], what: str, undo: Callable[[], None] | None = None) -> Any:
     """Run one step of accepting a request; its failure is a 503 after ``undo``."""
     try:
         return step()
@@ -259,56 +190,153 @@ def _accept(step, what: str, undo=None):
         ) from None
 
 
-def _enqueue(queue: QueueService, job_id: str) -> None:
-    try:
-        queue.enqueue(job_id)
-    except Exception:  # the job is recorded: the reconcile sweep will queue it
-        log.exception("could not queue job %s; the reconcile sweep will", job_id)
-
-
 @dataclass(frozen=True)
 class UploadTicket:
-    job: Job
+    job: JobRecord
     url: str
     headers: dict[str, str]
     expires_at: str
     max_bytes: int
 
 
-def create_upload(options: JobOptions, *, storage: S3Storage, settings: Settings) -> UploadTicket:
-    """A job in ``uploading`` state and a URL the caller PUTs the video to."""
-    job = _new_job(options, settings, UPLOADING)
-    _accept(job.save, "record the job")
-    expiry = settings.upload_url_expiry_s
-    url = storage.presigned_put_url(job.input_path, UPLOAD_CONTENT_TYPE, expiry)
-    expires_at = datetime.now(UTC) + timedelta(seconds=expiry)
-    return UploadTicket(
-        job,
-        url,
-        {"Content-Type": UPLOAD_CONTENT_TYPE},
-        expires_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
-        settings.max_upload_bytes,
-    )
+class Submissions:
+    """Submit, create an upload, start it: each a few checks and writes over the ports."""
 
+    def __init__(
+        self, *, storage: StorageService, queue: QueueService, jobs: JobStore, settings: Settings
+    ):
+        self.storage = storage
+        self.queue = queue
+        self.jobs = jobs
+        self.settings = settings
 
-def start_upload(
-    job_id: str, *, storage: StorageService, queue: QueueService, settings: Settings
-) -> Job:
-    """Check the uploaded object, then queue the job (uploading -> pending)."""
-    job = Job.get_by_id(parse_job_id(job_id))
-    if job.status != UPLOADING:
-        raise Conflict(f"job {job.job_id} was already started: it is {job.status}")
-    size = storage.size(job.input_path)
-    if size is None:
-        raise Conflict(
-            f"no video uploaded for job {job.job_id} yet: PUT the file to the upload "
-            "URL (with its Content-Type header) first, then call start again"
+    def parse_options(self, params: Mapping[str, str] | None) -> JobOptions:
+        return parse_job_options(params, self.settings)
+
+    def submit(
+        self, data: bytes, options: JobOptions, *, idempotency_key: str | None = None
+    ) -> JobRecord:
+        """Store, record, queue: in that order, so a failure part-way leaves no orphan.
+
+        Storage or job write fails: the caller gets a 503 and nothing was accepted (a stored
+        video is deleted; if even that fails, the bucket's lifecycle rule removes it). Enqueue
+        fails: the job is recorded, so it is accepted anyway; the reconcile sweep re-sends stuck
+        pending jobs. With an idempotency key, a retry of an accepted request returns the job it
+        created.
+        """
+        limit = self.settings.max_direct_upload_bytes
+        if len(data) > limit:
+            advice = "use POST /video/uploads to get a presigned upload URL for large files"
+            raise _too_large(len(data), limit, advice)
+        validate_mp4_bytes(data)
+        job = self._new_job(options, PENDING)
+        if idempotency_key is not None:
+            earlier = self._reserve_key(idempotency_key, job.job_id, data, options)
+            if earlier is not None:
+                return self._replayed(earlier)
+        forget_key = self._forgetter(idempotency_key)
+
+        def forget_all() -> None:
+            self.storage.delete_file(job.input_path)
+            forget_key()
+
+        _accept(lambda: self.storage.save_file(data, job.input_path), "store the video", forget_key)
+        _accept(lambda: self.jobs.create(job), "record the job", forget_all)
+        self._enqueue(job.job_id)
+        log.info(
+            "job %s submitted (%d bytes, pipeline %s)",
+            job.job_id,
+            len(data),
+            options.pipeline_id,
+            extra={"job_id": job.job_id, "stage": PENDING},
         )
-    if size > settings.max_upload_bytes:
-        storage.delete_file(job.input_path)
-        raise _too_large(size, settings.max_upload_bytes, "shorten or re-encode the video")
-    validate_mp4(lambda offset, length: storage.read_range(job.input_path, offset, length), size)
-    job.update_status(PENDING)
-    _enqueue(queue, job.job_id)
-    log.info("job %s started after upload (%d bytes)", job.job_id, size)
-    return job
+        return job
+
+    def _reserve_key(self, key: str, job_id: str, data: bytes, options: JobOptions) -> str | None:
+        chosen = options.row_options()  # none chosen: the same print as before these options
+        request = idempotency.fingerprint(
+            data,
+            options.pipeline_id,
+            repr(options.sample_fps),
+            json.dumps(chosen, sort_keys=True) if chosen else "",
+        )
+        retention = self.settings.job_retention_days
+        return _accept(
+            lambda: idempotency.reserve(self.jobs, key, job_id, request, retention),
+            "check the Idempotency-Key",
+        )
+
+    def _forgetter(self, key: str | None) -> Callable[[], None]:
+        def forget() -> None:
+            if key is not None:
+                idempotency.release(self.jobs, key)
+
+        return forget
+
+    def _replayed(self, job_id: str) -> JobRecord:
+        try:
+            job = self.jobs.get(job_id)
+        except JobNotFound:  # the first request holds the key but has not recorded its job yet
+            raise Conflict(
+                "a request with this Idempotency-Key is still being accepted; retry in a moment"
+            ) from None
+        log.info("job %s returned again for a repeated Idempotency-Key", job_id)
+        return job
+
+    def _new_job(self, options: JobOptions, status: str) -> JobRecord:
+        job_id = new_job_id()
+        return JobRecord.new(
+            job_id,
+            input_path=video_path(job_id),
+            pipeline_id=options.pipeline_id,
+            sample_fps=options.sample_fps,
+            options=options.row_options(),
+            status=status,
+            retention_days=self.settings.job_retention_days,
+        )
+
+    def _enqueue(self, job_id: str) -> None:
+        try:
+            self.queue.enqueue(job_id)
+        except Exception:  # the job is recorded: the reconcile sweep will queue it
+            log.exception("could not queue job %s; the reconcile sweep will", job_id)
+
+    def create_upload(self, options: JobOptions) -> UploadTicket:
+        """A job in ``uploading`` state and a URL the caller PUTs the video to."""
+        if not isinstance(self.storage, S3Storage):
+            raise TypeError("presigned uploads need S3Storage")
+        job = self._new_job(options, UPLOADING)
+        _accept(lambda: self.jobs.create(job), "record the job")
+        expiry = self.settings.upload_url_expiry_s
+        url = self.storage.presigned_put_url(job.input_path, UPLOAD_CONTENT_TYPE, expiry)
+        expires_at = datetime.now(UTC) + timedelta(seconds=expiry)
+        return UploadTicket(
+            job,
+            url,
+            {"Content-Type": UPLOAD_CONTENT_TYPE},
+            expires_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            self.settings.max_upload_bytes,
+        )
+
+    def start_upload(self, job_id: str) -> JobRecord:
+        """Check the uploaded object, then queue the job (uploading -> pending)."""
+        job = self.jobs.get(parse_job_id(job_id))
+        if job.status != UPLOADING:
+            raise Conflict(f"job {job.job_id} was already started: it is {job.status}")
+        storage, limit = self.storage, self.settings.max_upload_bytes
+        size = storage.size(job.input_path)
+        if size is None:
+            raise Conflict(
+                f"no video uploaded for job {job.job_id} yet: PUT the file to the upload "
+                "URL (with its Content-Type header) first, then call start again"
+            )
+        if size > limit:
+            storage.delete_file(job.input_path)
+            raise _too_large(size, limit, "shorten or re-encode the video")
+        validate_mp4(
+            lambda offset, length: storage.read_range(job.input_path, offset, length), size
+        )
+        job = self.jobs.start(job.job_id)
+        self._enqueue(job.job_id)
+        log.info("job %s started after upload (%d bytes)", job.job_id, size)
+        return job

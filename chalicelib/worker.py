@@ -1,7 +1,7 @@
 """JobWorker: take a job id, claim the job, analyze the video, store results, finish the job.
 
-The same object serves the SQS-triggered Lambda function (``handle_message``) and the embedded
-loop (``run_once`` / ``run_forever`` over any QueueService).
+``app.analyze_video`` (the SQS-triggered function, and locally ``infra/worker_runner.py``, which
+invokes it) hands each message to ``handle_message``.
 
 Delivery is at-least-once, so every step is safe to repeat:
 - claiming is a conditional write, so a duplicate delivery finds the job taken and does nothing;
@@ -16,31 +16,29 @@ Delivery is at-least-once, so every step is safe to repeat:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import tempfile
 import threading
+import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
-from chalicelib.errors import (
-    BadRequest,
-    IllegalTransition,
-    InputMissing,
-    JobNotFound,
-    VideoJobsError,
-)
+from chalicelib.errors import IllegalTransition, InputMissing, MalformedMessage, VideoJobsError
 from chalicelib.ids import results_path
-from chalicelib.jobs import COMPLETED, FAILED, PENDING, RUNNING, Job
+from chalicelib.jobs import UNFINISHED_STATES, JobRecord, JobStore
 from chalicelib.pipelines import VideoFilePipelineService
-from chalicelib.queue import QueueService, decode_message
+from chalicelib.queue import decode_message
 from chalicelib.results import encode
 from chalicelib.storage import StorageService
 from chalicelib.submissions import JobOptions
 
 log = logging.getLogger(__name__)
 INTERNAL_ERROR = "analysis failed because of an internal error; the details are in the worker log"
+STAGES = ("download", "decode", "detect", "ocr", "store")  # seconds of each, logged per job
 
 
 class LeaseLost(Exception):
@@ -50,27 +48,60 @@ class LeaseLost(Exception):
 class LeaseKeeper:
     """Renews the job's lease every third of its length while the job runs."""
 
-    def __init__(self, job_id: str, owner: str, lease_s: float):
-        self._job, self._owner, self._lease_s = Job(job_id), owner, lease_s
+    def __init__(self, jobs: JobStore, job_id: str, owner: str, lease_s: float):
+        self._jobs, self._job_id, self._owner, self._lease_s = jobs, job_id, owner, lease_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._renew, daemon=True)
 
     def _renew(self) -> None:
         while not self._stop.wait(self._lease_s / 3):
             try:
-                self._job.renew_lease(self._owner, self._lease_s)
+                self._jobs.renew_lease(self._job_id, self._owner, self._lease_s)
             except IllegalTransition:  # taken over; the worker finds out before it stores
                 return
             except Exception:  # a blip: the next beat retries before the lease runs out
-                log.warning("could not renew the lease of job %s", self._job.job_id)
+                log.warning(
+                    "could not renew the lease of job %s",
+                    self._job_id,
+                    extra={"job_id": self._job_id},
+                )
 
     def __enter__(self) -> LeaseKeeper:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+class StageClock:
+    """Seconds spent per stage of one job, for its last log line."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = dict.fromkeys(STAGES, 0.0)
+
+    @contextlib.contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] += time.perf_counter() - started
+
+    def add(self, timings: dict[str, float]) -> None:
+        """The pipeline's own stage timings (its change gate counts as decoding)."""
+        for stage, seconds in timings.items():
+            name = "decode" if stage == "gate" else stage
+            if name in self.seconds:
+                self.seconds[name] += seconds
+
+    def report(self) -> dict[str, float]:
+        return {stage: round(seconds, 3) for stage, seconds in self.seconds.items()}
+
+
+def _fields(job: JobRecord, **more: object) -> dict[str, object]:
+    return {"job_id": job.job_id, "stage": job.status, "attempt": job.attempts, **more}
 
 
 class JobWorker:
@@ -78,13 +109,13 @@ class JobWorker:
         self,
         *,
         storage: StorageService,
-        queue: QueueService | None,
+        jobs: JobStore,
         pipelines: VideoFilePipelineService,
         lease_s: float = 60.0,
         max_attempts: int = 3,
     ):
         self.storage = storage
-        self.queue = queue
+        self.jobs = jobs
         self.pipelines = pipelines
         self.lease_s = lease_s
         self.max_attempts = max_attempts
@@ -94,70 +125,93 @@ class JobWorker:
         """Process one queue message; messages that name no job are logged and dropped."""
         try:
             job_id = decode_message(body)
-        except (BadRequest, JobNotFound) as error:
+        except MalformedMessage as error:
             log.warning("dropping malformed queue message: %s", error.message)
             return False
         return self.process(job_id, receive_count)
 
     def process(self, job_id: str, receive_count: int = 1) -> bool:
         """Run the job if it is pending or abandoned; True if this call did the work."""
-        try:
-            job = Job.get_by_id(job_id)
-        except JobNotFound:
-            log.warning("dropping message for unknown job %s", job_id)
+        found = self.jobs.find(job_id)
+        if found is None:
+            log.warning("dropping message for unknown job %s", job_id, extra={"job_id": job_id})
             return False
-        if job.status not in (PENDING, RUNNING):
-            log.info("job %s is %s: nothing to do (duplicate delivery?)", job_id, job.status)
+        if found.status not in UNFINISHED_STATES:
+            log.info(
+                "job %s is %s: nothing to do (duplicate delivery?)",
+                job_id,
+                found.status,
+                extra=_fields(found),
+            )
             return False
         try:
-            job.claim(self.owner, self.lease_s)
+            job = self.jobs.claim(job_id, self.owner, self.lease_s)
         except IllegalTransition:
-            log.info("job %s is held by another worker", job_id)
+            log.info("job %s is held by another worker", job_id, extra=_fields(found))
             return False
         if job.attempts > self.max_attempts:  # its workers kept dying (e.g. out of memory)
             reason = (
                 f"analysis was abandoned {self.max_attempts} times (worker crashed or timed out)"
             )
-            self._finish(job, FAILED, error_message=reason)
+            self._finish(job, error_message=reason)
             return True
         final = job.attempts >= self.max_attempts or receive_count >= self.max_attempts
-        log.info("job %s running (attempt %d, pipeline %s)", job_id, job.attempts, job.pipeline_id)
         try:
-            with LeaseKeeper(job.job_id, self.owner, self.lease_s):
+            with LeaseKeeper(self.jobs, job.job_id, self.owner, self.lease_s):
                 self._analyze(job, final)
         except (LeaseLost, IllegalTransition):
-            log.warning("job %s was taken over by another worker; dropping this attempt", job_id)
+            log.warning(
+                "job %s was taken over by another worker; dropping this attempt",
+                job_id,
+                extra=_fields(job),
+            )
             return False
         return True
 
-    def _analyze(self, job: Job, final: bool) -> None:
+    def _analyze(self, job: JobRecord, final: bool) -> None:
+        clock = StageClock()
         try:
-            with tempfile.TemporaryDirectory(prefix="video-jobs-") as workdir:
-                video = Path(workdir) / "input.mp4"
-                self._download(job.input_path, video)
-                options = JobOptions.from_job(job)
-                document = self.pipelines.run_on_file(
-                    video, job.pipeline_id, sample_fps=job.sample_fps, options=options
-                )
-            self._confirm_lease(job)  # a worker presumed dead must not store anything
-            output = self._store(job.job_id, encode(document))
+            output = self._run(job, clock)
         except (LeaseLost, IllegalTransition):
             raise
         except VideoJobsError as error:  # the video itself is the problem: no retry
-            log.warning("job %s failed: %s", job.job_id, error.message)
-            self._finish(job, FAILED, error_message=error.message)
+            log.warning("job %s failed: %s", job.job_id, error.message, extra=_fields(job))
+            self._finish(job, error_message=error.message, clock=clock)
             return
         except Exception:  # traceback to the log only; retry unless this was the last attempt
             log.exception(
-                "job %s attempt %d failed with an internal error", job.job_id, job.attempts
+                "job %s attempt %d failed with an internal error",
+                job.job_id,
+                job.attempts,
+                extra=_fields(job),
             )
             if final:
-                self._finish(job, FAILED, error_message=INTERNAL_ERROR)
+                self._finish(job, error_message=INTERNAL_ERROR, clock=clock)
             else:
-                job.release_lease(self.owner)
+                self.jobs.release_lease(job.job_id, self.owner)
             raise
-        self._finish(job, COMPLETED, output_path=output)
-        log.info("job %s completed", job.job_id)
+        self._finish(job, output_path=output, clock=clock)
+
+    def _run(self, job: JobRecord, clock: StageClock) -> str:
+        """Download, analyze, store; the results' path."""
+        with tempfile.TemporaryDirectory(prefix="video-jobs-") as workdir:
+            video = Path(workdir) / "input.mp4"
+            with clock.timed("download"):
+                self._download(job.input_path, video)
+            timings: dict[str, float] = {}
+            try:
+                document = self.pipelines.run_on_file(
+                    video,
+                    job.pipeline_id,
+                    sample_fps=job.sample_fps,
+                    options=JobOptions.from_record(job),
+                    timings=timings,
+                )
+            finally:
+                clock.add(timings)
+        self._confirm_lease(job)  # a worker presumed dead must not store anything
+        with clock.timed("store"):
+            return self._store(job.job_id, encode(document))
 
     def _download(self, path: str, local: Path) -> None:
         try:
@@ -174,39 +228,40 @@ class JobWorker:
         try:
             self.storage.save_file(data, output, overwrite=False)
         except FileExistsError:
-            log.info("results of job %s were already stored; keeping them", job_id)
+            log.info(
+                "results of job %s were already stored; keeping them",
+                job_id,
+                extra={"job_id": job_id},
+            )
         return output
 
-    def _confirm_lease(self, job: Job) -> None:
+    def _confirm_lease(self, job: JobRecord) -> None:
         try:
-            job.renew_lease(self.owner, self.lease_s)
+            self.jobs.renew_lease(job.job_id, self.owner, self.lease_s)
         except IllegalTransition:
             raise LeaseLost() from None
 
-    def _finish(self, job: Job, status: str, **fields) -> None:
+    def _finish(
+        self,
+        job: JobRecord,
+        *,
+        output_path: str | None = None,
+        error_message: str | None = None,
+        clock: StageClock | None = None,
+    ) -> JobRecord:
+        """Complete (given ``output_path``) or fail the job, as its lease holder."""
         try:
-            job.update_status(status, owner=self.owner, **fields)
+            if output_path is not None:
+                done = self.jobs.complete(job.job_id, owner=self.owner, output_path=output_path)
+            else:
+                done = self.jobs.fail(job.job_id, error_message or "", owner=self.owner)
         except IllegalTransition:
             raise LeaseLost() from None
-
-    def run_once(self, wait_s: float = 0) -> bool:
-        """Take one message (waiting up to ``wait_s``); True if a job was run."""
-        message = self.queue.dequeue(wait_s)
-        if message is None:
-            return False
-        worked = self.handle_message(message.body, message.receive_count)
-        self.queue.ack(message)  # only reached when the job's outcome is durable
-        return worked
-
-    def run_forever(self, stop: threading.Event, *, max_backoff_s: float = 10.0) -> None:
-        """Poll until ``stop`` is set, backing off exponentially while the queue is idle."""
-        backoff = 0.1
-        while not stop.is_set():
-            try:
-                worked = self.run_once(wait_s=min(backoff, 1.0))
-            except Exception:
-                log.exception("worker loop error; retrying after %.1f s", backoff)
-                worked = False
-            backoff = 0.1 if worked else min(backoff * 2, max_backoff_s)
-            if not worked:
-                stop.wait(backoff)
+        seconds = (clock or StageClock()).report()
+        log.info(
+            "job %s finished %s",
+            job.job_id,
+            done.status,
+            extra=_fields(done, stage_seconds=seconds),
+        )
+        return done

@@ -14,9 +14,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from chalicelib.config import DEFAULT_QUEUE_NAME, load_settings
+from chalicelib.config import DEFAULT_QUEUE_NAME, DEFAULT_RETENTION_DAYS, load_settings
 from infra.resources import (
-    DEFAULT_RETENTION_DAYS,
     MAX_RECEIVE_COUNT,
     PUBLIC_ACCESS_BLOCK,
     VISIBILITY_TIMEOUT_S,

@@ -27,7 +27,7 @@ def wait_for_port(host: str, port: int, timeout_s: float, process: subprocess.Po
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"{process.args[0]} exited with code {process.returncode}")
+            raise SystemExit(f"{process.args!r} exited with code {process.returncode}")
         with socket.socket() as probe:
             if probe.connect_ex((host, port)) == 0:
                 return

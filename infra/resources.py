@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import dataclass
 
-from chalicelib.bootstrap import aws_client
+from chalicelib.composition import aws_client
 from chalicelib.config import DEFAULT_MAX_ATTEMPTS, Settings, load_settings
 from chalicelib.ids import PREFIX
 
@@ -26,8 +26,7 @@ VISIBILITY_TIMEOUT_S = 6 * ANALYZER_TIMEOUT_S
 MAX_RECEIVE_COUNT = DEFAULT_MAX_ATTEMPTS  # deliveries before the message is dead-lettered
 DLQ_RETENTION_S = 14 * 24 * 3600
 MEDIA_PREFIX = f"{PREFIX}/"  # every key the app writes: videos and results documents
-JOB_TTL_ATTRIBUTE = "expires_at"  # chalicelib.jobs.Job.expires_at, epoch seconds
-DEFAULT_RETENTION_DAYS = 30  # = Settings.job_retention_days' default (VIDEO_JOBS_RETENTION_DAYS)
+JOB_TTL_ATTRIBUTE = "expires_at"  # chalicelib.jobs.JobRecord.expires_at, epoch seconds
 SSE_ALGORITHM = "AES256"  # SSE-S3: encrypted at rest with no KMS key to manage or grant
 PUBLIC_ACCESS_BLOCK = {
     "BlockPublicAcls": True,

@@ -11,34 +11,18 @@ message invisible; if this process dies, the message reappears when the heartbea
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import threading
 import time
 import uuid
 
-from chalicelib.bootstrap import aws_client, services
-from chalicelib.reconcile import reconcile
+from chalicelib import logs
+from chalicelib.composition import aws_client, services
 
 log = logging.getLogger("video_jobs.worker_runner")
 POLL_WAIT_S = 2  # short long-polls keep shutdown prompt
 RECONCILE_EVERY_S = 30
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: easy to grep, easy to ship to a log store."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
 
 
 def lambda_event(message: dict, queue_arn: str, region: str) -> dict:
@@ -120,8 +104,8 @@ def invoke(handler, sqs, queue_url: str, message: dict, queue_arn: str, settings
 def run(stop: threading.Event) -> None:
     from app import analyze_video  # the very handler Lambda runs
 
-    ctx = services()
-    sqs, queue_url = aws_client("sqs", ctx.settings), ctx.queue.queue_url
+    wired = services()
+    sqs, queue_url = aws_client("sqs", wired.settings), wired.queue.queue_url
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
         "Attributes"
     ]["QueueArn"]
@@ -130,7 +114,7 @@ def run(stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             if time.monotonic() >= next_sweep:  # what the scheduled reconcile_jobs does on AWS
-                reconcile(ctx.queue, stale_after_s=ctx.settings.job_lease_s * 2)
+                wired.reconcile()
                 next_sweep = time.monotonic() + RECONCILE_EVERY_S
             messages = sqs.receive_message(
                 QueueUrl=queue_url,
@@ -143,15 +127,12 @@ def run(stop: threading.Event) -> None:
             stop.wait(POLL_WAIT_S)
             continue
         for message in messages:
-            invoke(analyze_video, sqs, queue_url, message, queue_arn, ctx.settings)
+            invoke(analyze_video, sqs, queue_url, message, queue_arn, wired.settings)
     log.info("stopped")
 
 
 def main() -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
-    logging.basicConfig(level=logging.INFO, handlers=[handler])
-    logging.getLogger("botocore").setLevel(logging.WARNING)
+    logs.configure()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

@@ -54,11 +54,11 @@ class RecordingPipelines(VideoFilePipelineService):
         self.last_document: dict | None = None
 
     def run_on_file(
-        self, file_path, pipeline_id="yolo_ocr", *, sample_fps=None, options=None
+        self, file_path, pipeline_id=None, *, sample_fps=None, options=None, timings=None
     ) -> dict:
         started = time.perf_counter()
         document = super().run_on_file(
-            file_path, pipeline_id, sample_fps=sample_fps, options=options
+            file_path, pipeline_id, sample_fps=sample_fps, options=options, timings=timings
         )
         self.last_s = time.perf_counter() - started
         self.last_document = document
@@ -70,7 +70,7 @@ def moto_services() -> Iterator[object]:
     """Table, bucket and queues in in-process moto; yields the composed ``Services``."""
     from moto import mock_aws
 
-    from chalicelib.bootstrap import services
+    from chalicelib.composition import services
     from infra.resources import bootstrap
 
     saved = {name: os.environ.get(name) for name in (*MOTO_ENV, *MOTO_UNSET)}
@@ -158,16 +158,24 @@ def bare_calls(pipeline: YoloOcrPipeline, clip: Path, fps: float) -> tuple[list,
 
 def run_job(services, worker, clip: Path, fps: float) -> tuple[float, float, bytes]:
     from chalicelib.ids import new_job_id, video_path
-    from chalicelib.jobs import COMPLETED, Job
+    from chalicelib.jobs import COMPLETED, JobRecord
 
     job_id = new_job_id()
     services.storage.save_file(clip, video_path(job_id))
-    Job.new(job_id, input_path=video_path(job_id), pipeline_id="yolo_ocr", sample_fps=fps).save()
+    services.jobs.create(
+        JobRecord.new(
+            job_id,
+            input_path=video_path(job_id),
+            pipeline_id="yolo_ocr",
+            sample_fps=fps,
+            retention_days=services.settings.job_retention_days,
+        )
+    )
     started, cpu = time.perf_counter(), time.process_time()
     if not worker.process(job_id):
         raise RuntimeError(f"the worker did not run job {job_id} ({clip.name})")
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-    job = Job.get_by_id(job_id)
+    job = services.jobs.get(job_id)
     if job.status != COMPLETED:
         raise RuntimeError(f"job on {clip.name} ended {job.status}: {job.error_message}")
     return wall, cpu, services.storage.load_file(job.output_path)
@@ -187,7 +195,7 @@ def measure_clips(clips: list[Path], repeats: int, fps: float) -> tuple[list[Cli
         pipelines = RecordingPipelines(services.settings)
         worker = JobWorker(
             storage=services.storage,
-            queue=services.queue,
+            jobs=services.jobs,
             pipelines=pipelines,
             lease_s=services.settings.job_lease_s,
             max_attempts=services.settings.max_attempts,

@@ -1,4 +1,8 @@
-"""Shared fixtures: emulated AWS in-process (moto), real sample videos, generated clips."""
+"""Fixtures for every layer: emulated AWS in-process (moto), real models, generated clips.
+
+Helpers live in ``tests/support/``; ``shared_video`` and ``read_frame`` are re-exported here
+for older imports, but tests import them from ``tests.support.videos``.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,12 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
-from chalicelib.bootstrap import services
+from chalicelib.composition import services
 from chalicelib.config import load_settings
 from infra.resources import bootstrap
+from tests.support.videos import SHARED_VIDEOS, read_frame, shared_video
 
-SHARED_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "videos"
+__all__ = ["SHARED_VIDEOS", "read_frame", "shared_video"]
 
 
 @pytest.fixture
@@ -38,25 +43,6 @@ def aws(aws_env):
         services.cache_clear()
 
 
-def shared_video(name: str) -> Path:
-    path = SHARED_VIDEOS / name
-    if not path.is_file():
-        pytest.skip(f"sample video {path} is not available")
-    return path
-
-
-def read_frame(name: str, seconds: float):
-    """One BGR frame of a sample video, at ``seconds``."""
-    import cv2
-
-    capture = cv2.VideoCapture(str(shared_video(name)))
-    capture.set(cv2.CAP_PROP_POS_MSEC, seconds * 1000)
-    ok, frame = capture.read()
-    capture.release()
-    assert ok, f"could not read {name} at {seconds}s"
-    return frame
-
-
 @pytest.fixture(scope="session")
 def tiny_mp4(tmp_path_factory) -> Path:
     """A 2 s, 320x240 H.264 clip with moving shapes and the text HELLO 2026."""
@@ -77,7 +63,6 @@ def model_path():
 def pipeline(model_path):
     """The real yolo_ocr pipeline: real ONNX detector, real OCR."""
     from chalicelib.analysis.pipeline import YoloOcrPipeline
-    from chalicelib.config import load_settings
 
     settings = load_settings()
     assert settings.model_path == model_path, "the model cache and the settings disagree"

@@ -240,8 +240,8 @@ class YoloDetector:
         path = Path(model_path)
         if not path.is_file():
             raise AnalysisError(
-                f"Detector model {path} not found; build it (see layers/analyzer) or point "
-                "VIDEO_JOBS_MODEL_PATH at a YOLO ONNX file."
+                f"Detector model {path} not found; build it with `make model` (see "
+                "layers/model/MODEL_CARD.md) or point VIDEO_JOBS_MODEL_PATH at a YOLO ONNX file."
             )
         model_bytes = path.read_bytes()  # read once: the hash then names exactly what runs
         self._sha256 = hashlib.sha256(model_bytes).hexdigest()

@@ -28,13 +28,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from chalicelib.errors import BadRequest, InvalidVideo
+from chalicelib.config import MAX_SAMPLE_FPS
+from chalicelib.errors import InvalidVideo
 from chalicelib.mp4 import file_reader, read_tracks
 
 log = logging.getLogger(__name__)
 
 MAX_SIDE_PX = 8192
-MAX_SAMPLE_FPS = 30.0
 _CODEC_ALIASES = {
     "avc1": "h264", "avc3": "h264", "x264": "h264",
     "hev1": "hevc", "hvc1": "hevc", "h265": "hevc",
@@ -175,31 +175,12 @@ class VideoReader:
         self.close()
 
 
-def probe(path: str | os.PathLike[str]) -> VideoMetadata:
-    """Metadata only; raises ``InvalidVideo`` for anything we could not analyze."""
-    with VideoReader(path) as video:
-        return video.metadata
-
-
-def sample_frames(
-    path: str | os.PathLike[str], fps: float | None = None, *, every_ms: float | None = None
-) -> Iterator[SampledFrame]:
-    """Open, sample, release. The rate is checked now; the file at the first ``next``."""
-    _interval_ms(fps, every_ms)
-
-    def frames() -> Iterator[SampledFrame]:
-        with VideoReader(path) as video:
-            yield from video.sample(fps, every_ms=every_ms)
-
-    return frames()
-
-
 def _interval_ms(fps: float | None, every_ms: float | None) -> float:
     if (fps is None) == (every_ms is None):
-        raise BadRequest("give the sampling rate as fps or as every_ms, not both or neither")
+        raise ValueError("give the sampling rate as fps or as every_ms, not both or neither")
     rate = fps if fps is not None else 1000 / every_ms if every_ms else math.inf
     if not (isinstance(rate, int | float) and 0 < rate <= MAX_SAMPLE_FPS):
-        raise BadRequest(
+        raise ValueError(
             f"the sampling rate must be above 0 and at most {MAX_SAMPLE_FPS:g} frames per second"
             f" (every {1000 / MAX_SAMPLE_FPS:.1f} ms or more); got fps={fps}, every_ms={every_ms}"
         )

@@ -3,21 +3,19 @@
 The det/rec/cls ONNX models ship inside the rapidocr wheel; they are passed by explicit path so
 the container image provably needs no download and a missing file fails loudly at load time.
 
-Two defaults differ from RapidOCR's, measured on the sample clips (2 shared cores):
+Two defaults differ from RapidOCR's (the measurements behind them: docs/measurements.md):
 - No angle classifier (``use_cls=False``). It only detects text turned 180 degrees, which video
-  captions and signs are not; on the sample frames it changed no caption, added a spurious "R"
-  on letter_blocks, and cost +25-35 ms per frame (10-15%).
-- Frames are shrunk to a 960 px long side (``max_side_len``). RapidOCR's own settings run the
-  text detector at full 1080x1920 on vertical video (600-780 ms/frame); at 960 the same captions
-  read the same in 160-220 ms, and letter_blocks reads "SAM", "TWO" instead of "SAM DWO".
+  captions and signs are not; it cost time and added spurious characters.
+- Frames are shrunk to a 960 px long side (``max_side_len``): full-resolution vertical video
+  costs several times more and read the sample captions no better.
   ``max_side_len=None`` restores RapidOCR's full-resolution behaviour for small text.
 
 And two changes that do the same arithmetic faster (the results are bit-identical):
 - The text detector's session keeps onnxruntime's memory arena (RapidOCR turns it off): its
   input size is fixed per video, so the arena reuses its buffers instead of allocating every
-  intermediate tensor again for each frame; about 12% faster per frame.
+  intermediate tensor again for each frame.
 - The detector's input is normalised through a 256-entry table per channel, built with the same
-  float operations RapidOCR applies to every pixel: ~3 ms instead of ~12 ms at 960x544.
+  float operations RapidOCR applies to every pixel.
 """
 
 from __future__ import annotations
@@ -59,7 +57,8 @@ def bundled_model_paths() -> dict[str, str]:
     if missing:
         raise AnalysisError(
             f"OCR models missing from the rapidocr-onnxruntime install: {', '.join(missing)}; "
-            "reinstall rapidocr-onnxruntime==1.4.4 (with --no-deps, see ARCHITECTURE.md)."
+            "reinstall rapidocr-onnxruntime==1.4.4 with --no-deps "
+            "(see layers/analyzer/requirements-nodeps.txt)."
         )
     return {key: str(path) for key, path in paths.items()}
 
@@ -88,7 +87,7 @@ class TextReader:
             options.update(max_side_len=max_side_len, det_limit_side_len=max_side_len // 2)
         self._engine = RapidOCR(**options)
         detector = self._engine.text_det
-        detector.infer.session = _session(options["det_model_path"], intra_op_num_threads)
+        detector.infer.session = _session(str(options["det_model_path"]), intra_op_num_threads)
         # The pipeline reads frames from several threads at once. RapidOCR's TextDetector keeps
         # the preprocessing step it builds per call on itself; with limit_type "min" (ours) that
         # step does not depend on the frame, so a call that picks up another thread's is fine.
@@ -105,10 +104,8 @@ class TextReader:
     def sees_text(self, image_bgr: np.ndarray) -> bool:
         """Whether the text detector, run at half the resolution ``read`` uses, finds any text.
 
-        A quarter of the pixels: about a fifth of the cost of ``read`` on a frame without text.
-        The price is small text (``make bench``, text recall by size, words drawn into sample
-        frames, heights on the 960 px long side): of the words ``read`` reads, this sees about
-        90% at 16-32 px, half at 12 px, almost none at 8 px."""
+        A quarter of the pixels, so a fraction of the cost of ``read``; the price is small text
+        (``make bench`` prints the recall by text size; docs/measurements.md has a run)."""
         if image_bgr.size == 0:
             return False
         engine = self._engine

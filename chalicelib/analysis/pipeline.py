@@ -1,9 +1,9 @@
 """The ``yolo_ocr`` pipelines: sample frames, detect objects, read text, build the results.
 
-Built once per process (models load once, warm invocations reuse them). OCR costs about four
-times the detector per frame (about 150 ms against 37 ms here, one thread each), so text is
-re-read only when the frame has visibly changed since the last frame that was read; an
-unchanged frame reuses those lines. ``yolo_ocr_fast`` also skips changed frames on which a
+Built once per process (models load once, warm invocations reuse them). OCR costs several
+times the detector per frame (``make bench`` prints both), so text is re-read only when the
+frame has visibly changed since the last frame that was read; an unchanged frame reuses those
+lines. ``yolo_ocr_fast`` also skips changed frames on which a
 half-resolution look finds no text.
 
 Frames are analyzed in parallel, one frame per core: the models run single-threaded
@@ -45,9 +45,8 @@ OCR_ENGINE = "rapidocr-onnxruntime 1.4.4 (PP-OCRv4 det+rec)"
 # mean grey level (0-255) moved by more than CHANGE_THRESHOLD. Cells are 1/128 of the frame
 # (10x10 px at 1280x720), close to a subtitle's stroke height, so an 18 px subtitle that
 # appears, changes or goes moves some cell by 44-67 levels, while a still scene's compression
-# noise moves none by more than a few. Coarser 1/32 cells averaged small captions away (their
-# change moved cells by 3-14, under any threshold that still skips still frames). On the sample
-# clips the gate reads about as many frames as before: 173 of 217 at 1 frame/s (163 before).
+# noise moves none by more than a few (coarser cells average small captions away; the
+# measurements are in docs/measurements.md).
 THUMB_SIZE = (128, 72)
 CHANGE_THRESHOLD = 40.0
 MAX_WORKERS = 8
@@ -241,9 +240,9 @@ class YoloOcrPipeline:
 class YoloOcrFastPipeline(YoloOcrPipeline):
     """``yolo_ocr`` for callers who want large text (captions, titles, signs up close) at a
     lower price: a changed frame is read only when the text detector, at half resolution, sees
-    text on it, and then gets exactly the lines ``yolo_ocr`` gives. On the sample clips without
-    much text a job takes about half the time; with text on every frame, about 10% more. Small
-    print is the price: see ``TextReader.sees_text``."""
+    text on it, and then gets exactly the lines ``yolo_ocr`` gives. Cheaper on videos with little
+    text (``make bench`` compares the two); small print is the price: see
+    ``TextReader.sees_text``."""
 
     pipeline_id = "yolo_ocr_fast"
     text_prefilter = True

@@ -1,0 +1,93 @@
+"""The composition root: the one place that builds adapters and use cases from settings.
+
+Handlers call ``services()`` (cached per process, like a Lambda container) and then one use case
+on it; tests call ``services.cache_clear()`` after changing the environment. Nothing here runs at
+import time, so moto's in-process mocks catch every client.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from chalicelib.config import Settings, load_settings
+from chalicelib.dynamo_jobs import DynamoJobStore
+from chalicelib.jobs import JobStore
+from chalicelib.pipelines import VideoFilePipelineService
+from chalicelib.queries import JobQueries
+from chalicelib.queue import SqsQueue
+from chalicelib.reconcile import ReconcileReport, reconcile
+from chalicelib.storage import S3Storage
+from chalicelib.submissions import Submissions
+from chalicelib.worker import JobWorker
+
+
+@dataclass(frozen=True)
+class Services:
+    """The adapters, and the use cases built on them (each built on first use)."""
+
+    settings: Settings
+    storage: S3Storage
+    queue: SqsQueue
+    jobs: JobStore
+
+    @functools.cached_property
+    def submissions(self) -> Submissions:
+        return Submissions(
+            storage=self.storage, queue=self.queue, jobs=self.jobs, settings=self.settings
+        )
+
+    @functools.cached_property
+    def queries(self) -> JobQueries:
+        return JobQueries(jobs=self.jobs, storage=self.storage)
+
+    @functools.cached_property
+    def worker(self) -> JobWorker:
+        """Only the analyzer builds this (its pipelines load ML code on first use)."""
+        return JobWorker(
+            storage=self.storage,
+            jobs=self.jobs,
+            pipelines=VideoFilePipelineService(self.settings),
+            lease_s=self.settings.job_lease_s,
+            max_attempts=self.settings.max_attempts,
+        )
+
+    def reconcile(self, now: float | None = None) -> ReconcileReport:
+        """The sweep that re-queues stranded jobs (scheduled on AWS, every 30 s locally)."""
+        return reconcile(self.jobs, self.queue, stale_after_s=self.settings.stale_after_s, now=now)
+
+
+@functools.cache
+def _session() -> boto3.session.Session:
+    return boto3.session.Session()  # one per process: creating sessions reloads service models
+
+
+def aws_client(name: str, settings: Settings) -> Any:
+    """A boto3 client for ``name`` aimed at real AWS or the configured emulator."""
+    config = Config(retries={"max_attempts": 4, "mode": "standard"})
+    if name == "s3":  # path-style URLs work against emulators; SigV4 for presigned URLs
+        config = config.merge(Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
+    return _session().client(
+        name, region_name=settings.region, endpoint_url=settings.aws_endpoint, config=config
+    )
+
+
+def job_store(settings: Settings) -> DynamoJobStore:
+    return DynamoJobStore(settings.table_name, region=settings.region, host=settings.aws_endpoint)
+
+
+@functools.cache
+def services() -> Services:
+    settings = load_settings()
+    sqs = aws_client("sqs", settings)
+    queue_url = sqs.get_queue_url(QueueName=settings.queue_name)["QueueUrl"]
+    return Services(
+        settings,
+        S3Storage(aws_client("s3", settings), settings.bucket),
+        SqsQueue(sqs, queue_url),
+        job_store(settings),
+    )

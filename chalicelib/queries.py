@@ -1,0 +1,60 @@
+"""Reading jobs: what ``GET /video/status`` and ``GET /video/results`` answer.
+
+``JobQueries`` is built by the composition root over the job store and storage; each method
+returns the JSON body of its route, so ``app.py`` only parses the request and renders.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.errors import JobNotFound, ResultsNotReady
+from chalicelib.jobs import COMPLETED, FAILED, JobRecord, JobStore
+from chalicelib.results import ResultsPage
+from chalicelib.storage import StorageService
+
+
+def status_view(job: JobRecord) -> dict[str, Any]:
+    """The public view of a job: no paths, leases or internal counters."""
+    view: dict[str, Any] = {
+        "job_id": job.job_id,
+        "status": job.status,
+        "progress": job.progress,
+        "pipeline_id": job.pipeline_id,
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+    }
+    if job.status == FAILED:
+        view["error_message"] = job.error_message
+    return view
+
+
+class JobQueries:
+    def __init__(self, *, jobs: JobStore, storage: StorageService):
+        self.jobs = jobs
+        self.storage = storage
+
+    def status(self, job_id: str) -> dict[str, Any]:
+        return status_view(self.jobs.get(job_id))
+
+    def results(self, job_id: str, page: ResultsPage) -> dict[str, Any]:
+        """One page of a completed job's results; ResultsNotReady for any other job."""
+        job = self.jobs.get(job_id)
+        if job.status != COMPLETED or job.output_path is None:
+            reason = f": {job.error_message}" if job.status == FAILED else "; poll its status"
+            raise ResultsNotReady(f"job {job.job_id} has no results: it is {job.status}{reason}")
+        try:
+            results = json.loads(self.storage.load_file(job.output_path))
+        except FileNotFoundError:
+            raise JobNotFound(f"results of job {job.job_id} are gone (expired?)") from None
+        results["frames"], next_token = page.cut(results["frames"])
+        body = {
+            "job_id": job.job_id,
+            "results": results,
+            "created_at": job.created_at,
+            "updated_at": job.updated_at,
+        }
+        if next_token:
+            body["next_token"] = next_token
+        return body

@@ -1,0 +1,322 @@
+"""The deployable template and the analyzer image, checked without an AWS account or Docker.
+
+``infra.package`` runs the real ``chalice package`` once for the module (a few seconds once
+Chalice's wheel cache is warm); the checks read the finished template.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from moto import mock_aws
+
+from chalicelib.composition import aws_client
+from chalicelib.config import DEFAULT_RETENTION_DAYS, load_settings
+from chalicelib.ids import new_job_id, results_path, video_path
+from chalicelib.jobs import JobRecord
+from functions.analyzer.build_context import DOCKERFILE, stage
+from infra.cloud_template import (
+    ALARM,
+    ANALYZER,
+    BUCKET,
+    DLQ,
+    IMAGE_URI,
+    QUEUE,
+    RETENTION_DAYS,
+    TABLE,
+    functions,
+)
+from infra.package import lint, package
+from infra.resources import (
+    ANALYZER_TIMEOUT_S,
+    JOB_TTL_ATTRIBUTE,
+    MAX_RECEIVE_COUNT,
+    MEDIA_PREFIX,
+    VISIBILITY_TIMEOUT_S,
+    bootstrap,
+    dlq_name,
+)
+from layers.analyzer.size_report import report
+
+ROOT = Path(__file__).resolve().parents[2]
+OBJECTS = f"${{{BUCKET}.Arn}}/{MEDIA_PREFIX}"
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory) -> Path:
+    return package(tmp_path_factory.mktemp("package") / "out")
+
+
+@pytest.fixture(scope="module")
+def template(packaged) -> dict:
+    return json.loads(packaged.read_text())
+
+
+def props(template: dict, logical_id: str) -> dict:
+    return template["Resources"][logical_id]["Properties"]
+
+
+def _listed(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def grants(template: dict, function: str) -> set[tuple[str, str]]:
+    """(action, resource) pairs the function's role allows; resources as canonical JSON."""
+    role = props(template, function)["Role"]["Fn::GetAtt"][0]
+    pairs = set()
+    for policy in props(template, role)["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow" and "Condition" not in statement
+            for action in _listed(statement["Action"]):
+                for resource in _listed(statement["Resource"]):
+                    pairs.add((action, json.dumps(resource, sort_keys=True)))
+    return pairs
+
+
+def expect(actions: str, resource: dict) -> set[tuple[str, str]]:
+    return {(action, json.dumps(resource, sort_keys=True)) for action in actions.split()}
+
+
+def arn(logical_id: str) -> dict:
+    return {"Fn::GetAtt": [logical_id, "Arn"]}
+
+
+def test_template_passes_cfn_lint(packaged):
+    lint(packaged)  # raises PackageError with cfn-lint's findings
+
+
+def test_analyzer_is_an_image_function_fed_one_message_at_a_time(template):
+    analyzer = props(template, ANALYZER)
+    assert analyzer["PackageType"] == "Image" and analyzer["ImageUri"] == {"Ref": IMAGE_URI}
+    assert not {"CodeUri", "Handler", "Runtime"} & analyzer.keys()
+    (event,) = analyzer["Events"].values()
+    assert event["Type"] == "SQS" and event["Properties"]["BatchSize"] == 1
+    assert event["Properties"]["Queue"] == arn(QUEUE)
+    assert "MaximumConcurrency" in event["Properties"]["ScalingConfig"]
+    redrive = props(template, QUEUE)["RedrivePolicy"]
+    assert redrive == {"deadLetterTargetArn": arn(DLQ), "maxReceiveCount": MAX_RECEIVE_COUNT}
+
+
+def test_other_functions_are_chalices_zip(template):
+    zipped = {name: p["Properties"] for name, p in functions(template) if name != ANALYZER}
+    assert {"APIHandler", "ReconcileJobs"} <= zipped.keys()
+    for properties in zipped.values():
+        assert properties["CodeUri"] == "./deployment.zip"
+        assert properties["Handler"].startswith("app.") and "PackageType" not in properties
+
+
+def test_queue_visibility_outlasts_six_analyzer_timeouts(template):
+    chalice_config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    configured = chalice_config["stages"]["prod"]["lambda_functions"]["analyze_video"]
+    timeout = props(template, ANALYZER)["Timeout"]
+    assert timeout == configured["lambda_timeout"] == ANALYZER_TIMEOUT_S
+    assert props(template, QUEUE)["VisibilityTimeout"] == VISIBILITY_TIMEOUT_S >= 6 * timeout
+
+
+def test_each_function_has_its_own_role_and_no_wildcard_grants(template):
+    roles = [props(template, name)["Role"]["Fn::GetAtt"][0] for name, _ in functions(template)]
+    assert len(set(roles)) == len(roles) and "DefaultRole" not in template["Resources"]
+    for name, _ in functions(template):
+        for action, resource in grants(template, name):
+            assert "*" not in action, f"{name} may {action}"
+            assert resource.startswith("{"), f"{name}: {resource} is not one of this stack's"
+
+
+def test_api_may_touch_only_job_keys_rows_and_its_queue(template):
+    assert grants(template, "APIHandler") == (
+        expect("logs:CreateLogStream logs:PutLogEvents", arn("APIHandlerLogGroup"))
+        | expect("s3:PutObject s3:GetObject s3:DeleteObject", {"Fn::Sub": f"{OBJECTS}*"})
+        | expect("s3:ListBucket", arn(BUCKET))  # S3 says 404, not 403, for a missing key
+        | expect(
+            "dynamodb:GetItem dynamodb:PutItem dynamodb:UpdateItem dynamodb:DeleteItem", arn(TABLE)
+        )
+        | expect("sqs:SendMessage sqs:GetQueueUrl", arn(QUEUE))
+    )
+
+
+def test_analyzer_reads_videos_and_writes_results_only(template):
+    videos, results = f"{OBJECTS}*.mp4", f"{OBJECTS}*_results.json"
+    assert grants(template, ANALYZER) == (
+        expect("logs:CreateLogStream logs:PutLogEvents", arn(f"{ANALYZER}LogGroup"))
+        | expect("s3:GetObject", {"Fn::Sub": videos})
+        | expect("s3:PutObject", {"Fn::Sub": results})
+        | expect("s3:ListBucket", arn(BUCKET))
+        | expect("dynamodb:GetItem dynamodb:UpdateItem", arn(TABLE))
+        | expect(
+            "sqs:ReceiveMessage sqs:DeleteMessage sqs:GetQueueAttributes "
+            "sqs:ChangeMessageVisibility sqs:GetQueueUrl",
+            arn(QUEUE),
+        )
+    )
+    job_id, bucket_arn = new_job_id(), f"${{{BUCKET}.Arn}}/"
+    assert fnmatch.fnmatch(bucket_arn + video_path(job_id), videos)
+    assert fnmatch.fnmatch(bucket_arn + results_path(job_id), results)
+
+
+def test_reconciler_scans_rows_and_requeues_only(template):
+    assert grants(template, "ReconcileJobs") == (
+        expect("logs:CreateLogStream logs:PutLogEvents", arn("ReconcileJobsLogGroup"))
+        | expect("dynamodb:Scan", arn(TABLE))
+        | expect("sqs:SendMessage sqs:GetQueueUrl", arn(QUEUE))
+    )
+
+
+def test_functions_log_to_their_own_group_and_find_the_stack_resources(template):
+    for name, resource in functions(template):
+        function_name = resource["Properties"]["FunctionName"]["Fn::Sub"]
+        assert function_name == f"${{AWS::StackName}}-{name}"
+        log_group = props(template, f"{name}LogGroup")
+        assert log_group["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/{function_name}"}
+        env = resource["Properties"]["Environment"]["Variables"]
+        assert env["VIDEO_JOBS_STAGE"] == "prod"
+        assert env["VIDEO_JOBS_TABLE"] == {"Ref": TABLE} and env["VIDEO_JOBS_BUCKET"] == {
+            "Ref": BUCKET
+        }
+        assert env["VIDEO_JOBS_QUEUE"] == {"Fn::GetAtt": [QUEUE, "QueueName"]}
+        assert env["VIDEO_JOBS_RETENTION_DAYS"] == {"Ref": RETENTION_DAYS}
+
+
+def test_dead_letters_raise_an_alarm(template):
+    alarm = props(template, ALARM)
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [DLQ, "QueueName"]}}
+    ]
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
+
+
+def test_retention_is_one_setting_for_rows_and_files(template, monkeypatch):
+    monkeypatch.delenv("VIDEO_JOBS_RETENTION_DAYS", raising=False)
+    assert template["Parameters"][RETENTION_DAYS]["Default"] == DEFAULT_RETENTION_DAYS
+    assert load_settings().job_retention_days == DEFAULT_RETENTION_DAYS
+    (rule,) = props(template, BUCKET)["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == {"Ref": RETENTION_DAYS} and rule["Prefix"] == MEDIA_PREFIX
+    assert props(template, TABLE)["TimeToLiveSpecification"]["AttributeName"] == JOB_TTL_ATTRIBUTE
+    assert JOB_TTL_ATTRIBUTE in JobRecord.__dataclass_fields__  # the attribute the app writes
+
+
+def test_local_bootstrap_builds_what_the_template_declares(template, aws_env):
+    table, bucket = props(template, TABLE), props(template, BUCKET)
+    queue, dlq = props(template, QUEUE), props(template, DLQ)
+    with mock_aws():
+        settings = load_settings()
+        created = bootstrap(settings, visibility_timeout_s=VISIBILITY_TIMEOUT_S)
+        dynamodb, s3, sqs = (aws_client(name, settings) for name in ("dynamodb", "s3", "sqs"))
+        described = dynamodb.describe_table(TableName=created.table)["Table"]
+        ttl = dynamodb.describe_time_to_live(TableName=created.table)["TimeToLiveDescription"]
+        backups = dynamodb.describe_continuous_backups(TableName=created.table)
+        recovery = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+        block = s3.get_public_access_block(Bucket=created.bucket)
+        encryption = s3.get_bucket_encryption(Bucket=created.bucket)
+        (rule,) = s3.get_bucket_lifecycle_configuration(Bucket=created.bucket)["Rules"]
+        attributes = sqs.get_queue_attributes(QueueUrl=created.queue_url, AttributeNames=["All"])
+        dlq_attributes = sqs.get_queue_attributes(QueueUrl=created.dlq_url, AttributeNames=["All"])
+    assert described["KeySchema"] == table["KeySchema"]
+    assert described["AttributeDefinitions"] == table["AttributeDefinitions"]
+    assert described["BillingModeSummary"]["BillingMode"] == table["BillingMode"]
+    assert ttl == {"AttributeName": JOB_TTL_ATTRIBUTE, "TimeToLiveStatus": "ENABLED"}
+    assert table["TimeToLiveSpecification"] == {"AttributeName": JOB_TTL_ATTRIBUTE, "Enabled": True}
+    assert recovery["PointInTimeRecoveryStatus"] == "ENABLED"
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert block["PublicAccessBlockConfiguration"] == bucket["PublicAccessBlockConfiguration"]
+    (local_sse,) = encryption["ServerSideEncryptionConfiguration"]["Rules"]
+    (cloud_sse,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert (
+        local_sse["ApplyServerSideEncryptionByDefault"]
+        == cloud_sse["ServerSideEncryptionByDefault"]
+    )
+    (cloud_rule,) = bucket["LifecycleConfiguration"]["Rules"]
+    assert (rule["ID"], rule["Filter"]["Prefix"], rule["Status"]) == (
+        cloud_rule["Id"],
+        cloud_rule["Prefix"],
+        cloud_rule["Status"],
+    )
+    assert rule["Expiration"]["Days"] == DEFAULT_RETENTION_DAYS
+    local = attributes["Attributes"]
+    assert int(local["VisibilityTimeout"]) == queue["VisibilityTimeout"]
+    assert int(local["ReceiveMessageWaitTimeSeconds"]) == queue["ReceiveMessageWaitTimeSeconds"]
+    redrive = json.loads(local["RedrivePolicy"])
+    assert int(redrive["maxReceiveCount"]) == queue["RedrivePolicy"]["maxReceiveCount"]
+    assert redrive["deadLetterTargetArn"].endswith(f":{dlq_name(settings)}")
+    assert (
+        int(dlq_attributes["Attributes"]["MessageRetentionPeriod"]) == dlq["MessageRetentionPeriod"]
+    )
+
+
+def _dockerfile_lines() -> list[str]:
+    """Instructions with their continuation lines joined, comments dropped."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    return [line.strip() for line in text.splitlines() if line.strip() and line[0] != "#"]
+
+
+def test_image_runs_the_handler_chalice_registered(template):
+    (cmd,) = [line for line in _dockerfile_lines() if line.startswith("CMD ")]
+    command = json.loads(cmd.removeprefix("CMD "))
+    assert command == ["app.analyze_video"] == props(template, ANALYZER)["ImageConfig"]["Command"]
+    from app import analyze_video
+
+    assert callable(analyze_video)
+
+
+def test_staged_context_holds_everything_the_dockerfile_copies(tmp_path):
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"onnx")
+    context = stage(tmp_path / "context", model)
+    copies = [line.split()[1:-1] for line in _dockerfile_lines() if line.startswith("COPY ")]
+    for source in (source for sources in copies for source in sources):
+        assert (context / source).exists(), f"the Dockerfile copies {source}; it was not staged"
+    (env,) = [line for line in _dockerfile_lines() if line.startswith("ENV VIDEO_JOBS_MODEL_PATH=")]
+    model_target = env.split("=", 1)[1]
+    assert any(line.endswith(f" {model_target}") for line in _dockerfile_lines())
+    assert (context / "chalicelib" / "analysis").is_dir()
+    assert not list(context.rglob("__pycache__"))
+
+
+def _pins(path: Path) -> dict[str, str]:
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return dict(line.split("==", 1) for line in lines if "==" in line)
+
+
+def test_image_pins_the_chalice_the_tests_use():
+    image = _pins(ROOT / "functions" / "analyzer" / "requirements.txt")
+    assert image["chalice"] == _pins(ROOT / "requirements-dev.txt")["chalice"]
+
+
+def test_size_report_shows_why_the_analyzer_is_an_image():
+    lines = report()
+    assert any(line.startswith("onnxruntime ") for line in lines)
+    (zip_line,) = [line for line in lines if line.startswith("zip function limit")]
+    (image_line,) = [line for line in lines if line.startswith("container image limit")]
+    assert "OVER" in zip_line and "OVER" not in image_line
+
+
+# The Lambda python:3.12 base image is Amazon Linux 2023 (glibc 2.34): wheels tagged up to
+# manylinux_2_34 run there, and onnxruntime publishes manylinux_2_28 wheels only.
+TARGET = [
+    "--only-binary=:all:",
+    "--implementation=cp",
+    "--python-version=3.12",
+    *(f"--platform={tag}_x86_64" for tag in ("manylinux2014", "manylinux_2_28", "manylinux_2_34")),
+]
+
+
+@pytest.mark.slow
+def test_image_dependencies_have_wheels_for_lambda_python_312(tmp_path):
+    pip = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(tmp_path), *TARGET]
+    with_deps = ["requirements.txt", "layers/analyzer/requirements.txt"]
+    with_deps.append("functions/analyzer/requirements.txt")
+    runs = [
+        pip + [arg for name in with_deps for arg in ("-r", name)],
+        pip + ["--no-deps", "-r", "layers/analyzer/requirements-nodeps.txt"],
+    ]
+    for command in runs:
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+    wheels = {path.name.split("-")[0].lower() for path in tmp_path.glob("*.whl")}
+    assert {"onnxruntime", "opencv_python_headless", "rapidocr_onnxruntime", "chalice"} <= wheels

@@ -1,0 +1,207 @@
+"""ONE contract, run against every JobStore implementation (DynamoDB on moto, and in memory)."""
+
+import time
+
+import pytest
+
+from chalicelib.errors import IllegalTransition, JobNotFound
+from chalicelib.ids import new_job_id
+from chalicelib.jobs import (
+    COMPLETED,
+    FAILED,
+    PENDING,
+    RUNNING,
+    UPLOADING,
+    InMemoryJobStore,
+    JobRecord,
+    KeyRecord,
+)
+from infra.resources import bootstrap
+from tests.support.jobs import new_job
+
+
+@pytest.fixture(params=["dynamodb", "memory"])
+def jobs(request):
+    if request.param == "dynamodb":
+        return request.getfixturevalue("aws").jobs
+    return InMemoryJobStore()
+
+
+def test_new_job_round_trips(jobs):
+    job = new_job(jobs, sample_fps=2.5)
+    stored = jobs.get(job.job_id)
+    assert stored == job
+    assert (stored.status, stored.pipeline_id, stored.input_path, stored.sample_fps) == (
+        PENDING,
+        "yolo_ocr",
+        f"video_jobs/{job.job_id}.mp4",
+        2.5,
+    )
+    assert stored.created_at.endswith("Z") and stored.created_at == stored.updated_at
+    assert stored.options == {} and stored.attempts == 0
+
+
+def test_options_round_trip_as_one_attribute(jobs):
+    job = JobRecord.new(
+        new_job_id(),
+        input_path="video_jobs/x.mp4",
+        pipeline_id="yolo_ocr",
+        retention_days=30,
+        options={"callback_url": "https://example.com/hook", "labels": ["dog", "cat"]},
+    )
+    jobs.create(job)
+    assert jobs.get(job.job_id).options == job.options
+
+
+def test_create_refuses_to_overwrite_an_existing_job(jobs):
+    job = new_job(jobs)
+    with pytest.raises(IllegalTransition, match="already exists"):
+        jobs.create(job)
+
+
+@pytest.mark.parametrize("path", [[RUNNING, COMPLETED], [RUNNING, FAILED], [FAILED]])
+def test_legal_transitions(jobs, path):
+    job = new_job(jobs)
+    for status in path:
+        message = "boom" if status == FAILED else None
+        returned = jobs.update_status(job.job_id, status, error_message=message)
+        assert returned.status == status
+    stored = jobs.get(job.job_id)
+    assert stored.status == path[-1]
+    assert stored.updated_at >= stored.created_at
+
+
+def test_start_complete_and_fail_are_the_named_transitions(jobs):
+    uploaded = new_job(jobs, status=UPLOADING)
+    assert jobs.start(uploaded.job_id).status == PENDING
+    claimed = jobs.claim(uploaded.job_id, "w", lease_s=60)
+    done = jobs.complete(claimed.job_id, owner="w", output_path="video_jobs/r.json")
+    assert (done.status, done.output_path, done.lease_expires_at) == (
+        COMPLETED,
+        "video_jobs/r.json",
+        None,
+    )
+    other = new_job(jobs)
+    failed = jobs.fail(other.job_id, "the file has no video track")
+    assert (failed.status, failed.error_message) == (FAILED, "the file has no video track")
+
+
+@pytest.mark.parametrize(
+    "start, target",
+    [
+        (PENDING, COMPLETED),
+        (PENDING, PENDING),
+        (RUNNING, RUNNING),
+        (RUNNING, PENDING),
+        (COMPLETED, RUNNING),
+        (COMPLETED, FAILED),
+        (FAILED, COMPLETED),
+        (FAILED, RUNNING),
+        (UPLOADING, RUNNING),
+    ],
+)
+def test_illegal_transitions_are_refused_by_the_store(jobs, start, target):
+    job = new_job(jobs, status=start)
+    with pytest.raises(IllegalTransition, match=f"cannot go to {target}: it is {start}"):
+        jobs.update_status(job.job_id, target)
+    assert jobs.get(job.job_id).status == start
+
+
+def test_unknown_target_status_is_a_programming_error(jobs):
+    with pytest.raises(ValueError):
+        jobs.update_status(new_job(jobs).job_id, "paused")
+
+
+def test_transitions_of_a_missing_job_are_job_not_found(jobs):
+    with pytest.raises(JobNotFound):
+        jobs.update_status(new_job_id(), RUNNING)
+    with pytest.raises(JobNotFound):
+        jobs.claim(new_job_id(), "w", lease_s=60)
+
+
+def test_many_claimants_have_exactly_one_winner(jobs):
+    """Eight workers all saw the job pending, then all claim it: the store's condition, not
+    their view, decides. (Sequential: moto does not serialize concurrent writes the way
+    DynamoDB does; the condition is what is under test.)"""
+    job = new_job(jobs)
+    outcomes = []
+    for number in range(8):
+        try:
+            jobs.claim(job.job_id, f"worker-{number}", lease_s=60)
+            outcomes.append("won")
+        except IllegalTransition:
+            outcomes.append("lost")
+    assert sorted(outcomes) == ["lost"] * 7 + ["won"]
+    stored = jobs.get(job.job_id)
+    assert stored.status == RUNNING and stored.attempts == 1 and stored.lease_owner == "worker-0"
+
+
+def test_an_expired_lease_can_be_taken_over_and_only_the_holder_finishes(jobs):
+    job = new_job(jobs)
+    first = jobs.claim(job.job_id, "worker-a", lease_s=60)
+    assert first.attempts == 1 and time.time() < first.lease_expires_at <= time.time() + 60
+    with pytest.raises(IllegalTransition, match="cannot be claimed: it is running"):
+        jobs.claim(job.job_id, "worker-b", lease_s=60)  # lease still valid
+    assert jobs.release_lease(job.job_id, "worker-a").lease_expires_at == 0
+    second = jobs.claim(job.job_id, "worker-b", lease_s=60)
+    assert second.attempts == 2 and second.lease_owner == "worker-b"
+    with pytest.raises(IllegalTransition):
+        jobs.complete(job.job_id, owner="worker-a", output_path="x")  # it lost the lease
+    with pytest.raises(IllegalTransition):
+        jobs.renew_lease(job.job_id, "worker-a", 60)
+    with pytest.raises(IllegalTransition):
+        jobs.release_lease(job.job_id, "worker-a")
+    renewed = jobs.renew_lease(job.job_id, "worker-b", 120)
+    assert renewed.lease_expires_at > second.lease_expires_at
+    jobs.complete(job.job_id, owner="worker-b", output_path="x")
+    assert jobs.get(job.job_id).status == COMPLETED
+
+
+def test_unfinished_lists_pending_and_running_jobs_only(jobs):
+    pending, running = new_job(jobs), new_job(jobs, status=RUNNING)
+    for status in (UPLOADING, COMPLETED, FAILED):
+        new_job(jobs, status=status)
+    jobs.reserve_key(KeyRecord("idempotency#abc", pending.job_id, "print", 0))
+    found = {job.job_id: job.status for job in jobs.unfinished()}
+    assert found == {pending.job_id: PENDING, running.job_id: RUNNING}
+
+
+def test_jobs_carry_a_ttl(jobs):
+    expires_at = jobs.get(new_job(jobs).job_id).expires_at
+    assert 29 * 86400 < expires_at - time.time() <= 30 * 86400
+
+
+def test_error_messages_are_bounded(jobs):
+    job = new_job(jobs)
+    jobs.fail(job.job_id, "x" * 10_000)
+    assert len(jobs.get(job.job_id).error_message) == 500
+
+
+@pytest.mark.parametrize("bad_id", ["", "nope", "../etc/passwd", "%00", "a" * 10_000, None, 7])
+def test_malformed_ids_name_no_job(jobs, bad_id):
+    with pytest.raises(JobNotFound):
+        jobs.get(bad_id)
+
+
+def test_unknown_id_is_job_not_found(jobs):
+    with pytest.raises(JobNotFound, match="no job with id"):
+        jobs.get(new_job_id())
+    assert jobs.find(new_job_id()) is None
+
+
+def test_a_key_is_reserved_once_and_can_be_released(jobs):
+    first = KeyRecord("idempotency#k", "job-1", "print-1", int(time.time()) + 60)
+    assert jobs.reserve_key(first) is None
+    assert jobs.reserve_key(KeyRecord("idempotency#k", "job-2", "print-2", 0)) == first
+    jobs.release_key("idempotency#k")
+    jobs.release_key("idempotency#k")  # releasing twice is fine
+    second = KeyRecord("idempotency#k", "job-3", "print-3", int(time.time()) + 60)
+    assert jobs.reserve_key(second) is None
+
+
+def test_bootstrap_is_idempotent(aws):
+    job = new_job(aws.jobs)
+    first = bootstrap()
+    second = bootstrap()
+    assert first == second
+    assert aws.jobs.get(job.job_id).status == PENDING  # the table was not recreated

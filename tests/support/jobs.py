@@ -1,0 +1,25 @@
+"""Job rows for tests, written through the store the code under test uses."""
+
+from __future__ import annotations
+
+from chalicelib.ids import new_job_id, video_path
+from chalicelib.jobs import PENDING, JobRecord, JobStore
+
+
+def new_job(
+    jobs: JobStore, *, status: str = PENDING, sample_fps: float | None = None, storage=None
+) -> JobRecord:
+    """A stored job (and, given ``storage``, its input video), as submit would leave it."""
+    job_id = new_job_id()
+    if storage is not None:
+        storage.save_file(b"video bytes", video_path(job_id))
+    job = JobRecord.new(
+        job_id,
+        input_path=video_path(job_id),
+        pipeline_id="yolo_ocr",
+        status=status,
+        sample_fps=sample_fps,
+        retention_days=30,
+    )
+    jobs.create(job)
+    return job

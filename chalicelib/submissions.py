@@ -73,7 +73,7 @@ class JobOptions:
     @classmethod
     def from_record(cls, job: JobRecord) -> JobOptions:
         """The options a job was submitted with (a stored list comes back as a tuple)."""
-        stored = {
+        stored: dict[str, Any] = {
             name: tuple(value) if isinstance(value, list) else value
             for name, value in job.options.items()
         }

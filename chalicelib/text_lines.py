@@ -141,9 +141,9 @@ class TextFilter:
         for line in lines:
             if line.confidence < self.min_confidence:
                 continue
-            line = self._in_scripts(line)
-            if line is not None and not _lone_glyph_too_large(line, aspect):
-                kept.append(line)
+            in_scripts = self._in_scripts(line)
+            if in_scripts is not None and not _lone_glyph_too_large(in_scripts, aspect):
+                kept.append(in_scripts)
         return kept
 
     def _in_scripts(self, line: TextLine) -> TextLine | None:

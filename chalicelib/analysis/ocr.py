@@ -151,7 +151,7 @@ class TextReader:
                 text.strip(),
                 score,
                 _relative_polygon(box, width, height),
-                _glyphs(text, *(placed or ([], [], [])), width, height),
+                _glyphs(text, placed, width, height),
             )
             for box, text, score, *placed in raw
             if text.strip() and score >= self.min_confidence
@@ -213,8 +213,10 @@ def _relative_polygon(box: list[list[float]], width: int, height: int) -> tuple[
     )
 
 
-def _glyphs(text, boxes, chars, confidences, width: int, height: int) -> tuple[Glyph, ...]:
-    """One glyph per character of the stripped text, if RapidOCR placed every character."""
+def _glyphs(text: str, placed: list, width: int, height: int) -> tuple[Glyph, ...]:
+    """One glyph per character of the stripped text, if RapidOCR placed every character
+    (``placed``: its character boxes, characters and confidences, or nothing)."""
+    boxes, chars, confidences = placed or ([], [], [])
     if not (len(boxes) == len(chars) == len(confidences) == len(text)) or "".join(chars) != text:
         return ()
     lead = len(text) - len(text.lstrip())

@@ -227,10 +227,12 @@ class YoloOcrPipeline:
         return changed
 
     def _objects(self, options: JobOptions, image: np.ndarray) -> list:
+        assert self.detector is not None  # called only when detects_objects
         return [d for d in self.detector.detect(image) if options.wants_object(d)]
 
     def _read_text(self, text_filter: TextFilter, image: np.ndarray) -> tuple[list, bool]:
         """The frame's text lines worth reporting, and whether the full reader ran on it."""
+        assert self.reader is not None  # called only when reads_text
         if self.text_prefilter and not self.reader.sees_text(image):
             return [], False
         height, width = image.shape[:2]

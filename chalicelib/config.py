@@ -28,6 +28,12 @@ DEFAULT_EVENTS_TOPIC = "video-jobs-events"  # SNS: every job's final event
 # Signs webhooks on the local stage only; other stages must configure their own secret.
 LOCAL_WEBHOOK_SECRET = "video-jobs-local-webhook-secret"
 
+# Per-job result options (query parameters of submit and uploads) and their defaults.
+DEFAULT_MIN_CONFIDENCE = 0.25  # the detector's own cut: it reports nothing below it
+DEFAULT_TEXT_MIN_CONFIDENCE = 0.8  # Rekognition's default text filter
+TEXT_SCRIPTS = ("latin", "latin+chinese")  # what text to report; the OCR reads both
+DEFAULT_TEXT_SCRIPTS = "latin"  # what Rekognition reads: Latin letters, digits, punctuation
+
 
 @dataclass(frozen=True)
 class Settings:

@@ -10,14 +10,19 @@ import importlib
 import inspect
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import Settings
 from chalicelib.errors import UnknownPipeline, quoted
 
+if TYPE_CHECKING:  # submissions imports this module
+    from chalicelib.submissions import JobOptions
+
 PIPELINES: dict[str, str] = {
     "yolo_ocr": "chalicelib.analysis.pipeline:YoloOcrPipeline",
     "yolo_ocr_fast": "chalicelib.analysis.pipeline:YoloOcrFastPipeline",
+    "yolo": "chalicelib.analysis.pipeline:YoloPipeline",
+    "ocr": "chalicelib.analysis.pipeline:OcrPipeline",
 }
 
 
@@ -38,10 +43,10 @@ class VideoFilePipelineService:
     """Runs a registered pipeline on a local video file.
 
     A pipeline is a class built once per process from the settings (so its models load once and
-    are reused across jobs) with ``run(file_path, *, sample_fps) -> dict``, the results
-    document. A pipeline whose ``run`` also takes ``timings`` (a dict) fills it with seconds per
-    stage (``decode``, ``detect``, ``ocr``, ...) for the worker's log; they never go into the
-    document.
+    are reused across jobs) with ``run(file_path, *, sample_fps, options) -> dict``, the results
+    document; ``options`` is the job's ``JobOptions`` (None: the defaults). A pipeline whose
+    ``run`` also takes ``timings`` (a dict) fills it with seconds per stage (``decode``,
+    ``detect``, ``ocr``, ...) for the worker's log; they never go into the document.
     """
 
     def __init__(self, settings: Settings):
@@ -59,10 +64,11 @@ class VideoFilePipelineService:
         pipeline_id: str | None = None,
         *,
         sample_fps: float | None = None,
+        options: JobOptions | None = None,
         timings: dict[str, float] | None = None,
     ) -> dict:
         fps = sample_fps or self._settings.sample_fps
         pipeline = self.pipeline(pipeline_id or self._settings.default_pipeline)
         if timings is not None and "timings" in inspect.signature(pipeline.run).parameters:
-            return pipeline.run(file_path, sample_fps=fps, timings=timings)
-        return pipeline.run(file_path, sample_fps=fps)
+            return pipeline.run(file_path, sample_fps=fps, options=options, timings=timings)
+        return pipeline.run(file_path, sample_fps=fps, options=options)

@@ -1,4 +1,6 @@
-"""The results document: per sampled frame objects and text, plus a summary per label and line.
+"""The results document: per sampled frame objects and text, object tracks, time segments per
+label and spans of text, and a summary per label and line (``schema_version`` 2; what changed
+since 1 is in the CHANGELOG).
 
 Deterministic by construction: fixed rounding, stable ordering everywhere, no wall-clock times
 or job ids inside, and canonical JSON (``encode``), so the same video analyzed twice gives
@@ -12,8 +14,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from chalicelib.errors import BadRequest, quoted, quoted_list
+from chalicelib.segments import label_segments, text_spans
+from chalicelib.text_lines import words
+from chalicelib.tracking import Tracker
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DIGITS = 4  # 1e-4 of the frame is well under a pixel even for 4K
 
 
@@ -29,13 +34,22 @@ class FrameResult:
     text: Sequence = field(default_factory=tuple)  # TextLine-like: text, confidence, polygon
 
 
-def object_json(detection) -> dict:
-    x, y, w, h = detection.box
+def box_json(box) -> dict:
+    x, y, w, h = box
+    return {"x": _r(x), "y": _r(y), "w": _r(w), "h": _r(h)}
+
+
+def polygon_json(polygon) -> list[list[float]]:
+    return [[_r(x), _r(y)] for x, y in polygon]
+
+
+def object_json(detection, track_id: int) -> dict:
     return {
         "label": detection.label,
         "class_id": detection.class_id,
         "confidence": _r(detection.confidence),
-        "box": {"x": _r(x), "y": _r(y), "w": _r(w), "h": _r(h)},
+        "box": box_json(detection.box),
+        "track_id": track_id,
     }
 
 
@@ -43,17 +57,45 @@ def text_json(line) -> dict:
     return {
         "text": line.text,
         "confidence": _r(line.confidence),
-        "polygon": [[_r(x), _r(y)] for x, y in line.polygon],
+        "polygon": polygon_json(line.polygon),
+        "words": [
+            {"text": w.text, "confidence": _r(w.confidence), "polygon": polygon_json(w.polygon)}
+            for w in words(line)
+        ],
     }
 
 
-def frame_json(frame: FrameResult) -> dict:
+def frame_json(frame: FrameResult, track_ids: Sequence[int]) -> dict:
     return {
         "timestamp_ms": frame.timestamp_ms,
         "frame_index": frame.frame_index,
-        "objects": [object_json(d) for d in frame.objects],
+        "objects": [object_json(d, t) for d, t in zip(frame.objects, track_ids, strict=True)],
         "text": [text_json(t) for t in frame.text],
     }
+
+
+def track_json(track) -> dict:
+    return {
+        "track_id": track.track_id,
+        "label": track.label,
+        "first_ms": track.first_ms,
+        "last_ms": track.last_ms,
+        "frames": track.frames,
+        "max_confidence": _r(track.max_confidence),
+        "first_box": box_json(track.first_box),
+        "last_box": box_json(track.last_box),
+    }
+
+
+def segments_json(frames: Sequence[FrameResult]) -> dict:
+    objects = label_segments(frames)
+    for segment in objects:
+        segment["max_confidence"] = _r(segment["max_confidence"])
+    spans = text_spans(frames)
+    for span in spans:
+        span["max_confidence"] = _r(span["max_confidence"])
+        span["polygon"] = polygon_json(span["polygon"])
+    return {"objects": objects, "text": spans}
 
 
 def summarize_objects(frames: Iterable[FrameResult]) -> dict[str, dict]:
@@ -72,31 +114,43 @@ def summarize_objects(frames: Iterable[FrameResult]) -> dict[str, dict]:
 
 
 def summarize_text(frames: Iterable[FrameResult]) -> list[dict]:
-    """Per distinct line of text: first and last time seen, best confidence, frame count."""
+    """Per distinct line of text: first and last time seen, max confidence, frame count."""
     summary: dict[str, dict] = {}
     for frame in frames:
         for text in sorted({line.text for line in frame.text}):
             best = max(line.confidence for line in frame.text if line.text == text)
             entry = summary.setdefault(
                 text,
-                {"text": text, "frames": 0, "best_confidence": 0.0, "first_ms": frame.timestamp_ms},
+                {"text": text, "frames": 0, "max_confidence": 0.0, "first_ms": frame.timestamp_ms},
             )
             entry["frames"] += 1
-            entry["best_confidence"] = max(entry["best_confidence"], _r(best))
+            entry["max_confidence"] = max(entry["max_confidence"], _r(best))
             entry["last_ms"] = frame.timestamp_ms
     return sorted(summary.values(), key=lambda e: (e["first_ms"], e["text"]))
 
 
 def build_document(
-    *, pipeline_id: str, models: dict, video: dict, sampling: dict, frames: Sequence[FrameResult]
+    *,
+    pipeline_id: str,
+    options: dict,
+    models: dict,
+    video: dict,
+    sampling: dict,
+    frames: Sequence[FrameResult],
 ) -> dict:
+    """``options``: the job's result options in full (``JobOptions.result_options``)."""
+    tracker = Tracker()
+    track_ids = [tracker.update(f.timestamp_ms, f.objects) for f in frames]
     return {
         "schema_version": SCHEMA_VERSION,
         "pipeline_id": pipeline_id,
+        "options": options,
         "models": models,
         "video": video,
         "sampling": sampling,
-        "frames": [frame_json(f) for f in frames],
+        "frames": [frame_json(f, ids) for f, ids in zip(frames, track_ids, strict=True)],
+        "tracks": [track_json(t) for t in tracker.tracks],
+        "segments": segments_json(frames),
         "summary": {"objects": summarize_objects(frames), "text": summarize_text(frames)},
     }
 

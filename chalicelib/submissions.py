@@ -7,6 +7,7 @@ storage, then the job row, then the queue message, so nothing is queued that can
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -16,7 +17,16 @@ from typing import Any
 
 from chalicelib import idempotency
 from chalicelib.callbacks import check_callback_url
-from chalicelib.config import LOCAL_STAGE, MAX_SAMPLE_FPS, MIN_SAMPLE_FPS, Settings
+from chalicelib.config import (
+    DEFAULT_MIN_CONFIDENCE,
+    DEFAULT_TEXT_MIN_CONFIDENCE,
+    DEFAULT_TEXT_SCRIPTS,
+    LOCAL_STAGE,
+    MAX_SAMPLE_FPS,
+    MIN_SAMPLE_FPS,
+    TEXT_SCRIPTS,
+    Settings,
+)
 from chalicelib.errors import (
     BadRequest,
     Conflict,
@@ -29,6 +39,7 @@ from chalicelib.errors import (
 )
 from chalicelib.ids import new_job_id, parse_job_id, video_path
 from chalicelib.jobs import PENDING, UPLOADING, JobRecord, JobStore
+from chalicelib.labels import known_class_names, unknown_labels
 from chalicelib.mp4 import validate_mp4, validate_mp4_bytes
 from chalicelib.pipelines import check_pipeline_id
 from chalicelib.queue import QueueService
@@ -42,10 +53,20 @@ _DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?
 
 @dataclass(frozen=True)
 class JobOptions:
+    """Everything a caller may choose per job. ``pipeline_id`` and ``sample_fps`` have their own
+    columns on the job row; the rest go to its ONE ``options`` attribute, holding only what
+    differs from the defaults (``row_options``); ``from_record`` rebuilds the options from a row.
+    """
+
     pipeline_id: str
     sample_fps: float | None = None
-    rekognition: dict[str, Any] | None = None  # the Start* request of a Rekognition API job
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE  # objects
+    labels: tuple[str, ...] | None = None  # None: every label
+    exclude_labels: tuple[str, ...] = ()
+    text_min_confidence: float = DEFAULT_TEXT_MIN_CONFIDENCE
+    text_scripts: str = DEFAULT_TEXT_SCRIPTS
     callback_url: str | None = None  # POSTed a signed event when the job ends (notify.py)
+    rekognition: dict[str, Any] | None = None  # the Start* request of a Rekognition API job
 
     def row_options(self) -> dict[str, Any]:
         """The options a job row keeps in its one ``options`` attribute: every option other
@@ -57,33 +78,104 @@ class JobOptions:
             if option.name not in own_columns and getattr(self, option.name) != option.default
         }
 
+    @classmethod
+    def from_record(cls, job: JobRecord) -> JobOptions:
+        """The options a job was submitted with (a stored list comes back as a tuple)."""
+        stored: dict[str, Any] = {
+            name: tuple(value) if isinstance(value, list) else value
+            for name, value in job.options.items()
+        }
+        return cls(job.pipeline_id, job.sample_fps, **stored)
 
-QUERY_PARAMETERS = ("pipeline_id", "sample_fps", "callback_url")
+    def result_options(self) -> dict[str, Any]:
+        """The result options in full, as the results document echoes them."""
+        return {
+            "min_confidence": self.min_confidence,
+            "labels": None if self.labels is None else list(self.labels),
+            "exclude_labels": list(self.exclude_labels),
+            "text_min_confidence": self.text_min_confidence,
+            "text_scripts": self.text_scripts,
+        }
+
+    def wants_object(self, detection: Any) -> bool:
+        """Whether a detection passes the job's object filters."""
+        label = detection.label
+        if self.labels is not None and label not in self.labels:
+            return False
+        return label not in self.exclude_labels and detection.confidence >= self.min_confidence
+
+
+_NUMBER_PARAMS = ("sample_fps", "min_confidence", "text_min_confidence")
+_LIST_PARAMS = ("labels", "exclude_labels")
+PARAMS = ("pipeline_id", *_NUMBER_PARAMS, *_LIST_PARAMS, "text_scripts", "callback_url")
 
 
 def parse_job_options(params: Mapping[str, str] | None, settings: Settings) -> JobOptions:
-    """Per-job options from query parameters: ``pipeline_id``, ``sample_fps``, ``callback_url``."""
+    """Per-job options from query parameters; each bad value is a BadRequest saying what to fix."""
     params = params or {}
-    unknown = set(params) - set(QUERY_PARAMETERS)
+    unknown = set(params) - set(PARAMS)
     if unknown:
         raise BadRequest(
-            f"unknown query parameter(s) {quoted_list(unknown)}: "
-            f"only {', '.join(QUERY_PARAMETERS)} are accepted"
+            f"unknown query parameter(s) {quoted_list(unknown)}: the accepted ones are "
+            + ", ".join(PARAMS)
         )
-    pipeline_id = check_pipeline_id(params.get("pipeline_id", settings.default_pipeline))
+    values: dict[str, Any] = {
+        "pipeline_id": check_pipeline_id(params.get("pipeline_id", settings.default_pipeline))
+    }
+    if "sample_fps" in params:
+        values["sample_fps"] = _number(
+            params, "sample_fps", MIN_SAMPLE_FPS, MAX_SAMPLE_FPS,
+            "frames analyzed per second of video",
+        )  # fmt: skip
+    for name, what in (("min_confidence", "objects"), ("text_min_confidence", "text lines")):
+        if name in params:
+            values[name] = _number(params, name, 0.0, 1.0, f"the lowest confidence of {what}")
+    for name in _LIST_PARAMS:
+        if name in params:
+            values[name] = _label_list(params[name], name, settings)
+    # An unencoded "+" in a URL arrives as a space: "latin chinese" means "latin+chinese".
+    scripts = "+".join(params.get("text_scripts", DEFAULT_TEXT_SCRIPTS).split())
+    if scripts not in TEXT_SCRIPTS:
+        raise BadRequest(
+            f"text_scripts must be one of {', '.join(TEXT_SCRIPTS)}, got {quoted(scripts)}"
+        )
+    values["text_scripts"] = scripts
     callback_url = params.get("callback_url")
     if callback_url is not None:  # resolved and checked now; again at each delivery
         check_callback_url(callback_url, allow_loopback=settings.stage == LOCAL_STAGE)
-    fps = params.get("sample_fps")
-    if fps is None:
-        return JobOptions(pipeline_id, callback_url=callback_url)
-    value = float(fps) if _DECIMAL.fullmatch(fps) else None
-    if value is None or not MIN_SAMPLE_FPS <= value <= MAX_SAMPLE_FPS:
+        values["callback_url"] = callback_url
+    return JobOptions(**values)
+
+
+def _number(params: Mapping[str, str], name: str, low: float, high: float, meaning: str) -> float:
+    raw = params[name]
+    value = float(raw) if _DECIMAL.fullmatch(raw) else None  # no 1_0, nan, inf, other digits
+    if value is None or not low <= value <= high:
         raise BadRequest(
-            f"sample_fps must be a decimal number from {MIN_SAMPLE_FPS:g} to {MAX_SAMPLE_FPS:g} "
-            f"(frames analyzed per second of video, e.g. 0.5 or 2), got {quoted(fps)}"
+            f"{name} must be a decimal number from {low:g} to {high:g} ({meaning}, e.g. 0.5), "
+            f"got {quoted(raw)}"
         )
-    return JobOptions(pipeline_id, value, callback_url=callback_url)
+    return value
+
+
+def _label_list(raw: str, name: str, settings: Settings) -> tuple[str, ...]:
+    labels = tuple(label.strip() for label in raw.split(","))
+    if not raw.strip() or "" in labels:
+        raise BadRequest(
+            f"{name} must be a comma-separated list of class names without empty entries, "
+            f"e.g. {name}=person,dog; got {quoted(raw)}"
+        )
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise BadRequest(f"{name} names {', '.join(repeated)} more than once: list each once")
+    known = known_class_names(settings)
+    wrong = [] if known is None else unknown_labels(labels, known)
+    if wrong:
+        raise BadRequest(
+            f"{name}: unknown class name(s) {quoted_list(wrong)}; "
+            f"the model's classes are: {', '.join(known or ())}"
+        )
+    return labels
 
 
 def _too_large(size: int, limit: int, advice: str) -> PayloadTooLarge:
@@ -212,9 +304,12 @@ class Submissions:
         return job.job_id
 
     def _reserve_key(self, key: str, job_id: str, data: bytes, options: JobOptions) -> str | None:
-        extra = [options.callback_url] if options.callback_url else []  # old keys still match
+        chosen = options.row_options()  # none chosen: the same print as before these options
         request = idempotency.fingerprint(
-            data, options.pipeline_id, repr(options.sample_fps), *extra
+            data,
+            options.pipeline_id,
+            repr(options.sample_fps),
+            *([json.dumps(chosen, sort_keys=True)] if chosen else []),
         )
         retention = self.settings.job_retention_days
         return _accept(

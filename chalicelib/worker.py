@@ -40,6 +40,7 @@ from chalicelib.pipelines import VideoFilePipelineService
 from chalicelib.queue import decode_message
 from chalicelib.results import encode
 from chalicelib.storage import ObjectChanged, ObjectTooLarge, StorageService
+from chalicelib.submissions import JobOptions
 
 log = logging.getLogger(__name__)
 INTERNAL_ERROR = "analysis failed because of an internal error; the details are in the worker log"
@@ -217,7 +218,11 @@ class JobWorker:
             timings: dict[str, float] = {}
             try:
                 document = self.pipelines.run_on_file(
-                    video, job.pipeline_id, sample_fps=job.sample_fps, timings=timings
+                    video,
+                    job.pipeline_id,
+                    sample_fps=job.sample_fps,
+                    options=JobOptions.from_record(job),
+                    timings=timings,
                 )
             finally:
                 clock.add(timings)

@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chalicelib.analysis.frames import VideoReader
-from chalicelib.analysis.pipeline import ChangeGate, YoloOcrFastPipeline, YoloOcrPipeline
+from chalicelib.analysis.pipeline import (
+    ChangeGate,
+    YoloOcrFastPipeline,
+    YoloOcrPipeline,
+    YoloPipeline,
+)
 from chalicelib.config import Settings, load_settings
 from chalicelib.pipelines import VideoFilePipelineService
 from chalicelib.results import encode
@@ -48,10 +53,12 @@ class RecordingPipelines(VideoFilePipelineService):
         self.last_s = 0.0
         self.last_document: dict | None = None
 
-    def run_on_file(self, file_path, pipeline_id=None, *, sample_fps=None, timings=None) -> dict:
+    def run_on_file(
+        self, file_path, pipeline_id=None, *, sample_fps=None, options=None, timings=None
+    ) -> dict:
         started = time.perf_counter()
         document = super().run_on_file(
-            file_path, pipeline_id, sample_fps=sample_fps, timings=timings
+            file_path, pipeline_id, sample_fps=sample_fps, options=options, timings=timings
         )
         self.last_s = time.perf_counter() - started
         self.last_document = document
@@ -99,12 +106,16 @@ class ClipResult:
     bare_all_s: float = float("nan")  # OCR on every sampled frame too (round 0 only)
     naive_s: list[float] = field(default_factory=list)
     fast_s: list[float] = field(default_factory=list)  # the yolo_ocr_fast pipeline's run
+    yolo_s: list[float] = field(default_factory=list)  # the yolo (objects only) pipeline's run
+    build_share: list[float] = field(default_factory=list)  # document build / naive run wall
     results: set[bytes] = field(default_factory=set)  # stored results of every job
     naive_results: set[bytes] = field(default_factory=set)
     fast_results: set[bytes] = field(default_factory=set)
     document: dict = field(default_factory=dict)
     naive_document: dict = field(default_factory=dict)
     fast_document: dict = field(default_factory=dict)
+    yolo_results: set[bytes] = field(default_factory=set)
+    yolo_document: dict = field(default_factory=dict)
 
 
 def timed_calls(calls: list[tuple[Callable, object]], workers: int) -> tuple[float, float, float]:
@@ -192,11 +203,14 @@ def measure_clips(clips: list[Path], repeats: int, fps: float) -> tuple[list[Cli
         optimized = pipelines.pipeline("yolo_ocr")
         naive = YoloOcrPipeline(services.settings, skip_unchanged_ocr=False)
         fast = YoloOcrFastPipeline(services.settings)
+        yolo = YoloPipeline(services.settings)
         workers = optimized.workers
         run_job(services, worker, clips[0], fps)  # warm-up: first-use costs out of the tables
         for round_ in range(repeats):
             for clip in clips:
-                log(f"round {round_ + 1}/{repeats}: job, bare calls, naive, fast: {clip.name}")
+                log(
+                    f"round {round_ + 1}/{repeats}: job, bare calls, naive, fast, yolo: {clip.name}"
+                )
                 result = results[clip]
                 wall, cpu, stored = run_job(services, worker, clip, fps)
                 result.job_s.append(wall)
@@ -214,14 +228,19 @@ def measure_clips(clips: list[Path], repeats: int, fps: float) -> tuple[list[Cli
                 if round_ == 0:
                     result.bare_all_s = timed_calls(all_calls, workers)[0]
                 del job_calls, all_calls
-                started = time.perf_counter()
-                result.naive_document = naive.run(clip, sample_fps=fps)
+                started, timings = time.perf_counter(), {}
+                result.naive_document = naive.run(clip, sample_fps=fps, timings=timings)
                 result.naive_s.append(time.perf_counter() - started)
+                result.build_share.append(timings["build"] / timings["wall"])
                 result.naive_results.add(encode(result.naive_document))
                 started = time.perf_counter()
                 result.fast_document = fast.run(clip, sample_fps=fps)
                 result.fast_s.append(time.perf_counter() - started)
                 result.fast_results.add(encode(result.fast_document))
+                started = time.perf_counter()
+                result.yolo_document = yolo.run(clip, sample_fps=fps)
+                result.yolo_s.append(time.perf_counter() - started)
+                result.yolo_results.add(encode(result.yolo_document))
     for result in results.values():
         sampling = result.document["sampling"]
         if (sampling["frames_sampled"], sampling["ocr_frames"]) != (
@@ -233,25 +252,16 @@ def measure_clips(clips: list[Path], repeats: int, fps: float) -> tuple[list[Cli
     return list(results.values()), workers
 
 
+def text_lines(document: dict) -> set[str]:
+    """The distinct lines of text a document reports."""
+    return {entry["text"] for entry in document["summary"]["text"]}
+
+
 def summary_view(document: dict) -> tuple[dict[str, int], set[str]]:
     """What must not change: frames per detected label, and the distinct lines of text."""
     summary = document["summary"]
     objects = {label: entry["frames"] for label, entry in summary["objects"].items()}
     return objects, {entry["text"] for entry in summary["text"]}
-
-
-def summary_diff(naive: dict, optimized: dict) -> list[str]:
-    naive_objects, naive_text = summary_view(naive)
-    objects, text = summary_view(optimized)
-    problems = []
-    if objects != naive_objects:
-        problems.append(f"objects naive {naive_objects} optimized {objects}")
-    if text != naive_text:
-        problems.append(
-            f"text only naive {sorted(naive_text - text)}, "
-            f"only optimized {sorted(text - naive_text)}"
-        )
-    return problems
 
 
 @dataclass
@@ -338,28 +348,32 @@ def textless_frames(clips: list[Path], reader) -> list:
     return frames
 
 
-def measure_text_recall(clips: list[Path]) -> tuple[int, dict[int, tuple[int, int, int]]]:
-    """Per text height: (words drawn, words yolo_ocr reads, words yolo_ocr_fast reads), and
-    how many frames they were drawn into.
+def measure_text_recall(clips: list[Path]) -> tuple[int, dict[int, tuple[int, ...]]]:
+    """Per text height: (words drawn, words yolo_ocr reads, words yolo_ocr_fast reads, words
+    yolo_ocr reports with the default text filter), and how many frames they were drawn into.
 
     Each word is drawn alone into a textless real frame of each clip, so that only the word
     decides whether the fast pipeline's look fires. A word counts as read when a line's text,
     without spaces, contains it."""
     from chalicelib.analysis.ocr import load_text_reader
+    from chalicelib.text_lines import TextFilter
 
-    reader = load_text_reader(intra_op_num_threads=1)
+    reader, default_filter = load_text_reader(intra_op_num_threads=1), TextFilter()
     frames = textless_frames(clips, reader)
     counts = {}
     for height in RECALL_HEIGHTS:
         log(f"text recall: {height} px")
-        drawn = full = fast = 0
+        drawn = full = fast = kept = 0
         for image in frames:
             for slot, word in enumerate(RECALL_WORDS):
                 marked = draw_word(image, word, height, slot)
                 wanted = word.replace(" ", "")
-                read = any(wanted in line.text.replace(" ", "") for line in reader.read(marked))
+                lines = reader.read(marked)
+                read = any(wanted in line.text.replace(" ", "") for line in lines)
+                filtered = default_filter.apply(lines, image.shape[1] / image.shape[0])
                 drawn += 1
                 full += read
                 fast += read and reader.sees_text(marked)
-        counts[height] = (drawn, full, fast)
+                kept += any(wanted in line.text.replace(" ", "") for line in filtered)
+        counts[height] = (drawn, full, fast, kept)
     return len(frames), counts

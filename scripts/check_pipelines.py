@@ -6,7 +6,7 @@ The registry holds lazy import paths so the API never imports ML code; the price
 or a drifted signature only shows when the analyzer first runs that pipeline, in production.
 This check resolves each entry ahead of time and checks the interface the analyzer relies on
 (``VideoFilePipelineService``): a class whose ``pipeline_id`` equals its registry key, built as
-``cls(settings)``, with ``run(file_path, *, sample_fps)``. Signatures are checked with
+``cls(settings)``, with ``run(file_path, *, sample_fps, options)``. Signatures are checked with
 ``inspect`` and nothing is constructed, because constructing a pipeline loads its models.
 
 Prints one ``ok`` line per good pipeline and one ``FAIL`` line per problem; exits 1 on any.
@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 
 from chalicelib.pipelines import PIPELINES
 
-REQUIRED_RUN = "run(self, file_path, *, sample_fps)"
+REQUIRED_RUN = "run(self, file_path, *, sample_fps, options)"
 
 
 def _resolve(target: str) -> tuple[object | None, list[str]]:
@@ -73,12 +73,13 @@ def _run_problems(cls: type) -> list[str]:
     wrong = f"run{signature} does not fit {REQUIRED_RUN}"
     if signature is None:
         return [wrong]
-    sample_fps = signature.parameters.get("sample_fps")
     named = {inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD}
-    if sample_fps is None or sample_fps.kind not in named:
-        return [f"{wrong}: it takes no keyword argument sample_fps"]
+    for keyword in ("sample_fps", "options"):
+        parameter = signature.parameters.get(keyword)
+        if parameter is None or parameter.kind not in named:
+            return [f"{wrong}: it takes no keyword argument {keyword}"]
     try:
-        signature.bind(object(), "video.mp4", sample_fps=1.0)
+        signature.bind(object(), "video.mp4", sample_fps=1.0, options=None)
     except TypeError as error:
         return [f"{wrong}: {error}"]
     return []

@@ -21,7 +21,6 @@ And two changes that do the same arithmetic faster (the results are bit-identica
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -34,6 +33,7 @@ from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
 
 from chalicelib.analysis.detector import session_options
 from chalicelib.errors import AnalysisError
+from chalicelib.text_lines import Glyph, Point, TextLine
 
 _MODEL_DIR = Path(rapidocr_onnxruntime.__file__).resolve().parent / "models"
 _MODEL_FILES = {
@@ -42,22 +42,12 @@ _MODEL_FILES = {
     "cls_model_path": "ch_ppocr_mobile_v2.0_cls_infer.onnx",
 }
 
-Point = tuple[float, float]
-RawLine = tuple[list[list[float]], str, float]
+# (line box, text, confidence, a box per character, the characters, their confidences)
+RawLine = tuple[list[list[float]], str, float, list, list[str], list[float]]
 # Frames longer than this many times their width (or the other way round) are padded with black
 # before OCR. RapidOCR scales a frame's short side up to the detector's 480 px, so a 900x6 strip
 # became 72000x480 (3.4 s a frame), and past about 60:1 its resize fails outright.
 MAX_ASPECT = 4
-
-
-@dataclass(frozen=True)
-class TextLine:
-    """One line of text; ``polygon`` is 4 (x, y) corners, clockwise from top-left, relative to
-    the frame (0..1) like detection boxes."""
-
-    text: str
-    confidence: float
-    polygon: tuple[Point, ...]
 
 
 def bundled_model_paths() -> dict[str, str]:
@@ -135,16 +125,35 @@ class TextReader:
 
     def infer(self, image_bgr: np.ndarray) -> list[RawLine]:
         """The bare RapidOCR call (det + optional cls + rec, with RapidOCR's own resizing and
-        cropping), so benchmarks can time it apart from ``postprocess``, which is negligible."""
+        cropping), so benchmarks can time it apart from ``postprocess``, which is negligible.
+
+        With ``return_word_box`` RapidOCR also places each character (from the recogniser's
+        columns; same lines, same text, no measurable cost). Passing any keyword resets its
+        detector thresholds to the keywords' defaults, so ours are passed along unchanged."""
         if image_bgr.size == 0:
             return []
-        raw, _elapsed = self._engine(_padded(image_bgr))
-        return [(box, text, float(score)) for box, text, score in raw or []]
+        engine, post = self._engine, self._engine.text_det.postprocess_op
+        raw, _elapsed = engine(
+            _padded(image_bgr),
+            return_word_box=True,
+            box_thresh=post.box_thresh,
+            unclip_ratio=post.unclip_ratio,
+            text_score=engine.text_score,
+        )
+        return [
+            (row[0], row[1], float(row[2]), *(row[3:6] if len(row) >= 6 else ([], [], [])))
+            for row in raw or []
+        ]
 
     def postprocess(self, raw: list[RawLine], width: int, height: int) -> list[TextLine]:
         lines = [
-            TextLine(text.strip(), score, _relative_polygon(box, width, height))
-            for box, text, score in raw
+            TextLine(
+                text.strip(),
+                score,
+                _relative_polygon(box, width, height),
+                _glyphs(text, placed, width, height),
+            )
+            for box, text, score, *placed in raw
             if text.strip() and score >= self.min_confidence
         ]
         return _reading_order(lines)
@@ -201,6 +210,20 @@ def _relative_polygon(box: list[list[float]], width: int, height: int) -> tuple[
     return tuple(
         (min(max(float(x) / width, 0.0), 1.0), min(max(float(y) / height, 0.0), 1.0))
         for x, y in box
+    )
+
+
+def _glyphs(text: str, placed: list, width: int, height: int) -> tuple[Glyph, ...]:
+    """One glyph per character of the stripped text, if RapidOCR placed every character
+    (``placed``: its character boxes, characters and confidences, or nothing)."""
+    boxes, chars, confidences = placed or ([], [], [])
+    if not (len(boxes) == len(chars) == len(confidences) == len(text)) or "".join(chars) != text:
+        return ()
+    lead = len(text) - len(text.lstrip())
+    kept = range(lead, lead + len(text.strip()))
+    return tuple(
+        Glyph(text[i], float(confidences[i]), _relative_polygon(boxes[i], width, height))
+        for i in kept
     )
 
 

@@ -18,6 +18,7 @@ however long the video is.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections import defaultdict, deque
@@ -33,7 +34,11 @@ from chalicelib.analysis.detector import load_detector
 from chalicelib.analysis.frames import VideoReader
 from chalicelib.analysis.ocr import load_text_reader
 from chalicelib.config import Settings
+from chalicelib.errors import BadRequest
+from chalicelib.labels import unknown_labels
 from chalicelib.results import FrameResult, build_document
+from chalicelib.submissions import JobOptions
+from chalicelib.text_lines import TextFilter
 
 OCR_ENGINE = "rapidocr-onnxruntime 1.4.4 (PP-OCRv4 det+rec)"
 # The change gate compares grey thumbnails cell by cell: a frame is "the same" when no cell's
@@ -84,50 +89,103 @@ def default_workers() -> int:
 
 class YoloOcrPipeline:
     pipeline_id = "yolo_ocr"
+    detects_objects = True
+    reads_text = True
     # Read text only where a half-resolution look finds some (``TextReader.sees_text``).
     text_prefilter = False
 
     def __init__(
         self, settings: Settings, *, skip_unchanged_ocr: bool = True, workers: int | None = None
     ):
-        self.detector = load_detector(settings.model_path, intra_op_num_threads=1)
-        self.reader = load_text_reader(intra_op_num_threads=1)
+        self.detector = None
+        if self.detects_objects:
+            self.detector = load_detector(settings.model_path, intra_op_num_threads=1)
+        self.reader = load_text_reader(intra_op_num_threads=1) if self.reads_text else None
         self.skip_unchanged_ocr = skip_unchanged_ocr
         self.workers = workers or default_workers()
 
     def models(self) -> dict:
-        return {
-            "detector": {"name": self.detector.model_name, "sha256": self.detector.model_sha256},
-            "ocr": {"name": OCR_ENGINE},
-        }
+        models = {}
+        if self.detector is not None:
+            models["detector"] = {
+                "name": self.detector.model_name,
+                "sha256": self.detector.model_sha256,
+            }
+        if self.reader is not None:
+            models["ocr"] = {"name": OCR_ENGINE}
+        return models
 
     def run(
-        self, file_path: str | Path, *, sample_fps: float, timings: dict[str, float] | None = None
+        self,
+        file_path: str | Path,
+        *,
+        sample_fps: float,
+        options: JobOptions | None = None,
+        timings: dict[str, float] | None = None,
     ) -> dict:
-        """The results document for one video.
+        """The results document for one video, with the job's ``options`` (None: defaults).
 
         ``timings`` gets seconds per stage: ``decode`` and ``gate`` on this thread, ``detect``
         and ``ocr`` summed over the workers (so they can add up to more than the wall time),
-        ``build`` for the document, and ``wall`` for the whole call.
-        """
+        ``build`` for the document (tracks and segments included), and ``wall`` for the whole
+        call."""
         started_run = time.perf_counter()
+        options = options or JobOptions(self.pipeline_id)
+        self._check_labels(options)
         spent: dict[str, float] = defaultdict(float)
+        frames, sampling = self._analyze(file_path, sample_fps, options, spent)
+        started = time.perf_counter()
+        document = build_document(
+            pipeline_id=self.pipeline_id,
+            options=options.result_options(),
+            models=self.models(),
+            video=sampling.pop("video"),
+            sampling=sampling,
+            frames=frames,
+        )
+        spent["build"] += time.perf_counter() - started
+        spent["wall"] = time.perf_counter() - started_run
+        if timings is not None:
+            timings.update(spent)
+        return document
+
+    def _check_labels(self, options: JobOptions) -> None:
+        """The API checks labels only when it knows the model's names (chalicelib/labels.py)."""
+        if self.detector is None or not (options.labels or options.exclude_labels):
+            return
+        names = self.detector.class_names
+        for given in (options.labels or (), options.exclude_labels):
+            wrong = unknown_labels(tuple(given), names)
+            if wrong:
+                raise BadRequest(
+                    f"unknown class name(s) {', '.join(map(repr, wrong[:10]))} in labels or "
+                    f"exclude_labels; the model's classes are: {', '.join(names)}"
+                )
+
+    def _analyze(self, file_path, sample_fps: float, options: JobOptions, spent) -> tuple:
+        """Decode on this thread, run the models on the pool; frames in order and sampling."""
         frames: list[FrameResult] = []
         gate, ocr_runs = ChangeGate(), 0
         text: list = []
-        # (timestamp, index, detector task, text task or None to reuse the last frame's text)
-        in_flight: deque[tuple[int, int, Future, Future | None]] = deque()
+        detect = functools.partial(self._objects, options)
+        read = functools.partial(
+            self._read_text, TextFilter(options.text_min_confidence, options.text_scripts)
+        )
+        # (timestamp, index, detector task or None, text task or None to reuse the last text)
+        in_flight: deque[tuple[int, int, Future | None, Future | None]] = deque()
 
         def collect() -> None:
             nonlocal text, ocr_runs
             timestamp_ms, index, objects, lines = in_flight.popleft()
-            objects, seconds = objects.result()
-            spent["detect"] += seconds
+            found = []
+            if objects is not None:
+                found, seconds = objects.result()
+                spent["detect"] += seconds
             if lines is not None:
                 (text, was_read), seconds = lines.result()
                 spent["ocr"] += seconds
                 ocr_runs += was_read
-            frames.append(FrameResult(timestamp_ms, index, objects, text))
+            frames.append(FrameResult(timestamp_ms, index, found, text))
 
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="analyze")
         try:
@@ -139,48 +197,46 @@ class YoloOcrPipeline:
                     spent["decode"] += time.perf_counter() - started
                     if frame is None:
                         break
-                    started = time.perf_counter()
-                    read = not self.skip_unchanged_ocr or gate.changed(frame.image)
-                    spent["gate"] += time.perf_counter() - started
-                    objects = pool.submit(_timed, self.detector.detect, frame.image)
-                    lines = None
-                    if read:
-                        lines = pool.submit(_timed, self._read_text, frame.image)
+                    objects = lines = None
+                    if self.detector is not None:
+                        objects = pool.submit(_timed, detect, frame.image)
+                    if self.reader is not None and self._changed(gate, frame.image, spent):
+                        lines = pool.submit(_timed, read, frame.image)
                     in_flight.append((frame.timestamp_ms, frame.index, objects, lines))
                     del frame  # the tasks hold the image only until they have run
                     while len(in_flight) > 2 * self.workers:
                         collect()
                 while in_flight:
                     collect()
-                metadata, decoded = video.metadata, video.frames_decoded
-                ended_early = video.ended_early
+                sampling = {
+                    "video": asdict(video.metadata),
+                    "fps": sample_fps,
+                    "frames_sampled": len(frames),
+                    "frames_decoded": video.frames_decoded,
+                    "ocr_frames": ocr_runs,
+                    "ended_early": video.ended_early,
+                }
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-        started = time.perf_counter()
-        document = build_document(
-            pipeline_id=self.pipeline_id,
-            models=self.models(),
-            video=asdict(metadata),
-            sampling={
-                "fps": sample_fps,
-                "frames_sampled": len(frames),
-                "frames_decoded": decoded,
-                "ocr_frames": ocr_runs,
-                "ended_early": ended_early,
-            },
-            frames=frames,
-        )
-        spent["build"] += time.perf_counter() - started
-        spent["wall"] = time.perf_counter() - started_run
-        if timings is not None:
-            timings.update(spent)
-        return document
+        return frames, sampling
 
-    def _read_text(self, image: np.ndarray) -> tuple[list, bool]:
-        """The frame's text lines, and whether the full reader ran on it."""
+    def _changed(self, gate: ChangeGate, image: np.ndarray, spent) -> bool:
+        started = time.perf_counter()
+        changed = not self.skip_unchanged_ocr or gate.changed(image)
+        spent["gate"] += time.perf_counter() - started
+        return changed
+
+    def _objects(self, options: JobOptions, image: np.ndarray) -> list:
+        assert self.detector is not None  # called only when detects_objects
+        return [d for d in self.detector.detect(image) if options.wants_object(d)]
+
+    def _read_text(self, text_filter: TextFilter, image: np.ndarray) -> tuple[list, bool]:
+        """The frame's text lines worth reporting, and whether the full reader ran on it."""
+        assert self.reader is not None  # called only when reads_text
         if self.text_prefilter and not self.reader.sees_text(image):
             return [], False
-        return self.reader.read(image), True
+        height, width = image.shape[:2]
+        return text_filter.apply(self.reader.read(image), width / max(height, 1)), True
 
 
 class YoloOcrFastPipeline(YoloOcrPipeline):
@@ -192,3 +248,17 @@ class YoloOcrFastPipeline(YoloOcrPipeline):
 
     pipeline_id = "yolo_ocr_fast"
     text_prefilter = True
+
+
+class YoloPipeline(YoloOcrPipeline):
+    """Objects only, no OCR: the cheap one (every frame's ``text`` is empty)."""
+
+    pipeline_id = "yolo"
+    reads_text = False
+
+
+class OcrPipeline(YoloOcrPipeline):
+    """Text only, no detector (every frame's ``objects`` is empty; no tracks)."""
+
+    pipeline_id = "ocr"
+    detects_objects = False

@@ -244,7 +244,7 @@ def test_sqs_handler_claims_the_job_and_drops_garbage(client, aws, mp4_bytes, mo
     monkeypatch.setattr(
         aws.worker.pipelines,
         "run_on_file",
-        lambda path, pipeline_id, sample_fps, timings: ran.append(1) or {},
+        lambda path, pipeline_id, sample_fps, options, timings: ran.append(1) or {},
     )
     job_id = submit(client, mp4_bytes).json_body["job_id"]
     event = client.events.generate_sqs_event([json.dumps({"job_id": job_id})], "video-jobs-queue")

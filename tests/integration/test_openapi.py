@@ -24,6 +24,7 @@ from chalicelib import errors
 from chalicelib.ids import new_job_id
 from chalicelib.jobs import COMPLETED, RUNNING
 from chalicelib.results import FrameResult, build_document, encode
+from chalicelib.submissions import JobOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC_PATH = ROOT / "docs" / "openapi.yaml"
@@ -226,6 +227,7 @@ def synthetic_document(pipeline_id: str = "yolo_ocr") -> dict:
     sam = Thing(text="SAM", confidence=0.98, polygon=corners)
     return build_document(
         pipeline_id=pipeline_id,
+        options=JobOptions(pipeline_id, labels=("dog",)).result_options(),
         models={"detector": {"name": "yolov3-tiny-coco", "sha256": "0" * 64}, "ocr": {"name": "x"}},
         video={"duration_ms": 2000, "fps": 10.0, "width": 320, "height": 240, "frame_count": 20,
                "codec": "h264", "rotation": 0, "ignored_video_tracks": 0},
@@ -238,7 +240,9 @@ def synthetic_document(pipeline_id: str = "yolo_ocr") -> dict:
 class DocumentPipelines:
     """The worker's pipeline service, answering with a synthetic document."""
 
-    def run_on_file(self, file_path, pipeline_id=None, *, sample_fps=None, timings=None):
+    def run_on_file(
+        self, file_path, pipeline_id=None, *, sample_fps=None, options=None, timings=None
+    ):
         return synthetic_document(pipeline_id)
 
 

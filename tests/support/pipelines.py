@@ -11,10 +11,14 @@ class FakePipelines:
     def __init__(self, outcome: Exception | None = None):
         self.outcome = outcome
         self.calls: list[tuple[Path, bytes, str | None, float | None]] = []
+        self.options: list = []  # the JobOptions of each call
 
-    def run_on_file(self, file_path, pipeline_id=None, *, sample_fps=None, timings=None):
+    def run_on_file(
+        self, file_path, pipeline_id=None, *, sample_fps=None, options=None, timings=None
+    ):
         path = Path(file_path)
         self.calls.append((path, path.read_bytes(), pipeline_id, sample_fps))
+        self.options.append(options)
         if timings is not None:
             timings.update(decode=0.01, detect=0.02, ocr=0.03)
         if isinstance(self.outcome, Exception):
@@ -28,5 +32,9 @@ class RealPipeline:
     def __init__(self, pipeline):
         self.pipeline = pipeline
 
-    def run_on_file(self, file_path, pipeline_id=None, *, sample_fps=None, timings=None):
-        return self.pipeline.run(file_path, sample_fps=sample_fps or 1.0, timings=timings)
+    def run_on_file(
+        self, file_path, pipeline_id=None, *, sample_fps=None, options=None, timings=None
+    ):
+        return self.pipeline.run(
+            file_path, sample_fps=sample_fps or 1.0, options=options, timings=timings
+        )

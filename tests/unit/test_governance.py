@@ -218,7 +218,7 @@ class GoodPipeline:
     def __init__(self, settings, *, skip_unchanged_ocr: bool = True):
         self.settings = settings
 
-    def run(self, file_path, *, sample_fps: float, timings: dict | None = None) -> dict:
+    def run(self, file_path, *, sample_fps: float, options=None, timings=None) -> dict:
         return {}
 
 
@@ -230,7 +230,7 @@ class NoIdPipeline:
     def __init__(self, settings):
         self.settings = settings
 
-    def run(self, file_path, *, sample_fps):
+    def run(self, file_path, *, sample_fps, options):
         return {}
 
 
@@ -251,13 +251,18 @@ class PositionalFpsPipeline(GoodPipeline):
         return {}
 
 
+class NoOptionsPipeline(GoodPipeline):
+    def run(self, file_path, *, sample_fps):
+        return {}
+
+
 class KeywordFilePipeline(GoodPipeline):
-    def run(self, *, file_path, sample_fps):
+    def run(self, *, file_path, sample_fps, options):
         return {}
 
 
 class ExtraRequiredPipeline(GoodPipeline):
-    def run(self, file_path, *, sample_fps, model):
+    def run(self, file_path, *, sample_fps, options, model):
         return {}
 
 
@@ -289,9 +294,13 @@ def test_good_stand_in_passes():
         (f"{HERE}:WrongIdPipeline", "its pipeline_id is 'other', but it is registered as 'good'"),
         (f"{HERE}:NoIdPipeline", "has no pipeline_id class attribute"),
         (f"{HERE}:TwoArgumentPipeline", "cannot be built as TwoArgumentPipeline(settings)"),
-        (f"{HERE}:NoRunPipeline", "has no run(self, file_path, *, sample_fps) method"),
+        (f"{HERE}:NoRunPipeline", "has no run(self, file_path, *, sample_fps, options) method"),
         (f"{HERE}:PositionalFpsPipeline", "it takes no keyword argument sample_fps"),
-        (f"{HERE}:KeywordFilePipeline", "does not fit run(self, file_path, *, sample_fps)"),
+        (f"{HERE}:NoOptionsPipeline", "it takes no keyword argument options"),
+        (
+            f"{HERE}:KeywordFilePipeline",
+            "does not fit run(self, file_path, *, sample_fps, options)",
+        ),
         (f"{HERE}:ExtraRequiredPipeline", "missing a required argument: 'model'"),
     ],
 )
@@ -310,7 +319,7 @@ def test_report_names_each_bad_entry_and_still_confirms_the_good_ones(capsys):
         f"pipelines: FAIL bad -> {HERE}:NoRunPipeline: its pipeline_id is 'good', "
         "but it is registered as 'bad'",
         f"pipelines: FAIL bad -> {HERE}:NoRunPipeline: "
-        "has no run(self, file_path, *, sample_fps) method",
+        "has no run(self, file_path, *, sample_fps, options) method",
     ]
 
 

@@ -34,6 +34,7 @@ def frames():
 def document():
     return build_document(
         pipeline_id="yolo_ocr",
+        options={"min_confidence": 0.25},
         models={"detector": {"name": "m", "sha256": "0" * 64}},
         video={"duration_ms": 2500},
         sampling={"fps": 1.0},
@@ -48,6 +49,7 @@ def test_frames_are_rounded_and_relative():
         "class_id": 16,
         "confidence": 0.8123,
         "box": {"x": 0.1, "y": 0.2, "w": 0.3, "h": 0.4},
+        "track_id": 1,
     }
     assert first["text"][0]["polygon"][1] == [0.4, 0.1]
 
@@ -62,7 +64,7 @@ def test_object_summary_counts_frames_not_boxes():
 
 def test_text_summary_per_distinct_line():
     assert document()["summary"]["text"] == [
-        {"text": "HELLO", "frames": 2, "best_confidence": 0.99, "first_ms": 0, "last_ms": 2000}
+        {"text": "HELLO", "frames": 2, "max_confidence": 0.99, "first_ms": 0, "last_ms": 2000}
     ]
 
 

@@ -113,7 +113,9 @@ def test_a_worker_that_lost_its_lease_neither_stores_nor_finishes(jobs, storage)
     job = pending_job(jobs, storage)
 
     class TakenOverMidway(FakePipelines):
-        def run_on_file(self, file_path, pipeline_id=None, *, sample_fps=None, timings=None):
+        def run_on_file(
+            self, file_path, pipeline_id=None, *, sample_fps=None, options=None, timings=None
+        ):
             held = jobs.get(job.job_id)  # this worker is presumed dead: another takes over
             jobs.release_lease(job.job_id, held.lease_owner)
             jobs.claim(job.job_id, "the-successor", lease_s=60)

@@ -1,0 +1,49 @@
+"""Per-job result options over HTTP (Chalice's test client on moto) and against the real model."""
+
+import pytest
+from chalice.test import Client
+
+from app import app
+from chalicelib.config import load_settings
+from chalicelib.labels import COCO_NAMES, known_class_names
+from chalicelib.submissions import JobOptions
+
+
+@pytest.fixture
+def client(aws):
+    with Client(app) as test_client:
+        yield test_client
+
+
+def test_the_api_knows_the_coco_names_of_the_built_in_model(monkeypatch, model_path):
+    from chalicelib.analysis.detector import load_detector
+
+    monkeypatch.delenv("VIDEO_JOBS_MODEL_PATH", raising=False)
+    assert known_class_names(load_settings()) == COCO_NAMES
+    assert load_detector(model_path).class_names == COCO_NAMES
+
+
+def test_submit_stores_the_options_in_dynamodb_as_one_attribute(client, aws, tiny_mp4):
+    response = client.http.post(
+        "/video/submit?pipeline_id=yolo&labels=person&min_confidence=0.6",
+        body=tiny_mp4.read_bytes(),
+        headers={"Content-Type": "video/mp4"},
+    )
+    assert response.status_code == 202
+    job = aws.jobs.get(response.json_body["job_id"])
+    assert job.options == {"labels": ["person"], "min_confidence": 0.6}
+    assert JobOptions.from_record(job) == JobOptions("yolo", None, 0.6, ("person",))
+
+
+@pytest.mark.parametrize("route", ["/video/submit", "/video/uploads"])
+@pytest.mark.parametrize(
+    "query", ["?min_confidence=NaN", "?labels=", "?labels=dog,dog", "?exclude_labels=unicorn"]
+)
+def test_both_routes_answer_bad_options_with_a_400(client, route, query):
+    response = client.http.post(
+        route + query, body=b"\x00" * 16, headers={"Content-Type": "video/mp4"}
+    )
+    assert response.status_code == 400
+    assert response.json_body["code"] == "BadRequest"
+    name = query[1:].split("=")[0]
+    assert response.json_body["message"].startswith(name)

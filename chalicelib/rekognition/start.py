@@ -43,6 +43,15 @@ def pipeline_for(operation: str) -> str:
     return next(p for p in PIPELINE_CHOICES[operation] if p in PIPELINES)
 
 
+def analyzer_filters(record: dict) -> dict:
+    """What the analyzer must keep for Get* to filter: a text job keeps lines down to its
+    WordFilter's MinConfidence (not only the REST default of 0.8); Get* applies the rest."""
+    word = record.get("Filters", {}).get("WordFilter", {})
+    if record["Operation"] != "StartTextDetection" or "MinConfidence" not in word:
+        return {}
+    return {"text_min_confidence": word["MinConfidence"] / 100}
+
+
 S3_REFUSALS = {
     **dict.fromkeys(("404", "NoSuchKey", "NoSuchBucket", "NoSuchVersion"), "does not exist"),
     **dict.fromkeys(("403", "AccessDenied"), "access denied (this API may not read that bucket)"),
@@ -108,7 +117,7 @@ def start_job(operation: str, params: dict, ctx: RekognitionApi) -> dict:
         )
     record = {"Operation": operation, **params}
     token = record.pop("ClientRequestToken", None)
-    options = JobOptions(pipeline_for(operation), rekognition=record)
+    options = JobOptions(pipeline_for(operation), rekognition=record, **analyzer_filters(record))
     try:
         job_id = ctx.submissions.submit_copied(
             lambda path: source.copy_to(ctx.storage.bucket, path),

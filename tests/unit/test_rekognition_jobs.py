@@ -16,7 +16,7 @@ from chalicelib.ids import new_job_id, video_path
 from chalicelib.jobs import COMPLETED, FAILED, RUNNING, InMemoryJobStore, JobRecord
 from chalicelib.queue import InMemoryQueue
 from chalicelib.rekognition import publish_notice
-from chalicelib.rekognition.start import pipeline_for
+from chalicelib.rekognition.start import analyzer_filters, pipeline_for
 from chalicelib.storage import LocalStorage
 from chalicelib.submissions import JobOptions, Submissions
 from chalicelib.worker import JobWorker
@@ -168,3 +168,10 @@ def test_a_refused_notice_is_logged_not_raised(parts, caplog):
     with caplog.at_level(logging.ERROR):
         publish_notice(job, lambda: FakeSns(ConnectionError("no such topic")))
     assert f"could not publish the notice of job {job.job_id}" in caplog.text
+
+
+def test_a_text_job_keeps_lines_down_to_its_word_filter_for_get_to_filter():
+    text = {"Operation": "StartTextDetection", "Filters": {"WordFilter": {"MinConfidence": 55}}}
+    assert analyzer_filters(text) == {"text_min_confidence": 0.55}
+    assert analyzer_filters({"Operation": "StartTextDetection"}) == {}  # the REST default, 0.8
+    assert analyzer_filters({"Operation": "StartLabelDetection", "MinConfidence": 10}) == {}

@@ -12,6 +12,7 @@ the same message).
     │   └── InputMissing            the job's video is no longer in storage
     ├── JobNotFound                 no such job (or an id that could never exist)
     ├── ResultsNotReady             job exists but has no results (pending/running/failed)
+    ├── ResultsDamaged              a completed job's stored results are unreadable
     ├── Conflict                    the job is not in a state that allows this call
     │   └── IllegalTransition       a conditional status write lost (another writer won)
     ├── PayloadTooLarge             body above the direct-upload limit
@@ -54,6 +55,10 @@ class JobNotFound(VideoJobsError):
 
 class ResultsNotReady(VideoJobsError):
     pass
+
+
+class ResultsDamaged(VideoJobsError):
+    """Not the caller's fault, and retrying cannot help: the job must be submitted again."""
 
 
 class Conflict(VideoJobsError):

@@ -27,12 +27,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from chalicelib import result_pieces
 from chalicelib.errors import IllegalTransition, InputMissing, MalformedMessage, VideoJobsError
 from chalicelib.ids import results_path
 from chalicelib.jobs import UNFINISHED_STATES, JobRecord, JobStore
 from chalicelib.pipelines import VideoFilePipelineService
 from chalicelib.queue import decode_message
-from chalicelib.results import encode
 from chalicelib.storage import StorageService
 
 log = logging.getLogger(__name__)
@@ -206,7 +206,9 @@ class JobWorker:
                 clock.add(timings)
         self._confirm_lease(job)  # a worker presumed dead must not store anything
         with clock.timed("store"):
-            return self._store(job.job_id, encode(document))
+            output = results_path(job.job_id)
+            result_pieces.write(self.storage, output, document)
+            return output
 
     def _download(self, path: str, local: Path) -> None:
         try:
@@ -215,20 +217,6 @@ class JobWorker:
             raise InputMissing(
                 "the uploaded video is no longer in storage (expired or deleted); submit it again"
             ) from None
-
-    def _store(self, job_id: str, data: bytes) -> str:
-        """Write results once; a copy already there came from an attempt that died before
-        finishing the job, and is kept (the analysis is deterministic)."""
-        output = results_path(job_id)
-        try:
-            self.storage.save_file(data, output, overwrite=False)
-        except FileExistsError:
-            log.info(
-                "results of job %s were already stored; keeping them",
-                job_id,
-                extra={"job_id": job_id},
-            )
-        return output
 
     def _confirm_lease(self, job: JobRecord) -> None:
         try:

@@ -43,6 +43,7 @@ class Settings:
     max_attempts: int  # deliveries of one job before it is failed (= the queue's maxReceiveCount)
     visibility_timeout_s: int  # of the local queue; the cloud queue's is 6x the function timeout
     job_retention_days: int  # jobs and their files expire after this (DynamoDB TTL, S3 lifecycle)
+    idempotency_lease_s: float  # an Idempotency-Key whose job was never recorded is free after this
 
     @property
     def stale_after_s(self) -> float:
@@ -85,4 +86,6 @@ def load_settings() -> Settings:
         max_attempts=_int("VIDEO_JOBS_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS),
         visibility_timeout_s=_int("VIDEO_JOBS_VISIBILITY_TIMEOUT_S", 60),
         job_retention_days=_int("VIDEO_JOBS_RETENTION_DAYS", DEFAULT_RETENTION_DAYS),
+        # above the API function's 30 s timeout: the request that reserved a key is surely dead
+        idempotency_lease_s=float(os.environ.get("VIDEO_JOBS_IDEMPOTENCY_LEASE_S", "60")),
     )

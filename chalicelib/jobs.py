@@ -15,7 +15,7 @@ lease (it was presumed dead) cannot overwrite the outcome of the one that took o
 
 Two implementations honour one contract (tests/unit/test_jobs.py runs against both):
 ``DynamoJobStore`` (``chalicelib/dynamo_jobs.py``, pynamodb) and ``InMemoryJobStore`` (here).
-An adapter implements four row operations and two idempotency-key operations; the transitions
+An adapter implements four row operations and three idempotency-key operations; the transitions
 and their rules live here, once. The store also keeps idempotency keys (``KeyRecord``), which
 share the table with job rows.
 """
@@ -124,6 +124,7 @@ class KeyRecord:
     target_job_id: str
     fingerprint: str
     expires_at: int
+    reserved_until: float | None = None  # epoch s; after it, a retry may take an unused key over
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,11 @@ class JobStore(ABC):
     def reserve_key(self, record: KeyRecord) -> KeyRecord | None:
         """Store ``record`` unless its key exists (one conditional write); None if stored, else
         the record already there."""
+
+    @abstractmethod
+    def take_over_key(self, record: KeyRecord, previous: KeyRecord) -> bool:
+        """Replace ``previous`` with ``record`` iff the stored key still names
+        ``previous.target_job_id`` (one conditional write); True if replaced."""
 
     @abstractmethod
     def release_key(self, key_id: str) -> None:
@@ -313,6 +319,14 @@ class InMemoryJobStore(JobStore):
         with self._lock:
             existing = self._keys.setdefault(record.key_id, record)
         return None if existing is record else existing
+
+    def take_over_key(self, record: KeyRecord, previous: KeyRecord) -> bool:
+        with self._lock:
+            stored = self._keys.get(record.key_id)
+            if stored is None or stored.target_job_id != previous.target_job_id:
+                return False
+            self._keys[record.key_id] = record
+            return True
 
     def release_key(self, key_id: str) -> None:
         with self._lock:

@@ -162,9 +162,16 @@ class Submissions:
 
     def _reserve_key(self, key: str, job_id: str, data: bytes, options: JobOptions) -> str | None:
         request = idempotency.fingerprint(data, options.pipeline_id, repr(options.sample_fps))
-        retention = self.settings.job_retention_days
+        settings = self.settings
         return _accept(
-            lambda: idempotency.reserve(self.jobs, key, job_id, request, retention),
+            lambda: idempotency.reserve(
+                self.jobs,
+                key,
+                job_id,
+                request,
+                retention_days=settings.job_retention_days,
+                lease_s=settings.idempotency_lease_s,
+            ),
             "check the Idempotency-Key",
         )
 
@@ -180,7 +187,8 @@ class Submissions:
             job = self.jobs.get(job_id)
         except JobNotFound:  # the first request holds the key but has not recorded its job yet
             raise Conflict(
-                "a request with this Idempotency-Key is still being accepted; retry in a moment"
+                "a request with this Idempotency-Key is still being accepted; retry in a moment "
+                f"(after {self.settings.idempotency_lease_s:g} s a retry takes the key over)"
             ) from None
         log.info("job %s returned again for a repeated Idempotency-Key", job_id)
         return job

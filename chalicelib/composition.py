@@ -54,11 +54,19 @@ class Services:
             pipelines=VideoFilePipelineService(self.settings),
             lease_s=self.settings.job_lease_s,
             max_attempts=self.settings.max_attempts,
+            max_frames=self.settings.max_frames_per_job,
+            default_sample_fps=self.settings.sample_fps,
         )
 
     def reconcile(self, now: float | None = None) -> ReconcileReport:
         """The sweep that re-queues stranded jobs (scheduled on AWS, every 30 s locally)."""
-        return reconcile(self.jobs, self.queue, stale_after_s=self.settings.stale_after_s, now=now)
+        return reconcile(
+            self.jobs,
+            self.queue,
+            stale_after_s=self.settings.stale_after_s,
+            redelivery_s=self.settings.visibility_timeout_s,
+            now=now,
+        )
 
 
 @functools.cache

@@ -54,6 +54,7 @@ def _job_model(meta: type) -> type[Model]:
         attempts = NumberAttribute(default=0)
         lease_owner = UnicodeAttribute(null=True)
         lease_expires_at = NumberAttribute(null=True)
+        enqueued_at = NumberAttribute(null=True)
         expires_at = NumberAttribute(null=True)  # the table's TTL attribute
 
     return JobRow

@@ -9,7 +9,8 @@ the same message).
     ├── BadRequest                  malformed ids, bodies or parameters
     │   ├── InvalidVideo            not a readable MP4 / no decodable video
     │   ├── UnknownPipeline         pipeline id not in the registry
-    │   └── InputMissing            the job's video is no longer in storage
+    │   ├── InputMissing            the job's video is no longer in storage
+    │   └── TooManyFrames           the job would sample more frames than one job may
     ├── JobNotFound                 no such job (or an id that could never exist)
     ├── ResultsNotReady             job exists but has no results (pending/running/failed)
     ├── ResultsDamaged              a completed job's stored results are unreadable
@@ -47,6 +48,10 @@ class UnknownPipeline(BadRequest):
 
 class InputMissing(BadRequest):
     pass
+
+
+class TooManyFrames(BadRequest):
+    """Duration x sample rate is over the per-job frame limit (a failed job's reason)."""
 
 
 class JobNotFound(VideoJobsError):

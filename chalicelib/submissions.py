@@ -210,6 +210,11 @@ class Submissions:
             self.queue.enqueue(job_id)
         except Exception:  # the job is recorded: the reconcile sweep will queue it
             log.exception("could not queue job %s; the reconcile sweep will", job_id)
+            return
+        try:
+            self.jobs.mark_enqueued(job_id)
+        except Exception:  # at worst the sweep sends it once more, which is harmless
+            log.exception("could not record that job %s was queued", job_id)
 
     def create_upload(self, options: JobOptions) -> UploadTicket:
         """A job in ``uploading`` state and a URL the caller PUTs the video to."""

@@ -28,7 +28,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from chalicelib import result_pieces
+from chalicelib.config import DEFAULT_MAX_FRAMES_PER_JOB
 from chalicelib.errors import IllegalTransition, InputMissing, MalformedMessage, VideoJobsError
+from chalicelib.frame_budget import check_frame_budget
 from chalicelib.ids import results_path
 from chalicelib.jobs import UNFINISHED_STATES, JobRecord, JobStore
 from chalicelib.pipelines import VideoFilePipelineService
@@ -112,12 +114,16 @@ class JobWorker:
         pipelines: VideoFilePipelineService,
         lease_s: float = 60.0,
         max_attempts: int = 3,
+        max_frames: int = DEFAULT_MAX_FRAMES_PER_JOB,
+        default_sample_fps: float = 1.0,
     ):
         self.storage = storage
         self.jobs = jobs
         self.pipelines = pipelines
         self.lease_s = lease_s
         self.max_attempts = max_attempts
+        self.max_frames = max_frames
+        self.default_sample_fps = default_sample_fps
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def handle_message(self, body: str, receive_count: int = 1) -> bool:
@@ -197,6 +203,8 @@ class JobWorker:
             video = Path(workdir) / "input.mp4"
             with clock.timed("download"):
                 self._download(job.input_path, video)
+            fps = job.sample_fps or self.default_sample_fps
+            check_frame_budget(video, fps, self.max_frames)
             timings: dict[str, float] = {}
             try:
                 document = self.pipelines.run_on_file(

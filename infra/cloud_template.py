@@ -207,6 +207,8 @@ def function_environment() -> dict:
         "VIDEO_JOBS_QUEUE": {"Fn::GetAtt": [QUEUE, "QueueName"]},
         "VIDEO_JOBS_RETENTION_DAYS": {"Ref": RETENTION_DAYS},
         "VIDEO_JOBS_MAX_ATTEMPTS": str(MAX_RECEIVE_COUNT),
+        # the sweep waits this long past a lease for the queue's own redelivery
+        "VIDEO_JOBS_VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S),
     }
 
 

@@ -101,6 +101,24 @@ def invoke(handler, sqs, queue_url: str, message: dict, queue_arn: str, settings
     log.info("message %s done", message["MessageId"])
 
 
+def sweep_every(every_s: float, sweep, stop: threading.Event) -> threading.Thread:
+    """Run the reconcile sweep now and every ``every_s`` on its own thread (what the scheduled
+    reconcile_jobs does on AWS), so a long job never delays it."""
+
+    def loop() -> None:
+        while True:
+            try:
+                sweep()
+            except Exception:  # the emulator restarting or a network blip: the next sweep retries
+                log.exception("reconcile sweep failed; retrying in %d s", every_s)
+            if stop.wait(every_s):
+                return
+
+    thread = threading.Thread(target=loop, name="reconcile-sweep", daemon=True)
+    thread.start()
+    return thread
+
+
 def run(stop: threading.Event) -> None:
     from app import analyze_video  # the very handler Lambda runs
 
@@ -110,12 +128,9 @@ def run(stop: threading.Event) -> None:
         "Attributes"
     ]["QueueArn"]
     log.info("polling %s", queue_url)
-    next_sweep = time.monotonic()
+    sweep_every(RECONCILE_EVERY_S, wired.reconcile, stop)
     while not stop.is_set():
         try:
-            if time.monotonic() >= next_sweep:  # what the scheduled reconcile_jobs does on AWS
-                wired.reconcile()
-                next_sweep = time.monotonic() + RECONCILE_EVERY_S
             messages = sqs.receive_message(
                 QueueUrl=queue_url,
                 MaxNumberOfMessages=1,

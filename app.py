@@ -42,6 +42,7 @@ ERROR_STATUS: dict[type[errors.VideoJobsError], int] = {
     errors.PayloadTooLarge: 413,
     errors.UnsupportedMediaType: 415,
     errors.ServiceUnavailable: 503,
+    errors.ResultsDamaged: 500,  # stored results unreadable: not the caller's fault, not transient
 }
 INTERNAL_ERROR_BODY = {
     "code": "InternalError",
@@ -65,7 +66,8 @@ def _json(body: dict, status: int = 200, headers: dict | None = None) -> Respons
 
 
 def maps_errors(handler: Callable[..., Response]) -> Callable[..., Response]:
-    """Turn domain errors into JSON 4xx answers; anything else is a logged, traceback-free 500."""
+    """Turn domain errors into JSON answers with their status; anything else is a logged,
+    traceback-free 500."""
 
     @functools.wraps(handler)
     def wrapper(*args: Any, **kwargs: Any) -> Response:

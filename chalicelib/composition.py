@@ -66,6 +66,8 @@ class Services:
             max_attempts=self.settings.max_attempts,
             on_finish=self.announce,
             max_input_bytes=self.settings.max_upload_bytes,
+            max_frames=self.settings.max_frames_per_job,
+            default_sample_fps=self.settings.sample_fps,
         )
 
     def announce(self, job: JobRecord) -> None:
@@ -112,7 +114,13 @@ class Services:
 
     def reconcile(self, now: float | None = None) -> ReconcileReport:
         """The sweep that re-queues stranded jobs (scheduled on AWS, every 30 s locally)."""
-        return reconcile(self.jobs, self.queue, stale_after_s=self.settings.stale_after_s, now=now)
+        return reconcile(
+            self.jobs,
+            self.queue,
+            stale_after_s=self.settings.stale_after_s,
+            redelivery_s=self.settings.visibility_timeout_s,
+            now=now,
+        )
 
 
 @functools.cache

@@ -21,6 +21,10 @@ DEFAULT_BUCKET = "video-jobs-media"
 DEFAULT_QUEUE_NAME = "video-jobs-queue"
 DEFAULT_MAX_ATTEMPTS = 3  # also the queue's maxReceiveCount (infra/resources.py)
 DEFAULT_RETENTION_DAYS = 30  # jobs, keys and files (DynamoDB TTL, S3 lifecycle)
+# Frames one job may sample: what one analyzer invocation (600 s) surely finishes. make bench:
+# ~106 ms a frame on 2 cores (~93 min of video at 1 frame/s in 600 s, 5600 frames); 5000 leaves
+# a margin for decoding high-resolution video.
+DEFAULT_MAX_FRAMES_PER_JOB = 5000
 MAX_SAMPLE_FPS = 30.0  # frames analyzed per second of video, at most
 MIN_SAMPLE_FPS = 0.001  # one frame per 1000 s; DynamoDB cannot store numbers below 1e-130
 DEFAULT_NOTICES_QUEUE_NAME = "video-jobs-notices"  # webhook deliveries and their retries
@@ -52,12 +56,14 @@ class Settings:
     model_path: Path
     job_lease_s: float  # a running job whose lease is not renewed for this long is taken over
     max_attempts: int  # deliveries of one job before it is failed (= the queue's maxReceiveCount)
-    visibility_timeout_s: int  # of the local queue; the cloud queue's is 6x the function timeout
+    visibility_timeout_s: int  # of the queue: 60 s locally, 6x the function timeout on AWS
     job_retention_days: int  # jobs and their files expire after this (DynamoDB TTL, S3 lifecycle)
     max_queued_jobs: int  # Rekognition Start* answers LimitExceededException above this backlog
     pagination_key: bytes  # signs Rekognition NextToken values (tamper-evident, job-bound)
     state_dir: Path  # where the local stack's emulator keeps its S3 and DynamoDB state
     notices: NoticeSettings
+    idempotency_lease_s: float  # an Idempotency-Key whose job was never recorded is free after this
+    max_frames_per_job: int  # duration x sample_fps above this fails the job before analysis
 
     @property
     def stale_after_s(self) -> float:
@@ -149,4 +155,7 @@ def load_settings() -> Settings:
         ).encode(),
         state_dir=_state_dir(),
         notices=_notice_settings(stage),
+        # above the API function's 30 s timeout: the request that reserved a key is surely dead
+        idempotency_lease_s=float(os.environ.get("VIDEO_JOBS_IDEMPOTENCY_LEASE_S", "60")),
+        max_frames_per_job=_int("VIDEO_JOBS_MAX_FRAMES_PER_JOB", DEFAULT_MAX_FRAMES_PER_JOB),
     )

@@ -55,6 +55,7 @@ def _job_model(meta: type) -> type[Model]:
         attempts = NumberAttribute(default=0)
         lease_owner = UnicodeAttribute(null=True)
         lease_expires_at = NumberAttribute(null=True)
+        enqueued_at = NumberAttribute(null=True)
         expires_at = NumberAttribute(null=True)  # the table's TTL attribute
 
     return JobRow
@@ -67,6 +68,7 @@ def _key_model(meta: type) -> type[Model]:
         target_job_id = UnicodeAttribute()
         fingerprint = UnicodeAttribute()
         expires_at = NumberAttribute()
+        reserved_until = NumberAttribute(null=True)  # absent on keys stored before the lease
 
     return KeyRow
 
@@ -130,23 +132,38 @@ class DynamoJobStore(JobStore):
             expression |= (rows.status == RUNNING) & expired
         return expression  # a missing row has no status: the write fails, nothing is created
 
-    def reserve_key(self, record: KeyRecord) -> KeyRecord | None:
-        row = self._keys(
+    def _key_row(self, record: KeyRecord) -> Model:
+        return self._keys(
             record.key_id,
             target_job_id=record.target_job_id,
             fingerprint=record.fingerprint,
             expires_at=record.expires_at,
+            reserved_until=record.reserved_until,
         )
+
+    def _save_key(self, record: KeyRecord, condition: Any) -> bool:
         try:
-            row.save(condition=self._keys.key_id.does_not_exist())
-            return None
+            self._key_row(record).save(condition=condition)
+            return True
         except PutError as error:
             if not _is_condition_failure(error):
                 raise
+        return False
+
+    def reserve_key(self, record: KeyRecord) -> KeyRecord | None:
+        if self._save_key(record, self._keys.key_id.does_not_exist()):
+            return None
         existing = self._keys.get(record.key_id, consistent_read=True)
         return KeyRecord(
-            existing.key_id, existing.target_job_id, existing.fingerprint, existing.expires_at
+            existing.key_id,
+            existing.target_job_id,
+            existing.fingerprint,
+            existing.expires_at,
+            existing.reserved_until,
         )
+
+    def take_over_key(self, record: KeyRecord, previous: KeyRecord) -> bool:
+        return self._save_key(record, self._keys.target_job_id == previous.target_job_id)
 
     def release_key(self, key_id: str) -> None:
         self._keys(key_id).delete()

@@ -9,9 +9,11 @@ the same message).
     ├── BadRequest                  malformed ids, bodies or parameters
     │   ├── InvalidVideo            not a readable MP4 / no decodable video
     │   ├── UnknownPipeline         pipeline id not in the registry
-    │   └── InputMissing            the job's video is no longer in storage
+    │   ├── InputMissing            the job's video is no longer in storage
+    │   └── TooManyFrames           the job would sample more frames than one job may
     ├── JobNotFound                 no such job (or an id that could never exist)
     ├── ResultsNotReady             job exists but has no results (pending/running/failed)
+    ├── ResultsDamaged              a completed job's stored results are unreadable
     ├── Conflict                    the job is not in a state that allows this call
     │   └── IllegalTransition       a conditional status write lost (another writer won)
     ├── PayloadTooLarge             body above the direct-upload limit
@@ -70,12 +72,20 @@ class InputMissing(BadRequest):
     pass
 
 
+class TooManyFrames(BadRequest):
+    """Duration x sample rate is over the per-job frame limit (a failed job's reason)."""
+
+
 class JobNotFound(VideoJobsError):
     pass
 
 
 class ResultsNotReady(VideoJobsError):
     pass
+
+
+class ResultsDamaged(VideoJobsError):
+    """Not the caller's fault, and retrying cannot help: the job must be submitted again."""
 
 
 class Conflict(VideoJobsError):

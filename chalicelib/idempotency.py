@@ -5,16 +5,23 @@ A key is kept as its own item in the jobs table, under a partition key that can 
 id (``idempotency#`` + the key's SHA-256), naming the job it created and a fingerprint of the
 request. Reserving it is one conditional put, so two concurrent retries cannot both create a job;
 reusing a key for a different request is a 409. Keys expire with their jobs (DynamoDB TTL).
+
+A reservation is held under a short lease (``Settings.idempotency_lease_s``, longer than the API
+function's timeout): if the request that reserved the key died before recording its job, a retry
+after the lease finds no job and takes the key over (a conditional write, so one retry wins).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
+import time
 
 from chalicelib.errors import BadRequest, Conflict
 from chalicelib.jobs import JobStore, KeyRecord, expiry
 
+log = logging.getLogger(__name__)
 HEADER = "idempotency-key"
 _VALID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -44,10 +51,19 @@ def key_id(key: str) -> str:
 
 
 def reserve(
-    jobs: JobStore, key: str, job_id: str, request_fingerprint: str, retention_days: int
+    jobs: JobStore,
+    key: str,
+    job_id: str,
+    request_fingerprint: str,
+    *,
+    retention_days: int,
+    lease_s: float,
 ) -> str | None:
     """Tie ``key`` to ``job_id``. None if it is ours now; else the job id it already names."""
-    record = KeyRecord(key_id(key), job_id, request_fingerprint, expiry(retention_days))
+    now = time.time()
+    record = KeyRecord(
+        key_id(key), job_id, request_fingerprint, expiry(retention_days), now + lease_s
+    )
     existing = jobs.reserve_key(record)
     if existing is None:
         return None
@@ -56,7 +72,20 @@ def reserve(
             "this Idempotency-Key was already used for a different request: "
             "use a new key for a new video"
         )
+    if _abandoned(jobs, existing, now) and jobs.take_over_key(record, existing):
+        log.warning(
+            "took over an Idempotency-Key whose request died before recording job %s",
+            existing.target_job_id,
+            extra={"job_id": job_id},
+        )
+        return None
     return existing.target_job_id
+
+
+def _abandoned(jobs: JobStore, existing: KeyRecord, now: float) -> bool:
+    """The reservation's lease is over and its job was never recorded."""
+    lease_over = existing.reserved_until is None or existing.reserved_until < now
+    return lease_over and jobs.find(existing.target_job_id) is None
 
 
 def release(jobs: JobStore, key: str) -> None:

@@ -15,13 +15,14 @@ lease (it was presumed dead) cannot overwrite the outcome of the one that took o
 
 Two implementations honour one contract (tests/unit/test_jobs.py runs against both):
 ``DynamoJobStore`` (``chalicelib/dynamo_jobs.py``, pynamodb) and ``InMemoryJobStore`` (here).
-An adapter implements four row operations and two idempotency-key operations; the transitions
+An adapter implements four row operations and three idempotency-key operations; the transitions
 and their rules live here, once. The store also keeps idempotency keys (``KeyRecord``), which
 share the table with job rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import threading
@@ -48,7 +49,7 @@ UNFINISHED_STATES = frozenset({PENDING, RUNNING})  # what the reconcile sweep lo
 # target status -> the statuses it may be reached from
 ALLOWED_SOURCES: dict[str, frozenset[str]] = {
     PENDING: frozenset({UPLOADING}),
-    RUNNING: frozenset({PENDING}),
+    RUNNING: frozenset({PENDING}),  # by claim() only (it takes a lease)
     COMPLETED: frozenset({RUNNING}),
     FAILED: frozenset({UPLOADING, PENDING, RUNNING}),
 }
@@ -85,6 +86,7 @@ class JobRecord:
     attempts: int = 0  # claims so far, retries and takeovers included
     lease_owner: str | None = None
     lease_expires_at: float | None = None  # epoch seconds
+    enqueued_at: float | None = None  # epoch seconds; last time a queue message was sent for it
     expires_at: int | None = None  # epoch seconds; DynamoDB TTL removes old jobs
 
     @classmethod
@@ -125,6 +127,7 @@ class KeyRecord:
     target_job_id: str
     fingerprint: str
     expires_at: int
+    reserved_until: float | None = None  # epoch s; after it, a retry may take an unused key over
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,11 @@ class JobStore(ABC):
         the record already there."""
 
     @abstractmethod
+    def take_over_key(self, record: KeyRecord, previous: KeyRecord) -> bool:
+        """Replace ``previous`` with ``record`` iff the stored key still names
+        ``previous.target_job_id`` (one conditional write); True if replaced."""
+
+    @abstractmethod
     def release_key(self, key_id: str) -> None:
         """Forget a key (idempotent)."""
 
@@ -197,6 +205,8 @@ class JobStore(ABC):
     ) -> JobRecord:
         """Move to ``new_status`` iff the stored status still allows it (and, given ``owner``,
         that worker still holds the lease); else IllegalTransition."""
+        if new_status == RUNNING:  # only with a lease, or the sweep could never recover it
+            raise ValueError("a job starts running only through claim(), which takes a lease")
         sources = ALLOWED_SOURCES.get(new_status)
         if sources is None:
             raise ValueError(f"unknown target status {new_status!r}")
@@ -242,9 +252,17 @@ class JobStore(ABC):
         return self._write(job_id, self._held_by(owner), changes, "have its lease renewed")
 
     def release_lease(self, job_id: str, owner: str) -> JobRecord:
-        """Give the job up for an immediate retry (the next delivery may claim it at once)."""
-        changes = Changes({"lease_expires_at": 0})
+        """Give the job up for a retry: the lease ends now, so the next delivery of its message
+        may claim it at once, and the sweep counts the queue's redelivery time from now."""
+        changes = Changes({"lease_expires_at": time.time()})
         return self._write(job_id, self._held_by(owner), changes, "be released")
+
+    def mark_enqueued(self, job_id: str, at: float | None = None) -> None:
+        """Record that a message for the job was sent (at ``at``, default now): the sweep never
+        re-sends a job whose message is waiting in line. A finished job is left as it is."""
+        changes = Changes({"enqueued_at": time.time() if at is None else at})
+        with contextlib.suppress(IllegalTransition):
+            self._write(job_id, Condition(UNFINISHED_STATES), changes, "be marked enqueued")
 
     @staticmethod
     def _held_by(owner: str) -> Condition:
@@ -319,6 +337,14 @@ class InMemoryJobStore(JobStore):
         with self._lock:
             existing = self._keys.setdefault(record.key_id, record)
         return None if existing is record else existing
+
+    def take_over_key(self, record: KeyRecord, previous: KeyRecord) -> bool:
+        with self._lock:
+            stored = self._keys.get(record.key_id)
+            if stored is None or stored.target_job_id != previous.target_job_id:
+                return False
+            self._keys[record.key_id] = record
+            return True
 
     def release_key(self, key_id: str) -> None:
         with self._lock:

@@ -6,13 +6,16 @@ returns the JSON body of its route, so ``app.py`` only parses the request and re
 
 from __future__ import annotations
 
-import json
+import logging
 from typing import Any
 
-from chalicelib.errors import JobNotFound, ResultsNotReady
+from chalicelib import result_pieces
+from chalicelib.errors import JobNotFound, ResultsDamaged, ResultsNotReady
 from chalicelib.jobs import COMPLETED, FAILED, JobRecord, JobStore
 from chalicelib.results import ResultsPage
 from chalicelib.storage import StorageService
+
+log = logging.getLogger(__name__)
 
 
 def status_view(job: JobRecord) -> dict[str, Any]:
@@ -39,16 +42,23 @@ class JobQueries:
         return status_view(self.jobs.get(job_id))
 
     def results(self, job_id: str, page: ResultsPage) -> dict[str, Any]:
-        """One page of a completed job's results; ResultsNotReady for any other job."""
+        """One page of a completed job's results (reading only the head and one piece);
+        ResultsNotReady for any other job, ResultsDamaged if what is stored is unreadable."""
         job = self.jobs.get(job_id)
         if job.status != COMPLETED or job.output_path is None:
             reason = f": {job.error_message}" if job.status == FAILED else "; poll its status"
             raise ResultsNotReady(f"job {job.job_id} has no results: it is {job.status}{reason}")
         try:
-            results = json.loads(self.storage.load_file(job.output_path))
+            results, next_token = result_pieces.read_page(self.storage, job.output_path, page)
         except FileNotFoundError:
             raise JobNotFound(f"results of job {job.job_id} are gone (expired?)") from None
-        results["frames"], next_token = page.cut(results["frames"])
+        except result_pieces.DamagedResults as error:
+            log.error("stored results of job %s are damaged: %s", job.job_id, error,
+                      extra={"job_id": job.job_id})  # fmt: skip
+            raise ResultsDamaged(
+                f"the stored results of job {job.job_id} are damaged and cannot be read; "
+                "submit the video again to analyze it anew"
+            ) from None
         body = {
             "job_id": job.job_id,
             "results": results,

@@ -1,10 +1,16 @@
 """The safety net: re-queue jobs that were recorded but would otherwise never finish.
 
 Two ways a job can be stranded: its queue message was never sent (the enqueue at submit failed
-after the job row was written), or every delivery of it was lost with a dying worker (its lease
-expired and the message went to the dead-letter queue). A periodic sweep finds such jobs and
-sends their id again; the worker's conditional claim makes any extra message harmless, and its
-attempt counter fails a job that keeps killing workers.
+after the job row was written), or every delivery of it was lost with dying workers (its lease
+expired, and its message went to the dead-letter queue after its last delivery). A periodic sweep
+finds such jobs and sends their id again; the worker's conditional claim makes any extra message
+harmless, and its attempt counter fails a job that keeps killing workers.
+
+It never re-sends a job whose message is merely waiting in line (``enqueued_at`` is set once a
+message was sent), and it leaves a running job to its own message's redelivery: only when the
+lease expired more than the queue's visibility timeout (``redelivery_s``) plus ``stale_after_s``
+ago, with no message sent since, is the job re-queued. So a job released after an unexpected
+error is retried by SQS, and its message reaches the dead-letter queue after the last attempt.
 
 A scan is fine for the job volumes one table sees between TTL expiries; a status index would be
 the next step for very large tables.
@@ -17,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from chalicelib.jobs import PENDING, RUNNING, JobStore
+from chalicelib.jobs import PENDING, RUNNING, JobRecord, JobStore
 from chalicelib.queue import QueueService
 
 log = logging.getLogger(__name__)
@@ -33,19 +39,34 @@ class ReconcileReport:
     examined: int = 0
 
 
+def needs_requeue(job: JobRecord, *, stale_after_s: float, redelivery_s: float, now: float) -> bool:
+    """Never enqueued and pending for a while, or abandoned long after the queue would have
+    delivered its message again (which went to the dead-letter queue, or was lost)."""
+    if job.status == PENDING:
+        return job.enqueued_at is None and _age_s(job.updated_at, now) > stale_after_s
+    lease = job.lease_expires_at
+    if job.status != RUNNING or lease is None:
+        return False
+    sent_since = job.enqueued_at is not None and job.enqueued_at > lease
+    return not sent_since and lease + redelivery_s + stale_after_s < now
+
+
 def reconcile(
-    jobs: JobStore, queue: QueueService, *, stale_after_s: float, now: float | None = None
+    jobs: JobStore,
+    queue: QueueService,
+    *,
+    stale_after_s: float,
+    redelivery_s: float = 0,
+    now: float | None = None,
 ) -> ReconcileReport:
-    """Re-send the ids of jobs pending for ``stale_after_s`` or running under an expired lease."""
+    """Re-send the ids of stranded jobs (see ``needs_requeue``) and record that they were sent."""
     now = time.time() if now is None else now
     report = ReconcileReport()
     for job in jobs.unfinished():
         report.examined += 1
-        stuck_pending = job.status == PENDING and _age_s(job.updated_at, now) > stale_after_s
-        lease = job.lease_expires_at
-        abandoned = job.status == RUNNING and lease is not None and lease + stale_after_s < now
-        if stuck_pending or abandoned:
+        if needs_requeue(job, stale_after_s=stale_after_s, redelivery_s=redelivery_s, now=now):
             queue.enqueue(job.job_id)
+            jobs.mark_enqueued(job.job_id, at=now)
             report.requeued.append(job.job_id)
             log.warning(
                 "re-queued %s job %s",

@@ -276,12 +276,8 @@ class Submissions:
         (even while that request is still being accepted); with another one, Conflict."""
         job = self._new_job(options, PENDING)
         if idempotency_key is not None:
-            retention = self.settings.job_retention_days
-            earlier = _accept(
-                lambda: idempotency.reserve(
-                    self.jobs, idempotency_key, job.job_id, request_fingerprint, retention
-                ),
-                "check the request token",
+            earlier = self._reserve(
+                idempotency_key, job.job_id, request_fingerprint, "check the request token"
             )
             if earlier is not None:
                 log.info("job %s returned again for a repeated request token", earlier)
@@ -311,10 +307,20 @@ class Submissions:
             repr(options.sample_fps),
             *([json.dumps(chosen, sort_keys=True)] if chosen else []),
         )
-        retention = self.settings.job_retention_days
+        return self._reserve(key, job_id, request, "check the Idempotency-Key")
+
+    def _reserve(self, key: str, job_id: str, request_fingerprint: str, what: str) -> str | None:
+        settings = self.settings
         return _accept(
-            lambda: idempotency.reserve(self.jobs, key, job_id, request, retention),
-            "check the Idempotency-Key",
+            lambda: idempotency.reserve(
+                self.jobs,
+                key,
+                job_id,
+                request_fingerprint,
+                retention_days=settings.job_retention_days,
+                lease_s=settings.idempotency_lease_s,
+            ),
+            what,
         )
 
     def _forgetter(self, key: str | None) -> Callable[[], None]:
@@ -329,7 +335,8 @@ class Submissions:
             job = self.jobs.get(job_id)
         except JobNotFound:  # the first request holds the key but has not recorded its job yet
             raise Conflict(
-                "a request with this Idempotency-Key is still being accepted; retry in a moment"
+                "a request with this Idempotency-Key is still being accepted; retry in a moment "
+                f"(after {self.settings.idempotency_lease_s:g} s a retry takes the key over)"
             ) from None
         log.info("job %s returned again for a repeated Idempotency-Key", job_id)
         return job
@@ -351,6 +358,11 @@ class Submissions:
             self.queue.enqueue(job_id)
         except Exception:  # the job is recorded: the reconcile sweep will queue it
             log.exception("could not queue job %s; the reconcile sweep will", job_id)
+            return
+        try:
+            self.jobs.mark_enqueued(job_id)
+        except Exception:  # at worst the sweep sends it once more, which is harmless
+            log.exception("could not record that job %s was queued", job_id)
 
     def create_upload(self, options: JobOptions) -> UploadTicket:
         """A job in ``uploading`` state and a URL the caller PUTs the video to."""

@@ -27,6 +27,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from chalicelib import result_pieces
+from chalicelib.config import DEFAULT_MAX_FRAMES_PER_JOB
 from chalicelib.errors import (
     IllegalTransition,
     InputMissing,
@@ -34,11 +36,11 @@ from chalicelib.errors import (
     PayloadTooLarge,
     VideoJobsError,
 )
+from chalicelib.frame_budget import check_frame_budget
 from chalicelib.ids import results_path
 from chalicelib.jobs import FINAL_STATES, UNFINISHED_STATES, JobRecord, JobStore
 from chalicelib.pipelines import VideoFilePipelineService
 from chalicelib.queue import decode_message
-from chalicelib.results import encode
 from chalicelib.storage import ObjectChanged, ObjectTooLarge, StorageService
 from chalicelib.submissions import JobOptions
 
@@ -121,6 +123,8 @@ class JobWorker:
         max_attempts: int = 3,
         on_finish: Callable[[JobRecord], None] | None = None,
         max_input_bytes: int | None = None,
+        max_frames: int = DEFAULT_MAX_FRAMES_PER_JOB,
+        default_sample_fps: float = 1.0,
     ):
         """``on_finish(job)`` runs once the job's final status is written (the completion
         notices), and again when a redelivery finds the job final; it must not raise, as the
@@ -132,6 +136,8 @@ class JobWorker:
         self.max_attempts = max_attempts
         self.on_finish = on_finish
         self.max_input_bytes = max_input_bytes
+        self.max_frames = max_frames
+        self.default_sample_fps = default_sample_fps
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def handle_message(self, body: str, receive_count: int = 1) -> bool:
@@ -215,6 +221,8 @@ class JobWorker:
             video = Path(workdir) / "input.mp4"
             with clock.timed("download"):
                 self._download(job, video)
+            fps = job.sample_fps or self.default_sample_fps
+            check_frame_budget(video, fps, self.max_frames)
             timings: dict[str, float] = {}
             try:
                 document = self.pipelines.run_on_file(
@@ -228,7 +236,9 @@ class JobWorker:
                 clock.add(timings)
         self._confirm_lease(job)  # a worker presumed dead must not store anything
         with clock.timed("store"):
-            return self._store(job.job_id, encode(document))
+            output = results_path(job.job_id)
+            result_pieces.write(self.storage, output, document)
+            return output
 
     def _download(self, job: JobRecord, local: Path) -> None:
         """Exactly the bytes that were validated (the ETag ``start`` pinned), within the limit."""
@@ -250,20 +260,6 @@ class JobWorker:
                 f"the stored video is over the {self.max_input_bytes}-byte limit; "
                 "shorten or re-encode it"
             ) from None
-
-    def _store(self, job_id: str, data: bytes) -> str:
-        """Write results once; a copy already there came from an attempt that died before
-        finishing the job, and is kept (the analysis is deterministic)."""
-        output = results_path(job_id)
-        try:
-            self.storage.save_file(data, output, overwrite=False)
-        except FileExistsError:
-            log.info(
-                "results of job %s were already stored; keeping them",
-                job_id,
-                extra={"job_id": job_id},
-            )
-        return output
 
     def _confirm_lease(self, job: JobRecord) -> None:
         try:

@@ -274,6 +274,8 @@ def function_environment() -> dict:
         "VIDEO_JOBS_NOTICES_DLQ": {"Fn::GetAtt": [NOTICES_DLQ, "QueueName"]},
         "VIDEO_JOBS_EVENTS_TOPIC_ARN": {"Ref": EVENTS_TOPIC},
         "VIDEO_JOBS_WEBHOOK_SECRET_ARN": {"Ref": WEBHOOK_SECRET_STORE},
+        # the sweep waits this long past a lease for the queue's own redelivery
+        "VIDEO_JOBS_VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S),
     }
 
 

@@ -102,16 +102,22 @@ def invoke(handler, sqs, queue_url: str, message: dict, queue_arn: str, settings
     log.info("message %s done", message["MessageId"])
 
 
-class Sweep:
-    """What the scheduled reconcile_jobs does on AWS, every RECONCILE_EVERY_S at most."""
+def sweep_every(every_s: float, sweep, stop: threading.Event) -> threading.Thread:
+    """Run the reconcile sweep now and every ``every_s`` on its own thread (what the scheduled
+    reconcile_jobs does on AWS), so a long job never delays it."""
 
-    def __init__(self, wired) -> None:
-        self._wired, self._due = wired, time.monotonic()
+    def loop() -> None:
+        while True:
+            try:
+                sweep()
+            except Exception:  # the emulator restarting or a network blip: the next sweep retries
+                log.exception("reconcile sweep failed; retrying in %d s", every_s)
+            if stop.wait(every_s):
+                return
 
-    def __call__(self) -> None:
-        if time.monotonic() >= self._due:
-            self._wired.reconcile()
-            self._due = time.monotonic() + RECONCILE_EVERY_S
+    thread = threading.Thread(target=loop, name="reconcile-sweep", daemon=True)
+    thread.start()
+    return thread
 
 
 def queue_arn(sqs, queue_url: str) -> str:
@@ -119,14 +125,12 @@ def queue_arn(sqs, queue_url: str) -> str:
     return str(attributes["Attributes"]["QueueArn"])
 
 
-def poll(handler, sqs, queue_url: str, settings, stop: threading.Event, before=None) -> None:
+def poll(handler, sqs, queue_url: str, settings, stop: threading.Event) -> None:
     """Feed ``handler`` one message at a time from ``queue_url`` until ``stop`` is set."""
     arn = queue_arn(sqs, queue_url)
     log.info("polling %s", queue_url)
     while not stop.is_set():
         try:
-            if before is not None:
-                before()
             messages = sqs.receive_message(
                 QueueUrl=queue_url,
                 MaxNumberOfMessages=1,
@@ -151,7 +155,8 @@ def run(stop: threading.Event) -> None:
         target=poll, args=(deliver_notice, sqs, notices_url, wired.settings, stop), daemon=True
     )
     notices.start()
-    poll(analyze_video, sqs, wired.queue.queue_url, wired.settings, stop, before=Sweep(wired))
+    sweep_every(RECONCILE_EVERY_S, wired.reconcile, stop)
+    poll(analyze_video, sqs, wired.queue.queue_url, wired.settings, stop)
     notices.join()
     log.info("stopped")
 

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chalicelib import result_pieces
 from chalicelib.analysis.frames import VideoReader
 from chalicelib.analysis.pipeline import (
     ChangeGate,
@@ -178,7 +179,7 @@ def run_job(services, worker, clip: Path, fps: float) -> tuple[float, float, byt
     job = services.jobs.get(job_id)
     if job.status != COMPLETED:
         raise RuntimeError(f"job on {clip.name} ended {job.status}: {job.error_message}")
-    return wall, cpu, services.storage.load_file(job.output_path)
+    return wall, cpu, encode(result_pieces.read_document(services.storage, job.output_path))
 
 
 def measure_clips(clips: list[Path], repeats: int, fps: float) -> tuple[list[ClipResult], int]:

@@ -4,6 +4,7 @@ Real parts: moto_server (SQS visibility timeouts, DynamoDB conditions) and the r
 runner process analyzing a real clip with the real models.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 
 from chalicelib.composition import services
 from chalicelib.jobs import COMPLETED, RUNNING
+from chalicelib.result_pieces import read_document
 from infra.resources import bootstrap
 from tests.support.servers import free_port
 from tests.support.videos import shared_video
@@ -95,4 +97,4 @@ def test_killed_worker_job_is_taken_over_and_completed(emulator, tmp_path):
         assert second.wait(timeout=60) == 0  # a clean shutdown
     stored = jobs.get(job.job_id)
     assert stored.attempts == 2
-    assert "person" in wired.storage.load_file(stored.output_path).decode()
+    assert "person" in json.dumps(read_document(wired.storage, stored.output_path))

@@ -9,7 +9,7 @@ from chalice.test import Client
 
 from app import app
 from chalicelib.ids import new_job_id
-from chalicelib.jobs import COMPLETED, FAILED, PENDING, RUNNING, UPLOADING
+from chalicelib.jobs import COMPLETED, FAILED, PENDING, UPLOADING
 from tests.support.aws import queue_size
 
 
@@ -138,7 +138,7 @@ def test_status_moves_with_the_job(client, aws, mp4_bytes):
     body = client.http.get(f"/video/status/{job_id}").json_body
     assert body["status"] == PENDING and body["progress"] == 0
     assert set(body) >= {"job_id", "status", "progress", "created_at", "updated_at"}
-    aws.jobs.update_status(job_id, RUNNING)
+    aws.jobs.claim(job_id, "w", lease_s=60)
     assert client.http.get(f"/video/status/{job_id}").json_body["progress"] == 0.5
     aws.jobs.fail(job_id, "no frame could be decoded")
     body = client.http.get(f"/video/status/{job_id}").json_body
@@ -163,7 +163,7 @@ def test_results_are_404_until_completed_and_name_the_status(client, aws, mp4_by
     response = client.http.get(f"/video/results/{job_id}")
     assert response.status_code == 404 and "it is pending" in response.json_body["message"]
     assert response.json_body["code"] == "ResultsNotReady"
-    aws.jobs.update_status(job_id, RUNNING)
+    aws.jobs.claim(job_id, "w", lease_s=60)
     assert "it is running" in client.http.get(f"/video/results/{job_id}").json_body["message"]
     aws.storage.save_file(b'{"frames": []}', f"video_jobs/{job_id}_results.json")
     aws.jobs.update_status(job_id, COMPLETED, output_path=f"video_jobs/{job_id}_results.json")
@@ -182,7 +182,7 @@ def test_results_of_a_failed_job_say_why(client, aws, mp4_bytes):
 
 def test_results_that_expired_from_storage_are_job_not_found(client, aws, mp4_bytes):
     job_id = submit(client, mp4_bytes).json_body["job_id"]
-    aws.jobs.update_status(job_id, RUNNING)
+    aws.jobs.claim(job_id, "w", lease_s=60)
     aws.jobs.update_status(job_id, COMPLETED, output_path=f"video_jobs/{job_id}_results.json")
     response = client.http.get(f"/video/results/{job_id}")
     assert response.status_code == 404
@@ -271,7 +271,7 @@ def test_results_are_paged_by_frames_with_the_summary_on_every_page(client, aws,
     frames = [{"timestamp_ms": i * 1000} for i in range(5)]
     document = {"frames": frames, "summary": {"objects": {}, "text": []}}
     aws.storage.save_file(json.dumps(document).encode(), f"video_jobs/{job_id}_results.json")
-    aws.jobs.update_status(job_id, RUNNING)
+    aws.jobs.claim(job_id, "w", lease_s=60)
     aws.jobs.update_status(job_id, COMPLETED, output_path=f"video_jobs/{job_id}_results.json")
     seen, token = [], None
     for _ in range(5):

@@ -64,7 +64,10 @@ def test_legal_transitions(jobs, path):
     job = new_job(jobs)
     for status in path:
         message = "boom" if status == FAILED else None
-        returned = jobs.update_status(job.job_id, status, error_message=message)
+        if status == RUNNING:  # running is reached only by a claim, which takes a lease
+            returned = jobs.claim(job.job_id, "w", lease_s=60)
+        else:
+            returned = jobs.update_status(job.job_id, status, error_message=message)
         assert returned.status == status
     stored = jobs.get(job.job_id)
     assert stored.status == path[-1]
@@ -103,13 +106,9 @@ def test_start_pins_the_input_etag_and_every_later_read_carries_it(jobs):
     [
         (PENDING, COMPLETED),
         (PENDING, PENDING),
-        (RUNNING, RUNNING),
         (RUNNING, PENDING),
-        (COMPLETED, RUNNING),
         (COMPLETED, FAILED),
         (FAILED, COMPLETED),
-        (FAILED, RUNNING),
-        (UPLOADING, RUNNING),
     ],
 )
 def test_illegal_transitions_are_refused_by_the_store(jobs, start, target):
@@ -124,9 +123,22 @@ def test_unknown_target_status_is_a_programming_error(jobs):
         jobs.update_status(new_job(jobs).job_id, "paused")
 
 
+def test_running_is_reached_only_by_a_claim_which_takes_a_lease(jobs):
+    """A running job without a lease would never be recovered by the sweep."""
+    job = new_job(jobs)
+    with pytest.raises(ValueError, match="claim"):
+        jobs.update_status(job.job_id, RUNNING)
+    assert jobs.get(job.job_id).status == PENDING
+    for status in (UPLOADING, COMPLETED, FAILED):
+        with pytest.raises(IllegalTransition, match=f"cannot be claimed: it is {status}"):
+            jobs.claim(new_job(jobs, status=status).job_id, "w", lease_s=60)
+    claimed = jobs.claim(job.job_id, "w", lease_s=60)
+    assert claimed.lease_owner == "w" and claimed.lease_expires_at > time.time()
+
+
 def test_transitions_of_a_missing_job_are_job_not_found(jobs):
     with pytest.raises(JobNotFound):
-        jobs.update_status(new_job_id(), RUNNING)
+        jobs.update_status(new_job_id(), FAILED)
     with pytest.raises(JobNotFound):
         jobs.claim(new_job_id(), "w", lease_s=60)
 
@@ -154,7 +166,7 @@ def test_an_expired_lease_can_be_taken_over_and_only_the_holder_finishes(jobs):
     assert first.attempts == 1 and time.time() < first.lease_expires_at <= time.time() + 60
     with pytest.raises(IllegalTransition, match="cannot be claimed: it is running"):
         jobs.claim(job.job_id, "worker-b", lease_s=60)  # lease still valid
-    assert jobs.release_lease(job.job_id, "worker-a").lease_expires_at == 0
+    assert jobs.release_lease(job.job_id, "worker-a").lease_expires_at <= time.time()
     second = jobs.claim(job.job_id, "worker-b", lease_s=60)
     assert second.attempts == 2 and second.lease_owner == "worker-b"
     with pytest.raises(IllegalTransition):

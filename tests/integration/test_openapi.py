@@ -22,7 +22,7 @@ from openapi_spec_validator import validate as validate_spec
 from app import app, http_status
 from chalicelib import errors
 from chalicelib.ids import new_job_id
-from chalicelib.jobs import COMPLETED, RUNNING
+from chalicelib.jobs import COMPLETED
 from chalicelib.results import FrameResult, build_document, encode
 from chalicelib.submissions import JobOptions
 
@@ -32,7 +32,9 @@ ENDPOINTS_DOC = ROOT / "docs" / "endpoints.md"
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 # Raised only inside the analyzer: they end up in a failed job's error_message, never in an
 # HTTP error body (VideoJobsError itself is only a base class).
-WORKER_ONLY_ERRORS = {"InputMissing", "AnalysisError", "MalformedMessage", "VideoJobsError"}
+WORKER_ONLY_ERRORS = {
+    "InputMissing", "TooManyFrames", "AnalysisError", "MalformedMessage", "VideoJobsError",
+}  # fmt: skip
 INTERNAL_ERROR = ("InternalError", 500)  # app.maps_errors' answer to anything unexpected
 
 
@@ -304,7 +306,7 @@ def test_every_documented_error_answer_conforms(client, aws, spec, tiny_mp4, mon
     check("post", start, client.http.post(ticket["start_url"]), 400)
 
     failed = submit(client, mp4).json_body["job_id"]
-    aws.jobs.update_status(failed, RUNNING)
+    aws.jobs.claim(failed, "w", lease_s=60)
     aws.jobs.fail(failed, "the file has no video track (audio only?)")
     status = check("get", "/video/status/{job_id}", client.http.get(f"/video/status/{failed}"), 200)
     assert status["error_message"].startswith("the file has no video track")

@@ -67,7 +67,10 @@ def test_every_option_parsed_and_only_what_differs_goes_to_the_row(settings):
         ({"min_confidence": "nan"}, "min_confidence must be a decimal number from 0 to 1"),
         ({"min_confidence": "1.5"}, "got '1.5'"),
         ({"min_confidence": "-0.1"}, "min_confidence must be a decimal number from 0 to 1"),
-        ({"text_min_confidence": "inf"}, "text_min_confidence must be a decimal number from 0 to 1"),
+        (
+            {"text_min_confidence": "inf"},
+            "text_min_confidence must be a decimal number from 0 to 1",
+        ),
         ({"text_min_confidence": "high"}, "got 'high'"),
         ({"labels": ""}, "labels must be a comma-separated list of class names"),
         ({"labels": "person,,dog"}, "without empty entries"),

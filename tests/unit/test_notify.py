@@ -15,7 +15,7 @@ from chalicelib.config import load_settings
 from chalicelib.delivery import retry_delay, retry_schedule
 from chalicelib.errors import InvalidVideo, MalformedMessage
 from chalicelib.ids import new_job_id
-from chalicelib.jobs import COMPLETED, FAILED, RUNNING, InMemoryJobStore, JobRecord
+from chalicelib.jobs import COMPLETED, FAILED, InMemoryJobStore, JobRecord
 from chalicelib.notify import (
     MAX_SQS_DELAY_S,
     Notice,
@@ -200,6 +200,6 @@ def test_a_duplicate_is_silent_and_a_redelivery_announces_again(parts):
 def test_a_job_held_elsewhere_or_unfinished_is_not_announced(parts):
     jobs, storage, notifier = parts
     job = new_job(jobs, storage=storage)
-    jobs.update_status(job.job_id, RUNNING)
+    jobs.claim(job.job_id, "another-worker", lease_s=600)
     assert worker(parts).process(job.job_id, receive_count=2) is False
     assert notifier.announced == []

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from chalicelib.errors import JobNotFound, ResultsNotReady
-from chalicelib.jobs import COMPLETED, RUNNING, InMemoryJobStore
+from chalicelib.jobs import COMPLETED, InMemoryJobStore
 from chalicelib.queries import JobQueries
 from chalicelib.results import results_page
 from chalicelib.storage import LocalStorage
@@ -53,7 +53,7 @@ def test_results_come_in_pages_with_a_token(parts):
 def test_results_of_an_unfinished_job_are_not_ready(parts):
     jobs, _, queries = parts
     job = new_job(jobs)
-    jobs.update_status(job.job_id, RUNNING)
+    jobs.claim(job.job_id, "w", lease_s=60)
     with pytest.raises(ResultsNotReady, match="it is running; poll its status"):
         queries.results(job.job_id, results_page(None))
 

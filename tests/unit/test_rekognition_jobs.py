@@ -13,7 +13,7 @@ import pytest
 from chalicelib.config import load_settings
 from chalicelib.errors import Conflict, InvalidVideo, ServiceUnavailable
 from chalicelib.ids import new_job_id, video_path
-from chalicelib.jobs import COMPLETED, FAILED, RUNNING, InMemoryJobStore, JobRecord
+from chalicelib.jobs import COMPLETED, FAILED, InMemoryJobStore, JobRecord
 from chalicelib.queue import InMemoryQueue
 from chalicelib.rekognition import publish_notice
 from chalicelib.rekognition.start import analyzer_filters, pipeline_for
@@ -138,7 +138,7 @@ def finished(jobs, status: str, request: dict | None) -> JobRecord:
         options=options,
     )  # fmt: skip
     jobs.create(job)
-    jobs.update_status(job_id, RUNNING)
+    jobs.claim(job_id, "worker-1", lease_s=60)
     return jobs.update_status(job_id, status, output_path="x", error_message="why")
 
 

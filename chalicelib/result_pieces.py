@@ -1,0 +1,129 @@
+"""Results stored in pieces, so that serving one page never reads the whole document.
+
+The worker stores a results document as a *head* and *pieces*. The head, at the job's results
+path, is ``{"results": <the document without "frames">, "frame_pieces": [n0, n1, ...]}``: which
+fields the document has does not matter here. Piece ``i`` holds the next ``n_i`` frames as a JSON
+array, at most ``PIECE_MAX_BYTES`` and ``PIECE_MAX_FRAMES`` (a piece always holds at least one
+frame). Every object is written once; the pieces go first, so a stored head means the whole
+result is there. A page is cut from the one piece it starts in and never crosses that piece's
+end, so it is bounded in bytes whatever the frames hold.
+
+Results stored before this layout (one file with ``frames`` inside) are still served, whole.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from chalicelib.results import MAX_PAGE_FRAMES, ResultsPage, encode
+from chalicelib.storage import StorageService
+
+log = logging.getLogger(__name__)
+PIECE_MAX_BYTES = 1_000_000  # a page is one piece at most: far under Lambda's 6 MB response
+PIECE_MAX_FRAMES = MAX_PAGE_FRAMES
+INDEX = "frame_pieces"
+HEAD_SUFFIX = "_results.json"
+
+
+class DamagedResults(ValueError):
+    """A stored head or piece is missing, not JSON, or not the shape written."""
+
+
+def piece_path(head_path: str, index: int) -> str:
+    """``video_jobs/<id>_frames00000_results.json`` next to ``video_jobs/<id>_results.json``
+    (the analyzer may write ``*_results.json`` only)."""
+    return f"{head_path.removesuffix(HEAD_SUFFIX)}_frames{index:05d}{HEAD_SUFFIX}"
+
+
+def split(document: Mapping[str, Any]) -> tuple[bytes, list[bytes]]:
+    """The head and the pieces of ``document``, each canonical JSON."""
+    pieces: list[list[bytes]] = []
+    size = 0
+    for frame in document.get("frames", []):
+        encoded = encode(frame)
+        full = pieces and (
+            len(pieces[-1]) >= PIECE_MAX_FRAMES or size + len(encoded) + 2 > PIECE_MAX_BYTES
+        )
+        if not pieces or full:
+            pieces.append([])
+            size = 0
+        pieces[-1].append(encoded)
+        size += len(encoded) + 1  # and its comma (or the closing bracket)
+    head = {
+        "results": {name: value for name, value in document.items() if name != "frames"},
+        INDEX: [len(piece) for piece in pieces],
+    }
+    return encode(head), [b"[" + b",".join(piece) + b"]" for piece in pieces]
+
+
+def write(storage: StorageService, head_path: str, document: Mapping[str, Any]) -> None:
+    """Store ``document`` once: the pieces, then the head. Objects already there came from an
+    attempt that died before finishing the job, and are kept (the analysis is deterministic)."""
+    head, pieces = split(document)
+    for index, piece in enumerate(pieces):
+        _write_once(storage, piece_path(head_path, index), piece)
+    _write_once(storage, head_path, head)
+
+
+def _write_once(storage: StorageService, path: str, data: bytes) -> None:
+    try:
+        storage.save_file(data, path, overwrite=False)
+    except FileExistsError:
+        log.info("%s was already stored; keeping it", path)
+
+
+def read_page(
+    storage: StorageService, head_path: str, page: ResultsPage
+) -> tuple[dict[str, Any], str | None]:
+    """The document with one page of frames, and the next page's token (None after the last).
+    FileNotFoundError if the head is gone; DamagedResults if anything stored is unreadable."""
+    stored = _load(storage, head_path, dict)
+    if INDEX not in stored:  # stored the old way: one file
+        if not isinstance(stored.get("frames"), list):
+            raise DamagedResults(f"{head_path} has no frames")
+        stored["frames"], token = page.cut(stored["frames"])
+        return stored, token
+    counts, results = stored[INDEX], stored.get("results")
+    if not isinstance(results, dict) or not all(isinstance(n, int) and n > 0 for n in counts):
+        raise DamagedResults(f"{head_path} is not a results head")
+    starts = list(itertools.accumulate(counts, initial=0))
+    frames: list = []
+    if page.start < starts[-1]:
+        index = bisect.bisect_right(starts, page.start) - 1
+        path = piece_path(head_path, index)
+        try:
+            piece = _load(storage, path, list)
+        except FileNotFoundError:
+            raise DamagedResults(f"{path} is missing") from None
+        if len(piece) != counts[index]:
+            raise DamagedResults(f"{path} holds {len(piece)} frames, not {counts[index]}")
+        offset = page.start - starts[index]
+        frames = piece[offset : offset + page.size]
+    end = page.start + len(frames)
+    token = str(end) if frames and end < starts[-1] else None
+    return dict(sorted({**results, "frames": frames}.items())), token
+
+
+def read_document(storage: StorageService, head_path: str) -> dict[str, Any]:
+    """The whole document, every frame (for tools and benchmarks; the API reads pages)."""
+    document, token = read_page(storage, head_path, ResultsPage(0, 10**9))
+    frames = document["frames"]
+    while token is not None:
+        more, token = read_page(storage, head_path, ResultsPage(int(token), 10**9))
+        frames += more["frames"]
+    return document
+
+
+def _load(storage: StorageService, path: str, kind: type) -> Any:
+    try:
+        value = json.loads(storage.load_file(path))
+    except ValueError as error:  # not UTF-8 or not JSON (both are ValueErrors)
+        raise DamagedResults(f"{path} is not JSON: {error}") from None
+    if not isinstance(value, kind):
+        raise DamagedResults(f"{path} is not a JSON {kind.__name__}")
+    return value

@@ -1,0 +1,54 @@
+"""The per-job frame limit: a job that would sample too many frames fails before analysis."""
+
+import pytest
+
+from chalicelib.config import load_settings
+from chalicelib.frame_budget import video_duration_s
+from chalicelib.ids import video_path
+from chalicelib.jobs import COMPLETED, FAILED, InMemoryJobStore
+from chalicelib.storage import LocalStorage
+from chalicelib.worker import JobWorker
+from tests.fixtures.make_tiny_mp4 import make_mp4
+from tests.support.jobs import new_job
+from tests.support.pipelines import FakePipelines
+
+
+@pytest.fixture(scope="module")
+def long_tiny_clip(tmp_path_factory):
+    """The attack: 81 KB, 16x16, 3000 frames (100 s at 30 fps)."""
+    return make_mp4(tmp_path_factory.mktemp("budget") / "long.mp4", seconds=100, fps=30,
+                    size=(16, 16), text="")  # fmt: skip
+
+
+def run(clip, sample_fps, max_frames):
+    jobs, pipelines = InMemoryJobStore(), FakePipelines()
+    with LocalStorage.temporary() as storage:
+        job = new_job(jobs, sample_fps=sample_fps)
+        storage.save_file(clip, video_path(job.job_id))
+        worker = JobWorker(storage=storage, jobs=jobs, pipelines=pipelines, max_frames=max_frames)
+        assert worker.process(job.job_id) is True
+        return jobs.get(job.job_id), pipelines.calls
+
+
+def test_the_duration_comes_from_the_index(long_tiny_clip):
+    assert video_duration_s(long_tiny_clip) == pytest.approx(100, abs=0.1)
+
+
+def test_a_job_over_the_frame_limit_fails_before_analysis(long_tiny_clip):
+    job, calls = run(long_tiny_clip, sample_fps=30, max_frames=1000)
+    assert job.status == FAILED and calls == []
+    assert job.error_message == (
+        "the video is 100.0 s long: at sample_fps=30 that is 3000 frames, above the limit of "
+        "1000 frames per job; submit it with sample_fps=10 or less, or in shorter parts"
+    )
+
+
+def test_a_job_within_the_limit_runs(long_tiny_clip):
+    job, calls = run(long_tiny_clip, sample_fps=10, max_frames=1000)
+    assert job.status == COMPLETED and len(calls) == 1
+
+
+def test_the_default_limit_is_what_one_invocation_finishes(long_tiny_clip):
+    assert load_settings().max_frames_per_job == 5000
+    job, _ = run(long_tiny_clip, sample_fps=30, max_frames=load_settings().max_frames_per_job)
+    assert job.status == COMPLETED  # 3000 frames: under 5000

@@ -4,12 +4,14 @@
     python -m scripts.rollback_local --endpoint http://127.0.0.1:5010 --reset
 
 Deletes, in this order, what ``infra.resources.bootstrap`` creates: the job table, every object
-(and object version) in the media bucket and then the bucket, the job queue and its dead-letter
-queue. Names come from the same settings the app reads (``VIDEO_JOBS_TABLE``, ...), so a stack
-started with other names is rolled back by setting the same variables. ``--reset`` instead asks
-the emulator to forget everything (``POST /moto-api/reset``), other apps' resources included.
+(and object version) in the media bucket and then the bucket, the job queue and the notices
+queue with their dead-letter queues, and the events topic. Names come from the same settings
+the app reads (``VIDEO_JOBS_TABLE``, ...), so a stack started with other names is rolled back
+by setting the same variables. ``--reset`` instead asks the emulator to forget everything
+(``POST /moto-api/reset``), other apps' resources included.
 
-Either way it then verifies: the table, bucket and queues are absent from the emulator's lists.
+Either way it then verifies: the table, bucket, queues and topic are absent from the emulator's
+lists.
 Prints one line per step; exits 0 only if nothing is left, 1 if something is (or the emulator
 does not answer), 2 if refused. Running it twice is fine: what is already gone counts as
 deleted. It talks to emulators only: an endpoint is required and an ``amazonaws.com`` host is
@@ -65,8 +67,27 @@ def emulator_settings(endpoint: str | None) -> Settings:
     return replace(load_settings(), aws_endpoint=endpoint)
 
 
-def queue_names(settings: Settings) -> tuple[str, str]:
-    return settings.queue_name, dlq_name(settings)
+def queue_names(settings: Settings) -> tuple[str, ...]:
+    notices = settings.notices
+    return settings.queue_name, dlq_name(settings), notices.queue_name, notices.dlq_name
+
+
+def topic_arn(settings: Settings) -> str | None:
+    """The events topic's ARN, if the emulator lists it."""
+    topics = aws_client("sns", settings).list_topics().get("Topics", [])
+    suffix = f":{settings.notices.topic}"
+    return next((t["TopicArn"] for t in topics if t["TopicArn"].endswith(suffix)), None)
+
+
+def delete_topic(settings: Settings, report: Report, dry_run: bool) -> None:
+    name, arn = settings.notices.topic, topic_arn(settings)
+    if arn is None:
+        report.say(f"topic {name}: already gone")
+    elif dry_run:
+        report.say(f"topic {name}: would delete")
+    else:
+        aws_client("sns", settings).delete_topic(TopicArn=arn)
+        report.say(f"topic {name}: deleted")
 
 
 def delete_table(settings: Settings, report: Report, dry_run: bool) -> None:
@@ -147,6 +168,8 @@ def leftovers(settings: Settings) -> list[str]:
     urls = aws_client("sqs", settings).list_queues().get("QueueUrls", [])
     listed = {url.rsplit("/", 1)[-1] for url in urls}
     left += [f"queue {name}" for name in queue_names(settings) if name in listed]
+    if topic_arn(settings) is not None:
+        left.append(f"topic {settings.notices.topic}")
     return left
 
 
@@ -158,6 +181,7 @@ def rollback(settings: Settings, *, reset: bool = False, dry_run: bool = False) 
         delete_table(settings, report, dry_run)
         delete_bucket(settings, report, dry_run)
         delete_queues(settings, report, dry_run)
+        delete_topic(settings, report, dry_run)
     if dry_run:
         report.say("dry run: nothing was deleted")
         return report
@@ -165,7 +189,9 @@ def rollback(settings: Settings, *, reset: bool = False, dry_run: bool = False) 
     if report.leftovers:
         report.say(f"NOT DONE, still listed: {', '.join(report.leftovers)}")
     else:
-        names = ", ".join([settings.table_name, settings.bucket, *queue_names(settings)])
+        names = ", ".join(
+            [settings.table_name, settings.bucket, *queue_names(settings), settings.notices.topic]
+        )
         report.say(f"verified: the emulator lists none of {names}")
     return report
 

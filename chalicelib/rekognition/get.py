@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
+from chalicelib import result_pieces
 from chalicelib.config import Settings
 from chalicelib.errors import JobNotFound
 from chalicelib.jobs import COMPLETED, FAILED, JobRecord, JobStore
@@ -90,7 +90,7 @@ def get_results(operation: str, params: dict, ctx: RekognitionApi) -> dict:
 
 def _load(storage: StorageService, job: JobRecord) -> dict:
     try:
-        return json.loads(storage.load_file(job.output_path or ""))
+        return result_pieces.read_document(storage, job.output_path or "")
     except FileNotFoundError:
         raise RekognitionError(
             RESOURCE_NOT_FOUND, f"the results of job {job.job_id} are gone (expired?)"

@@ -94,7 +94,7 @@ def test_the_local_stage_accepts_http_to_loopback(aws):
 def test_unknown_parameters_name_callback_url_among_the_accepted(client):
     response = client.http.post("/video/uploads?callbackurl=x")
     assert response.status_code == 400
-    assert "pipeline_id, sample_fps, callback_url" in response.json_body["message"]
+    assert "text_scripts, callback_url" in response.json_body["message"]
 
 
 def test_an_idempotency_key_reused_with_another_callback_is_a_conflict(client, tiny_mp4):

@@ -108,7 +108,7 @@ def test_a_redelivered_message_of_a_final_job_announces_again(aws, subscribed):
 
 def test_a_job_held_by_another_worker_announces_nothing(aws, subscribed):
     job = new_job(aws.jobs, storage=aws.storage)
-    aws.jobs.update_status(job.job_id, RUNNING)
+    aws.jobs.claim(job.job_id, "worker-1", lease_s=60)
     worker = JobWorker(storage=aws.storage, jobs=aws.jobs, pipelines=FakePipelines(),
                        on_finish=aws.notifier.announce)  # fmt: skip
     assert worker.process(job.job_id) is False  # held by "another worker": no claim, no finish

@@ -116,7 +116,7 @@ def test_a_topic_that_does_not_exist_is_logged_and_the_job_keeps_its_outcome(aws
         "NotificationChannel": channel,
     }
     job_id = new_job(aws.jobs).job_id
-    aws.jobs.update_status(job_id, RUNNING)
+    aws.jobs.claim(job_id, "worker-1", lease_s=60)
     job = aws.jobs.update_status(job_id, COMPLETED, output_path="x")
     publish_notice(replace(job, options={"rekognition": request}), lambda: aws.sns)  # moto's SNS
     assert "could not publish the notice of job " + job_id in caplog.text

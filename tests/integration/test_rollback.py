@@ -38,6 +38,9 @@ def populated(url: str) -> None:
         f"bucket {settings.bucket}",
         f"queue {settings.queue_name}",
         f"queue {dlq_name(settings)}",
+        f"queue {settings.notices.queue_name}",
+        f"queue {settings.notices.dlq_name}",
+        f"topic {settings.notices.topic}",
     ]
 
 
@@ -67,7 +70,7 @@ def test_dry_run_deletes_nothing(endpoint, capsys):
     assert rollback_local.main(["--endpoint", endpoint, "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "would delete" in out and "nothing was deleted" in out
-    assert len(rollback_local.leftovers(rollback_local.emulator_settings(endpoint))) == 4
+    assert len(rollback_local.leftovers(rollback_local.emulator_settings(endpoint))) == 7
 
 
 def test_a_resource_that_will_not_go_is_reported(endpoint, monkeypatch, capsys):

@@ -32,7 +32,7 @@ def test_a_completed_job_gets_an_html_page_and_its_video_through_a_presigned_get
         "/video/submit", body=tiny_mp4.read_bytes(), headers={"Content-Type": "video/mp4"}
     )
     job_id = response.json_body["job_id"]
-    aws.jobs.update_status(job_id, RUNNING)
+    aws.jobs.claim(job_id, "worker-1", lease_s=60)
     aws.jobs.update_status(job_id, COMPLETED, output_path=f"video_jobs/{job_id}_results.json")
     response = client.http.get(f"/video/view/{job_id}")
     assert response.status_code == 200

@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.composition import Services, aws_client, services
 from chalicelib.errors import InvalidVideo
-from chalicelib.jobs import COMPLETED, FAILED, RUNNING, JobRecord
+from chalicelib.jobs import COMPLETED, FAILED, JobRecord
 from chalicelib.notify import Notice, build_event, event_id
 from chalicelib.worker import JobWorker
 from tests.support.jobs import new_job

@@ -102,7 +102,7 @@ def test_documented_error_codes_are_exactly_the_ones_answered():
 
 
 def test_a_topic_that_does_not_exist_is_logged_and_the_job_keeps_its_outcome(aws, caplog):
-    from chalicelib.jobs import COMPLETED, RUNNING
+    from chalicelib.jobs import COMPLETED
     from chalicelib.rekognition import publish_notice
     from tests.support.jobs import new_job
 

@@ -14,7 +14,7 @@ from chalice.test import Client
 
 from app import app
 from chalicelib.ids import new_job_id
-from chalicelib.jobs import COMPLETED, RUNNING
+from chalicelib.jobs import COMPLETED
 
 SPEC = yaml.safe_load((Path(__file__).parents[2] / "docs" / "openapi.yaml").read_text())
 

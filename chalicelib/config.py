@@ -23,6 +23,10 @@ DEFAULT_MAX_ATTEMPTS = 3  # also the queue's maxReceiveCount (infra/resources.py
 DEFAULT_RETENTION_DAYS = 30  # jobs, keys and files (DynamoDB TTL, S3 lifecycle)
 MAX_SAMPLE_FPS = 30.0  # frames analyzed per second of video, at most
 MIN_SAMPLE_FPS = 0.001  # one frame per 1000 s; DynamoDB cannot store numbers below 1e-130
+AUTH_OFF, AUTH_REQUIRED = "off", "required"
+DEFAULT_KEYS_KMS_KEY = "alias/video-jobs-keys"  # encrypts access keys' secrets (moto locally)
+DEFAULT_MAX_ACTIVE_JOBS_PER_TENANT = 20  # on every stage but local (0 there: no limit)
+LIMIT_RETRY_AFTER_S = 30  # what a 429 for too many active jobs tells the client to wait
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,9 @@ class Settings:
     max_queued_jobs: int  # Rekognition Start* answers LimitExceededException above this backlog
     pagination_key: bytes  # signs Rekognition NextToken values (tamper-evident, job-bound)
     state_dir: Path  # where the local stack's emulator keeps its S3 and DynamoDB state
+    auth: str = AUTH_OFF  # "required": API tokens / SigV4 keys per tenant (chalicelib/auth.py)
+    keys_kms_key: str = DEFAULT_KEYS_KMS_KEY  # KMS key id, ARN or alias
+    max_active_jobs_per_tenant: int = 0  # uploading + pending + running; 0: no limit
 
     @property
     def stale_after_s(self) -> float:
@@ -71,6 +78,14 @@ def _state_dir() -> Path:
         return Path(os.environ["VIDEO_JOBS_STATE_DIR"]).expanduser()
     state_home = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local/state"
     return Path(state_home).expanduser() / "video-jobs"
+
+
+def _auth(stage: str) -> str:
+    default = AUTH_OFF if stage == LOCAL_STAGE else AUTH_REQUIRED
+    value = os.environ.get("VIDEO_JOBS_AUTH") or default
+    if value not in (AUTH_OFF, AUTH_REQUIRED):
+        raise ValueError(f"VIDEO_JOBS_AUTH is {value!r}: use {AUTH_OFF!r} or {AUTH_REQUIRED!r}")
+    return value
 
 
 def load_settings() -> Settings:
@@ -102,4 +117,10 @@ def load_settings() -> Settings:
             "VIDEO_JOBS_PAGINATION_KEY", "video-jobs-local-pagination-key"
         ).encode(),
         state_dir=_state_dir(),
+        auth=_auth(stage),
+        keys_kms_key=os.environ.get("VIDEO_JOBS_KEYS_KMS_KEY", DEFAULT_KEYS_KMS_KEY),
+        max_active_jobs_per_tenant=_int(
+            "VIDEO_JOBS_MAX_ACTIVE_JOBS_PER_TENANT",
+            0 if stage == LOCAL_STAGE else DEFAULT_MAX_ACTIVE_JOBS_PER_TENANT,
+        ),
     )

@@ -5,6 +5,7 @@ A key is kept as its own item in the jobs table, under a partition key that can 
 id (``idempotency#`` + the key's SHA-256), naming the job it created and a fingerprint of the
 request. Reserving it is one conditional put, so two concurrent retries cannot both create a job;
 reusing a key for a different request is a 409. Keys expire with their jobs (DynamoDB TTL).
+Keys are per tenant: the same key from two tenants names two items.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 
 from chalicelib.errors import BadRequest, Conflict
 from chalicelib.jobs import JobStore, KeyRecord, expiry
+from chalicelib.tenancy import DEFAULT_TENANT
 
 HEADER = "idempotency-key"
 _VALID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -38,16 +40,23 @@ def fingerprint(*parts: bytes | str) -> str:
     return digest.hexdigest()
 
 
-def key_id(key: str) -> str:
-    """The key's item id: never a job id, and never the raw key (which the client chose)."""
-    return "idempotency#" + hashlib.sha256(key.encode()).hexdigest()
+def key_id(key: str, tenant: str = DEFAULT_TENANT) -> str:
+    """The key's item id: never a job id, and never the raw key (which the client chose). The
+    default tenant's ids are those of the keys from before tenants."""
+    scoped = key if tenant == DEFAULT_TENANT else f"{tenant}\x00{key}"
+    return "idempotency#" + hashlib.sha256(scoped.encode()).hexdigest()
 
 
 def reserve(
-    jobs: JobStore, key: str, job_id: str, request_fingerprint: str, retention_days: int
+    jobs: JobStore,
+    key: str,
+    job_id: str,
+    request_fingerprint: str,
+    retention_days: int,
+    tenant: str = DEFAULT_TENANT,
 ) -> str | None:
     """Tie ``key`` to ``job_id``. None if it is ours now; else the job id it already names."""
-    record = KeyRecord(key_id(key), job_id, request_fingerprint, expiry(retention_days))
+    record = KeyRecord(key_id(key, tenant), job_id, request_fingerprint, expiry(retention_days))
     existing = jobs.reserve_key(record)
     if existing is None:
         return None
@@ -59,6 +68,6 @@ def reserve(
     return existing.target_job_id
 
 
-def release(jobs: JobStore, key: str) -> None:
+def release(jobs: JobStore, key: str, tenant: str = DEFAULT_TENANT) -> None:
     """Forget the key (its request failed), so that a retry with it can go through."""
-    jobs.release_key(key_id(key))
+    jobs.release_key(key_id(key, tenant))

@@ -156,6 +156,21 @@ def ensure_queues(settings: Settings, visibility_timeout_s: int) -> tuple[str, s
     return queue_url, dlq_url
 
 
+def ensure_keys_kms_key(settings: Settings) -> None:
+    """The KMS key that encrypts access keys' secrets, under its alias (the local stack's; the
+    cloud template creates its own and names it in VIDEO_JOBS_KEYS_KMS_KEY)."""
+    if not settings.keys_kms_key.startswith("alias/"):
+        return  # a key id or ARN: it exists already
+    kms = aws_client("kms", settings)
+    try:
+        kms.describe_key(KeyId=settings.keys_kms_key)
+        return
+    except kms.exceptions.NotFoundException:
+        pass
+    key = kms.create_key(Description="video-jobs: encrypts access keys' secrets")["KeyMetadata"]
+    kms.create_alias(AliasName=settings.keys_kms_key, TargetKeyId=key["KeyId"])
+
+
 def bootstrap(
     settings: Settings | None = None, *, visibility_timeout_s: int | None = None
 ) -> Bootstrapped:
@@ -165,6 +180,7 @@ def bootstrap(
     ensure_table(settings)
     ensure_bucket(settings)
     queue_url, dlq_url = ensure_queues(settings, visibility_timeout_s)
+    ensure_keys_kms_key(settings)
     return Bootstrapped(settings.table_name, settings.bucket, queue_url, dlq_url)
 
 

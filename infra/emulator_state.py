@@ -42,7 +42,11 @@ def _private_key(key):
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    return serialization.load_der_private_key, (der, None)
+    return _load_private_key, (der,)
+
+
+def _load_private_key(der: bytes):
+    return serialization.load_der_private_key(der, None)
 
 
 for _key_type in (openssl.rsa.RSAPrivateKey, openssl.ec.ECPrivateKey):

@@ -85,7 +85,7 @@ class Unauthorized(VideoJobsError):
 class TooManyJobs(VideoJobsError):
     """The caller's tenant is at ``VIDEO_JOBS_MAX_ACTIVE_JOBS_PER_TENANT``."""
 
-    def __init__(self, message: str, retry_after_s: int):
+    def __init__(self, message: str, retry_after_s: int = 30):
         super().__init__(message)
         self.retry_after_s = retry_after_s
 

@@ -17,7 +17,10 @@ import json
 import secrets
 import sys
 
-from chalicelib.access_keys import AccessKey, KeyStore, SecretBox, token_hash
+from chalicelib.access_keys import AccessKey, KeyStore, KmsSecretBox, SecretBox, token_hash
+from chalicelib.composition import aws_client
+from chalicelib.config import load_settings
+from chalicelib.dynamo_keys import DynamoKeyStore
 from chalicelib.jobs import utc_now
 from chalicelib.tenancy import check_tenant_name
 
@@ -63,19 +66,19 @@ def main(argv: list[str] | None = None) -> int:
         "--access-key-id", required=True
     )
     args = parser.parse_args(argv)
-    from chalicelib.composition import services
-
-    wired = services()
+    settings = load_settings()
+    keys = DynamoKeyStore(settings.table_name, region=settings.region, host=settings.aws_endpoint)
     if args.command == "create":
+        box = KmsSecretBox(aws_client("kms", settings), settings.keys_kms_key)
         try:
-            print(json.dumps(create(wired.keys, wired.secrets, args.tenant)))
+            print(json.dumps(create(keys, box, args.tenant)))
         except ValueError as error:
             parser.error(str(error))
     elif args.command == "list":
-        for key in wired.keys.all():
+        for key in keys.all():
             print(json.dumps(key.listing()))
     else:
-        revoked = wired.keys.revoke(args.access_key_id, utc_now())
+        revoked = keys.revoke(args.access_key_id, utc_now())
         if revoked is None:
             print(f"no key {args.access_key_id!r}", file=sys.stderr)
             return 1

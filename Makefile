@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install model run clean-state test test-fast bench lint format clean package image-context image size-report browser
+.PHONY: install model run key clean-state test test-fast bench lint format clean package image-context image size-report browser
 
 install: $(STAMP)
 
@@ -24,6 +24,12 @@ model: $(STAMP)
 
 run: model
 	$(BIN)/python -m infra.local_stack
+
+# A tenant's access key (API token + SigV4 key pair), printed once as one JSON line; the local
+# stack (make run) must be up. `python -m infra.keys list` / `revoke --access-key-id ID` too.
+key: $(STAMP)
+	@test -n "$(TENANT)" || (echo "usage: make key TENANT=<name>" >&2; exit 2)
+	@$(BIN)/python -m infra.keys create --tenant "$(TENANT)"
 
 # The viewer's browser test needs Chromium: Debian's package, installed here when no Chromium or
 # Chrome is on PATH (needs root or sudo). Without one that test skips, except under CI (CI=true).

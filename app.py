@@ -10,7 +10,7 @@ import functools
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from chalice import Chalice, Rate, Response
@@ -20,7 +20,14 @@ from chalicelib import errors, idempotency, logs, rekognition
 from chalicelib.composition import courier, services
 from chalicelib.config import DEFAULT_NOTICES_QUEUE_NAME, DEFAULT_QUEUE_NAME
 from chalicelib.jobs import JobRecord
+from chalicelib.rekognition.errors import (
+    INVALID_SIGNATURE,
+    MISSING_AUTHENTICATION,
+    UNRECOGNIZED_CLIENT,
+)
+from chalicelib.rekognition.sigv4 import SignedRequest
 from chalicelib.results import results_page
+from chalicelib.tenancy import Caller
 from chalicelib.uploads import extract_video
 
 app = Chalice(app_name="video-jobs", configure_logs=False)  # logs.configure: JSON lines
@@ -36,14 +43,19 @@ RECONCILE_EVERY_MIN = 5
 # class name is the public ``code``.
 ERROR_STATUS: dict[type[errors.VideoJobsError], int] = {
     errors.BadRequest: 400,
+    errors.Unauthorized: 401,
     errors.JobNotFound: 404,
     errors.ResultsNotReady: 404,
     errors.Conflict: 409,
     errors.PayloadTooLarge: 413,
     errors.UnsupportedMediaType: 415,
+    errors.TooManyJobs: 429,
     errors.ServiceUnavailable: 503,
     errors.ResultsDamaged: 500,  # stored results unreadable: not the caller's fault, not transient
 }
+AUTH_CHALLENGE = 'Bearer realm="video-jobs"'
+# Rekognition codes answered with 403 (as AWS does); the rest are 400, or 500 for INTERNAL.
+REKOGNITION_FORBIDDEN = frozenset({MISSING_AUTHENTICATION, INVALID_SIGNATURE, UNRECOGNIZED_CLIENT})
 INTERNAL_ERROR_BODY = {
     "code": "InternalError",
     "message": "internal error; nothing was changed, try again later",
@@ -55,6 +67,14 @@ def http_status(error: errors.VideoJobsError) -> int:
         if cls in ERROR_STATUS:
             return ERROR_STATUS[cls]
     return 500
+
+
+def error_headers(error: errors.VideoJobsError) -> dict[str, str]:
+    if isinstance(error, errors.Unauthorized):
+        return {"WWW-Authenticate": AUTH_CHALLENGE}
+    if isinstance(error, errors.TooManyJobs):
+        return {"Retry-After": str(error.retry_after_s)}
+    return {}
 
 
 def _json(body: dict, status: int = 200, headers: dict | None = None) -> Response:
@@ -75,7 +95,7 @@ def maps_errors(handler: Callable[..., Response]) -> Callable[..., Response]:
             return handler(*args, **kwargs)
         except errors.VideoJobsError as error:
             body = {"code": type(error).__name__, "message": error.message}
-            return _json(body, http_status(error))
+            return _json(body, http_status(error), error_headers(error))
         except Exception:
             app.log.exception("unhandled error in %s", handler.__name__)
             return _json(INTERNAL_ERROR_BODY, 500)
@@ -98,6 +118,7 @@ ALLOWED_METHODS = {
     "/video/status/{job_id}": ("job_status_options", "GET, HEAD, OPTIONS"),
     "/video/results/{job_id}": ("job_results_options", "GET, HEAD, OPTIONS"),
     "/video/view/{job_id}": ("view_job_options", "GET, HEAD, OPTIONS"),
+    "/video/view/{job_id}/link": ("view_link_options", "POST, OPTIONS"),
     "/": ("rekognition_api_options", "POST, OPTIONS"),
 }
 
@@ -119,6 +140,12 @@ def _without_body(response: Response) -> Response:
     return response
 
 
+def _caller(job_id: str | None = None) -> Caller:
+    """Who sends this request (chalicelib/auth.py); ``job_id``: a route that only reads that job,
+    which a viewer link's token may do too."""
+    return services().auth.bearer(_request().headers.get("authorization"), job_id=job_id)
+
+
 def _accepted(job: JobRecord) -> Response:
     """202 with the job id and where to poll it."""
     status_url = f"/video/status/{job.job_id}"
@@ -129,18 +156,18 @@ def _accepted(job: JobRecord) -> Response:
 @app.route("/video/submit", methods=["POST"], content_types=ANY_TYPE)
 @maps_errors
 def submit() -> Response:
-    request, submissions = _request(), services().submissions
+    request, submissions, caller = _request(), services().submissions, _caller()
     data = extract_video(cast(bytes, request.raw_body), request.headers.get("content-type"))
     options = submissions.parse_options(request.query_params)
     key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
-    return _accepted(submissions.submit(data, options, idempotency_key=key))
+    return _accepted(submissions.submit(data, options, idempotency_key=key, caller=caller))
 
 
 @app.route("/video/uploads", methods=["POST"], content_types=ANY_TYPE)
 @maps_errors
 def create_upload() -> Response:
-    submissions = services().submissions
-    ticket = submissions.create_upload(submissions.parse_options(_request().query_params))
+    submissions, caller = services().submissions, _caller()
+    ticket = submissions.create_upload(submissions.parse_options(_request().query_params), caller)
     job_id = ticket.job.job_id
     return _json(
         {
@@ -162,13 +189,13 @@ def create_upload() -> Response:
 @app.route("/video/uploads/{job_id}/start", methods=["POST"], content_types=ANY_TYPE)
 @maps_errors
 def start_upload(job_id: str) -> Response:
-    return _accepted(services().submissions.start_upload(job_id))
+    return _accepted(services().submissions.start_upload(job_id, _caller()))
 
 
 @app.route("/video/status/{job_id}", methods=["GET"], content_types=ANY_TYPE)
 @maps_errors
 def job_status(job_id: str) -> Response:
-    return _json(services().queries.status(job_id))
+    return _json(services().queries.status(job_id, _caller(job_id)))
 
 
 @app.route("/video/status/{job_id}", methods=["HEAD"], content_types=ANY_TYPE)
@@ -179,8 +206,9 @@ def job_status_head(job_id: str) -> Response:
 @app.route("/video/results/{job_id}", methods=["GET"], content_types=ANY_TYPE)
 @maps_errors
 def job_results(job_id: str) -> Response:
+    caller = _caller(job_id)
     page = results_page(_request().query_params)
-    return _json(services().queries.results(job_id, page))
+    return _json(services().queries.results(job_id, page, caller))
 
 
 @app.route("/video/results/{job_id}", methods=["HEAD"], content_types=ANY_TYPE)
@@ -191,14 +219,26 @@ def job_results_head(job_id: str) -> Response:
 @app.route("/video/view/{job_id}", methods=["GET"], content_types=ANY_TYPE)
 @maps_errors
 def view_job(job_id: str) -> Response:
-    """The results viewer page (HTML); an unknown job is the usual 404 JSON error."""
-    page = services().viewer.page(job_id)
+    """The results viewer page (HTML); an unknown job is the usual 404 JSON error. With auth
+    required it needs a viewer link's ``token`` (or the API token, as a Bearer header)."""
+    params: Mapping[str, str] = _request().query_params or {}
+    token, auth = params.get("token"), services().auth
+    caller = auth.viewer(token, job_id) if token else _caller(job_id)
+    page = services().viewer.page(job_id, caller, token)
     return Response(page, status_code=200, headers={"Content-Type": "text/html; charset=utf-8"})
 
 
 @app.route("/video/view/{job_id}", methods=["HEAD"], content_types=ANY_TYPE)
 def view_job_head(job_id: str) -> Response:
     return _without_body(view_job(job_id))
+
+
+@app.route("/video/view/{job_id}/link", methods=["POST"], content_types=ANY_TYPE)
+@maps_errors
+def view_link(job_id: str) -> Response:
+    """A link to the viewer page that works in a browser (it carries a short-lived view token
+    for this one job when auth is required)."""
+    return _json(services().viewer.link(job_id, _caller(), services().auth))
 
 
 def _amz_json(body: dict, status: int) -> Response:
@@ -214,16 +254,32 @@ def rekognition_api() -> Response:
     """Rekognition Video's JSON 1.1 protocol: X-Amz-Target names the operation."""
     request = _request()
     target, signature = request.headers.get("x-amz-target"), request.headers.get("authorization")
+    body = cast(bytes, request.raw_body) or b""
     try:
-        answer = services().rekognition.call(target, signature, cast(bytes, request.raw_body))
+        caller = services().auth.signed(_signed_request(request, body))
+        answer = services().rekognition.call(target, signature, body, caller)
         return _amz_json(answer, 200)
     except rekognition.RekognitionError as error:
-        return _amz_json(error.body(), 500 if error.code == rekognition.INTERNAL else 400)
+        status = 500 if error.code == rekognition.INTERNAL else 400
+        return _amz_json(error.body(), 403 if error.code in REKOGNITION_FORBIDDEN else status)
     except Exception:
         app.log.exception("unhandled error in rekognition_api")
         return _amz_json(
             {"__type": "InternalServerError", "message": INTERNAL_ERROR_BODY["message"]}, 500
         )
+
+
+def _signed_request(request: Request, body: bytes) -> SignedRequest:
+    """What SigV4 covers. The client signed the path it sent: ``/`` locally, ``/api/`` through
+    API Gateway's stage URL (the context's path), ``/`` again behind a custom domain."""
+    sent = request.context.get("path") or "/"
+    return SignedRequest(
+        method=request.method,
+        paths=tuple(dict.fromkeys((sent, "/"))),
+        query=request.query_params or {},
+        headers={name.lower(): value for name, value in request.headers.items()},
+        body=body,
+    )
 
 
 @app.on_sqs_message(queue=DEFAULT_QUEUE_NAME, batch_size=1)

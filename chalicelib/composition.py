@@ -14,9 +14,12 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from chalicelib.config import LOCAL_STAGE, Settings, load_settings
+from chalicelib.access_keys import KeyStore, KmsSecretBox
+from chalicelib.auth import Authenticator, view_key
+from chalicelib.config import AUTH_REQUIRED, LOCAL_STAGE, Settings, load_settings
 from chalicelib.delivery import Courier
 from chalicelib.dynamo_jobs import DynamoJobStore
+from chalicelib.dynamo_keys import DynamoKeyStore
 from chalicelib.jobs import JobRecord, JobStore
 from chalicelib.notify import Notifier
 from chalicelib.pipelines import VideoFilePipelineService
@@ -105,6 +108,30 @@ class Services:
             jobs=self.jobs,
             submissions=self.submissions,
             settings=self.settings,
+        )
+
+    @functools.cached_property
+    def keys(self) -> KeyStore:
+        """Tenants' access keys, in the jobs table."""
+        settings = self.settings
+        return DynamoKeyStore(
+            settings.table_name, region=settings.region, host=settings.aws_endpoint
+        )
+
+    @functools.cached_property
+    def secrets(self) -> KmsSecretBox:
+        """Encrypts and decrypts access keys' secrets (KMS; moto's locally)."""
+        return KmsSecretBox(aws_client("kms", self.settings), self.settings.keys_kms_key)
+
+    @functools.cached_property
+    def auth(self) -> Authenticator:
+        """Who the caller is (chalicelib/auth.py); everyone is PUBLIC with auth off."""
+        return Authenticator(
+            required=self.settings.auth == AUTH_REQUIRED,
+            keys=self.keys,
+            secrets=lambda: self.secrets,
+            view_key=view_key(self.settings.pagination_key),
+            view_ttl_s=self.settings.view_url_expiry_s,
         )
 
     @functools.cached_property

@@ -37,6 +37,10 @@ DEFAULT_MIN_CONFIDENCE = 0.25  # the detector's own cut: it reports nothing belo
 DEFAULT_TEXT_MIN_CONFIDENCE = 0.8  # Rekognition's default text filter
 TEXT_SCRIPTS = ("latin", "latin+chinese")  # what text to report; the OCR reads both
 DEFAULT_TEXT_SCRIPTS = "latin"  # what Rekognition reads: Latin letters, digits, punctuation
+AUTH_OFF, AUTH_REQUIRED = "off", "required"
+DEFAULT_KEYS_KMS_KEY = "alias/video-jobs-keys"  # encrypts access keys' secrets (moto locally)
+DEFAULT_MAX_ACTIVE_JOBS_PER_TENANT = 20  # on every stage but local (0 there: no limit)
+LIMIT_RETRY_AFTER_S = 30  # what a 429 for too many active jobs tells the client to wait
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,9 @@ class Settings:
     notices: NoticeSettings
     idempotency_lease_s: float  # an Idempotency-Key whose job was never recorded is free after this
     max_frames_per_job: int  # duration x sample_fps above this fails the job before analysis
+    auth: str = AUTH_OFF  # "required": API tokens / SigV4 keys per tenant (chalicelib/auth.py)
+    keys_kms_key: str = DEFAULT_KEYS_KMS_KEY  # KMS key id, ARN or alias
+    max_active_jobs_per_tenant: int = 0  # uploading + pending + running; 0: no limit
 
     @property
     def stale_after_s(self) -> float:
@@ -125,6 +132,14 @@ def _notice_settings(stage: str) -> NoticeSettings:
     )
 
 
+def _auth(stage: str) -> str:
+    default = AUTH_OFF if stage == LOCAL_STAGE else AUTH_REQUIRED
+    value = os.environ.get("VIDEO_JOBS_AUTH") or default
+    if value not in (AUTH_OFF, AUTH_REQUIRED):
+        raise ValueError(f"VIDEO_JOBS_AUTH is {value!r}: use {AUTH_OFF!r} or {AUTH_REQUIRED!r}")
+    return value
+
+
 def load_settings() -> Settings:
     stage = os.environ.get("VIDEO_JOBS_STAGE", LOCAL_STAGE)
     # The local stage talks to the emulator unless told otherwise; other stages to real AWS.
@@ -158,4 +173,10 @@ def load_settings() -> Settings:
         # above the API function's 30 s timeout: the request that reserved a key is surely dead
         idempotency_lease_s=float(os.environ.get("VIDEO_JOBS_IDEMPOTENCY_LEASE_S", "60")),
         max_frames_per_job=_int("VIDEO_JOBS_MAX_FRAMES_PER_JOB", DEFAULT_MAX_FRAMES_PER_JOB),
+        auth=_auth(stage),
+        keys_kms_key=os.environ.get("VIDEO_JOBS_KEYS_KMS_KEY", DEFAULT_KEYS_KMS_KEY),
+        max_active_jobs_per_tenant=_int(
+            "VIDEO_JOBS_MAX_ACTIVE_JOBS_PER_TENANT",
+            0 if stage == LOCAL_STAGE else DEFAULT_MAX_ACTIVE_JOBS_PER_TENANT,
+        ),
     )

@@ -18,6 +18,7 @@ from pynamodb.models import Model
 
 from chalicelib.errors import IllegalTransition
 from chalicelib.jobs import (
+    ACTIVE_STATES,
     RUNNING,
     UNFINISHED_STATES,
     Changes,
@@ -26,6 +27,7 @@ from chalicelib.jobs import (
     JobStore,
     KeyRecord,
 )
+from chalicelib.tenancy import DEFAULT_TENANT
 
 _FIELDS = [name for name in JobRecord.__dataclass_fields__ if name != "options"]
 
@@ -57,6 +59,7 @@ def _job_model(meta: type) -> type[Model]:
         lease_expires_at = NumberAttribute(null=True)
         enqueued_at = NumberAttribute(null=True)
         expires_at = NumberAttribute(null=True)  # the table's TTL attribute
+        tenant = UnicodeAttribute(null=True)  # absent on rows from before tenants: the default
 
     return JobRow
 
@@ -81,6 +84,7 @@ class DynamoJobStore(JobStore):
 
     def _record(self, row: Any) -> JobRecord:
         values = {name: getattr(row, name) for name in _FIELDS}
+        values["tenant"] = values["tenant"] or DEFAULT_TENANT
         return JobRecord(**values, options=json.loads(row.options) if row.options else {})
 
     def _row(self, job: JobRecord) -> Model:
@@ -106,6 +110,17 @@ class DynamoJobStore(JobStore):
         condition = self._rows.status.is_in(*sorted(UNFINISHED_STATES))
         for row in self._rows.scan(condition, consistent_read=True):
             yield self._record(row)
+
+    def active_jobs(self, tenant: str) -> int:
+        """A filtered scan of the whole table (fine while a table holds thousands of rows; a
+        per-tenant index is the next step past that)."""
+        rows = self._rows
+        mine = rows.tenant == tenant
+        if tenant == DEFAULT_TENANT:
+            mine |= rows.tenant.does_not_exist()
+        condition = mine & rows.status.is_in(*sorted(ACTIVE_STATES))
+        scan = rows.scan(condition, consistent_read=True, attributes_to_get=["job_id"])
+        return sum(1 for _ in scan)
 
     def _apply(self, job_id: str, condition: Condition, changes: Changes) -> JobRecord | None:
         rows = self._rows

@@ -19,6 +19,8 @@ the same message).
     ├── PayloadTooLarge             body above the direct-upload limit
     ├── UnsupportedMediaType        Content-Type we do not accept
     ├── ServiceUnavailable          a dependency (S3, DynamoDB) failed; nothing was accepted
+    ├── Unauthorized                no, a wrong or a revoked API token
+    ├── TooManyJobs                 the tenant already has its most active jobs
     ├── MalformedMessage            a queue message that names no job (logged and dropped)
     └── AnalysisError               the analyzer itself broke; only ever seen as a failed job
 """
@@ -106,6 +108,18 @@ class UnsupportedMediaType(VideoJobsError):
 
 class ServiceUnavailable(VideoJobsError):
     pass
+
+
+class Unauthorized(VideoJobsError):
+    pass
+
+
+class TooManyJobs(VideoJobsError):
+    """The caller's tenant is at ``VIDEO_JOBS_MAX_ACTIVE_JOBS_PER_TENANT``."""
+
+    def __init__(self, message: str, retry_after_s: int = 30):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class MalformedMessage(VideoJobsError):

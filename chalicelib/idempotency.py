@@ -9,6 +9,8 @@ reusing a key for a different request is a 409. Keys expire with their jobs (Dyn
 A reservation is held under a short lease (``Settings.idempotency_lease_s``, longer than the API
 function's timeout): if the request that reserved the key died before recording its job, a retry
 after the lease finds no job and takes the key over (a conditional write, so one retry wins).
+
+Keys are per tenant: the same key from two tenants names two items.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 
 from chalicelib.errors import BadRequest, Conflict
 from chalicelib.jobs import JobStore, KeyRecord, expiry
+from chalicelib.tenancy import DEFAULT_TENANT
 
 log = logging.getLogger(__name__)
 HEADER = "idempotency-key"
@@ -45,9 +48,11 @@ def fingerprint(*parts: bytes | str) -> str:
     return digest.hexdigest()
 
 
-def key_id(key: str) -> str:
-    """The key's item id: never a job id, and never the raw key (which the client chose)."""
-    return "idempotency#" + hashlib.sha256(key.encode()).hexdigest()
+def key_id(key: str, tenant: str = DEFAULT_TENANT) -> str:
+    """The key's item id: never a job id, and never the raw key (which the client chose). The
+    default tenant's ids are those of the keys from before tenants."""
+    scoped = key if tenant == DEFAULT_TENANT else f"{tenant}\x00{key}"
+    return "idempotency#" + hashlib.sha256(scoped.encode()).hexdigest()
 
 
 def reserve(
@@ -58,11 +63,12 @@ def reserve(
     *,
     retention_days: int,
     lease_s: float,
+    tenant: str = DEFAULT_TENANT,
 ) -> str | None:
     """Tie ``key`` to ``job_id``. None if it is ours now; else the job id it already names."""
     now = time.time()
     record = KeyRecord(
-        key_id(key), job_id, request_fingerprint, expiry(retention_days), now + lease_s
+        key_id(key, tenant), job_id, request_fingerprint, expiry(retention_days), now + lease_s
     )
     existing = jobs.reserve_key(record)
     if existing is None:
@@ -88,6 +94,6 @@ def _abandoned(jobs: JobStore, existing: KeyRecord, now: float) -> bool:
     return lease_over and jobs.find(existing.target_job_id) is None
 
 
-def release(jobs: JobStore, key: str) -> None:
+def release(jobs: JobStore, key: str, tenant: str = DEFAULT_TENANT) -> None:
     """Forget the key (its request failed), so that a retry with it can go through."""
-    jobs.release_key(key_id(key))
+    jobs.release_key(key_id(key, tenant))

@@ -35,6 +35,7 @@ from typing import Any
 
 from chalicelib.errors import IllegalTransition, JobNotFound
 from chalicelib.ids import parse_job_id
+from chalicelib.tenancy import DEFAULT_TENANT, Caller
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ COMPLETED = "completed"
 FAILED = "failed"
 FINAL_STATES = frozenset({COMPLETED, FAILED})
 UNFINISHED_STATES = frozenset({PENDING, RUNNING})  # what the reconcile sweep looks at
+ACTIVE_STATES = frozenset({UPLOADING, PENDING, RUNNING})  # what a tenant's job limit counts
 
 # target status -> the statuses it may be reached from
 ALLOWED_SOURCES: dict[str, frozenset[str]] = {
@@ -88,6 +90,7 @@ class JobRecord:
     lease_expires_at: float | None = None  # epoch seconds
     enqueued_at: float | None = None  # epoch seconds; last time a queue message was sent for it
     expires_at: int | None = None  # epoch seconds; DynamoDB TTL removes old jobs
+    tenant: str = DEFAULT_TENANT  # whose job it is (rows from before tenants: the default)
 
     @classmethod
     def new(
@@ -100,6 +103,7 @@ class JobRecord:
         status: str = PENDING,
         sample_fps: float | None = None,
         options: dict[str, Any] | None = None,
+        tenant: str = DEFAULT_TENANT,
     ) -> JobRecord:
         now = utc_now()
         return cls(
@@ -112,6 +116,7 @@ class JobRecord:
             sample_fps=sample_fps,
             options=dict(options or {}),
             expires_at=expiry(retention_days),
+            tenant=tenant,
         )
 
     @property
@@ -168,6 +173,10 @@ class JobStore(ABC):
         """Every pending or running job (the reconcile sweep's query)."""
 
     @abstractmethod
+    def active_jobs(self, tenant: str) -> int:
+        """How many of ``tenant``'s jobs are uploading, pending or running."""
+
+    @abstractmethod
     def _apply(self, job_id: str, condition: Condition, changes: Changes) -> JobRecord | None:
         """Write ``changes`` iff ``condition`` holds; the new row, or None if it did not hold."""
 
@@ -187,10 +196,12 @@ class JobStore(ABC):
 
     # --- the status machine, once for every adapter ----------------------------------------
 
-    def get(self, job_id: str) -> JobRecord:
+    def get(self, job_id: str, caller: Caller | None = None) -> JobRecord:
+        """The job; JobNotFound if there is none, or if ``caller`` may not see it (the same
+        answer, so that nobody learns another tenant's job ids)."""
         job_id = parse_job_id(job_id)
         job = self.find(job_id)
-        if job is None:
+        if job is None or (caller is not None and not caller.may_see(job.tenant, job_id)):
             raise JobNotFound(f"no job with id {job_id!r}")
         return job
 
@@ -316,6 +327,11 @@ class InMemoryJobStore(JobStore):
         with self._lock:
             rows = [job for job in self._jobs.values() if job.status in UNFINISHED_STATES]
         return iter(copy.deepcopy(rows))
+
+    def active_jobs(self, tenant: str) -> int:
+        with self._lock:
+            jobs = self._jobs.values()
+            return sum(1 for job in jobs if job.tenant == tenant and job.status in ACTIVE_STATES)
 
     def all(self) -> list[JobRecord]:
         """Every job row (for tests and tools)."""

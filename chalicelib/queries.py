@@ -14,6 +14,7 @@ from chalicelib.errors import JobNotFound, ResultsDamaged, ResultsNotReady
 from chalicelib.jobs import COMPLETED, FAILED, JobRecord, JobStore
 from chalicelib.results import ResultsPage
 from chalicelib.storage import StorageService
+from chalicelib.tenancy import PUBLIC, Caller
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +39,13 @@ class JobQueries:
         self.jobs = jobs
         self.storage = storage
 
-    def status(self, job_id: str) -> dict[str, Any]:
-        return status_view(self.jobs.get(job_id))
+    def status(self, job_id: str, caller: Caller = PUBLIC) -> dict[str, Any]:
+        return status_view(self.jobs.get(job_id, caller))
 
-    def results(self, job_id: str, page: ResultsPage) -> dict[str, Any]:
+    def results(self, job_id: str, page: ResultsPage, caller: Caller = PUBLIC) -> dict[str, Any]:
         """One page of a completed job's results (reading only the head and one piece);
         ResultsNotReady for any other job, ResultsDamaged if what is stored is unreadable."""
-        job = self.jobs.get(job_id)
+        job = self.jobs.get(job_id, caller)
         if job.status != COMPLETED or job.output_path is None:
             reason = f": {job.error_message}" if job.status == FAILED else "; poll its status"
             raise ResultsNotReady(f"job {job.job_id} has no results: it is {job.status}{reason}")

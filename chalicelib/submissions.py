@@ -21,6 +21,7 @@ from chalicelib.config import (
     DEFAULT_MIN_CONFIDENCE,
     DEFAULT_TEXT_MIN_CONFIDENCE,
     DEFAULT_TEXT_SCRIPTS,
+    LIMIT_RETRY_AFTER_S,
     LOCAL_STAGE,
     MAX_SAMPLE_FPS,
     MIN_SAMPLE_FPS,
@@ -33,6 +34,7 @@ from chalicelib.errors import (
     JobNotFound,
     PayloadTooLarge,
     ServiceUnavailable,
+    TooManyJobs,
     VideoJobsError,
     quoted,
     quoted_list,
@@ -44,6 +46,7 @@ from chalicelib.mp4 import validate_mp4, validate_mp4_bytes
 from chalicelib.pipelines import check_pipeline_id
 from chalicelib.queue import QueueService
 from chalicelib.storage import ObjectChanged, S3Storage, StorageService
+from chalicelib.tenancy import PUBLIC, Caller
 
 log = logging.getLogger(__name__)
 UPLOAD_CONTENT_TYPE = "video/mp4"
@@ -224,7 +227,12 @@ class Submissions:
         return parse_job_options(params, self.settings)
 
     def submit(
-        self, data: bytes, options: JobOptions, *, idempotency_key: str | None = None
+        self,
+        data: bytes,
+        options: JobOptions,
+        *,
+        idempotency_key: str | None = None,
+        caller: Caller = PUBLIC,
     ) -> JobRecord:
         """Store, record, queue: in that order, so a failure part-way leaves no orphan.
 
@@ -239,12 +247,13 @@ class Submissions:
             advice = "use POST /video/uploads to get a presigned upload URL for large files"
             raise _too_large(len(data), limit, advice)
         validate_mp4_bytes(data)
-        job = self._new_job(options, PENDING)
+        job = self._new_job(options, PENDING, caller)
         if idempotency_key is not None:
-            earlier = self._reserve_key(idempotency_key, job.job_id, data, options)
+            earlier = self._reserve_key(idempotency_key, job, data, options)
             if earlier is not None:
                 return self._replayed(earlier)
-        forget_key = self._forgetter(idempotency_key)
+        forget_key = self._forgetter(idempotency_key, caller)
+        self._check_limit(caller, forget_key)
 
         def forget_all() -> None:
             self.storage.delete_file(job.input_path)
@@ -269,20 +278,26 @@ class Submissions:
         *,
         idempotency_key: str | None = None,
         request_fingerprint: str = "",
+        caller: Caller = PUBLIC,
     ) -> str:
         """Accept a video that is already in S3: ``copy_into(path)`` copies it to the job's video
         key (server-side). Same order and guarantees as ``submit``; returns the job id. A
         repeated idempotency key with the same fingerprint returns the id of the job it created
         (even while that request is still being accepted); with another one, Conflict."""
-        job = self._new_job(options, PENDING)
+        job = self._new_job(options, PENDING, caller)
         if idempotency_key is not None:
             earlier = self._reserve(
-                idempotency_key, job.job_id, request_fingerprint, "check the request token"
+                idempotency_key,
+                job.job_id,
+                request_fingerprint,
+                "check the request token",
+                caller.tenant,
             )
             if earlier is not None:
                 log.info("job %s returned again for a repeated request token", earlier)
                 return earlier
-        forget_key = self._forgetter(idempotency_key)
+        forget_key = self._forgetter(idempotency_key, caller)
+        self._check_limit(caller, forget_key)
 
         def forget_all() -> None:
             self.storage.delete_file(job.input_path)
@@ -299,7 +314,9 @@ class Submissions:
         )
         return job.job_id
 
-    def _reserve_key(self, key: str, job_id: str, data: bytes, options: JobOptions) -> str | None:
+    def _reserve_key(
+        self, key: str, job: JobRecord, data: bytes, options: JobOptions
+    ) -> str | None:
         chosen = options.row_options()  # none chosen: the same print as before these options
         request = idempotency.fingerprint(
             data,
@@ -307,9 +324,11 @@ class Submissions:
             repr(options.sample_fps),
             *([json.dumps(chosen, sort_keys=True)] if chosen else []),
         )
-        return self._reserve(key, job_id, request, "check the Idempotency-Key")
+        return self._reserve(key, job.job_id, request, "check the Idempotency-Key", job.tenant)
 
-    def _reserve(self, key: str, job_id: str, request_fingerprint: str, what: str) -> str | None:
+    def _reserve(
+        self, key: str, job_id: str, request_fingerprint: str, what: str, tenant: str
+    ) -> str | None:
         settings = self.settings
         return _accept(
             lambda: idempotency.reserve(
@@ -319,16 +338,33 @@ class Submissions:
                 request_fingerprint,
                 retention_days=settings.job_retention_days,
                 lease_s=settings.idempotency_lease_s,
+                tenant=tenant,
             ),
             what,
         )
 
-    def _forgetter(self, key: str | None) -> Callable[[], None]:
+    def _forgetter(self, key: str | None, caller: Caller) -> Callable[[], None]:
         def forget() -> None:
             if key is not None:
-                idempotency.release(self.jobs, key)
+                idempotency.release(self.jobs, key, caller.tenant)
 
         return forget
+
+    def _check_limit(self, caller: Caller, undo: Callable[[], None] | None = None) -> None:
+        """TooManyJobs when the caller's tenant already has its most active jobs (counted,
+        then created: two requests at once can pass the last free place together)."""
+        limit = self.settings.max_active_jobs_per_tenant
+        if limit <= 0:
+            return
+        active = _accept(lambda: self.jobs.active_jobs(caller.tenant), "count active jobs", undo)
+        if active >= limit:
+            if undo is not None:
+                undo()
+            raise TooManyJobs(
+                f"{active} of your jobs are already uploading, pending or running (the limit "
+                f"is {limit}): retry once some have finished",
+                LIMIT_RETRY_AFTER_S,
+            )
 
     def _replayed(self, job_id: str) -> JobRecord:
         try:
@@ -341,7 +377,7 @@ class Submissions:
         log.info("job %s returned again for a repeated Idempotency-Key", job_id)
         return job
 
-    def _new_job(self, options: JobOptions, status: str) -> JobRecord:
+    def _new_job(self, options: JobOptions, status: str, caller: Caller) -> JobRecord:
         job_id = new_job_id()
         return JobRecord.new(
             job_id,
@@ -351,6 +387,7 @@ class Submissions:
             options=options.row_options(),
             status=status,
             retention_days=self.settings.job_retention_days,
+            tenant=caller.tenant,
         )
 
     def _enqueue(self, job_id: str) -> None:
@@ -364,11 +401,12 @@ class Submissions:
         except Exception:  # at worst the sweep sends it once more, which is harmless
             log.exception("could not record that job %s was queued", job_id)
 
-    def create_upload(self, options: JobOptions) -> UploadTicket:
+    def create_upload(self, options: JobOptions, caller: Caller = PUBLIC) -> UploadTicket:
         """A job in ``uploading`` state and a URL the caller PUTs the video to."""
         if not isinstance(self.storage, S3Storage):
             raise TypeError("presigned uploads need S3Storage")
-        job = self._new_job(options, UPLOADING)
+        self._check_limit(caller)
+        job = self._new_job(options, UPLOADING, caller)
         _accept(lambda: self.jobs.create(job), "record the job")
         expiry = self.settings.upload_url_expiry_s
         url = self.storage.presigned_put_url(job.input_path, UPLOAD_CONTENT_TYPE, expiry)
@@ -381,9 +419,9 @@ class Submissions:
             self.settings.max_upload_bytes,
         )
 
-    def start_upload(self, job_id: str) -> JobRecord:
+    def start_upload(self, job_id: str, caller: Caller = PUBLIC) -> JobRecord:
         """Check the uploaded object, then queue the job (uploading -> pending)."""
-        job = self.jobs.get(parse_job_id(job_id))
+        job = self.jobs.get(parse_job_id(job_id), caller)
         if job.status != UPLOADING:
             raise Conflict(f"job {job.job_id} was already started: it is {job.status}")
         storage, limit = self.storage, self.settings.max_upload_bytes

@@ -49,6 +49,9 @@ NOTICES_QUEUE = "NoticesQueue"
 NOTICES_DLQ = "NoticesDeadLetterQueue"
 EVENTS_TOPIC = "EventsTopic"
 WEBHOOK_SECRET_STORE = "WebhookSecretStore"
+REST_API = "RestAPI"  # chalice's API Gateway REST API
+KEYS_KEY = "AccessKeysKey"  # KMS key that encrypts tenants' secret access keys
+KEYS_KEY_ALIAS = "AccessKeysKeyAlias"
 # Parameters
 IMAGE_URI = "AnalyzerImageUri"
 RETENTION_DAYS = "RetentionDays"
@@ -58,9 +61,13 @@ HAS_ALARM_EMAIL = "HasAlarmEmail"
 SOURCE_BUCKETS = "RekognitionSourceBuckets"  # where Rekognition Start* may read videos
 HAS_SOURCE_BUCKETS = "HasRekognitionSourceBuckets"
 WEBHOOK_SECRET = "WebhookSecret"
+THROTTLE_RATE = "ApiThrottleRate"
+THROTTLE_BURST = "ApiThrottleBurst"
 
 LOG_RETENTION_DAYS = 30
 DEFAULT_MAX_CONCURRENCY = 10  # analyzers at once; SQS event sources accept 2..1000
+DEFAULT_THROTTLE_RATE = 50  # API Gateway requests per second (stage-wide)
+DEFAULT_THROTTLE_BURST = 100
 # The analyzer downloads the whole video to /tmp; presigned uploads go up to 2 GiB and Lambda's
 # default /tmp is 512 MB.
 ANALYZER_EPHEMERAL_STORAGE_MB = 3072
@@ -187,6 +194,41 @@ def alarm_resources() -> dict[str, dict]:
     }
 
 
+def keys_key_resources() -> dict[str, dict]:
+    """The KMS key for access keys' secrets. Its policy delegates to IAM in this account: the
+    API's role may Decrypt (policy-api.json); an operator who creates keys needs Encrypt."""
+    account_root = {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+    return {
+        KEYS_KEY: {
+            "Type": "AWS::KMS::Key",
+            **RETAIN,
+            "Properties": {
+                "Description": "video-jobs: encrypts tenants' secret access keys",
+                "EnableKeyRotation": True,
+                "KeyPolicy": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "AccountIamPolicies",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": account_root},
+                            "Action": "kms:*",
+                            "Resource": "*",
+                        }
+                    ],
+                },
+            },
+        },
+        KEYS_KEY_ALIAS: {
+            "Type": "AWS::KMS::Alias",
+            "Properties": {
+                "AliasName": {"Fn::Sub": "alias/${AWS::StackName}-access-keys"},
+                "TargetKeyId": {"Ref": KEYS_KEY},
+            },
+        },
+    }
+
+
 def parameters() -> dict[str, dict]:
     return {
         IMAGE_URI: {
@@ -224,6 +266,18 @@ def parameters() -> dict[str, dict]:
             "Description": "Key that signs webhooks (X-Video-Jobs-Signature); stored in "
             "Secrets Manager, e.g. `openssl rand -hex 32`",
         },
+        THROTTLE_RATE: {
+            "Type": "Number",
+            "Default": DEFAULT_THROTTLE_RATE,
+            "MinValue": 1,
+            "Description": "API Gateway: steady requests per second, all callers together",
+        },
+        THROTTLE_BURST: {
+            "Type": "Number",
+            "Default": DEFAULT_THROTTLE_BURST,
+            "MinValue": 1,
+            "Description": "API Gateway: requests allowed in a burst above the steady rate",
+        },
     }
 
 
@@ -236,6 +290,7 @@ def outputs() -> dict[str, dict]:
         "AlarmTopicArn": {"Value": {"Ref": ALARM_TOPIC}},
         "EventsTopicArn": {"Value": {"Ref": EVENTS_TOPIC}},
         "NoticesDeadLetterQueueUrl": {"Value": {"Ref": NOTICES_DLQ}},
+        "AccessKeysKmsKeyArn": {"Value": {"Fn::GetAtt": [KEYS_KEY, "Arn"]}},
     }
 
 
@@ -255,6 +310,7 @@ def merge_template() -> dict:
             **queue_resources(),
             **alarm_resources(),
             **notice_resources(),
+            **keys_key_resources(),
         },
         "Outputs": outputs(),
     }
@@ -276,6 +332,7 @@ def function_environment() -> dict:
         "VIDEO_JOBS_WEBHOOK_SECRET_ARN": {"Ref": WEBHOOK_SECRET_STORE},
         # the sweep waits this long past a lease for the queue's own redelivery
         "VIDEO_JOBS_VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S),
+        "VIDEO_JOBS_KEYS_KMS_KEY": {"Fn::GetAtt": [KEYS_KEY, "Arn"]},
     }
 
 
@@ -347,4 +404,21 @@ def finish(template: dict) -> dict:
                 _bind_sqs_event(event["Properties"])
     found[ANALYZER]["Properties"]["Environment"]["Variables"].update(analyzer_environment())
     to_image_function(found[ANALYZER]["Properties"])
+    _throttle(template)
     return template
+
+
+def _throttle(template: dict) -> None:
+    """Stage-wide throttling in API Gateway (429 before any function runs), beside the
+    per-tenant job limit the API itself enforces."""
+    api = template["Resources"].get(REST_API)
+    if api is None:
+        raise TemplateError(f"chalice generated no {REST_API}")
+    api["Properties"]["MethodSettings"] = [
+        {
+            "ResourcePath": "/*",
+            "HttpMethod": "*",
+            "ThrottlingRateLimit": {"Ref": THROTTLE_RATE},
+            "ThrottlingBurstLimit": {"Ref": THROTTLE_BURST},
+        }
+    ]

@@ -10,7 +10,9 @@ cannot be replayed into the same queue). So this server runs moto's own WSGI app
 * appends every successful write to S3 or DynamoDB to a journal before its answer is sent, so a
   crash loses only writes that no caller was told had succeeded (one at a time: reads and SQS
   run alongside);
-* at start loads the last snapshot (a pickle of moto's S3 and DynamoDB backends) and replays the
+* KMS writes (the local stack's one key and alias, created once) are kept by a new snapshot
+  at once: a replayed CreateKey would make a different key;
+* at start loads the last snapshot (a pickle of moto's S3, DynamoDB, KMS backends) and replays the
   journal over it; it writes a new snapshot at shutdown (SIGTERM/SIGINT), after a replay, and
   every 1000 journaled writes, so the journal stays short (``infra/emulator_state.py``).
 
@@ -42,6 +44,8 @@ from infra.emulator_state import StateStore, lock_state_dir
 
 DYNAMODB_READS = ("Get", "BatchGet", "Query", "Scan", "Describe", "List", "TransactGet")
 S3_WRITES = frozenset({"PUT", "POST", "DELETE"})
+KMS_READS = ("Encrypt", "Decrypt", "ReEncrypt", "Generate", "Describe", "List", "Get", "Sign",
+             "Verify")  # fmt: skip
 _CREDENTIAL_SERVICE = re.compile(r"Credential=[^/]*/[^/]*/[^/]*/([^/]+)/aws4_request")
 WSGI_DEFAULTS = {
     "wsgi.version": (1, 0),
@@ -65,9 +69,11 @@ def is_persisted_write(environ: dict) -> bool:
     service, method = service_of(environ), environ["REQUEST_METHOD"]
     if service == "s3":
         return method in S3_WRITES
+    operation = environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")[2]
     if service == "dynamodb":
-        operation = environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")[2]
         return method == "POST" and not operation.startswith(DYNAMODB_READS)
+    if service == "kms":  # CreateKey, CreateAlias, ...: the keys must survive a restart
+        return method == "POST" and not operation.startswith(KMS_READS)
     return False
 
 
@@ -120,7 +126,9 @@ class PersistentApp:
         body = read_body(environ)
         with self.lock:
             status, headers, content = call(self.app, environ, body)
-            if status.startswith("2"):
+            if status.startswith("2") and service_of(environ) == "kms":
+                self.store.snapshot()
+            elif status.startswith("2"):
                 self.store.append(replayable(environ), body)
         start_response(status, headers)
         return [content]
@@ -166,7 +174,7 @@ def serve(host: str, port: int, state_dir: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="moto, with its S3 and DynamoDB state kept.")
+    parser = argparse.ArgumentParser(description="moto, with its S3, DynamoDB, KMS state kept.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5010)
     parser.add_argument("--state-dir", type=Path, default=None)

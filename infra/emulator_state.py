@@ -1,6 +1,7 @@
-"""Where the emulator keeps moto's S3 and DynamoDB state: a snapshot and a journal of writes.
+"""Where the emulator keeps moto's S3, DynamoDB and KMS state: a snapshot and a journal of writes.
 
-``moto-state.pickle`` holds generation N of moto's S3 and DynamoDB backends (pickled whole);
+``moto-state.pickle`` holds generation N of moto's S3, DynamoDB and KMS backends (pickled whole;
+KMS holds the key that encrypts access keys' secrets, which must outlive a restart);
 ``journal-N.log`` the writes made since, one pickled request per write. A snapshot is written to
 a temporary file, synced and renamed before its new empty journal replaces the old one, so a
 crash at any point leaves one consistent pair. ``lock`` keeps a second emulator out.
@@ -19,7 +20,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-PERSISTED = ("s3", "dynamodb")  # SQS is not kept: the local stack re-sends unfinished jobs
+from cryptography.hazmat.bindings._rust import openssl
+from cryptography.hazmat.primitives import serialization
+
+PERSISTED = ("s3", "dynamodb", "kms")  # SQS is not kept: the local stack re-sends unfinished jobs
 SNAPSHOT = "moto-state.pickle"
 # A new snapshot after this many journaled writes (replaying one costs 2-3.5 ms, so a crash
 # restart replays a few seconds at most), or once the journal outgrows the snapshot.
@@ -29,6 +33,24 @@ log = logging.getLogger("video_jobs.emulator")
 
 # moto's SQS queues hold a threading.Condition; a fresh one is what a restored queue needs.
 copyreg.pickle(threading.Condition, lambda _condition: (threading.Condition, ()))
+
+
+def _private_key(key):
+    """moto's KMS keys hold cryptography private keys, which pickle as their DER bytes."""
+    der = key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return _load_private_key, (der,)
+
+
+def _load_private_key(der: bytes):
+    return serialization.load_der_private_key(der, None)
+
+
+for _key_type in (openssl.rsa.RSAPrivateKey, openssl.ec.ECPrivateKey):
+    copyreg.pickle(_key_type, _private_key)
 
 
 class StateStore:
@@ -108,7 +130,7 @@ def read_journal(path: Path) -> Iterator[tuple[dict, bytes]]:
 
 
 def collect() -> dict:
-    """moto's S3 and DynamoDB state: {service: {account: {region: backend}}}."""
+    """moto's persisted state: {service: {account: {region: backend}}}."""
     from moto.backends import get_backend
 
     backends = {name: get_backend(name) for name in PERSISTED}  # type: ignore[call-overload]

@@ -175,6 +175,21 @@ def ensure_topic(settings: Settings) -> str:
     return aws_client("sns", settings).create_topic(Name=settings.notices.topic)["TopicArn"]
 
 
+def ensure_keys_kms_key(settings: Settings) -> None:
+    """The KMS key that encrypts access keys' secrets, under its alias (the local stack's; the
+    cloud template creates its own and names it in VIDEO_JOBS_KEYS_KMS_KEY)."""
+    if not settings.keys_kms_key.startswith("alias/"):
+        return  # a key id or ARN: it exists already
+    kms = aws_client("kms", settings)
+    try:
+        kms.describe_key(KeyId=settings.keys_kms_key)
+        return
+    except kms.exceptions.NotFoundException:
+        pass
+    key = kms.create_key(Description="video-jobs: encrypts access keys' secrets")["KeyMetadata"]
+    kms.create_alias(AliasName=settings.keys_kms_key, TargetKeyId=key["KeyId"])
+
+
 def bootstrap(
     settings: Settings | None = None, *, visibility_timeout_s: int | None = None
 ) -> Bootstrapped:
@@ -191,6 +206,7 @@ def bootstrap(
         (notices.queue_name, notices.dlq_name),
         NOTICE_MAX_RECEIVE_COUNT,
     )
+    ensure_keys_kms_key(settings)
     return Bootstrapped(
         settings.table_name,
         settings.bucket,

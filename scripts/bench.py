@@ -398,6 +398,16 @@ def api_section(report: Report, requests_count: int, import_runs: int) -> None:
         f"p99 {p99['api submit'] / p99['bare submit']:.2f}×",
         submit_ok,
     )
+    auth_note(report)
+
+
+def auth_note(report: Report) -> None:
+    """One line: what checking the caller costs per request (scripts/bench_auth.py)."""
+    from scripts.bench_auth import auth_costs
+
+    log("auth check cost (VIDEO_JOBS_AUTH=required, moto in process)")
+    costs = ", ".join(f"{name} {value:.2f} ms" for name, value in auth_costs().items())
+    report.note(f"- Auth check per request (median, moto in process, no network): {costs}.")
 
 
 def scaling_section(report: Report, repeats: int) -> None:

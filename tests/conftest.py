@@ -27,6 +27,8 @@ def aws_env(monkeypatch):
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
         "VIDEO_JOBS_STAGE": "test",
+        "VIDEO_JOBS_AUTH": "off",  # tests of access control turn it on
+        "VIDEO_JOBS_MAX_ACTIVE_JOBS_PER_TENANT": "0",
     }.items():
         monkeypatch.setenv(name, value)
     for name in ("VIDEO_JOBS_AWS_ENDPOINT", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION"):

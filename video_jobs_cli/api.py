@@ -82,7 +82,11 @@ class Api:
         return first
 
     def view_url(self, job_id: str) -> str:
-        return self.url(f"/video/view/{_segment(job_id)}")
+        """The viewer page's URL; with an API token, a link that carries a short-lived view
+        token for this job (a browser cannot send the Bearer header itself)."""
+        if "Authorization" not in self._session.headers:
+            return self.url(f"/video/view/{_segment(job_id)}")
+        return self.url(self._call("POST", f"/video/view/{_segment(job_id)}/link")["url"])
 
 
 def _segment(job_id: str) -> str:

@@ -27,6 +27,7 @@ from chalicelib.rekognition.notices import publish_notice
 from chalicelib.rekognition.start import start_job
 from chalicelib.storage import S3Storage
 from chalicelib.submissions import Submissions
+from chalicelib.tenancy import PUBLIC, Caller
 
 __all__ = ["INTERNAL", "RekognitionApi", "RekognitionError", "publish_notice"]
 TARGET_PREFIX = "RekognitionService."
@@ -61,10 +62,17 @@ class RekognitionApi:
         self.submissions = submissions
         self.settings = settings
 
-    def call(self, target: str | None, authorization: str | None, raw_body: bytes | None) -> dict:
-        """Run one operation named by ``target`` (the X-Amz-Target header)."""
+    def call(
+        self,
+        target: str | None,
+        authorization: str | None,
+        raw_body: bytes | None,
+        caller: Caller = PUBLIC,
+    ) -> dict:
+        """Run one operation named by ``target`` (the X-Amz-Target header) for ``caller`` (whose
+        signature the authenticator has checked when authentication is required)."""
         operation = operation_of(target)
-        if not authorization:  # any SigV4 signature passes here; none does not
+        if not authorization:  # with auth off any SigV4 signature passes here; none does not
             raise RekognitionError(
                 ACCESS_DENIED,
                 "the request is not signed: sign it with SigV4 (any credentials work on the "
@@ -73,8 +81,8 @@ class RekognitionApi:
         params = validate(operation, parse_body(raw_body))
         try:
             if operation.startswith("Start"):
-                return start_job(operation, params, self)
-            return get_results(operation, params, self)
+                return start_job(operation, params, self, caller)
+            return get_results(operation, params, self, caller)
         except JobNotFound as error:
             raise RekognitionError(RESOURCE_NOT_FOUND, error.message) from None
         except BadRequest as error:

@@ -16,6 +16,12 @@ INVALID_TOKEN = "InvalidPaginationTokenException"
 ACCESS_DENIED = "AccessDeniedException"
 INTERNAL = "InternalServerError"
 UNKNOWN_OPERATION = "UnknownOperationException"  # not in the model: an operation we lack
+# SigV4 refusals, as AWS names them (chalicelib/rekognition/sigv4.py); HTTP 403, except the
+# malformed header's 400
+MISSING_AUTHENTICATION = "MissingAuthenticationTokenException"
+INCOMPLETE_SIGNATURE = "IncompleteSignatureException"
+INVALID_SIGNATURE = "InvalidSignatureException"
+UNRECOGNIZED_CLIENT = "UnrecognizedClientException"
 
 
 class RekognitionError(Exception):

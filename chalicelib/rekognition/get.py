@@ -11,6 +11,7 @@ from chalicelib.jobs import COMPLETED, FAILED, JobRecord, JobStore
 from chalicelib.rekognition import label_results, text_results, tokens
 from chalicelib.rekognition.errors import RESOURCE_NOT_FOUND, RekognitionError
 from chalicelib.storage import StorageService
+from chalicelib.tenancy import Caller
 
 if TYPE_CHECKING:
     from chalicelib.rekognition import RekognitionApi
@@ -21,10 +22,11 @@ STARTED_BY = {"GetLabelDetection": "StartLabelDetection", "GetTextDetection": "S
 MP4_FORMAT = "QuickTime / MOV"  # how Rekognition names the MP4 family's container
 
 
-def find_job(jobs: JobStore, operation: str, job_id: str) -> tuple[JobRecord, dict]:
-    """The job and its stored Start* request; ResourceNotFound unless that Start* made it."""
+def find_job(jobs: JobStore, operation: str, job_id: str, caller: Caller) -> tuple[JobRecord, dict]:
+    """The job and its stored Start* request; ResourceNotFound unless that Start* made it (for
+    the caller's tenant)."""
     try:
-        job = jobs.get(job_id)
+        job = jobs.get(job_id, caller)
     except JobNotFound:
         raise RekognitionError(RESOURCE_NOT_FOUND, f"no job with JobId {job_id!r}") from None
     request = (job.options or {}).get("rekognition") or {}
@@ -49,8 +51,8 @@ def video_metadata(video: dict) -> dict:
     return {key: value for key, value in metadata.items() if value is not None}
 
 
-def get_results(operation: str, params: dict, ctx: RekognitionApi) -> dict:
-    job, request = find_job(ctx.jobs, operation, params["JobId"])
+def get_results(operation: str, params: dict, ctx: RekognitionApi, caller: Caller) -> dict:
+    job, request = find_job(ctx.jobs, operation, params["JobId"], caller)
     labels = operation == "GetLabelDetection"
     key = "Labels" if labels else "TextDetections"
     answer: dict = {

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ParamValidationError
 
 from chalicelib import idempotency
-from chalicelib.errors import Conflict, InvalidVideo
+from chalicelib.errors import Conflict, InvalidVideo, TooManyJobs
 from chalicelib.mp4 import validate_mp4
 from chalicelib.pipelines import PIPELINES
 from chalicelib.rekognition.errors import (
@@ -27,6 +27,7 @@ from chalicelib.rekognition.errors import (
     invalid,
 )
 from chalicelib.submissions import JobOptions
+from chalicelib.tenancy import Caller
 
 if TYPE_CHECKING:
     from chalicelib.rekognition import RekognitionApi
@@ -94,7 +95,7 @@ class S3Source:
         self._s3.copy(source, bucket, key)  # managed: multipart for large objects
 
 
-def start_job(operation: str, params: dict, ctx: RekognitionApi) -> dict:
+def start_job(operation: str, params: dict, ctx: RekognitionApi, caller: Caller) -> dict:
     """Answer ``{"JobId"}`` for a validated Start* request."""
     _check_semantics(params)
     source = S3Source(ctx.storage.client, params["Video"]["S3Object"])
@@ -124,7 +125,10 @@ def start_job(operation: str, params: dict, ctx: RekognitionApi) -> dict:
             options,
             idempotency_key=None if token is None else f"rekognition:{token}",
             request_fingerprint=idempotency.fingerprint(json.dumps(record, sort_keys=True)),
+            caller=caller,
         )
+    except TooManyJobs as error:
+        raise RekognitionError(LIMIT_EXCEEDED, error.message) from None
     except Conflict:
         raise RekognitionError(
             IDEMPOTENT_MISMATCH,

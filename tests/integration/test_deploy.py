@@ -145,7 +145,9 @@ def test_api_may_touch_only_job_keys_rows_and_its_queue(template):
         | expect(
             "dynamodb:GetItem dynamodb:PutItem dynamodb:UpdateItem dynamodb:DeleteItem", arn(TABLE)
         )
+        | expect("dynamodb:Scan", arn(TABLE))  # a tenant's active jobs, counted
         | expect("sqs:SendMessage sqs:GetQueueUrl sqs:GetQueueAttributes", arn(QUEUE))
+        | expect("kms:Decrypt", arn("AccessKeysKey"))  # secret access keys, to check SigV4
         | expect(
             "s3:GetObject s3:GetObjectVersion", source_buckets("/*", {"Fn::Sub": f"{OBJECTS}*"})
         )

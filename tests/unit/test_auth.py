@@ -1,0 +1,259 @@
+"""The Authenticator on fakes: Bearer tokens, viewer links, SigV4 (signed by botocore), the
+secret cache, and the per-tenant limit and idempotency scope in Submissions."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+
+import pytest
+
+from chalicelib.access_keys import InMemoryKeyStore
+from chalicelib.auth import Authenticator
+from chalicelib.errors import Unauthorized
+from chalicelib.jobs import utc_now
+from chalicelib.rekognition.errors import (
+    INCOMPLETE_SIGNATURE,
+    INVALID_SIGNATURE,
+    MISSING_AUTHENTICATION,
+    UNRECOGNIZED_CLIENT,
+    RekognitionError,
+)
+from chalicelib.rekognition.sigv4 import SignedRequest
+from chalicelib.tenancy import PUBLIC, Caller
+from infra.keys import create
+from tests.support.auth import ReversibleBox, signed_headers
+
+NOW = 1_780_000_000.0
+JOB = "0b4c6a59-8a43-4d4a-9f0e-2a5b9f8a0c11"
+BODY = json.dumps({"JobId": JOB}).encode()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def parts():
+    keys, box, clock = InMemoryKeyStore(), ReversibleBox(), Clock()
+    auth = Authenticator(
+        required=True,
+        keys=keys,
+        secrets=lambda: box,
+        view_key=b"k" * 32,
+        view_ttl_s=600,
+        clock=clock,
+    )
+    return auth, keys, box, clock
+
+
+def at(epoch: float) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).replace(tzinfo=None)
+
+
+def signed(key: dict, *, when: float = NOW, secret: str | None = None, path: str = "/", **kw):
+    url = f"http://127.0.0.1:8109{path}"
+    headers = signed_headers(
+        url,
+        kw.pop("body", BODY),
+        key["access_key_id"],
+        secret or key["secret_access_key"],
+        at=at(when),
+        **kw,
+    )
+    headers["Host"] = "127.0.0.1:8109"  # what the HTTP client sends (and signed)
+    return headers
+
+
+def request(headers: dict, body: bytes = BODY, paths=("/",)) -> SignedRequest:
+    lower = {name.lower(): value for name, value in headers.items()}
+    return SignedRequest("POST", tuple(paths), {}, lower, body)
+
+
+def code_of(call) -> tuple[str, str]:
+    with pytest.raises(RekognitionError) as caught:
+        call()
+    return caught.value.code, caught.value.message
+
+
+# --- Bearer ---------------------------------------------------------------------------------
+
+
+def test_auth_off_makes_everyone_the_public_caller(parts):
+    _, keys, box, _ = parts
+    off = Authenticator(required=False, keys=keys, secrets=lambda: box, view_key=b"k", view_ttl_s=1)
+    assert off.bearer(None) is PUBLIC and off.signed(request({})) is PUBLIC
+    assert PUBLIC.may_see("acme", JOB)
+
+
+def test_a_live_token_names_its_tenant(parts):
+    auth, keys, box, _ = parts
+    key = create(keys, box, "acme")
+    assert auth.bearer(f"Bearer {key['api_token']}") == Caller("acme")
+    assert auth.bearer(f"bearer   {key['api_token']} ") == Caller("acme")
+
+
+@pytest.mark.parametrize(
+    "header", [None, "", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Bearer nope", "x" * 9000]
+)
+def test_missing_or_wrong_tokens_are_unauthorized(parts, header):
+    auth, keys, box, _ = parts
+    create(keys, box, "acme")
+    with pytest.raises(Unauthorized, match="make key TENANT"):
+        auth.bearer(header)
+
+
+def test_a_revoked_token_is_unauthorized(parts):
+    auth, keys, box, _ = parts
+    key = create(keys, box, "acme")
+    keys.revoke(key["access_key_id"], utc_now())
+    with pytest.raises(Unauthorized, match="revoked"):
+        auth.bearer(f"Bearer {key['api_token']}")
+
+
+def test_the_store_keeps_only_the_tokens_hash_and_an_encrypted_secret(parts):
+    _, keys, box, _ = parts
+    key = create(keys, box, "acme")
+    (stored,) = keys.all()
+    assert stored.token_hash == hashlib.sha256(key["api_token"].encode()).hexdigest()
+    assert key["secret_access_key"].encode() not in stored.secret_ciphertext
+    assert key["api_token"] not in json.dumps(stored.listing())
+
+
+def test_tenant_names_are_checked():
+    with pytest.raises(ValueError, match="lower-case"):
+        create(InMemoryKeyStore(), ReversibleBox(), "Acme Corp")
+
+
+# --- viewer links ----------------------------------------------------------------------------
+
+
+def test_a_view_token_opens_one_job_of_its_tenant_until_it_expires(parts):
+    auth, _, _, clock = parts
+    token, expires = auth.view_token(Caller("acme"), JOB)
+    assert expires == NOW + 600
+    caller = auth.viewer(token, JOB)
+    assert caller == Caller("acme", job_id=JOB)
+    assert caller.may_see("acme", JOB) and not caller.may_see("acme", "other-job")
+    assert auth.bearer(f"Bearer {token}", job_id=JOB) == caller
+    clock.now = NOW + 601
+    with pytest.raises(Unauthorized, match="expired"):
+        auth.viewer(token, JOB)
+
+
+def test_a_view_token_for_another_job_or_edited_is_refused(parts):
+    auth, _, _, _ = parts
+    token, _ = auth.view_token(Caller("acme"), JOB)
+    other = "1b4c6a59-8a43-4d4a-9f0e-2a5b9f8a0c11"
+    for bad in (token.replace("acme", "evil"), token[:-1] + "0", "vt1.garbage"):
+        with pytest.raises(Unauthorized):
+            auth.viewer(bad, JOB)
+    with pytest.raises(Unauthorized):
+        auth.viewer(token, other)
+    with pytest.raises(Unauthorized):  # not on a route that writes (no job_id given)
+        auth.bearer(f"Bearer {token}")
+
+
+# --- SigV4 -----------------------------------------------------------------------------------
+
+
+def test_a_request_signed_by_botocore_names_its_tenant(parts):
+    auth, keys, box, _ = parts
+    key = create(keys, box, "acme")
+    assert auth.signed(request(signed(key))) == Caller("acme")
+
+
+def test_a_wrong_secret_is_an_invalid_signature(parts):
+    auth, keys, box, _ = parts
+    key = create(keys, box, "acme")
+    code, message = code_of(lambda: auth.signed(request(signed(key, secret="wrong" * 8))))
+    assert code == INVALID_SIGNATURE and "does not match" in message
+
+
+def test_a_changed_body_or_signed_header_is_an_invalid_signature(parts):
+    auth, keys, box, _ = parts
+    key = create(keys, box, "acme")
+    headers = signed(key)
+    other = json.dumps({"JobId": "1" + JOB[1:]}).encode()
+    assert code_of(lambda: auth.signed(request(headers, body=other)))[0] == INVALID_SIGNATURE
+    changed = {**headers, "X-Amz-Target": "RekognitionService.StartLabelDetection"}
+    assert code_of(lambda: auth.signed(request(changed)))[0] == INVALID_SIGNATURE
+
+
+def test_a_payload_hash_header_must_match_the_body(parts):
+    auth, keys, box, _ = parts
+    key = create(keys, box, "acme")
+    claimed = hashlib.sha256(b"something else").hexdigest()
+    headers = signed(key, extra={"X-Amz-Content-SHA256": claimed})
+    code, message = code_of(lambda: auth.signed(request(headers)))
+    assert code == INVALID_SIGNATURE and "x-amz-content-sha256" in message
+    good = hashlib.sha256(BODY).hexdigest()
+    headers = signed(key, extra={"X-Amz-Content-SHA256": good})
+    assert auth.signed(request(headers)) == Caller("acme")
+
+
+def test_unknown_and_revoked_keys_are_unrecognized_clients(parts):
+    auth, keys, box, _ = parts
+    key = create(keys, box, "acme")
+    stranger = {**key, "access_key_id": "VJAAAAAAAAAAAAAAAAAA"}
+    assert code_of(lambda: auth.signed(request(signed(stranger))))[0] == UNRECOGNIZED_CLIENT
+    keys.revoke(key["access_key_id"], utc_now())
+    assert code_of(lambda: auth.signed(request(signed(key))))[0] == UNRECOGNIZED_CLIENT
+
+
+@pytest.mark.parametrize("skew_s", [-301, 301, -86400])
+def test_a_request_signed_outside_five_minutes_has_expired(parts, skew_s):
+    auth, keys, box, _ = parts
+    key = create(keys, box, "acme")
+    code, message = code_of(lambda: auth.signed(request(signed(key, when=NOW + skew_s))))
+    assert code == INVALID_SIGNATURE and message.startswith("Signature expired")
+
+
+def test_a_request_signed_within_five_minutes_passes(parts):
+    auth, keys, box, _ = parts
+    key = create(keys, box, "acme")
+    for skew_s in (-299, 299):
+        assert auth.signed(request(signed(key, when=NOW + skew_s))) == Caller("acme")
+
+
+@pytest.mark.parametrize(
+    ("authorization", "code"),
+    [
+        (None, MISSING_AUTHENTICATION),
+        ("AWS4-HMAC-SHA256", INCOMPLETE_SIGNATURE),
+        ("AWS4-HMAC-SHA256 Credential=VJ/20260101/us-east-1/rekognition/aws4_request",
+         INCOMPLETE_SIGNATURE),
+        ("AWS AKID:sig", INCOMPLETE_SIGNATURE),
+        ("AWS4-HMAC-SHA256 Credential=x, SignedHeaders=host, Signature=ab", INCOMPLETE_SIGNATURE),
+    ],
+)  # fmt: skip
+def test_malformed_authorization_headers(parts, authorization, code):
+    auth, keys, box, _ = parts
+    key = create(keys, box, "acme")
+    headers = {k: v for k, v in signed(key).items() if k != "Authorization"}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    assert code_of(lambda: auth.signed(request(headers)))[0] == code
+
+
+def test_a_signature_over_the_stage_path_is_accepted_where_that_path_was_sent(parts):
+    auth, keys, box, _ = parts
+    key = create(keys, box, "acme")
+    headers = signed(key, path="/api/")
+    assert auth.signed(request(headers, paths=("/api/", "/"))) == Caller("acme")
+    assert code_of(lambda: auth.signed(request(headers, paths=("/",))))[0] == INVALID_SIGNATURE
+
+
+def test_the_decrypted_secret_is_cached_but_revocation_is_immediate(parts):
+    auth, keys, box, _ = parts
+    key = create(keys, box, "acme")
+    for _ in range(3):
+        auth.signed(request(signed(key)))
+    assert box.decrypts == 1
+    keys.revoke(key["access_key_id"], utc_now())
+    assert code_of(lambda: auth.signed(request(signed(key))))[0] == UNRECOGNIZED_CLIENT

@@ -23,7 +23,8 @@ from app import app, http_status
 from chalicelib import errors
 from chalicelib.ids import new_job_id
 from chalicelib.jobs import COMPLETED
-from chalicelib.results import FrameResult, build_document, encode
+from chalicelib.assembly import build_document
+from chalicelib.results import FrameResult, encode
 from chalicelib.submissions import JobOptions
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ the first such on a tie) and that reading's polygon.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 GAP_TOLERANCE = 1  # sampled frames
@@ -37,7 +37,7 @@ def _inside_share(a: Box, b: Box) -> float:
     return ix * iy / smaller if smaller > 0 else 0.0
 
 
-def label_segments(frames: Sequence) -> list[dict]:
+def label_segments(frames: Iterable) -> list[dict]:
     """``[{label, start_ms, end_ms, frames, max_confidence}]`` ordered by start, then label."""
     open_: dict[str, dict] = {}
     done: list[dict] = []
@@ -100,7 +100,7 @@ def _matches(span: _Span, line, key: str) -> bool:
     return _inside_share(_bounds(span.polygon), _bounds(line.polygon)) >= SAME_PLACE
 
 
-def text_spans(frames: Sequence) -> list[dict]:
+def text_spans(frames: Iterable) -> list[dict]:
     """``[{text, start_ms, end_ms, frames, max_confidence, polygon}]`` ordered by start."""
     spans: list[_Span] = []
     for index, frame in enumerate(frames):

@@ -103,18 +103,22 @@ def _matches(span: _Span, line, key: str) -> bool:
 def text_spans(frames: Iterable) -> list[dict]:
     """``[{text, start_ms, end_ms, frames, max_confidence, polygon}]`` ordered by start."""
     spans: list[_Span] = []
+    live: list[_Span] = []  # those recent enough to go on, in the order of ``spans``
     for index, frame in enumerate(frames):
+        live = [s for s in live if index - s.last <= GAP_TOLERANCE + 1]  # others never return
         for line in frame.text:
             key = "".join(line.text.split())
-            live = [s for s in spans if index - s.last <= GAP_TOLERANCE + 1]
             hits = [s for s in live if _matches(s, line, key)]
             if not hits:
-                spans.append(_Span(line.text, tuple(line.polygon), frame.timestamp_ms,
-                                   frame.timestamp_ms, index, line.confidence))  # fmt: skip
-                hits = spans[-1:]
+                span = _Span(line.text, tuple(line.polygon), frame.timestamp_ms,
+                             frame.timestamp_ms, index, line.confidence)  # fmt: skip
+                spans.append(span)
+                live.append(span)
+                hits = [span]
             for other in hits[1:]:  # one line across several spans: they were one sign
                 hits[0].absorb(other)
                 spans.remove(other)
+                live.remove(other)
             hits[0].add(line, index, frame.timestamp_ms)
     rows = [
         {

@@ -40,6 +40,7 @@ def checkpoint_path(head_path: str, number: int) -> str:
 @dataclass(frozen=True)
 class SliceEnd:
     done: bool  # the video's end was reached and the head stored
+    first_frame: int  # sampled frames are counted from 0; this slice analyzed first..frames_done
     frames_done: int
     store_s: float  # seconds spent storing the checkpoint or the head
 
@@ -104,4 +105,4 @@ class SlicedAnalysis:
             }
             path = checkpoint_path(self.head_path, number + 1)
             write_once(self.storage, path, json.dumps(state, sort_keys=True).encode())
-        return SliceEnd(outcome.done, self.frames_done, time.perf_counter() - started)
+        return SliceEnd(outcome.done, first, self.frames_done, time.perf_counter() - started)

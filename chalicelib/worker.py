@@ -266,6 +266,10 @@ class JobWorker:
             progress.frames_total = check_frame_budget(
                 video, fps, self.max_frames, self.max_duration_s
             )
+            if progress.frames_total != job.frames_total:  # status shows it from now on
+                self.jobs.renew_lease(
+                    job.job_id, self.owner, self.lease_s, frames_total=progress.frames_total
+                )
             pipeline = self.pipelines.sliceable(job.pipeline_id)
             if pipeline is not None:
                 progress.analysis = SlicedAnalysis(self.storage, pipeline, results_path(job.job_id))
@@ -312,21 +316,20 @@ class JobWorker:
         finally:
             clock.add(timings)
         clock.seconds["store"] += end.store_s
+        number = job.slices + 1
+        log.info(
+            "job %s: slice %d analyzed frames %d to %d%s",
+            job.job_id, number, end.first_frame, end.frames_done,
+            "" if end.done else "; a continuation goes on from its checkpoint",
+            extra=_fields(job, slice=number, frames=[end.first_frame, end.frames_done],
+                          checkpoint_s=round(end.store_s, 3)),
+        )  # fmt: skip
         if end.done:
             return results_path(job.job_id)
         assert self.queue is not None  # a slice ends early only with a queue
-        number = job.slices + 1
         self.jobs.hand_over(job.job_id, self.owner, slices=number, frames_done=end.frames_done)
         self.queue.enqueue(job.job_id, number)
         self.jobs.mark_enqueued(job.job_id)
-        log.info(
-            "job %s: slice %d stored after %d frames; a continuation goes on",
-            job.job_id,
-            number,
-            end.frames_done,
-            extra=_fields(job, slice=number, checkpoint_s=round(end.store_s, 3),
-                          stage_seconds=clock.report()),
-        )  # fmt: skip
         return None
 
     def _download(self, job: JobRecord, local: Path) -> None:

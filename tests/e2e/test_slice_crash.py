@@ -2,7 +2,7 @@
 resumes from the last checkpoint and never analyzes the frames before it again.
 
 Real parts: moto_server, the real worker runner process (Lambda-shaped events and context), the
-real models on a real clip, slices of 4 s (VIDEO_JOBS_SLICE_S).
+real models on a real clip, slices of 1 s (VIDEO_JOBS_SLICE_S).
 """
 
 import json
@@ -26,7 +26,7 @@ def slice_lines(log_path):
 
 
 def test_sigkill_mid_slice_resumes_from_the_last_checkpoint(emulator, tmp_path):  # noqa: F811
-    env = {**emulator, "VIDEO_JOBS_SLICE_S": "4"}
+    env = {**emulator, "VIDEO_JOBS_SLICE_S": "1"}
     wired = services()
     data = shared_video("people_indoor.mp4").read_bytes()
     job = wired.submissions.submit(data, wired.submissions.parse_options(None))
@@ -35,7 +35,7 @@ def test_sigkill_mid_slice_resumes_from_the_last_checkpoint(emulator, tmp_path):
     first = start_runner(env, first_log)
     checkpointed = wait_for(lambda: jobs.get(job.job_id).slices >= 2 and jobs.get(job.job_id),
                             120, "two checkpoints")  # fmt: skip
-    time.sleep(1.5)  # into the next slice
+    time.sleep(0.4)  # into the next slice
     first.send_signal(signal.SIGKILL)
     first.wait()
     stranded = jobs.get(job.job_id)

@@ -5,7 +5,6 @@ import json
 import subprocess
 import sys
 import tracemalloc
-from types import SimpleNamespace
 
 import pytest
 
@@ -15,12 +14,11 @@ from chalicelib.ids import results_path, video_path
 from chalicelib.jobs import COMPLETED, RUNNING, InMemoryJobStore
 from chalicelib.queries import status_view
 from chalicelib.queue import InMemoryQueue
-from chalicelib.results import FrameResult
 from chalicelib.slices import checkpoint_path
 from chalicelib.storage import LocalStorage
 from chalicelib.worker import JobWorker
 from tests.support.jobs import new_job
-from tests.support.long_video import make_long_mp4
+from tests.support.long_video import make_long_mp4, synthetic_frame
 from tests.support.pipelines import RealPipeline
 from tests.support.videos import shared_video
 
@@ -60,21 +58,6 @@ def test_slices_of_a_few_seconds_give_the_bytes_of_one_run(pipeline, monkeypatch
     done_counts = [v["frames_done"] for v in seen]
     assert done_counts == sorted(done_counts) and done_counts[0] > 0 and done_counts[-1] < 140
     assert all(v["progress"] == 0.5 for v in seen)
-
-
-def synthetic_frame(i):
-    """A busy frame: three objects and two lines of text with words."""
-    box = (0.1 + (i % 7) / 100, 0.2, 0.3, 0.4)
-    objects = [SimpleNamespace(label=label, class_id=c, confidence=0.5 + c / 100, box=box)
-               for c, label in enumerate(["person", "car", "dog"])]  # fmt: skip
-    polygon = ((0.1, 0.8), (0.6, 0.8), (0.6, 0.85), (0.1, 0.85))
-    text = [
-        SimpleNamespace(
-            text=f"Caption number {i // 5}", confidence=0.93, polygon=polygon, glyphs=()
-        ),
-        SimpleNamespace(text="CHANNEL 7 NEWS", confidence=0.97, polygon=polygon, glyphs=()),
-    ]
-    return FrameResult(i * 1000, i * 25, objects, text)  # fmt: skip
 
 
 def build_in_pieces(n, fields):

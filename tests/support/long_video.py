@@ -16,7 +16,9 @@ import sys
 import time
 from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 
+from chalicelib.results import FrameResult
 from tests.fixtures.make_tiny_mp4 import _encode, draw_frame
 
 
@@ -28,6 +30,21 @@ def make_long_mp4(path: Path, *, hours: float, every_s: int, size=(160, 120)) ->
               for i in range(total))  # fmt: skip
     return _encode(path, list(frames), rate=Fraction(1, every_s), time_base=Fraction(1, 1000),
                    codec="h264", pix_fmt="yuv420p", rotation=0)  # fmt: skip
+
+
+def synthetic_frame(i):
+    """A busy frame: three objects and two lines of text with words."""
+    box = (0.1 + (i % 7) / 100, 0.2, 0.3, 0.4)
+    objects = [SimpleNamespace(label=label, class_id=c, confidence=0.5 + c / 100, box=box)
+               for c, label in enumerate(["person", "car", "dog"])]  # fmt: skip
+    polygon = ((0.1, 0.8), (0.6, 0.8), (0.6, 0.85), (0.1, 0.85))
+    text = [
+        SimpleNamespace(
+            text=f"Caption number {i // 5}", confidence=0.93, polygon=polygon, glyphs=()
+        ),
+        SimpleNamespace(text="CHANNEL 7 NEWS", confidence=0.97, polygon=polygon, glyphs=()),
+    ]
+    return FrameResult(i * 1000, i * 25, objects, text)  # fmt: skip
 
 
 def peak_rss_mb() -> float:

@@ -270,7 +270,8 @@ class JobWorker:
                 self.jobs.renew_lease(
                     job.job_id, self.owner, self.lease_s, frames_total=progress.frames_total
                 )
-            pipeline = self.pipelines.sliceable(job.pipeline_id)
+            sliceable = getattr(self.pipelines, "sliceable", None)  # else only run_on_file
+            pipeline = sliceable(job.pipeline_id) if sliceable is not None else None
             if pipeline is not None:
                 progress.analysis = SlicedAnalysis(self.storage, pipeline, results_path(job.job_id))
                 return self._slice(job, video, fps, clock, deadline, progress.analysis)

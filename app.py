@@ -284,11 +284,15 @@ def _signed_request(request: Request, body: bytes) -> SignedRequest:
 
 @app.on_sqs_message(queue=DEFAULT_QUEUE_NAME, batch_size=1)
 def analyze_video(event: Any) -> None:
-    """One job per invocation; raising makes SQS redeliver (and finally dead-letter) it."""
+    """One job (or one slice of a long one) per invocation; raising makes SQS redeliver (and
+    finally dead-letter) it."""
     worker = services().worker
+    context = getattr(event, "context", None)
     for record in event:
         attributes = record.to_dict().get("attributes", {})
-        worker.handle_message(record.body, int(attributes.get("ApproximateReceiveCount", 1)))
+        remaining = context.get_remaining_time_in_millis() if context is not None else None
+        count = int(attributes.get("ApproximateReceiveCount", 1))
+        worker.handle_message(record.body, count, remaining)
 
 
 @app.on_sqs_message(queue=DEFAULT_NOTICES_QUEUE_NAME, batch_size=1)

@@ -71,6 +71,9 @@ class Services:
             max_input_bytes=self.settings.max_upload_bytes,
             max_frames=self.settings.max_frames_per_job,
             default_sample_fps=self.settings.sample_fps,
+            queue=self.queue,
+            slice_s=self.settings.slice_s,
+            max_duration_s=self.settings.max_duration_s,
         )
 
     def announce(self, job: JobRecord) -> None:

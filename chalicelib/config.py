@@ -21,10 +21,17 @@ DEFAULT_BUCKET = "video-jobs-media"
 DEFAULT_QUEUE_NAME = "video-jobs-queue"
 DEFAULT_MAX_ATTEMPTS = 3  # also the queue's maxReceiveCount (infra/resources.py)
 DEFAULT_RETENTION_DAYS = 30  # jobs, keys and files (DynamoDB TTL, S3 lifecycle)
-# Frames one job may sample: what one analyzer invocation (600 s) surely finishes. make bench:
-# ~106 ms a frame on 2 cores (~93 min of video at 1 frame/s in 600 s, 5600 frames); 5000 leaves
-# a margin for decoding high-resolution video.
-DEFAULT_MAX_FRAMES_PER_JOB = 5000
+# Long videos are analyzed in slices (chalicelib/slices.py), so a job is bounded by these, not
+# by one invocation: Rekognition's limits, 6 hours and 10 GB (Lambda's /tmp holds 10 GiB).
+DEFAULT_MAX_DURATION_S = 6 * 3600
+DEFAULT_MAX_VIDEO_BYTES = 10 * 1024 * MIB
+# Frames one job may sample: 6 hours at 2 frames/s. It bounds one job's cost and results
+# (make bench: ~106 ms a frame on 2 cores, so ~77 min of analyzer time in ~9 slices; ~1.5 KB
+# of results a frame, ~65 MB) whatever the rate asked: 6 hours at 30 frames/s would be 19 hours.
+DEFAULT_MAX_FRAMES_PER_JOB = 43_200
+# A slice stops this long before the invocation's timeout, to finish its frames in flight and
+# store the checkpoint or the results (the head of 21,600 frames: a few seconds).
+SLICE_STORE_MARGIN_S = 60.0
 MAX_SAMPLE_FPS = 30.0  # frames analyzed per second of video, at most
 MIN_SAMPLE_FPS = 0.001  # one frame per 1000 s; DynamoDB cannot store numbers below 1e-130
 DEFAULT_NOTICES_QUEUE_NAME = "video-jobs-notices"  # webhook deliveries and their retries
@@ -68,6 +75,8 @@ class Settings:
     notices: NoticeSettings
     idempotency_lease_s: float  # an Idempotency-Key whose job was never recorded is free after this
     max_frames_per_job: int  # duration x sample_fps above this fails the job before analysis
+    max_duration_s: float  # a longer video fails the job before analysis
+    slice_s: float | None  # analysis per invocation; None: the invocation's time less a margin
     auth: str = AUTH_OFF  # "required": API tokens / SigV4 keys per tenant (chalicelib/auth.py)
     keys_kms_key: str = DEFAULT_KEYS_KMS_KEY  # KMS key id, ARN or alias
     max_active_jobs_per_tenant: int = 0  # uploading + pending + running; 0: no limit
@@ -154,7 +163,7 @@ def load_settings() -> Settings:
         bucket=os.environ.get("VIDEO_JOBS_BUCKET", DEFAULT_BUCKET),
         queue_name=os.environ.get("VIDEO_JOBS_QUEUE", DEFAULT_QUEUE_NAME),
         max_direct_upload_bytes=_int("VIDEO_JOBS_MAX_DIRECT_UPLOAD_BYTES", 6 * MIB),
-        max_upload_bytes=_int("VIDEO_JOBS_MAX_UPLOAD_BYTES", 2048 * MIB),
+        max_upload_bytes=_int("VIDEO_JOBS_MAX_UPLOAD_BYTES", DEFAULT_MAX_VIDEO_BYTES),
         upload_url_expiry_s=_int("VIDEO_JOBS_UPLOAD_URL_EXPIRY_S", 900),
         view_url_expiry_s=_int("VIDEO_JOBS_VIEW_URL_EXPIRY_S", 3600),
         default_pipeline=os.environ.get("VIDEO_JOBS_PIPELINE", "yolo_ocr"),
@@ -173,6 +182,10 @@ def load_settings() -> Settings:
         # above the API function's 30 s timeout: the request that reserved a key is surely dead
         idempotency_lease_s=float(os.environ.get("VIDEO_JOBS_IDEMPOTENCY_LEASE_S", "60")),
         max_frames_per_job=_int("VIDEO_JOBS_MAX_FRAMES_PER_JOB", DEFAULT_MAX_FRAMES_PER_JOB),
+        max_duration_s=float(os.environ.get("VIDEO_JOBS_MAX_DURATION_S", DEFAULT_MAX_DURATION_S)),
+        slice_s=float(os.environ["VIDEO_JOBS_SLICE_S"])
+        if os.environ.get("VIDEO_JOBS_SLICE_S")
+        else None,
         auth=_auth(stage),
         keys_kms_key=os.environ.get("VIDEO_JOBS_KEYS_KMS_KEY", DEFAULT_KEYS_KMS_KEY),
         max_active_jobs_per_tenant=_int(

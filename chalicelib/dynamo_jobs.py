@@ -55,6 +55,9 @@ def _job_model(meta: type) -> type[Model]:
         sample_fps = NumberAttribute(null=True)
         options = UnicodeAttribute(null=True)  # JSON object of per-job options; absent = {}
         attempts = NumberAttribute(default=0)
+        slices = NumberAttribute(default=0)
+        frames_done = NumberAttribute(null=True)
+        frames_total = NumberAttribute(null=True)
         lease_owner = UnicodeAttribute(null=True)
         lease_expires_at = NumberAttribute(null=True)
         enqueued_at = NumberAttribute(null=True)

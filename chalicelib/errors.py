@@ -75,7 +75,8 @@ class InputMissing(BadRequest):
 
 
 class TooManyFrames(BadRequest):
-    """Duration x sample rate is over the per-job frame limit (a failed job's reason)."""
+    """The video is over the per-job limits: its duration, or duration x sample rate frames
+    (a failed job's reason)."""
 
 
 class JobNotFound(VideoJobsError):

@@ -1,8 +1,9 @@
-"""How much work one job may ask for: the frames it would sample, checked before analysis.
+"""How much work one job may ask for: the video's duration and the frames it would sample,
+checked before analysis.
 
-The duration comes from the MP4 index (pure Python, no decoding), so a job that could never
-finish within one worker invocation fails at once with a reason that says what to change,
-instead of holding a worker (and the jobs queued behind it) until its timeout.
+The duration comes from the MP4 index (pure Python, no decoding), so a job over the limits fails
+at once with a reason that says what to change, instead of holding workers for hours first.
+(The size limit is checked before the download: ``StorageService.download_file``.)
 """
 
 from __future__ import annotations
@@ -22,15 +23,27 @@ def video_duration_s(path: str | os.PathLike[str]) -> float | None:
     return max(durations, default=None)
 
 
-def check_frame_budget(path: str | os.PathLike[str], sample_fps: float, max_frames: int) -> None:
-    """TooManyFrames if sampling the video at ``sample_fps`` would take over ``max_frames``
-    frames (a grid point every 1/fps seconds from 0); unknown durations are let through."""
+def check_frame_budget(
+    path: str | os.PathLike[str],
+    sample_fps: float,
+    max_frames: int,
+    max_duration_s: float = math.inf,
+) -> int | None:
+    """The frames the job will sample (a grid point every 1/fps seconds from 0; None if the
+    index gives no duration); TooManyFrames if the video is over ``max_duration_s`` or that is
+    over ``max_frames``. Unknown durations are let through."""
     duration = video_duration_s(path)
     if duration is None:
-        return
+        return None
+    if duration > max_duration_s:
+        raise TooManyFrames(
+            f"the video is {duration / 3600:.2f} hours long ({duration:.0f} s), over the limit "
+            f"of {max_duration_s / 3600:g} hours ({max_duration_s:g} s) per job; "
+            "split it into shorter parts"
+        )
     frames = math.ceil(duration * sample_fps)
     if frames <= max_frames:
-        return
+        return frames
     highest = math.floor(max_frames / duration * 1000) / 1000
     advice = (
         f"submit it with sample_fps={highest:g} or less, or in shorter parts"

@@ -85,7 +85,10 @@ class JobRecord:
     options: dict[str, Any] = field(default_factory=dict)  # per-job options beyond the two above
     output_path: str | None = None
     error_message: str | None = None
-    attempts: int = 0  # claims so far, retries and takeovers included
+    attempts: int = 0  # claims since the last checkpoint (retries and takeovers included)
+    slices: int = 0  # checkpoints stored so far: a long video is analyzed in slices
+    frames_done: int | None = None  # frames analyzed so far (running jobs)
+    frames_total: int | None = None  # frames the job will analyze (duration x sample rate)
     lease_owner: str | None = None
     lease_expires_at: float | None = None  # epoch seconds
     enqueued_at: float | None = None  # epoch seconds; last time a queue message was sent for it
@@ -257,10 +260,21 @@ class JobStore(ABC):
         condition = Condition(frozenset({PENDING}), takeover_before=now)
         return self._write(job_id, condition, Changes(values, add_attempt=True), "be claimed")
 
-    def renew_lease(self, job_id: str, owner: str, lease_s: float) -> JobRecord:
-        """Extend the lease; IllegalTransition if ``owner`` no longer holds it."""
-        changes = Changes({"lease_expires_at": time.time() + lease_s})
+    def renew_lease(
+        self, job_id: str, owner: str, lease_s: float, **progress: int | None
+    ) -> JobRecord:
+        """Extend the lease, and record ``frames_done`` / ``frames_total`` if given;
+        IllegalTransition if ``owner`` no longer holds it."""
+        values = {name: value for name, value in progress.items() if value is not None}
+        changes = Changes({"lease_expires_at": time.time() + lease_s, **values})
         return self._write(job_id, self._held_by(owner), changes, "have its lease renewed")
+
+    def hand_over(self, job_id: str, owner: str, *, slices: int, frames_done: int) -> JobRecord:
+        """A slice ended with checkpoint ``slices`` stored: release the lease for the
+        continuation, which is not a retry (the attempts count starts again)."""
+        values = {"slices": slices, "frames_done": frames_done, "attempts": 0,
+                  "lease_expires_at": time.time()}  # fmt: skip
+        return self._write(job_id, self._held_by(owner), Changes(values), "be handed over")
 
     def release_lease(self, job_id: str, owner: str) -> JobRecord:
         """Give the job up for a retry: the lease ends now, so the next delivery of its message

@@ -1,6 +1,7 @@
 """One log format for the API, the analyzer and the local runner: a JSON object per line.
 
-``job_id``, ``stage`` and ``attempt`` (and ``stage_seconds`` on a finished job's line) are
+``job_id``, ``stage`` and ``attempt`` (and ``stage_seconds`` on a finished job's line; ``slice``,
+``frames`` [first, end) and ``checkpoint_s`` on a slice's line) are
 fields of their own, passed as ``extra={...}``, so CloudWatch Logs Insights can filter and
 aggregate on them (``filter job_id = "..."``, ``stats avg(stage_seconds.detect)``).
 """
@@ -11,7 +12,7 @@ import json
 import logging
 import os
 
-FIELDS = ("job_id", "stage", "attempt", "stage_seconds")
+FIELDS = ("job_id", "stage", "attempt", "stage_seconds", "slice", "frames", "checkpoint_s")
 
 
 class JsonFormatter(logging.Formatter):

@@ -58,6 +58,13 @@ class VideoFilePipelineService:
             self._instances[pipeline_id] = resolve(pipeline_id)(self._settings)
         return self._instances[pipeline_id]
 
+    def sliceable(self, pipeline_id: str | None) -> Any:
+        """The pipeline if it can be analyzed in slices (it has ``analyze`` and ``fields``,
+        as ``chalicelib/analysis/pipeline.py``'s do), else None (the worker calls
+        ``run_on_file``)."""
+        pipeline = self.pipeline(pipeline_id or self._settings.default_pipeline)
+        return pipeline if hasattr(pipeline, "analyze") else None
+
     def run_on_file(
         self,
         file_path: str | os.PathLike[str],

@@ -11,7 +11,7 @@ from typing import Any
 
 from chalicelib import result_pieces
 from chalicelib.errors import JobNotFound, ResultsDamaged, ResultsNotReady
-from chalicelib.jobs import COMPLETED, FAILED, JobRecord, JobStore
+from chalicelib.jobs import COMPLETED, FAILED, RUNNING, JobRecord, JobStore
 from chalicelib.results import ResultsPage
 from chalicelib.storage import StorageService
 from chalicelib.tenancy import PUBLIC, Caller
@@ -29,6 +29,9 @@ def status_view(job: JobRecord) -> dict[str, Any]:
         "created_at": job.created_at,
         "updated_at": job.updated_at,
     }
+    if job.status == RUNNING and job.frames_total is not None:
+        view["frames_done"] = job.frames_done or 0
+        view["frames_total"] = job.frames_total
     if job.status == FAILED:
         view["error_message"] = job.error_message
     return view

@@ -25,8 +25,12 @@ from chalicelib.ids import parse_job_id
 BACKLOG_KINDS = ("Messages", "MessagesNotVisible", "MessagesDelayed")
 
 
-def encode_message(job_id: str) -> str:
-    return json.dumps({"job_id": job_id})
+def encode_message(job_id: str, slice_number: int | None = None) -> str:
+    """``slice_number``: a continuation, to go on from that checkpoint (not a retry)."""
+    body: dict[str, object] = {"job_id": job_id}
+    if slice_number is not None:
+        body["slice"] = slice_number
+    return json.dumps(body)
 
 
 def decode_message(body: str) -> str:
@@ -56,7 +60,8 @@ class QueueMessage:
 
 class QueueService(ABC):
     @abstractmethod
-    def enqueue(self, job_id: str) -> None: ...
+    def enqueue(self, job_id: str, slice_number: int | None = None) -> None:
+        """Send ``encode_message(job_id, slice_number)``."""
 
     @abstractmethod
     def dequeue(self, wait_s: float = 0) -> QueueMessage | None:
@@ -77,8 +82,9 @@ class SqsQueue(QueueService):
         self._sqs = sqs_client
         self.queue_url = queue_url
 
-    def enqueue(self, job_id: str) -> None:
-        self._sqs.send_message(QueueUrl=self.queue_url, MessageBody=encode_message(job_id))
+    def enqueue(self, job_id: str, slice_number: int | None = None) -> None:
+        body = encode_message(job_id, slice_number)
+        self._sqs.send_message(QueueUrl=self.queue_url, MessageBody=body)
 
     def dequeue(self, wait_s: float = 0) -> QueueMessage | None:
         response = self._sqs.receive_message(
@@ -110,9 +116,9 @@ class InMemoryQueue(QueueService):
         self._items: deque[str] = deque()
         self._ready = threading.Condition()
 
-    def enqueue(self, job_id: str) -> None:
+    def enqueue(self, job_id: str, slice_number: int | None = None) -> None:
         with self._ready:
-            self._items.append(encode_message(job_id))
+            self._items.append(encode_message(job_id, slice_number))
             self._ready.notify()
 
     def dequeue(self, wait_s: float = 0) -> QueueMessage | None:

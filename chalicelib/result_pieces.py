@@ -40,25 +40,47 @@ def piece_path(head_path: str, index: int) -> str:
     return f"{head_path.removesuffix(HEAD_SUFFIX)}_frames{index:05d}{HEAD_SUFFIX}"
 
 
+class PieceBuilder:
+    """Cuts encoded frames into pieces as they come (the one home of the piece rules), so a
+    long analysis can store each piece as soon as it is full. ``pending`` and ``counts`` are
+    its whole state: a checkpoint keeps them and a new builder goes on from them."""
+
+    def __init__(self, counts: list[int] | None = None, pending: list[bytes] | None = None):
+        self.counts = list(counts or [])  # frames in each finished piece
+        self.pending = list(pending or [])  # the encoded frames of the piece being filled
+        self._size = sum(len(frame) + 1 for frame in self.pending)
+
+    def add(self, encoded: bytes) -> bytes | None:
+        """Take one encoded frame; the piece it closed, if it opened a new one."""
+        full = self.pending and (
+            len(self.pending) >= PIECE_MAX_FRAMES or self._size + len(encoded) + 2 > PIECE_MAX_BYTES
+        )
+        done = self.close() if full else None
+        self.pending.append(encoded)
+        self._size += len(encoded) + 1  # and its comma (or the closing bracket)
+        return done
+
+    def close(self) -> bytes | None:
+        """The piece being filled, finished (None if it is empty)."""
+        if not self.pending:
+            return None
+        piece = b"[" + b",".join(self.pending) + b"]"
+        self.counts.append(len(self.pending))
+        self.pending, self._size = [], 0
+        return piece
+
+
+def encode_head(results: Mapping[str, Any], counts: list[int]) -> bytes:
+    """The head over pieces of ``counts`` frames; ``results``: the document without frames."""
+    return encode({"results": {n: v for n, v in results.items() if n != "frames"}, INDEX: counts})
+
+
 def split(document: Mapping[str, Any]) -> tuple[bytes, list[bytes]]:
     """The head and the pieces of ``document``, each canonical JSON."""
-    pieces: list[list[bytes]] = []
-    size = 0
-    for frame in document.get("frames", []):
-        encoded = encode(frame)
-        full = pieces and (
-            len(pieces[-1]) >= PIECE_MAX_FRAMES or size + len(encoded) + 2 > PIECE_MAX_BYTES
-        )
-        if not pieces or full:
-            pieces.append([])
-            size = 0
-        pieces[-1].append(encoded)
-        size += len(encoded) + 1  # and its comma (or the closing bracket)
-    head = {
-        "results": {name: value for name, value in document.items() if name != "frames"},
-        INDEX: [len(piece) for piece in pieces],
-    }
-    return encode(head), [b"[" + b",".join(piece) + b"]" for piece in pieces]
+    builder = PieceBuilder()
+    pieces = [builder.add(encode(frame)) for frame in document.get("frames", [])]
+    pieces.append(builder.close())
+    return encode_head(document, builder.counts), [piece for piece in pieces if piece is not None]
 
 
 def write(storage: StorageService, head_path: str, document: Mapping[str, Any]) -> None:
@@ -66,11 +88,12 @@ def write(storage: StorageService, head_path: str, document: Mapping[str, Any]) 
     attempt that died before finishing the job, and are kept (the analysis is deterministic)."""
     head, pieces = split(document)
     for index, piece in enumerate(pieces):
-        _write_once(storage, piece_path(head_path, index), piece)
-    _write_once(storage, head_path, head)
+        write_once(storage, piece_path(head_path, index), piece)
+    write_once(storage, head_path, head)
 
 
-def _write_once(storage: StorageService, path: str, data: bytes) -> None:
+def write_once(storage: StorageService, path: str, data: bytes) -> None:
+    """Store ``data`` at ``path`` unless something is there already (a retry's duplicate)."""
     try:
         storage.save_file(data, path, overwrite=False)
     except FileExistsError:

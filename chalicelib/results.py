@@ -10,13 +10,12 @@ byte-identical results.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from chalicelib.errors import BadRequest, quoted, quoted_list
 from chalicelib.segments import label_segments, text_spans
 from chalicelib.text_lines import words
-from chalicelib.tracking import Tracker
 
 SCHEMA_VERSION = 2
 DIGITS = 4  # 1e-4 of the frame is well under a pixel even for 4K
@@ -87,11 +86,12 @@ def track_json(track) -> dict:
     }
 
 
-def segments_json(frames: Sequence[FrameResult]) -> dict:
-    objects = label_segments(frames)
+def segments_json(frames: Callable[[], Iterable[FrameResult]]) -> dict:
+    """``frames()``: a new pass over the frames, in order."""
+    objects = label_segments(frames())
     for segment in objects:
         segment["max_confidence"] = _r(segment["max_confidence"])
-    spans = text_spans(frames)
+    spans = text_spans(frames())
     for span in spans:
         span["max_confidence"] = _r(span["max_confidence"])
         span["polygon"] = polygon_json(span["polygon"])
@@ -127,32 +127,6 @@ def summarize_text(frames: Iterable[FrameResult]) -> list[dict]:
             entry["max_confidence"] = max(entry["max_confidence"], _r(best))
             entry["last_ms"] = frame.timestamp_ms
     return sorted(summary.values(), key=lambda e: (e["first_ms"], e["text"]))
-
-
-def build_document(
-    *,
-    pipeline_id: str,
-    options: dict,
-    models: dict,
-    video: dict,
-    sampling: dict,
-    frames: Sequence[FrameResult],
-) -> dict:
-    """``options``: the job's result options in full (``JobOptions.result_options``)."""
-    tracker = Tracker()
-    track_ids = [tracker.update(f.timestamp_ms, f.objects) for f in frames]
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "pipeline_id": pipeline_id,
-        "options": options,
-        "models": models,
-        "video": video,
-        "sampling": sampling,
-        "frames": [frame_json(f, ids) for f, ids in zip(frames, track_ids, strict=True)],
-        "tracks": [track_json(t) for t in tracker.tracks],
-        "segments": segments_json(frames),
-        "summary": {"objects": summarize_objects(frames), "text": summarize_text(frames)},
-    }
 
 
 def encode(document: dict) -> bytes:

@@ -15,7 +15,7 @@ the first such on a tie) and that reading's polygon.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 GAP_TOLERANCE = 1  # sampled frames
@@ -37,7 +37,7 @@ def _inside_share(a: Box, b: Box) -> float:
     return ix * iy / smaller if smaller > 0 else 0.0
 
 
-def label_segments(frames: Sequence) -> list[dict]:
+def label_segments(frames: Iterable) -> list[dict]:
     """``[{label, start_ms, end_ms, frames, max_confidence}]`` ordered by start, then label."""
     open_: dict[str, dict] = {}
     done: list[dict] = []
@@ -100,21 +100,25 @@ def _matches(span: _Span, line, key: str) -> bool:
     return _inside_share(_bounds(span.polygon), _bounds(line.polygon)) >= SAME_PLACE
 
 
-def text_spans(frames: Sequence) -> list[dict]:
+def text_spans(frames: Iterable) -> list[dict]:
     """``[{text, start_ms, end_ms, frames, max_confidence, polygon}]`` ordered by start."""
     spans: list[_Span] = []
+    live: list[_Span] = []  # those recent enough to go on, in the order of ``spans``
     for index, frame in enumerate(frames):
+        live = [s for s in live if index - s.last <= GAP_TOLERANCE + 1]  # others never return
         for line in frame.text:
             key = "".join(line.text.split())
-            live = [s for s in spans if index - s.last <= GAP_TOLERANCE + 1]
             hits = [s for s in live if _matches(s, line, key)]
             if not hits:
-                spans.append(_Span(line.text, tuple(line.polygon), frame.timestamp_ms,
-                                   frame.timestamp_ms, index, line.confidence))  # fmt: skip
-                hits = spans[-1:]
+                span = _Span(line.text, tuple(line.polygon), frame.timestamp_ms,
+                             frame.timestamp_ms, index, line.confidence)  # fmt: skip
+                spans.append(span)
+                live.append(span)
+                hits = [span]
             for other in hits[1:]:  # one line across several spans: they were one sign
                 hits[0].absorb(other)
                 spans.remove(other)
+                live.remove(other)
             hits[0].add(line, index, frame.timestamp_ms)
     rows = [
         {

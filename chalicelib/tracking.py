@@ -22,7 +22,7 @@ cross at the same moment; the greedy one is 40 lines and costs microseconds a fr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 IOU_MIN = 0.3  # at 1 frame/s a walking person's box still overlaps its last one this much
 MAX_MISSED = 1  # sampled frames a track may miss (a detector blink) and still continue
@@ -116,3 +116,18 @@ class Tracker:
     @property
     def tracks(self) -> list[Track]:
         return list(self._tracks)
+
+    def state(self) -> dict:
+        """Everything ``from_state`` needs to go on exactly where this tracker is (JSON)."""
+        return {"index": self._index, "tracks": [asdict(t) for t in self._tracks]}
+
+    @classmethod
+    def from_state(cls, state: dict | None) -> Tracker:
+        tracker = cls()
+        if state:
+            tracker._index = state["index"]
+            tracker._tracks = [
+                Track(**dict(t, first_box=tuple(t["first_box"]), last_box=tuple(t["last_box"])))
+                for t in state["tracks"]
+            ]
+        return tracker

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import socket
 import tempfile
@@ -28,7 +29,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from chalicelib import result_pieces
-from chalicelib.config import DEFAULT_MAX_FRAMES_PER_JOB
+from chalicelib.config import DEFAULT_MAX_FRAMES_PER_JOB, SLICE_STORE_MARGIN_S
 from chalicelib.errors import (
     IllegalTransition,
     InputMissing,
@@ -40,7 +41,8 @@ from chalicelib.frame_budget import check_frame_budget
 from chalicelib.ids import results_path
 from chalicelib.jobs import FINAL_STATES, UNFINISHED_STATES, JobRecord, JobStore
 from chalicelib.pipelines import VideoFilePipelineService
-from chalicelib.queue import decode_message
+from chalicelib.queue import QueueService, decode_message
+from chalicelib.slices import SlicedAnalysis
 from chalicelib.storage import ObjectChanged, ObjectTooLarge, StorageService
 from chalicelib.submissions import JobOptions
 
@@ -53,18 +55,40 @@ class LeaseLost(Exception):
     """Another worker took the job over (this one was presumed dead): abandon it quietly."""
 
 
-class LeaseKeeper:
-    """Renews the job's lease every third of its length while the job runs."""
+class JobProgress:
+    """How far the running job is: the frames it will analyze, and those analyzed so far."""
 
-    def __init__(self, jobs: JobStore, job_id: str, owner: str, lease_s: float):
+    def __init__(self) -> None:
+        self.frames_total: int | None = None
+        self.analysis: SlicedAnalysis | None = None
+
+    def fields(self) -> dict[str, int | None]:
+        done = self.analysis.frames_done if self.analysis else None
+        return {"frames_total": self.frames_total, "frames_done": done}
+
+
+class LeaseKeeper:
+    """Renews the job's lease every third of its length while the job runs (and records its
+    progress on the job row with each renewal)."""
+
+    def __init__(
+        self,
+        jobs: JobStore,
+        job_id: str,
+        owner: str,
+        lease_s: float,
+        progress: JobProgress | None = None,
+    ):
         self._jobs, self._job_id, self._owner, self._lease_s = jobs, job_id, owner, lease_s
+        self._progress = progress or JobProgress()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._renew, daemon=True)
 
     def _renew(self) -> None:
         while not self._stop.wait(self._lease_s / 3):
             try:
-                self._jobs.renew_lease(self._job_id, self._owner, self._lease_s)
+                progress = self._progress.fields()
+                self._jobs.renew_lease(self._job_id, self._owner, self._lease_s, **progress)
             except IllegalTransition:  # taken over; the worker finds out before it stores
                 return
             except Exception:  # a blip: the next beat retries before the lease runs out
@@ -125,6 +149,9 @@ class JobWorker:
         max_input_bytes: int | None = None,
         max_frames: int = DEFAULT_MAX_FRAMES_PER_JOB,
         default_sample_fps: float = 1.0,
+        queue: QueueService | None = None,
+        slice_s: float | None = None,
+        max_duration_s: float = math.inf,
     ):
         """``on_finish(job)`` runs once the job's final status is written (the completion
         notices), and again when a redelivery finds the job final; it must not raise, as the
@@ -138,19 +165,29 @@ class JobWorker:
         self.max_input_bytes = max_input_bytes
         self.max_frames = max_frames
         self.default_sample_fps = default_sample_fps
+        self.queue = queue
+        self.slice_s = slice_s
+        self.max_duration_s = max_duration_s
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
-    def handle_message(self, body: str, receive_count: int = 1) -> bool:
-        """Process one queue message; messages that name no job are logged and dropped."""
+    def handle_message(
+        self, body: str, receive_count: int = 1, remaining_ms: int | None = None
+    ) -> bool:
+        """Process one queue message; messages that name no job are logged and dropped.
+        ``remaining_ms``: the invocation's time left (Lambda's context), to end the slice in."""
         try:
             job_id = decode_message(body)
         except MalformedMessage as error:
             log.warning("dropping malformed queue message: %s", error.message)
             return False
-        return self.process(job_id, receive_count)
+        deadline = math.inf
+        if remaining_ms is not None:
+            deadline = time.monotonic() + remaining_ms / 1000 - SLICE_STORE_MARGIN_S
+        return self.process(job_id, receive_count, deadline)
 
-    def process(self, job_id: str, receive_count: int = 1) -> bool:
-        """Run the job if it is pending or abandoned; True if this call did the work."""
+    def process(self, job_id: str, receive_count: int = 1, deadline: float = math.inf) -> bool:
+        """Run the job (or its next slice) if it is pending or abandoned; True if this call
+        did the work. ``deadline`` (``time.monotonic``): when the slice must end at the latest."""
         found = self.jobs.find(job_id)
         if found is None:
             log.warning("dropping message for unknown job %s", job_id, extra={"job_id": job_id})
@@ -179,9 +216,10 @@ class JobWorker:
             self._finish(job, error_message=reason)
             return True
         final = job.attempts >= self.max_attempts or receive_count >= self.max_attempts
+        progress = JobProgress()
         try:
-            with LeaseKeeper(self.jobs, job.job_id, self.owner, self.lease_s):
-                self._analyze(job, final)
+            with LeaseKeeper(self.jobs, job.job_id, self.owner, self.lease_s, progress):
+                self._analyze(job, final, deadline, progress)
         except (LeaseLost, IllegalTransition):
             log.warning(
                 "job %s was taken over by another worker; dropping this attempt",
@@ -191,10 +229,10 @@ class JobWorker:
             return False
         return True
 
-    def _analyze(self, job: JobRecord, final: bool) -> None:
+    def _analyze(self, job: JobRecord, final: bool, deadline: float, progress: JobProgress) -> None:
         clock = StageClock()
         try:
-            output = self._run(job, clock)
+            output = self._run(job, clock, deadline, progress)
         except (LeaseLost, IllegalTransition):
             raise
         except VideoJobsError as error:  # the video itself is the problem: no retry
@@ -213,16 +251,30 @@ class JobWorker:
             else:
                 self.jobs.release_lease(job.job_id, self.owner)
             raise
-        self._finish(job, output_path=output, clock=clock)
+        if output is not None:
+            self._finish(job, output_path=output, clock=clock)
 
-    def _run(self, job: JobRecord, clock: StageClock) -> str:
-        """Download, analyze, store; the results' path."""
+    def _run(
+        self, job: JobRecord, clock: StageClock, deadline: float, progress: JobProgress
+    ) -> str | None:
+        """Download, analyze, store; the results' path (None: a continuation goes on)."""
         with tempfile.TemporaryDirectory(prefix="video-jobs-") as workdir:
             video = Path(workdir) / "input.mp4"
             with clock.timed("download"):
                 self._download(job, video)
             fps = job.sample_fps or self.default_sample_fps
-            check_frame_budget(video, fps, self.max_frames)
+            progress.frames_total = check_frame_budget(
+                video, fps, self.max_frames, self.max_duration_s
+            )
+            if progress.frames_total != job.frames_total:  # status shows it from now on
+                self.jobs.renew_lease(
+                    job.job_id, self.owner, self.lease_s, frames_total=progress.frames_total
+                )
+            sliceable = getattr(self.pipelines, "sliceable", None)  # else only run_on_file
+            pipeline = sliceable(job.pipeline_id) if sliceable is not None else None
+            if pipeline is not None:
+                progress.analysis = SlicedAnalysis(self.storage, pipeline, results_path(job.job_id))
+                return self._slice(job, video, fps, clock, deadline, progress.analysis)
             timings: dict[str, float] = {}
             try:
                 document = self.pipelines.run_on_file(
@@ -239,6 +291,47 @@ class JobWorker:
             output = results_path(job.job_id)
             result_pieces.write(self.storage, output, document)
             return output
+
+    def _slice(
+        self,
+        job: JobRecord,
+        video: Path,
+        fps: float,
+        clock: StageClock,
+        deadline: float,
+        analysis: SlicedAnalysis,
+    ) -> str | None:
+        """Analyze from the job's last checkpoint until the video's end (the results' path) or
+        the slice's end (checkpoint stored, continuation sent: None)."""
+        if self.queue is None:  # nobody to hand over to: one slice
+            deadline = math.inf
+        elif self.slice_s:
+            deadline = min(deadline, time.monotonic() + self.slice_s)
+        timings: dict[str, float] = {}
+        try:
+            end = analysis.run(
+                video, number=job.slices, sample_fps=fps, options=JobOptions.from_record(job),
+                stop=lambda: time.monotonic() > deadline, timings=timings,
+                before_store=lambda: self._confirm_lease(job),
+            )  # fmt: skip
+        finally:
+            clock.add(timings)
+        clock.seconds["store"] += end.store_s
+        number = job.slices + 1
+        log.info(
+            "job %s: slice %d analyzed frames %d to %d%s",
+            job.job_id, number, end.first_frame, end.frames_done,
+            "" if end.done else "; a continuation goes on from its checkpoint",
+            extra=_fields(job, slice=number, frames=[end.first_frame, end.frames_done],
+                          checkpoint_s=round(end.store_s, 3)),
+        )  # fmt: skip
+        if end.done:
+            return results_path(job.job_id)
+        assert self.queue is not None  # a slice ends early only with a queue
+        self.jobs.hand_over(job.job_id, self.owner, slices=number, frames_done=end.frames_done)
+        self.queue.enqueue(job.job_id, number)
+        self.jobs.mark_enqueued(job.job_id)
+        return None
 
     def _download(self, job: JobRecord, local: Path) -> None:
         """Exactly the bytes that were validated (the ETag ``start`` pinned), within the limit."""

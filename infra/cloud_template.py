@@ -68,9 +68,9 @@ LOG_RETENTION_DAYS = 30
 DEFAULT_MAX_CONCURRENCY = 10  # analyzers at once; SQS event sources accept 2..1000
 DEFAULT_THROTTLE_RATE = 50  # API Gateway requests per second (stage-wide)
 DEFAULT_THROTTLE_BURST = 100
-# The analyzer downloads the whole video to /tmp; presigned uploads go up to 2 GiB and Lambda's
-# default /tmp is 512 MB.
-ANALYZER_EPHEMERAL_STORAGE_MB = 3072
+# The analyzer downloads the whole video to /tmp: videos go up to 10 GiB (the upload limit),
+# and 10240 MB is the most Lambda gives (its default is 512 MB).
+ANALYZER_EPHEMERAL_STORAGE_MB = 10240
 FUNCTION_TYPE = "AWS::Serverless::Function"
 RETAIN = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}  # jobs outlive a stack
 

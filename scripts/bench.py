@@ -38,7 +38,7 @@ from scripts.bench_analyzer import (
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEOS = ROOT.parent / "shared" / "videos"
-SECTIONS = ("jobs", "recall", "warm", "memory", "api", "scaling")
+SECTIONS = ("jobs", "recall", "warm", "memory", "api", "scaling", "long")
 MEMORY_CLIPS = ("highway_dashcam.mp4", "people_indoor.mp4")
 SCALING_CLIP = "dog_and_woman.mp4"
 SCALING_RATES = (0.5, 1.0, 2.0, 4.0)
@@ -534,6 +534,10 @@ def main(argv: list[str] | None = None) -> int:
         scaling_section(report, 1 if args.quick else 2)
     if "jobs" in args.only:
         cost_section(report, results)
+    if "long" in args.only:
+        from scripts.bench_long import long_section
+
+        long_section(report, VIDEOS)
     report.section("Targets")
     report.table(["target", "measured", "verdict"], [list(t) for t in report.targets])
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg())

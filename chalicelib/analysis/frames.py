@@ -16,6 +16,11 @@ Why it looks like this:
   which may say anything (20000x20000 over 320x240 frames).
 * Memory is bounded by resolution: frames over 8K UHD are refused, and sampled frames with a
   long side over 4096 px are scaled down as they are decoded.
+* Sampling can stop after any frame and resume later in a new reader (``VideoReader.position``
+  and ``sample(resume=...)``): the reader seeks (FFmpeg goes to the keyframe before the frame and
+  decodes forward to it), checks that it landed on the frame it left (same timestamp), and
+  otherwise decodes from the start without converting frames; either way it yields exactly the
+  frames an uninterrupted pass would.
 * A stream that stops decoding partway (an interrupted upload) keeps the frames sampled so far;
   ``VideoReader.ended_early`` says so and a warning is logged. No decodable frame at all fails.
 """
@@ -26,7 +31,7 @@ import logging
 import math
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 import cv2
 import numpy as np
@@ -70,6 +75,16 @@ class VideoMetadata:
 
 
 @dataclass(frozen=True)
+class ReadPosition:
+    """Where sampling stands after a frame: what ``sample(resume=...)`` needs to go on."""
+
+    index: int  # of the last decoded frame
+    position_ms: float  # its presentation time (as corrected for missing timestamps)
+    origin_ms: float  # the first frame's presentation time
+    step: int  # the next sample is due at step * interval after the first frame
+
+
+@dataclass(frozen=True)
 class SampledFrame:
     index: int  # position among all decoded frames, from 0
     timestamp_ms: int  # presentation time from the container, from the first frame
@@ -83,11 +98,9 @@ class VideoReader:
         if not os.path.isfile(path):  # our own bug (a lost download), not a bad video
             raise FileNotFoundError(f"no video file at {os.fspath(path)!r}")
         video = _video_tracks(path)
-        self._cap = cv2.VideoCapture(os.fspath(path), cv2.CAP_FFMPEG)
-        if not self._cap.isOpened():
-            raise InvalidVideo("could not open the video: the file is not a readable MP4")
+        self._path = path
+        self._cap = _open(path)
         try:
-            self._cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
             duration_s = video[0].duration_s if video else None
             self.metadata = self._probe(duration_s, max(0, len(video) - 1))
             if self.metadata.width <= 0 or self.metadata.height <= 0:
@@ -98,6 +111,7 @@ class VideoReader:
             raise
         self.frames_decoded = 0
         self.ended_early = False
+        self.position: ReadPosition | None = None  # after the last frame yielded
         self._started = False
 
     def _probe(self, duration_s: float | None, ignored_video_tracks: int) -> VideoMetadata:
@@ -124,25 +138,48 @@ class VideoReader:
         )
 
     def sample(
-        self, fps: float | None = None, *, every_ms: float | None = None
+        self,
+        fps: float | None = None,
+        *,
+        every_ms: float | None = None,
+        resume: ReadPosition | None = None,
     ) -> Iterator[SampledFrame]:
         """Yield the first frame at or after each time 0, interval, 2 * interval, ...
 
         Times count from the first frame. A frame past several targets (a gap in variable-rate
         video) is yielded once, and the targets it skipped are dropped. Give the rate as ``fps``
-        or as ``every_ms``. Checked now, not at the first ``next``.
+        or as ``every_ms``; ``resume``: go on after that ``position`` of an earlier pass (same
+        rate). Checked now, not at the first ``next``.
         """
         interval_ms = _interval_ms(fps, every_ms)
         if self._started:
             raise RuntimeError("VideoReader.sample can run once per reader; open the video again")
         self._started = True
-        return self._sample(interval_ms)
+        if resume is not None:
+            self._seek(resume)
+        return self._sample(interval_ms, resume)
 
-    def _sample(self, interval_ms: float) -> Iterator[SampledFrame]:
+    def _seek(self, at: ReadPosition) -> None:
+        """Make the next ``grab`` return frame ``at.index + 1``."""
+        cap = self._cap
+        if at.index > 0 and cap.set(cv2.CAP_PROP_POS_FRAMES, at.index) and cap.grab():
+            if abs(max(0.0, cap.get(cv2.CAP_PROP_POS_MSEC)) - at.position_ms) < 0.5:
+                return
+            log.warning("seeking to frame %d landed elsewhere; decoding up to it", at.index)
+        cap.release()  # decode from the start again, without converting frames
+        self._cap = cap = _open(self._path)
+        for _ in range(at.index + 1):
+            if not cap.grab():
+                raise InvalidVideo(f"the video no longer decodes up to frame {at.index}")
+
+    def _sample(self, interval_ms: float, resume: ReadPosition | None) -> Iterator[SampledFrame]:
         cap = self._cap
         frame_ms = 1000 / self.metadata.fps if self.metadata.fps else 1000 / MAX_SAMPLE_FPS
         previous = origin = -math.inf
         index, step = -1, 0  # step: the next target is step * interval after the first frame
+        if resume is not None:
+            index, previous, origin, step = astuple(resume)
+            self.frames_decoded = index + 1
         while cap.grab():
             index += 1
             self.frames_decoded = index + 1
@@ -161,6 +198,7 @@ class VideoReader:
                 break
             step = math.floor(elapsed / interval_ms) + 1  # the targets it reached are spent
             image = _bounded(image, MAX_ANALYSIS_SIDE_PX)
+            self.position = ReadPosition(index, position, origin, step)
             yield SampledFrame(index=index, timestamp_ms=round(position), image=image)
         if self.frames_decoded == 0:
             raise InvalidVideo("no frame could be decoded: the video stream is empty or corrupt")
@@ -181,6 +219,14 @@ class VideoReader:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _open(path: str | os.PathLike[str]) -> cv2.VideoCapture:
+    cap = cv2.VideoCapture(os.fspath(path), cv2.CAP_FFMPEG)
+    if not cap.isOpened():
+        raise InvalidVideo("could not open the video: the file is not a readable MP4")
+    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+    return cap
 
 
 def _interval_ms(fps: float | None, every_ms: float | None) -> float:

@@ -24,7 +24,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
@@ -33,10 +33,12 @@ import numpy as np
 from chalicelib.analysis.detector import load_detector
 from chalicelib.analysis.frames import VideoReader
 from chalicelib.analysis.ocr import load_text_reader
+from chalicelib.analysis.resume import AnalysisState
+from chalicelib.assembly import build_document
 from chalicelib.config import Settings
 from chalicelib.errors import BadRequest
 from chalicelib.labels import unknown_labels
-from chalicelib.results import FrameResult, build_document
+from chalicelib.results import FrameResult
 from chalicelib.submissions import JobOptions
 from chalicelib.text_lines import TextFilter
 
@@ -52,6 +54,17 @@ CHANGE_THRESHOLD = 40.0
 MAX_WORKERS = 8
 
 
+@dataclass(frozen=True)
+class SliceOutcome:
+    """Where one call of ``analyze`` left the video: ``done`` (its end was reached), else
+    ``state`` goes into the next call; ``sampling`` is complete once done."""
+
+    done: bool
+    state: dict
+    video: dict
+    sampling: dict
+
+
 def thumbnail(image_bgr: np.ndarray) -> np.ndarray:
     grey = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
     return cv2.resize(grey, THUMB_SIZE, interpolation=cv2.INTER_AREA).astype(np.int16)
@@ -60,16 +73,16 @@ def thumbnail(image_bgr: np.ndarray) -> np.ndarray:
 class ChangeGate:
     """Says whether a frame differs enough from the last one that was let through."""
 
-    def __init__(self, threshold: float = CHANGE_THRESHOLD):
+    def __init__(self, threshold: float = CHANGE_THRESHOLD, last: np.ndarray | None = None):
         self.threshold = threshold
-        self._last: np.ndarray | None = None
+        self.last = last  # the thumbnail of the last frame let through (checkpoints keep it)
 
     def changed(self, image_bgr: np.ndarray) -> bool:
         thumb = thumbnail(image_bgr)
-        same_size = self._last is not None and thumb.shape == self._last.shape
-        if same_size and np.abs(thumb - self._last).max() <= self.threshold:
+        same_size = self.last is not None and thumb.shape == self.last.shape
+        if same_size and np.abs(thumb - self.last).max() <= self.threshold:
             return False
-        self._last = thumb
+        self.last = thumb
         return True
 
 
@@ -130,24 +143,52 @@ class YoloOcrPipeline:
         ``build`` for the document (tracks and segments included), and ``wall`` for the whole
         call."""
         started_run = time.perf_counter()
-        options = options or JobOptions(self.pipeline_id)
-        self._check_labels(options)
+        frames: list[FrameResult] = []
         spent: dict[str, float] = defaultdict(float)
-        frames, sampling = self._analyze(file_path, sample_fps, options, spent)
-        started = time.perf_counter()
-        document = build_document(
-            pipeline_id=self.pipeline_id,
-            options=options.result_options(),
-            models=self.models(),
-            video=sampling.pop("video"),
-            sampling=sampling,
-            frames=frames,
+        outcome = self.analyze(
+            file_path, sample_fps=sample_fps, options=options, emit=frames.append, timings=spent
         )
+        started = time.perf_counter()
+        document = build_document(**self.fields(options, outcome), frames=frames)
         spent["build"] += time.perf_counter() - started
         spent["wall"] = time.perf_counter() - started_run
         if timings is not None:
             timings.update(spent)
         return document
+
+    def fields(self, options: JobOptions | None, outcome: SliceOutcome) -> dict:
+        """What the results document says besides its frames (and what is built from them)."""
+        options = options or JobOptions(self.pipeline_id)
+        return {
+            "pipeline_id": self.pipeline_id,
+            "options": options.result_options(),
+            "models": self.models(),
+            "video": outcome.video,
+            "sampling": outcome.sampling,
+        }
+
+    def analyze(
+        self,
+        file_path: str | Path,
+        *,
+        sample_fps: float,
+        emit: Callable[[FrameResult], None],
+        options: JobOptions | None = None,
+        state: dict | None = None,
+        stop: Callable[[], bool] | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> SliceOutcome:
+        """Analyze frames in order, handing each to ``emit``, from where ``state`` (a
+        ``SliceOutcome.state`` of an earlier call) left off, until the video ends or ``stop()``
+        says so (asked before each frame is decoded). Resumed or not, ``emit`` sees exactly the
+        frames one uninterrupted call would."""
+        options = options or JobOptions(self.pipeline_id)
+        self._check_labels(options)
+        spent = timings if timings is not None else defaultdict(float)
+        for stage in ("decode", "gate", "detect", "ocr"):
+            spent.setdefault(stage, 0.0)
+        progress = AnalysisState.from_json(state)
+        return self._analyze(file_path, sample_fps, options, spent, emit, progress, stop)
 
     def _check_labels(self, options: JobOptions) -> None:
         """The API checks labels only when it knows the model's names (chalicelib/labels.py)."""
@@ -162,11 +203,9 @@ class YoloOcrPipeline:
                     f"exclude_labels; the model's classes are: {', '.join(names)}"
                 )
 
-    def _analyze(self, file_path, sample_fps: float, options: JobOptions, spent) -> tuple:
-        """Decode on this thread, run the models on the pool; frames in order and sampling."""
-        frames: list[FrameResult] = []
-        gate, ocr_runs = ChangeGate(), 0
-        text: list = []
+    def _analyze(self, file_path, sample_fps, options, spent, emit, state, stop) -> SliceOutcome:
+        """Decode on this thread, run the models on the pool; frames in order to ``emit``."""
+        gate = ChangeGate(last=state.gate)
         detect = functools.partial(self._objects, options)
         read = functools.partial(
             self._read_text, TextFilter(options.text_min_confidence, options.text_scripts)
@@ -175,27 +214,29 @@ class YoloOcrPipeline:
         in_flight: deque[tuple[int, int, Future | None, Future | None]] = deque()
 
         def collect() -> None:
-            nonlocal text, ocr_runs
             timestamp_ms, index, objects, lines = in_flight.popleft()
             found = []
             if objects is not None:
                 found, seconds = objects.result()
                 spent["detect"] += seconds
             if lines is not None:
-                (text, was_read), seconds = lines.result()
+                (state.text, was_read), seconds = lines.result()
                 spent["ocr"] += seconds
-                ocr_runs += was_read
-            frames.append(FrameResult(timestamp_ms, index, found, text))
+                state.ocr_runs += was_read
+            state.frames_sampled += 1
+            emit(FrameResult(timestamp_ms, index, found, state.text))
 
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="analyze")
         try:
             with VideoReader(file_path) as video:
-                samples = video.sample(sample_fps)
-                while True:
+                samples = video.sample(sample_fps, resume=state.position)
+                done = False
+                while not (stop is not None and stop()):
                     started = time.perf_counter()
                     frame = next(samples, None)
                     spent["decode"] += time.perf_counter() - started
                     if frame is None:
+                        done = True
                         break
                     objects = lines = None
                     if self.detector is not None:
@@ -208,17 +249,18 @@ class YoloOcrPipeline:
                         collect()
                 while in_flight:
                     collect()
+                state.position, state.gate = video.position or state.position, gate.last
                 sampling = {
-                    "video": asdict(video.metadata),
                     "fps": sample_fps,
-                    "frames_sampled": len(frames),
+                    "frames_sampled": state.frames_sampled,
                     "frames_decoded": video.frames_decoded,
-                    "ocr_frames": ocr_runs,
+                    "ocr_frames": state.ocr_runs,
                     "ended_early": video.ended_early,
                 }
+                metadata = asdict(video.metadata)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-        return frames, sampling
+        return SliceOutcome(done, state.to_json(), metadata, sampling)
 
     def _changed(self, gate: ChangeGate, image: np.ndarray, spent) -> bool:
         started = time.perf_counter()

@@ -11,6 +11,7 @@ from app import app
 from chalicelib.ids import new_job_id
 from chalicelib.jobs import COMPLETED, FAILED, PENDING, UPLOADING
 from tests.support.aws import queue_size
+from tests.support.pipelines import FakePipelines
 
 
 @pytest.fixture
@@ -240,18 +241,14 @@ def test_wrong_methods_are_rejected(client):
 
 
 def test_sqs_handler_claims_the_job_and_drops_garbage(client, aws, mp4_bytes, monkeypatch):
-    ran = []
-    monkeypatch.setattr(
-        aws.worker.pipelines,
-        "run_on_file",
-        lambda path, pipeline_id, sample_fps, options, timings: ran.append(1) or {},
-    )
+    pipelines = FakePipelines()
+    monkeypatch.setattr(aws.worker, "pipelines", pipelines)
     job_id = submit(client, mp4_bytes).json_body["job_id"]
     event = client.events.generate_sqs_event([json.dumps({"job_id": job_id})], "video-jobs-queue")
     client.lambda_.invoke("analyze_video", event)
-    assert aws.jobs.get(job_id).status == COMPLETED and ran == [1]
+    assert aws.jobs.get(job_id).status == COMPLETED and len(pipelines.calls) == 1
     client.lambda_.invoke("analyze_video", event)  # duplicate delivery: no second run
-    assert ran == [1]
+    assert len(pipelines.calls) == 1
     poison = "[" * 100_000  # RecursionError in json.loads: dropped too, never redelivered
     for garbage in [
         "not json",
@@ -263,7 +260,7 @@ def test_sqs_handler_claims_the_job_and_drops_garbage(client, aws, mp4_bytes, mo
             "analyze_video", client.events.generate_sqs_event([garbage], "q")
         )
         assert response.payload is None  # returned normally: the message is deleted
-    assert aws.jobs.get(job_id).status == COMPLETED and ran == [1]
+    assert aws.jobs.get(job_id).status == COMPLETED and len(pipelines.calls) == 1
 
 
 def test_results_are_paged_by_frames_with_the_summary_on_every_page(client, aws, mp4_bytes):

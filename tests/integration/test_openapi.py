@@ -21,9 +21,10 @@ from openapi_spec_validator import validate as validate_spec
 
 from app import app, http_status
 from chalicelib import errors
+from chalicelib.assembly import build_document
 from chalicelib.ids import new_job_id
 from chalicelib.jobs import COMPLETED
-from chalicelib.results import FrameResult, build_document, encode
+from chalicelib.results import FrameResult, encode
 from chalicelib.submissions import JobOptions
 
 ROOT = Path(__file__).resolve().parents[2]

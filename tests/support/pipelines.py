@@ -13,6 +13,9 @@ class FakePipelines:
         self.calls: list[tuple[Path, bytes, str | None, float | None]] = []
         self.options: list = []  # the JobOptions of each call
 
+    def sliceable(self, pipeline_id):
+        return None  # whole documents from run_on_file
+
     def run_on_file(
         self, file_path, pipeline_id=None, *, sample_fps=None, options=None, timings=None
     ):
@@ -31,6 +34,9 @@ class RealPipeline:
 
     def __init__(self, pipeline):
         self.pipeline = pipeline
+
+    def sliceable(self, pipeline_id):
+        return self.pipeline
 
     def run_on_file(
         self, file_path, pipeline_id=None, *, sample_fps=None, options=None, timings=None

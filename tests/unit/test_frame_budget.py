@@ -48,7 +48,23 @@ def test_a_job_within_the_limit_runs(long_tiny_clip):
     assert job.status == COMPLETED and len(calls) == 1
 
 
-def test_the_default_limit_is_what_one_invocation_finishes(long_tiny_clip):
-    assert load_settings().max_frames_per_job == 5000
-    job, _ = run(long_tiny_clip, sample_fps=30, max_frames=load_settings().max_frames_per_job)
-    assert job.status == COMPLETED  # 3000 frames: under 5000
+def test_the_default_limits_are_six_hours_and_twice_one_frame_a_second(long_tiny_clip):
+    settings = load_settings()
+    assert settings.max_frames_per_job == 43_200 and settings.max_duration_s == 6 * 3600
+    job, _ = run(long_tiny_clip, sample_fps=30, max_frames=settings.max_frames_per_job)
+    assert job.status == COMPLETED  # 3000 frames: under 43,200
+
+
+def test_a_video_over_the_duration_limit_fails_before_analysis(long_tiny_clip):
+    jobs, pipelines = InMemoryJobStore(), FakePipelines()
+    with LocalStorage.temporary() as storage:
+        job = new_job(jobs, sample_fps=1)
+        storage.save_file(long_tiny_clip, video_path(job.job_id))
+        worker = JobWorker(storage=storage, jobs=jobs, pipelines=pipelines, max_duration_s=60)
+        worker.process(job.job_id)
+        job = jobs.get(job.job_id)
+    assert job.status == FAILED and pipelines.calls == []
+    assert job.error_message == (
+        "the video is 0.03 hours long (100 s), over the limit of 0.0166667 hours (60 s) per "
+        "job; split it into shorter parts"
+    )

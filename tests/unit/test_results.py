@@ -2,7 +2,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from chalicelib.results import FrameResult, build_document, encode
+from chalicelib.assembly import build_document
+from chalicelib.results import FrameResult, encode
 
 
 @dataclass(frozen=True)

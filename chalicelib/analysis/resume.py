@@ -1,0 +1,67 @@
+"""What a pipeline carries from one sampled frame to the next, as JSON for a checkpoint.
+
+A slice of analysis ends after any frame; the next slice (another invocation, maybe another
+machine) must go on as if nothing had happened, or the results would differ. Three things carry
+over: where sampling stands (``ReadPosition``), the change gate's last thumbnail (OCR is skipped
+on frames that look the same as it), and the text last read (an unchanged frame reuses it).
+Counters for the ``sampling`` block come along. JSON keeps floats exact (shortest repr), so a
+restored value is the same number, and the thumbnail is stored as its bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from chalicelib.analysis.frames import ReadPosition
+from chalicelib.text_lines import Glyph, TextLine
+
+
+@dataclass
+class AnalysisState:
+    position: ReadPosition | None = None  # None: from the first frame
+    gate: np.ndarray | None = None  # the change gate's last thumbnail (int16 grey levels)
+    text: list = field(default_factory=list)  # the lines last read (TextLine)
+    ocr_runs: int = 0
+    frames_sampled: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        gate = None
+        if self.gate is not None:
+            raw = base64.b64encode(self.gate.astype(np.uint8).tobytes()).decode("ascii")
+            gate = {"shape": list(self.gate.shape), "grey": raw}
+        return {
+            "position": asdict(self.position) if self.position else None,
+            "gate": gate,
+            "text": [asdict(line) for line in self.text],
+            "ocr_runs": self.ocr_runs,
+            "frames_sampled": self.frames_sampled,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> AnalysisState:
+        if not data:
+            return cls()
+        gate = data["gate"]
+        if gate is not None:
+            grey = np.frombuffer(base64.b64decode(gate["grey"]), dtype=np.uint8)
+            gate = grey.reshape(gate["shape"]).astype(np.int16)
+        return cls(
+            position=ReadPosition(**data["position"]) if data["position"] else None,
+            gate=gate,
+            text=[_line(line) for line in data["text"]],
+            ocr_runs=data["ocr_runs"],
+            frames_sampled=data["frames_sampled"],
+        )
+
+
+def _points(polygon: list) -> tuple:
+    return tuple(tuple(point) for point in polygon)
+
+
+def _line(data: dict[str, Any]) -> TextLine:
+    glyphs = tuple(Glyph(g["char"], g["confidence"], _points(g["polygon"])) for g in data["glyphs"])
+    return TextLine(data["text"], data["confidence"], _points(data["polygon"]), glyphs)

@@ -274,12 +274,14 @@ class JobStore(ABC):
         continuation, which is not a retry (the attempts count starts again)."""
         values = {"slices": slices, "frames_done": frames_done, "attempts": 0,
                   "lease_expires_at": time.time()}  # fmt: skip
-        return self._write(job_id, self._held_by(owner), Changes(values), "be handed over")
+        changes = Changes(values, remove=("lease_owner",))  # no renewal can win it back
+        return self._write(job_id, self._held_by(owner), changes, "be handed over")
 
     def release_lease(self, job_id: str, owner: str) -> JobRecord:
         """Give the job up for a retry: the lease ends now, so the next delivery of its message
         may claim it at once, and the sweep counts the queue's redelivery time from now."""
-        changes = Changes({"lease_expires_at": time.time()})
+        # no owner: a renewal still in flight cannot win the lease back from the next delivery
+        changes = Changes({"lease_expires_at": time.time()}, remove=("lease_owner",))
         return self._write(job_id, self._held_by(owner), changes, "be released")
 
     def mark_enqueued(self, job_id: str, at: float | None = None) -> None:

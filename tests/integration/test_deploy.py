@@ -20,6 +20,8 @@ from chalicelib.composition import aws_client
 from chalicelib.config import DEFAULT_RETENTION_DAYS, load_settings
 from chalicelib.ids import new_job_id, results_path, video_path
 from chalicelib.jobs import JobRecord
+from chalicelib.result_pieces import piece_path
+from chalicelib.slices import checkpoint_path
 from functions.analyzer.build_context import DOCKERFILE, stage
 from infra.cloud_template import (
     ALARM,
@@ -175,12 +177,13 @@ def test_analyzer_reads_videos_and_writes_results_only(template):
     assert grants(template, ANALYZER) == (
         expect("logs:CreateLogStream logs:PutLogEvents", arn(f"{ANALYZER}LogGroup"))
         | expect("s3:GetObject", {"Fn::Sub": videos})
+        | expect("s3:GetObject", {"Fn::Sub": results})  # pieces and checkpoints, read back
         | expect("s3:PutObject", {"Fn::Sub": results})
         | expect("s3:ListBucket", arn(BUCKET))
         | expect("dynamodb:GetItem dynamodb:UpdateItem", arn(TABLE))
         | expect(
-            "sqs:ReceiveMessage sqs:DeleteMessage sqs:GetQueueAttributes "
-            "sqs:ChangeMessageVisibility sqs:GetQueueUrl",
+            "sqs:ReceiveMessage sqs:SendMessage sqs:DeleteMessage sqs:GetQueueAttributes "
+            "sqs:ChangeMessageVisibility sqs:GetQueueUrl",  # SendMessage: a slice's continuation
             arn(QUEUE),
         )
         | expect("sns:Publish", {"Fn::Sub": REKOGNITION_TOPICS})
@@ -190,6 +193,8 @@ def test_analyzer_reads_videos_and_writes_results_only(template):
     job_id, bucket_arn = new_job_id(), f"${{{BUCKET}.Arn}}/"
     assert fnmatch.fnmatch(bucket_arn + video_path(job_id), videos)
     assert fnmatch.fnmatch(bucket_arn + results_path(job_id), results)
+    for stored in (piece_path(results_path(job_id), 0), checkpoint_path(results_path(job_id), 1)):
+        assert fnmatch.fnmatch(bucket_arn + stored, results), stored
 
 
 def test_reconciler_scans_rows_and_requeues_only(template):

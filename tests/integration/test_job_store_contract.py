@@ -229,3 +229,19 @@ def test_bootstrap_is_idempotent(aws):
     second = bootstrap()
     assert first == second
     assert aws.jobs.get(job.job_id).status == PENDING  # the table was not recreated
+
+
+@pytest.mark.parametrize("give_up", ["release", "hand_over"])
+def test_a_lease_given_up_cannot_be_renewed_back_from_the_next_delivery(jobs, give_up):
+    """A renewal still in flight after release or hand-over must not take the lease back, or the
+    next delivery's claim would fail and its message be dropped."""
+    job = new_job(jobs)
+    jobs.claim(job.job_id, "w1", lease_s=60)
+    if give_up == "release":
+        jobs.release_lease(job.job_id, "w1")
+    else:
+        jobs.hand_over(job.job_id, "w1", slices=1, frames_done=5)
+    with pytest.raises(IllegalTransition):
+        jobs.renew_lease(job.job_id, "w1", 60)
+    time.sleep(0.01)  # the lease ended "now"; the next delivery comes after it
+    assert jobs.claim(job.job_id, "w2", lease_s=60).lease_owner == "w2"

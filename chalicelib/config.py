@@ -25,6 +25,9 @@ DEFAULT_RETENTION_DAYS = 30  # jobs, keys and files (DynamoDB TTL, S3 lifecycle)
 # by one invocation: Rekognition's limits, 6 hours and 10 GB (Lambda's /tmp holds 10 GiB).
 DEFAULT_MAX_DURATION_S = 6 * 3600
 DEFAULT_MAX_VIDEO_BYTES = 10 * 1024 * MIB
+# S3 refuses a single PUT above 5 GB, and a presigned upload is one PUT: larger videos come in
+# through the Rekognition-compatible Start* (a server-side multipart copy from the caller's S3).
+MAX_PRESIGNED_PUT_BYTES = 5 * 1024 * MIB
 # Frames one job may sample: 6 hours at 2 frames/s. It bounds one job's cost and results
 # (make bench: ~106 ms a frame on 2 cores, so ~77 min of analyzer time in ~9 slices; ~1.5 KB
 # of results a frame, ~65 MB) whatever the rate asked: 6 hours at 30 frames/s would be 19 hours.

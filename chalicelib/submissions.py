@@ -23,6 +23,7 @@ from chalicelib.config import (
     DEFAULT_TEXT_SCRIPTS,
     LIMIT_RETRY_AFTER_S,
     LOCAL_STAGE,
+    MAX_PRESIGNED_PUT_BYTES,
     MAX_SAMPLE_FPS,
     MIN_SAMPLE_FPS,
     TEXT_SCRIPTS,
@@ -416,15 +417,18 @@ class Submissions:
             url,
             {"Content-Type": UPLOAD_CONTENT_TYPE},
             expires_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
-            self.settings.max_upload_bytes,
+            self._upload_limit(),
         )
+
+    def _upload_limit(self) -> int:
+        return min(self.settings.max_upload_bytes, MAX_PRESIGNED_PUT_BYTES)
 
     def start_upload(self, job_id: str, caller: Caller = PUBLIC) -> JobRecord:
         """Check the uploaded object, then queue the job (uploading -> pending)."""
         job = self.jobs.get(parse_job_id(job_id), caller)
         if job.status != UPLOADING:
             raise Conflict(f"job {job.job_id} was already started: it is {job.status}")
-        storage, limit = self.storage, self.settings.max_upload_bytes
+        storage, limit = self.storage, self._upload_limit()
         upload = storage.stat(job.input_path)
         if upload is None:
             raise Conflict(

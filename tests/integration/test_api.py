@@ -194,6 +194,10 @@ def test_presigned_upload_flow(client, aws, mp4_bytes):
     ticket = client.http.post("/video/uploads").json_body
     job_id = ticket["job_id"]
     assert ticket["status"] == UPLOADING and ticket["upload"]["method"] == "PUT"
+    # the video limit is 10 GiB, but S3 takes at most 5 GiB in one PUT
+    assert (
+        aws.settings.max_upload_bytes == 10 * 2**30 and ticket["upload"]["max_bytes"] == 5 * 2**30
+    )
     early = client.http.post(f"/video/uploads/{job_id}/start")
     assert early.status_code == 409 and "PUT the file" in early.json_body["message"]
     assert queue_size(aws) == 0

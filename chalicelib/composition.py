@@ -7,6 +7,7 @@ import time, so moto's in-process mocks catch every client.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ from botocore.config import Config
 
 from chalicelib.access_keys import KeyStore, KmsSecretBox
 from chalicelib.auth import Authenticator, view_key
-from chalicelib.config import AUTH_REQUIRED, LOCAL_STAGE, Settings, load_settings
+from chalicelib.config import AUTH_REQUIRED, LOCAL_SIGNING_KEY, LOCAL_STAGE, Settings, load_settings
 from chalicelib.delivery import Courier
 from chalicelib.dynamo_jobs import DynamoJobStore
 from chalicelib.dynamo_keys import DynamoKeyStore
@@ -110,8 +111,27 @@ class Services:
             queue=self.queue,
             jobs=self.jobs,
             submissions=self.submissions,
-            settings=self.settings,
+            settings=dataclasses.replace(self.settings, pagination_key=self.signing_key),
         )
+
+    @functools.cached_property
+    def signing_key(self) -> bytes:
+        """Signs NextTokens and viewer links: on AWS a generated secret read once per container,
+        so nobody can mint a link from ids alone; the published local key is refused once auth
+        is required."""
+        settings = self.settings
+        if settings.signing_key_arn:
+            secrets = aws_client("secretsmanager", settings)
+            return secrets.get_secret_value(SecretId=settings.signing_key_arn)[
+                "SecretString"
+            ].encode()
+        if settings.auth == AUTH_REQUIRED and settings.pagination_key == LOCAL_SIGNING_KEY.encode():
+            raise RuntimeError(
+                "VIDEO_JOBS_AUTH is required but tokens would be signed with the published local "
+                "key: set VIDEO_JOBS_SIGNING_KEY_ARN (the template does) or "
+                "VIDEO_JOBS_PAGINATION_KEY"
+            )
+        return settings.pagination_key
 
     @functools.cached_property
     def keys(self) -> KeyStore:
@@ -133,7 +153,7 @@ class Services:
             required=self.settings.auth == AUTH_REQUIRED,
             keys=self.keys,
             secrets=lambda: self.secrets,
-            view_key=view_key(self.settings.pagination_key),
+            view_key=view_key(self.signing_key),
             view_ttl_s=self.settings.view_url_expiry_s,
         )
 

@@ -41,6 +41,9 @@ DEFAULT_NOTICES_QUEUE_NAME = "video-jobs-notices"  # webhook deliveries and thei
 DEFAULT_EVENTS_TOPIC = "video-jobs-events"  # SNS: every job's final event
 # Signs webhooks on the local stage only; other stages must configure their own secret.
 LOCAL_WEBHOOK_SECRET = "video-jobs-local-webhook-secret"
+# Signs NextTokens and viewer links where nothing else is configured: published, so it is
+# refused with auth required (composition.py); the template gives every stack its own key.
+LOCAL_SIGNING_KEY = "video-jobs-local-pagination-key"
 
 # Per-job result options (query parameters of submit and uploads) and their defaults.
 DEFAULT_MIN_CONFIDENCE = 0.25  # the detector's own cut: it reports nothing below it
@@ -73,7 +76,8 @@ class Settings:
     visibility_timeout_s: int  # of the queue: 60 s locally, 6x the function timeout on AWS
     job_retention_days: int  # jobs and their files expire after this (DynamoDB TTL, S3 lifecycle)
     max_queued_jobs: int  # Rekognition Start* answers LimitExceededException above this backlog
-    pagination_key: bytes  # signs Rekognition NextToken values (tamper-evident, job-bound)
+    pagination_key: bytes  # signs NextTokens and viewer links, unless signing_key_arn is set
+    signing_key_arn: str | None  # on AWS: that key, a generated secret in Secrets Manager
     state_dir: Path  # where the local stack's emulator keeps its S3 and DynamoDB state
     notices: NoticeSettings
     idempotency_lease_s: float  # an Idempotency-Key whose job was never recorded is free after this
@@ -177,9 +181,8 @@ def load_settings() -> Settings:
         visibility_timeout_s=_int("VIDEO_JOBS_VISIBILITY_TIMEOUT_S", 60),
         job_retention_days=_int("VIDEO_JOBS_RETENTION_DAYS", DEFAULT_RETENTION_DAYS),
         max_queued_jobs=_int("VIDEO_JOBS_MAX_QUEUED_JOBS", 1000),
-        pagination_key=os.environ.get(
-            "VIDEO_JOBS_PAGINATION_KEY", "video-jobs-local-pagination-key"
-        ).encode(),
+        pagination_key=os.environ.get("VIDEO_JOBS_PAGINATION_KEY", LOCAL_SIGNING_KEY).encode(),
+        signing_key_arn=os.environ.get("VIDEO_JOBS_SIGNING_KEY_ARN") or None,
         state_dir=_state_dir(),
         notices=_notice_settings(stage),
         # above the API function's 30 s timeout: the request that reserved a key is surely dead

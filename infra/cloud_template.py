@@ -52,6 +52,7 @@ WEBHOOK_SECRET_STORE = "WebhookSecretStore"
 REST_API = "RestAPI"  # chalice's API Gateway REST API
 KEYS_KEY = "AccessKeysKey"  # KMS key that encrypts tenants' secret access keys
 KEYS_KEY_ALIAS = "AccessKeysKeyAlias"
+TOKEN_KEY_STORE = "TokenSigningKeyStore"  # signs viewer links and Rekognition NextTokens
 # Parameters
 IMAGE_URI = "AnalyzerImageUri"
 RETENTION_DAYS = "RetentionDays"
@@ -226,6 +227,13 @@ def keys_key_resources() -> dict[str, dict]:
                 "TargetKeyId": {"Ref": KEYS_KEY},
             },
         },
+        TOKEN_KEY_STORE: {  # a random key nobody sees: viewer links cannot be minted outside
+            "Type": "AWS::SecretsManager::Secret",
+            "Properties": {
+                "Description": "HMAC key of viewer links and Rekognition NextTokens",
+                "GenerateSecretString": {"PasswordLength": 64, "ExcludePunctuation": True},
+            },
+        },
     }
 
 
@@ -324,8 +332,7 @@ def function_environment() -> dict:
         "VIDEO_JOBS_QUEUE": {"Fn::GetAtt": [QUEUE, "QueueName"]},
         "VIDEO_JOBS_RETENTION_DAYS": {"Ref": RETENTION_DAYS},
         "VIDEO_JOBS_MAX_ATTEMPTS": str(MAX_RECEIVE_COUNT),
-        # signs Rekognition NextTokens: unique per stack, never seen by API callers
-        "VIDEO_JOBS_PAGINATION_KEY": {"Ref": "AWS::StackId"},
+        "VIDEO_JOBS_SIGNING_KEY_ARN": {"Ref": TOKEN_KEY_STORE},
         "VIDEO_JOBS_NOTICES_QUEUE": {"Fn::GetAtt": [NOTICES_QUEUE, "QueueName"]},
         "VIDEO_JOBS_NOTICES_DLQ": {"Fn::GetAtt": [NOTICES_DLQ, "QueueName"]},
         "VIDEO_JOBS_EVENTS_TOPIC_ARN": {"Ref": EVENTS_TOPIC},

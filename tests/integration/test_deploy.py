@@ -38,6 +38,7 @@ from infra.cloud_template import (
     SOURCE_BUCKETS,
     TABLE,
     WEBHOOK_SECRET,
+    TOKEN_KEY_STORE,
     WEBHOOK_SECRET_STORE,
     functions,
 )
@@ -150,6 +151,7 @@ def test_api_may_touch_only_job_keys_rows_and_its_queue(template):
         | expect("dynamodb:Scan", arn(TABLE))  # a tenant's active jobs, counted
         | expect("sqs:SendMessage sqs:GetQueueUrl sqs:GetQueueAttributes", arn(QUEUE))
         | expect("kms:Decrypt", arn("AccessKeysKey"))  # secret access keys, to check SigV4
+        | expect("secretsmanager:GetSecretValue", {"Ref": TOKEN_KEY_STORE})  # signs view links
         | expect(
             "s3:GetObject s3:GetObjectVersion", source_buckets("/*", {"Fn::Sub": f"{OBJECTS}*"})
         )
@@ -418,3 +420,13 @@ def test_image_dependencies_have_wheels_for_lambda_python_312(tmp_path):
         assert done.returncode == 0, done.stderr[-2000:]
     wheels = {path.name.split("-")[0].lower() for path in tmp_path.glob("*.whl")}
     assert {"onnxruntime", "opencv_python_headless", "rapidocr_onnxruntime", "chalice"} <= wheels
+
+
+def test_tokens_are_signed_with_a_generated_secret_never_a_plain_or_guessable_key(template):
+    store = template["Resources"][TOKEN_KEY_STORE]
+    assert store["Type"] == "AWS::SecretsManager::Secret"
+    assert store["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+    for name, resource in functions(template):
+        env = resource["Properties"]["Environment"]["Variables"]
+        assert "VIDEO_JOBS_PAGINATION_KEY" not in env, f"{name} has a signing key in plain text"
+        assert env["VIDEO_JOBS_SIGNING_KEY_ARN"] == {"Ref": TOKEN_KEY_STORE}

@@ -99,6 +99,10 @@ def start_job(operation: str, params: dict, ctx: RekognitionApi, caller: Caller)
     """Answer ``{"JobId"}`` for a validated Start* request."""
     _check_semantics(params)
     source = S3Source(ctx.storage.client, params["Video"]["S3Object"])
+    if source.bucket == ctx.storage.bucket:  # other tenants' videos live there
+        raise RekognitionError(
+            INVALID_S3_OBJECT, f"{source.where}: videos cannot be read from video-jobs' own bucket"
+        )
     size = source.size()
     limit = ctx.settings.max_upload_bytes
     if size > limit:

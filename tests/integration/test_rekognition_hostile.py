@@ -121,3 +121,15 @@ def test_a_topic_that_does_not_exist_is_logged_and_the_job_keeps_its_outcome(aws
     publish_notice(replace(job, options={"rekognition": request}), lambda: aws.sns)  # moto's SNS
     assert "could not publish the notice of job " + job_id in caplog.text
     assert aws.jobs.get(job_id).status == COMPLETED
+
+
+def test_start_never_reads_from_our_own_bucket(aws, client):
+    """Other tenants' videos are there: a Start* naming one must not copy it under a new job."""
+    from tests.support.jobs import new_job
+
+    stored = new_job(aws.jobs, storage=aws.storage).input_path
+    video = {"S3Object": {"Bucket": aws.storage.bucket, "Name": stored}}
+    response = post(client, TARGET + "StartLabelDetection", json.dumps({"Video": video}).encode())
+    answer = json.loads(response.body)
+    assert response.status_code == 400 and answer["__type"] == "InvalidS3ObjectException"
+    assert "own bucket" in answer["message"]

@@ -13,7 +13,8 @@ while it works. A worker that dies stops renewing; once the lease has expired an
 ``claim`` the job again. Only the lease holder can finish the job, so a worker that lost its
 lease (it was presumed dead) cannot overwrite the outcome of the one that took over.
 
-Two implementations honour one contract (tests/unit/test_jobs.py runs against both):
+Two implementations honour one contract (tests/integration/test_job_store_contract.py runs
+against both):
 ``DynamoJobStore`` (``chalicelib/dynamo_jobs.py``, pynamodb) and ``InMemoryJobStore`` (here).
 An adapter implements four row operations and three idempotency-key operations; the transitions
 and their rules live here, once. The store also keeps idempotency keys (``KeyRecord``), which

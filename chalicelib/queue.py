@@ -1,6 +1,7 @@
 """QueueService port: the hand-off of job ids from the API to the analyzer.
 
-Two implementations honour one contract (tests/unit/test_queue.py runs against both):
+Two implementations honour one contract (tests/integration/test_queue_contract.py runs
+against both):
 ``SqsQueue`` (AWS and the emulator) and ``InMemoryQueue`` (a thread-safe FIFO for the embedded
 worker and for tests). Delivery is at-least-once: a consumer ``ack``s a message after its work is
 durable, and the job's conditional status writes make a second delivery harmless.
@@ -8,7 +9,7 @@ durable, and the job's conditional status writes make a second delivery harmless
 Plugging in another broker (RabbitMQ, Redis streams, Pub/Sub, ...) means one more subclass:
 ``enqueue`` publishes ``encode_message(job_id)``; ``dequeue`` waits up to ``wait_s`` and returns a
 ``QueueMessage`` whose ``receipt`` is whatever that broker needs to acknowledge it; ``ack``
-acknowledges. Run tests/unit/test_queue.py against it.
+acknowledges. Run tests/integration/test_queue_contract.py against it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """StorageService port: where videos and results documents live.
 
-Two implementations honour one contract (tests/test_storage_contract.py runs against both):
+Two implementations honour one contract (tests/integration/test_storage_contract.py runs
+against both):
 ``S3Storage`` for AWS and the emulator, ``LocalStorage`` for a plain directory. Paths are
 ``/``-separated keys such as ``video_jobs/{job_id}.mp4``; a missing key is ``FileNotFoundError``.
 

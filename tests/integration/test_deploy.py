@@ -37,8 +37,8 @@ from infra.cloud_template import (
     RETENTION_DAYS,
     SOURCE_BUCKETS,
     TABLE,
-    WEBHOOK_SECRET,
     TOKEN_KEY_STORE,
+    WEBHOOK_SECRET,
     WEBHOOK_SECRET_STORE,
     functions,
 )

@@ -25,3 +25,19 @@ def test_paths_named_in_error_messages_exist():
     assert len(named) >= 2  # the walk found some (detector and OCR name files to read)
     missing = [(str(source), path) for source, path in named if not (ROOT / path).exists()]
     assert missing == []
+
+
+def test_test_files_named_in_the_code_exist():
+    """Docstrings send contributors to the tests that check a contract: those files must exist."""
+    sources = [
+        ROOT / "app.py",
+        *(ROOT / "chalicelib").rglob("*.py"),
+        *(ROOT / "infra").rglob("*.py"),
+    ]
+    named = {
+        (str(source.relative_to(ROOT)), path)
+        for source in sources
+        for path in re.findall(r"\btests/[\w/]+\.py\b", source.read_text())
+    }
+    assert len(named) >= 3  # the storage, queue and job-store contracts at least
+    assert [(source, path) for source, path in named if not (ROOT / path).exists()] == []

@@ -105,15 +105,16 @@ def test_six_hours_of_frames_are_built_in_bounded_memory():
 @pytest.mark.slow
 def test_a_three_hour_video_completes_in_slices_with_flat_memory(tmp_path, model_path):
     """3 hours, one frame every 20 s (540 frames, built in seconds), sampled at 1 frame/s by
-    the real yolo pipeline in 5 s slices, in a fresh process: memory after the first slice and
-    at the end stay within 100 MB of each other."""
+    the real yolo pipeline in 2 s slices, in a fresh process: memory after the first slice and
+    at the end stay within 100 MB of each other. (Slices end by time: how many depends on the
+    machine, so the test asks for several, not a count.)"""
     video = make_long_mp4(tmp_path / "long.mp4", hours=3, every_s=20)
     run = subprocess.run(
-        [sys.executable, "-m", "tests.support.long_video", str(video), "--slice-s", "5"],
+        [sys.executable, "-m", "tests.support.long_video", str(video), "--slice-s", "2"],
         capture_output=True, text=True, check=True, timeout=900,
     )  # fmt: skip
     report = json.loads(run.stdout.strip().splitlines()[-1])
     print(report)
     assert report["status"] == COMPLETED and report["frames"] == 540
-    assert report["slices"] >= 3
+    assert report["slices"] >= 2
     assert report["rss_peak_mb"] - report["rss_first_slice_mb"] < 100, report

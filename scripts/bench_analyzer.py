@@ -54,6 +54,11 @@ class RecordingPipelines(VideoFilePipelineService):
         self.last_s = 0.0
         self.last_document: dict | None = None
 
+    def sliceable(self, pipeline_id):
+        """None: the worker runs whole documents through run_on_file, which this class times
+        (a checkpoint's own cost is the "long" section's)."""
+        return None
+
     def run_on_file(
         self, file_path, pipeline_id=None, *, sample_fps=None, options=None, timings=None
     ) -> dict:

@@ -41,6 +41,7 @@ def auth_costs(runs: int = 200) -> dict[str, float]:
         "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
         "AWS_DEFAULT_REGION": "us-east-1", "VIDEO_JOBS_STAGE": "bench",
         "VIDEO_JOBS_AUTH": "required", "VIDEO_JOBS_AWS_ENDPOINT": "",
+        "VIDEO_JOBS_PAGINATION_KEY": "a bench key",  # the published local key is refused
     }  # fmt: skip
     with mock.patch.dict(os.environ, env), mock_aws():
         services.cache_clear()

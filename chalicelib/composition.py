@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -18,7 +18,6 @@ from botocore.config import Config
 from chalicelib.access_keys import KeyStore, KmsSecretBox
 from chalicelib.auth import Authenticator, view_key
 from chalicelib.config import AUTH_REQUIRED, LOCAL_SIGNING_KEY, LOCAL_STAGE, Settings, load_settings
-from chalicelib.delivery import Courier
 from chalicelib.dynamo_jobs import DynamoJobStore
 from chalicelib.dynamo_keys import DynamoKeyStore
 from chalicelib.jobs import JobRecord, JobStore
@@ -31,7 +30,10 @@ from chalicelib.rekognition import RekognitionApi, publish_notice
 from chalicelib.storage import S3Storage
 from chalicelib.submissions import Submissions
 from chalicelib.viewer import JobViewer
-from chalicelib.worker import JobWorker
+
+if TYPE_CHECKING:  # the API's routes never build these: their imports wait (cold starts)
+    from chalicelib.delivery import Courier
+    from chalicelib.worker import JobWorker
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class Services:
     @functools.cached_property
     def worker(self) -> JobWorker:
         """Only the analyzer builds this (its pipelines load ML code on first use)."""
+        from chalicelib.worker import JobWorker
+
         return JobWorker(
             storage=self.storage,
             jobs=self.jobs,
@@ -220,6 +224,8 @@ def courier() -> Courier:
     """What the deliver_notice function needs: the notices queues and the signing key."""
     settings = load_settings()
     sqs, notices = aws_client("sqs", settings), settings.notices
+    from chalicelib.delivery import Courier
+
     return Courier(
         sqs=sqs,
         queue_url=sqs.get_queue_url(QueueName=notices.queue_name)["QueueUrl"],

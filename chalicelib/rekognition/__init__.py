@@ -21,10 +21,8 @@ from chalicelib.rekognition.errors import (
     UNKNOWN_OPERATION,
     RekognitionError,
 )
-from chalicelib.rekognition.get import get_results
 from chalicelib.rekognition.model import OPERATIONS, parse_body, validate
 from chalicelib.rekognition.notices import publish_notice
-from chalicelib.rekognition.start import start_job
 from chalicelib.storage import S3Storage
 from chalicelib.submissions import Submissions
 from chalicelib.tenancy import PUBLIC, Caller
@@ -79,6 +77,10 @@ class RekognitionApi:
                 "local stage), as every AWS SDK does",
             )
         params = validate(operation, parse_body(raw_body))
+        # imported here: the REST routes share this process and need neither (cold starts)
+        from chalicelib.rekognition.get import get_results
+        from chalicelib.rekognition.start import start_job
+
         try:
             if operation.startswith("Start"):
                 return start_job(operation, params, self, caller)

@@ -56,7 +56,9 @@ def test_slices_of_a_few_seconds_give_the_bytes_of_one_run(pipeline, monkeypatch
         assert storage.stat(checkpoint_path(results_path(job.job_id), done.slices))
     assert [v["frames_total"] for v in seen] == [140] * len(seen)
     done_counts = [v["frames_done"] for v in seen]
-    assert done_counts == sorted(done_counts) and done_counts[0] > 0 and done_counts[-1] < 140
+    # a slice whose time ran out on the last frame leaves the document's assembly to the next
+    # (slices end by time, so where they end depends on the machine)
+    assert done_counts == sorted(done_counts) and done_counts[0] > 0 and done_counts[-1] <= 140
     assert all(v["progress"] == 0.5 for v in seen)
 
 

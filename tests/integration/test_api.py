@@ -5,24 +5,11 @@ import uuid
 
 import pytest
 import requests
-from chalice.test import Client
 
-from app import app
 from chalicelib.ids import new_job_id
 from chalicelib.jobs import COMPLETED, FAILED, PENDING, UPLOADING
 from tests.support.aws import queue_size
 from tests.support.pipelines import FakePipelines
-
-
-@pytest.fixture
-def client(aws):
-    with Client(app) as test_client:
-        yield test_client
-
-
-@pytest.fixture(scope="module")
-def mp4_bytes(tiny_mp4):
-    return tiny_mp4.read_bytes()
 
 
 def submit(client, body, content_type="video/mp4", query=""):

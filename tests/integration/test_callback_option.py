@@ -7,20 +7,12 @@ from dataclasses import replace
 from urllib.parse import quote
 
 import pytest
-from chalice.test import Client
 
-from app import app
 from chalicelib.composition import aws_client
 from chalicelib.errors import BadRequest
 from chalicelib.submissions import parse_job_options
 
 PUBLIC = "https://93.184.215.14/hooks/video?tenant=7"  # an IP literal: no DNS in tests
-
-
-@pytest.fixture
-def client(aws):
-    with Client(app) as test_client:
-        yield test_client
 
 
 def submit(client, data: bytes, callback_url: str, headers: dict | None = None):

@@ -5,21 +5,9 @@ CORS stand-in; API Gateway would have answered 403). Both are routes of their ow
 """
 
 import pytest
-from chalice.test import Client
 
 from app import ALLOWED_METHODS, app
 from chalicelib.ids import new_job_id
-
-
-@pytest.fixture
-def client(aws):
-    with Client(app) as test_client:
-        yield test_client
-
-
-@pytest.fixture(scope="module")
-def mp4_bytes(tiny_mp4):
-    return tiny_mp4.read_bytes()
 
 
 @pytest.mark.parametrize(

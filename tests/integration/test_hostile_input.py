@@ -5,9 +5,7 @@ the real worker and the real analyzer. No 500, no hang, no worker crash.
 """
 
 import pytest
-from chalice.test import Client
 
-from app import app
 from chalicelib.ids import new_job_id
 from chalicelib.jobs import COMPLETED, FAILED, InMemoryJobStore, JobRecord
 from chalicelib.storage import LocalStorage
@@ -22,12 +20,6 @@ IDS = [
     "00000000-0000-0000-0000-000000000000", "' OR '1'='1", "<script>alert(1)</script>",
     "%E2%80%AE", new_job_id().upper(), new_job_id() + "/", new_job_id(),
 ]  # fmt: skip
-
-
-@pytest.fixture
-def client(aws):
-    with Client(app) as test_client:
-        yield test_client
 
 
 def bodies(mp4: bytes):

@@ -1,16 +1,8 @@
 """Idempotency-Key on POST /video/submit: a retried request gets the job it first created."""
 
 import pytest
-from chalice.test import Client
 
-from app import app
 from tests.support.aws import job_ids, key_items, queue_size
-
-
-@pytest.fixture
-def client(aws):
-    with Client(app) as test_client:
-        yield test_client
 
 
 def submit(client, data, key=None, query=""):

@@ -1,18 +1,10 @@
 """Per-job result options over HTTP (Chalice's test client on moto) and against the real model."""
 
 import pytest
-from chalice.test import Client
 
-from app import app
 from chalicelib.config import load_settings
 from chalicelib.labels import COCO_NAMES, known_class_names
 from chalicelib.submissions import JobOptions
-
-
-@pytest.fixture
-def client(aws):
-    with Client(app) as test_client:
-        yield test_client
 
 
 def test_the_api_knows_the_coco_names_of_the_built_in_model(monkeypatch, model_path):

@@ -4,9 +4,7 @@ taken over by a retry once the lease is over. Part of the JobStore contract (bot
 import time
 
 import pytest
-from chalice.test import Client
 
-from app import app
 from chalicelib.idempotency import fingerprint, key_id
 from chalicelib.ids import new_job_id
 from chalicelib.jobs import InMemoryJobStore, KeyRecord
@@ -31,12 +29,6 @@ def test_a_key_is_taken_over_only_from_the_record_it_replaces(jobs):
     assert jobs.reserve_key(third) == second
     missing = KeyRecord("idempotency#gone", "job-9", "print", 0)
     assert jobs.take_over_key(missing, missing) is False
-
-
-@pytest.fixture
-def client(aws):
-    with Client(app) as test_client:
-        yield test_client
 
 
 def submit(client, data, key):

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-from chalice.test import Client
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_spec
 
@@ -203,12 +202,6 @@ class Conformance:
             assert _status_of(body["code"]) == status
         self.seen.add((path, method, status))
         return body
-
-
-@pytest.fixture
-def client(aws):
-    with Client(app) as test_client:
-        yield test_client
 
 
 @dataclass(frozen=True)

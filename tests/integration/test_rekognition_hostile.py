@@ -10,20 +10,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from chalice.test import Client
 
-from app import app
 from chalicelib.rekognition import errors
 
 TARGET = "RekognitionService."
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 HEADERS = {"Content-Type": "application/x-amz-json-1.1", "Authorization": "AWS4-HMAC-SHA256 x"}
-
-
-@pytest.fixture
-def client(aws):
-    with Client(app) as test_client:
-        yield test_client
 
 
 def post(client, target: str | None, body: bytes, headers: dict | None = None):

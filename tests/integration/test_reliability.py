@@ -5,9 +5,7 @@ import logging
 import time
 
 import pytest
-from chalice.test import Client
 
-from app import app
 from chalicelib.composition import aws_client
 from chalicelib.jobs import COMPLETED, FAILED, PENDING, RUNNING
 from chalicelib.worker import JobWorker
@@ -15,12 +13,6 @@ from infra.resources import dlq_name
 from tests.support.aws import job_ids, queue_size
 from tests.support.jobs import new_job
 from tests.support.pipelines import FakePipelines
-
-
-@pytest.fixture
-def client(aws):
-    with Client(app) as test_client:
-        yield test_client
 
 
 def submit(client, data):

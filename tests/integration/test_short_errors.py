@@ -3,19 +3,9 @@ The parsing rules themselves: tests/unit/test_strict_params.py."""
 
 import urllib.parse
 
-import pytest
-from chalice.test import Client
-
-from app import app
 from chalicelib.ids import new_job_id
 
 LONG = "x" * 5000
-
-
-@pytest.fixture
-def client(aws):
-    with Client(app) as test_client:
-        yield test_client
 
 
 def create_upload(client, **params):

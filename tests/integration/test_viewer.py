@@ -10,19 +10,11 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-from chalice.test import Client
 
-from app import app
 from chalicelib.ids import new_job_id
 from chalicelib.jobs import COMPLETED
 
 SPEC = yaml.safe_load((Path(__file__).parents[2] / "docs" / "openapi.yaml").read_text())
-
-
-@pytest.fixture
-def client(aws):
-    with Client(app) as test_client:
-        yield test_client
 
 
 def test_a_completed_job_gets_an_html_page_and_its_video_through_a_presigned_get(

@@ -10,15 +10,12 @@ import logging
 
 import pytest
 
-from chalicelib.config import load_settings
 from chalicelib.errors import Conflict, InvalidVideo, ServiceUnavailable
 from chalicelib.ids import new_job_id, video_path
-from chalicelib.jobs import COMPLETED, FAILED, InMemoryJobStore, JobRecord
-from chalicelib.queue import InMemoryQueue
+from chalicelib.jobs import COMPLETED, FAILED, JobRecord
 from chalicelib.rekognition import publish_notice
 from chalicelib.rekognition.start import analyzer_filters, pipeline_for
-from chalicelib.storage import LocalStorage
-from chalicelib.submissions import JobOptions, Submissions
+from chalicelib.submissions import JobOptions
 from chalicelib.worker import JobWorker
 from tests.support.jobs import new_job
 from tests.support.pipelines import FakePipelines
@@ -33,18 +30,6 @@ REQUEST = {
         "RoleArn": "arn:aws:iam::123456789012:role/r",
     },
 }
-
-
-@pytest.fixture
-def parts():
-    with LocalStorage.temporary() as storage:
-        yield storage, InMemoryQueue(), InMemoryJobStore()
-
-
-@pytest.fixture
-def submissions(parts):
-    storage, queue, jobs = parts
-    return Submissions(storage=storage, queue=queue, jobs=jobs, settings=load_settings())
 
 
 def copier(storage, copied: list[str]):

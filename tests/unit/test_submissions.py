@@ -4,24 +4,9 @@ from dataclasses import replace
 
 import pytest
 
-from chalicelib.config import load_settings
 from chalicelib.errors import Conflict, InvalidVideo, PayloadTooLarge, ServiceUnavailable
-from chalicelib.jobs import PENDING, InMemoryJobStore
-from chalicelib.queue import InMemoryQueue
-from chalicelib.storage import LocalStorage
-from chalicelib.submissions import JobOptions, Submissions
-
-
-@pytest.fixture
-def parts():
-    with LocalStorage.temporary() as storage:
-        yield storage, InMemoryQueue(), InMemoryJobStore()
-
-
-@pytest.fixture
-def submissions(parts):
-    storage, queue, jobs = parts
-    return Submissions(storage=storage, queue=queue, jobs=jobs, settings=load_settings())
+from chalicelib.jobs import PENDING
+from chalicelib.submissions import JobOptions
 
 
 def test_submit_stores_records_and_queues(submissions, parts, tiny_mp4):

@@ -11,24 +11,21 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 
 from chalice import Chalice, Rate, Response
 from chalice.app import Request
 
-from chalicelib import errors, idempotency, logs, rekognition
-from chalicelib.composition import courier, services
+from chalicelib import errors, logs
+from chalicelib.access.sigv4 import SignedRequest
+from chalicelib.bootstrap import courier, services
 from chalicelib.config import DEFAULT_NOTICES_QUEUE_NAME, DEFAULT_QUEUE_NAME
-from chalicelib.jobs import JobRecord
-from chalicelib.rekognition.errors import (
-    INVALID_SIGNATURE,
-    MISSING_AUTHENTICATION,
-    UNRECOGNIZED_CLIENT,
-)
-from chalicelib.rekognition.sigv4 import SignedRequest
-from chalicelib.results import results_page
-from chalicelib.tenancy import Caller
-from chalicelib.uploads import extract_video
+from chalicelib.intake import idempotency
+from chalicelib.intake.body import extract_video
+from chalicelib.jobs.record import JobRecord
+from chalicelib.jobs.tenancy import Caller
+from chalicelib.results.pages import results_page
 
 app = Chalice(app_name="video-jobs", configure_logs=False)  # logs.configure: JSON lines
 app.log.setLevel(logging.INFO)
@@ -39,34 +36,51 @@ app.api.binary_types.extend(["video/mp4", "multipart/form-data"])
 ANY_TYPE = ["*/*"]  # we check Content-Type ourselves, to answer with a message that helps
 RECONCILE_EVERY_MIN = 5
 
-# Domain error -> HTTP status; the nearest class in an error's ancestry decides. The error's
-# class name is the public ``code``.
-ERROR_STATUS: dict[type[errors.VideoJobsError], int] = {
-    errors.BadRequest: 400,
-    errors.Unauthorized: 401,
-    errors.JobNotFound: 404,
-    errors.ResultsNotReady: 404,
-    errors.Conflict: 409,
-    errors.PayloadTooLarge: 413,
-    errors.UnsupportedMediaType: 415,
-    errors.TooManyJobs: 429,
-    errors.ServiceUnavailable: 503,
-    errors.ResultsDamaged: 500,  # stored results unreadable: not the caller's fault, not transient
+
+@dataclass(frozen=True)
+class Answer:
+    """How both APIs answer one domain error: the REST status and ``code`` (the error's class
+    name unless given), and Rekognition's ``__type`` with its status."""
+
+    status: int
+    aws_type: str
+    aws_status: int = 400
+    code: str | None = None
+
+
+INTERNAL = Answer(500, "InternalServerError", 500)
+# Domain error -> its answers; the nearest class in an error's ancestry decides. An error not
+# under any entry (AnalysisError, LeaseLost, ...) is never meant for a caller: INTERNAL.
+ERRORS: dict[type[errors.VideoJobsError], Answer] = {
+    errors.BadRequest: Answer(400, "InvalidParameterException"),
+    errors.SourceUnreadable: Answer(400, "InvalidS3ObjectException"),
+    errors.InvalidToken: Answer(400, "InvalidPaginationTokenException"),
+    errors.UnknownOperation: Answer(400, "UnknownOperationException"),
+    errors.Unauthorized: Answer(401, "UnrecognizedClientException", 403),
+    errors.SignatureMissing: Answer(401, "MissingAuthenticationTokenException", 403),
+    errors.SignatureIncomplete: Answer(401, "IncompleteSignatureException", 400),
+    errors.SignatureMismatch: Answer(401, "InvalidSignatureException", 403),
+    errors.UnknownAccessKey: Answer(401, "UnrecognizedClientException", 403),
+    errors.AccessDenied: Answer(403, "AccessDeniedException", 403),
+    errors.JobNotFound: Answer(404, "ResourceNotFoundException"),
+    errors.ResultsNotReady: Answer(404, "ResourceNotFoundException"),
+    errors.Conflict: Answer(409, "InvalidParameterException"),
+    errors.KeyReused: Answer(409, "IdempotentParameterMismatchException", code="Conflict"),
+    errors.PayloadTooLarge: Answer(413, "VideoTooLargeException"),
+    errors.UnsupportedMediaType: Answer(415, "InvalidParameterException"),
+    errors.TooManyJobs: Answer(429, "LimitExceededException"),
+    errors.ServiceUnavailable: Answer(503, "InternalServerError", 500),
+    errors.ResultsDamaged: INTERNAL,  # stored results unreadable: not the caller's fault
 }
 AUTH_CHALLENGE = 'Bearer realm="video-jobs"'
-# Rekognition codes answered with 403 (as AWS does); the rest are 400, or 500 for INTERNAL.
-REKOGNITION_FORBIDDEN = frozenset({MISSING_AUTHENTICATION, INVALID_SIGNATURE, UNRECOGNIZED_CLIENT})
-INTERNAL_ERROR_BODY = {
-    "code": "InternalError",
-    "message": "internal error; nothing was changed, try again later",
-}
+INTERNAL_MESSAGE = "internal error; nothing was changed, try again later"
 
 
-def http_status(error: errors.VideoJobsError) -> int:
+def answer_of(error: errors.VideoJobsError) -> Answer:
     for cls in type(error).__mro__:
-        if cls in ERROR_STATUS:
-            return ERROR_STATUS[cls]
-    return 500
+        if cls in ERRORS:
+            return ERRORS[cls]
+    return INTERNAL
 
 
 def error_headers(error: errors.VideoJobsError) -> dict[str, str]:
@@ -85,22 +99,41 @@ def _json(body: dict, status: int = 200, headers: dict | None = None) -> Respons
     )
 
 
-def maps_errors(handler: Callable[..., Response]) -> Callable[..., Response]:
-    """Turn domain errors into JSON answers with their status; anything else is a logged,
+def rest_error(error: errors.VideoJobsError | None) -> Response:
+    """The REST answer to a domain error (None: an unexpected one, already logged)."""
+    if error is None:
+        return _json({"code": "InternalError", "message": INTERNAL_MESSAGE}, 500)
+    answer = answer_of(error)
+    body = {"code": answer.code or type(error).__name__, "message": error.message}
+    return _json(body, answer.status, error_headers(error))
+
+
+def rekognition_error(error: errors.VideoJobsError | None) -> Response:
+    """Rekognition's answer to a domain error: its ``__type`` and status."""
+    if error is None:
+        return _amz_json({"__type": INTERNAL.aws_type, "message": INTERNAL_MESSAGE}, 500)
+    answer = answer_of(error)
+    return _amz_json({"__type": answer.aws_type, "message": error.message}, answer.aws_status)
+
+
+def maps_errors(render: Callable[[errors.VideoJobsError | None], Response]) -> Callable:
+    """Turn domain errors into answers through ``render``; anything else is a logged,
     traceback-free 500."""
 
-    @functools.wraps(handler)
-    def wrapper(*args: Any, **kwargs: Any) -> Response:
-        try:
-            return handler(*args, **kwargs)
-        except errors.VideoJobsError as error:
-            body = {"code": type(error).__name__, "message": error.message}
-            return _json(body, http_status(error), error_headers(error))
-        except Exception:
-            app.log.exception("unhandled error in %s", handler.__name__)
-            return _json(INTERNAL_ERROR_BODY, 500)
+    def decorate(handler: Callable[..., Response]) -> Callable[..., Response]:
+        @functools.wraps(handler)
+        def wrapper(*args: Any, **kwargs: Any) -> Response:
+            try:
+                return handler(*args, **kwargs)
+            except errors.VideoJobsError as error:
+                return render(error)
+            except Exception:
+                app.log.exception("unhandled error in %s", handler.__name__)
+                return render(None)
 
-    return wrapper
+        return wrapper
+
+    return decorate
 
 
 def _request() -> Request:
@@ -141,8 +174,8 @@ def _without_body(response: Response) -> Response:
 
 
 def _caller(job_id: str | None = None) -> Caller:
-    """Who sends this request (chalicelib/auth.py); ``job_id``: a route that only reads that job,
-    which a viewer link's token may do too."""
+    """Who sends this request (chalicelib/access/authenticator.py); ``job_id``: a route that
+    only reads that job, which a viewer link's token may do too."""
     return services().auth.bearer(_request().headers.get("authorization"), job_id=job_id)
 
 
@@ -154,7 +187,7 @@ def _accepted(job: JobRecord) -> Response:
 
 
 @app.route("/video/submit", methods=["POST"], content_types=ANY_TYPE)
-@maps_errors
+@maps_errors(rest_error)
 def submit() -> Response:
     request, submissions, caller = _request(), services().submissions, _caller()
     data = extract_video(cast(bytes, request.raw_body), request.headers.get("content-type"))
@@ -164,7 +197,7 @@ def submit() -> Response:
 
 
 @app.route("/video/uploads", methods=["POST"], content_types=ANY_TYPE)
-@maps_errors
+@maps_errors(rest_error)
 def create_upload() -> Response:
     submissions, caller = services().submissions, _caller()
     ticket = submissions.create_upload(submissions.parse_options(_request().query_params), caller)
@@ -187,13 +220,13 @@ def create_upload() -> Response:
 
 
 @app.route("/video/uploads/{job_id}/start", methods=["POST"], content_types=ANY_TYPE)
-@maps_errors
+@maps_errors(rest_error)
 def start_upload(job_id: str) -> Response:
     return _accepted(services().submissions.start_upload(job_id, _caller()))
 
 
 @app.route("/video/status/{job_id}", methods=["GET"], content_types=ANY_TYPE)
-@maps_errors
+@maps_errors(rest_error)
 def job_status(job_id: str) -> Response:
     return _json(services().queries.status(job_id, _caller(job_id)))
 
@@ -204,7 +237,7 @@ def job_status_head(job_id: str) -> Response:
 
 
 @app.route("/video/results/{job_id}", methods=["GET"], content_types=ANY_TYPE)
-@maps_errors
+@maps_errors(rest_error)
 def job_results(job_id: str) -> Response:
     caller = _caller(job_id)
     page = results_page(_request().query_params)
@@ -217,7 +250,7 @@ def job_results_head(job_id: str) -> Response:
 
 
 @app.route("/video/view/{job_id}", methods=["GET"], content_types=ANY_TYPE)
-@maps_errors
+@maps_errors(rest_error)
 def view_job(job_id: str) -> Response:
     """The results viewer page (HTML); an unknown job is the usual 404 JSON error. With auth
     required it needs a viewer link's ``token`` (or the API token, as a Bearer header)."""
@@ -234,7 +267,7 @@ def view_job_head(job_id: str) -> Response:
 
 
 @app.route("/video/view/{job_id}/link", methods=["POST"], content_types=ANY_TYPE)
-@maps_errors
+@maps_errors(rest_error)
 def view_link(job_id: str) -> Response:
     """A link to the viewer page that works in a browser (it carries a short-lived view token
     for this one job when auth is required)."""
@@ -250,23 +283,14 @@ def _amz_json(body: dict, status: int) -> Response:
 
 
 @app.route("/", methods=["POST"], content_types=ANY_TYPE)
+@maps_errors(rekognition_error)
 def rekognition_api() -> Response:
     """Rekognition Video's JSON 1.1 protocol: X-Amz-Target names the operation."""
     request = _request()
     target, signature = request.headers.get("x-amz-target"), request.headers.get("authorization")
     body = cast(bytes, request.raw_body) or b""
-    try:
-        caller = services().auth.signed(_signed_request(request, body))
-        answer = services().rekognition.call(target, signature, body, caller)
-        return _amz_json(answer, 200)
-    except rekognition.RekognitionError as error:
-        status = 500 if error.code == rekognition.INTERNAL else 400
-        return _amz_json(error.body(), 403 if error.code in REKOGNITION_FORBIDDEN else status)
-    except Exception:
-        app.log.exception("unhandled error in rekognition_api")
-        return _amz_json(
-            {"__type": "InternalServerError", "message": INTERNAL_ERROR_BODY["message"]}, 500
-        )
+    caller = services().auth.signed(_signed_request(request, body))
+    return _amz_json(services().rekognition.call(target, signature, body, caller), 200)
 
 
 def _signed_request(request: Request, body: bytes) -> SignedRequest:

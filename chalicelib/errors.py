@@ -2,25 +2,40 @@
 
 Everything chalicelib raises on purpose derives from ``VideoJobsError``, with a message that says
 what was wrong and what to do about it, never a stack trace. The errors carry no HTTP meaning:
-``app.py`` owns the table that maps them to statuses (and a queue message or a failed job shows
-the same message).
+``app.py`` owns the one table that gives each its REST status and its Rekognition ``__type``
+and status (and a queue message or a failed job shows the same message). The class name is the
+REST API's public ``code``.
 
     VideoJobsError
     ├── BadRequest                  malformed ids, bodies or parameters
     │   ├── InvalidVideo            not a readable MP4 / no decodable video
     │   ├── UnknownPipeline         pipeline id not in the registry
     │   ├── InputMissing            the job's video is no longer in storage
-    │   └── TooManyFrames           the job would sample more frames than one job may
+    │   ├── TooManyFrames           the job would sample more frames than one job may
+    │   ├── SourceUnreadable        a caller's S3 video cannot be read, or is no video
+    │   ├── InvalidToken            a pagination token this API did not issue
+    │   └── UnknownOperation        an X-Amz-Target this API does not offer
+    ├── Unauthorized                no, a wrong or a revoked API token
+    │   ├── SignatureMissing        a signed request without a signature
+    │   ├── SignatureIncomplete     a SigV4 header that is not well formed
+    │   ├── SignatureMismatch       a signature that does not verify (or has expired)
+    │   └── UnknownAccessKey        an access key id nobody issued (or revoked)
+    ├── AccessDenied                the caller may not do this (an unsigned request)
     ├── JobNotFound                 no such job (or an id that could never exist)
     ├── ResultsNotReady             job exists but has no results (pending/running/failed)
     ├── ResultsDamaged              a completed job's stored results are unreadable
+    │   └── DamagedPiece            one stored head or piece is missing or not what was written
     ├── Conflict                    the job is not in a state that allows this call
-    │   └── IllegalTransition       a conditional status write lost (another writer won)
+    │   ├── IllegalTransition       a conditional status write lost (another writer won)
+    │   └── KeyReused               an idempotency key sent again with another request
     ├── PayloadTooLarge             body above the direct-upload limit
     ├── UnsupportedMediaType        Content-Type we do not accept
     ├── ServiceUnavailable          a dependency (S3, DynamoDB) failed; nothing was accepted
-    ├── Unauthorized                no, a wrong or a revoked API token
-    ├── TooManyJobs                 the tenant already has its most active jobs
+    ├── TooManyJobs                 the tenant (or the queue) already has its most jobs
+    ├── ObjectChanged               a stored object is no longer the version a reader pinned
+    ├── ObjectTooLarge              a stored object is larger than its reader would read
+    ├── LeaseLost                   another worker took the job over (this one was presumed dead)
+    ├── UnknownTopic                a notice's SNS topic does not exist
     ├── MalformedMessage            a queue message that names no job (logged and dropped)
     └── AnalysisError               the analyzer itself broke; only ever seen as a failed job
 """
@@ -70,6 +85,18 @@ class UnknownPipeline(BadRequest):
     pass
 
 
+class SourceUnreadable(BadRequest):
+    """A Rekognition Start*'s ``Video.S3Object`` cannot be read, or is not a video."""
+
+
+class InvalidToken(BadRequest):
+    """A ``NextToken`` that is not one this API issued for this job and view."""
+
+
+class UnknownOperation(BadRequest):
+    """An ``X-Amz-Target`` that names no operation this API offers."""
+
+
 class InputMissing(BadRequest):
     pass
 
@@ -91,12 +118,21 @@ class ResultsDamaged(VideoJobsError):
     """Not the caller's fault, and retrying cannot help: the job must be submitted again."""
 
 
+class DamagedPiece(ResultsDamaged):
+    """A stored results head or piece is missing, not JSON, or not the shape written (the
+    message names the object; the query turns it into a ResultsDamaged for the caller)."""
+
+
 class Conflict(VideoJobsError):
     pass
 
 
 class IllegalTransition(Conflict):
     pass
+
+
+class KeyReused(Conflict):
+    """An idempotency key (or a ClientRequestToken) already used for a different request."""
 
 
 class PayloadTooLarge(VideoJobsError):
@@ -115,12 +151,48 @@ class Unauthorized(VideoJobsError):
     pass
 
 
+class SignatureMissing(Unauthorized):
+    pass
+
+
+class SignatureIncomplete(Unauthorized):
+    pass
+
+
+class SignatureMismatch(Unauthorized):
+    pass
+
+
+class UnknownAccessKey(Unauthorized):
+    pass
+
+
+class AccessDenied(VideoJobsError):
+    pass
+
+
 class TooManyJobs(VideoJobsError):
     """The caller's tenant is at ``VIDEO_JOBS_MAX_ACTIVE_JOBS_PER_TENANT``."""
 
     def __init__(self, message: str, retry_after_s: int = 30):
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class ObjectChanged(VideoJobsError):
+    """The stored object is no longer the version the reader pinned (its ETag differs)."""
+
+
+class ObjectTooLarge(VideoJobsError):
+    """The stored object holds more bytes than the reader would read."""
+
+
+class LeaseLost(VideoJobsError):
+    """Another worker took the job over (this one was presumed dead): abandon it quietly."""
+
+
+class UnknownTopic(VideoJobsError):
+    """No SNS topic has that ARN (or SNS refused it as one)."""
 
 
 class MalformedMessage(VideoJobsError):

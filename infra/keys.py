@@ -17,12 +17,12 @@ import json
 import secrets
 import sys
 
-from chalicelib.access_keys import AccessKey, KeyStore, KmsSecretBox, SecretBox, token_hash
-from chalicelib.composition import aws_client
+from chalicelib.access.keys import AccessKey, KeyStore, token_hash
+from chalicelib.access.secrets import SecretBox
+from chalicelib.bootstrap import access_key_store, secret_box
 from chalicelib.config import load_settings
-from chalicelib.dynamo_keys import DynamoKeyStore
-from chalicelib.jobs import utc_now
-from chalicelib.tenancy import check_tenant_name
+from chalicelib.jobs.record import utc_now
+from chalicelib.jobs.tenancy import check_tenant_name
 
 ACCESS_KEY_PREFIX = "VJ"  # like AWS's AKIA: tells our keys apart at a glance
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -67,9 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     settings = load_settings()
-    keys = DynamoKeyStore(settings.table_name, region=settings.region, host=settings.aws_endpoint)
+    keys = access_key_store(settings)
     if args.command == "create":
-        box = KmsSecretBox(aws_client("kms", settings), settings.keys_kms_key)
+        box = secret_box(settings)
         try:
             print(json.dumps(create(keys, box, args.tenant)))
         except ValueError as error:

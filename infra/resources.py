@@ -17,10 +17,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.composition import aws_client
+from chalicelib.bootstrap import aws_client
 from chalicelib.config import DEFAULT_MAX_ATTEMPTS, Settings, load_settings
-from chalicelib.ids import PREFIX
-from chalicelib.jobs import RUNNING, JobStore
+from chalicelib.jobs.ids import PREFIX
+from chalicelib.jobs.record import RUNNING
+from chalicelib.jobs.store import JobStore
 
 ANALYZER_TIMEOUT_S = 600
 # SQS must not redeliver a message while the function that holds it may still be running; AWS
@@ -36,7 +37,7 @@ NOTICE_VISIBILITY_TIMEOUT_S = 6 * NOTICE_TIMEOUT_S
 NOTICE_MAX_RECEIVE_COUNT = 5
 DLQ_RETENTION_S = 14 * 24 * 3600
 MEDIA_PREFIX = f"{PREFIX}/"  # every key the app writes: videos and results documents
-JOB_TTL_ATTRIBUTE = "expires_at"  # chalicelib.jobs.JobRecord.expires_at, epoch seconds
+JOB_TTL_ATTRIBUTE = "expires_at"  # chalicelib.jobs.record.JobRecord.expires_at, epoch seconds
 SSE_ALGORITHM = "AES256"  # SSE-S3: encrypted at rest with no KMS key to manage or grant
 PUBLIC_ACCESS_BLOCK = {
     "BlockPublicAcls": True,
@@ -223,7 +224,7 @@ def requeue_unfinished(jobs: JobStore, sqs: Any, queue_url: str, now: float | No
     restart. A running job's message waits until its lease has run out (SQS DelaySeconds, at
     most 900), so the claim that receives it can take the job over; claims make extras harmless.
     """
-    from chalicelib.queue import encode_message
+    from chalicelib.adapters.queue import encode_message
 
     now = time.time() if now is None else now
     sent = 0
@@ -249,7 +250,7 @@ def main() -> None:
     created = bootstrap()
     print(created)
     if args.requeue:
-        from chalicelib.composition import services
+        from chalicelib.bootstrap import services
 
         wired = services()
         sqs = aws_client("sqs", wired.settings)

@@ -19,7 +19,7 @@ import time
 import uuid
 
 from chalicelib import logs
-from chalicelib.composition import aws_client, services
+from chalicelib.bootstrap import aws_client, services
 
 log = logging.getLogger("video_jobs.worker_runner")
 POLL_WAIT_S = 2  # short long-polls keep shutdown prompt

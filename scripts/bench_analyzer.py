@@ -8,6 +8,7 @@ put to S3, complete. Each clip's video is uploaded (untimed) before each job.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import statistics
 import sys
@@ -17,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chalicelib import result_pieces
 from chalicelib.analysis.frames import VideoReader
 from chalicelib.analysis.pipeline import (
     ChangeGate,
@@ -25,9 +25,10 @@ from chalicelib.analysis.pipeline import (
     YoloOcrPipeline,
     YoloPipeline,
 )
+from chalicelib.analysis.registry import Pipeline, Pipelines, SliceOutcome
 from chalicelib.config import Settings, load_settings
-from chalicelib.pipelines import VideoFilePipelineService
-from chalicelib.results import encode
+from chalicelib.results import pieces
+from chalicelib.results.document import encode
 
 MOTO_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -46,29 +47,35 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-class RecordingPipelines(VideoFilePipelineService):
-    """The worker's pipeline service, noting how long the analysis itself took."""
+class TimedPipeline:
+    """A pipeline as the worker sees it, noting how long its analysis took (a checkpoint's own
+    cost is the "long" section's)."""
+
+    def __init__(self, pipeline: Pipeline):
+        self.pipeline, self.pipeline_id, self.last_s = pipeline, pipeline.pipeline_id, 0.0
+
+    def analyze(self, file_path, **kwargs) -> SliceOutcome:
+        started = time.perf_counter()
+        try:
+            return self.pipeline.analyze(file_path, **kwargs)
+        finally:
+            self.last_s = time.perf_counter() - started
+
+    def fields(self, options, outcome: SliceOutcome) -> dict:
+        return self.pipeline.fields(options, outcome)
+
+
+class RecordingPipelines(Pipelines):
+    """The worker's pipeline source, timing each pipeline's analysis."""
 
     def __init__(self, settings: Settings):
         super().__init__(settings)
-        self.last_s = 0.0
-        self.last_document: dict | None = None
+        self.timed: dict[str | None, TimedPipeline] = {}
 
-    def sliceable(self, pipeline_id):
-        """None: the worker runs whole documents through run_on_file, which this class times
-        (a checkpoint's own cost is the "long" section's)."""
-        return None
-
-    def run_on_file(
-        self, file_path, pipeline_id=None, *, sample_fps=None, options=None, timings=None
-    ) -> dict:
-        started = time.perf_counter()
-        document = super().run_on_file(
-            file_path, pipeline_id, sample_fps=sample_fps, options=options, timings=timings
-        )
-        self.last_s = time.perf_counter() - started
-        self.last_document = document
-        return document
+    def pipeline(self, pipeline_id: str | None) -> TimedPipeline:
+        if pipeline_id not in self.timed:
+            self.timed[pipeline_id] = TimedPipeline(super().pipeline(pipeline_id))
+        return self.timed[pipeline_id]
 
 
 @contextlib.contextmanager
@@ -76,7 +83,7 @@ def moto_services() -> Iterator[object]:
     """Table, bucket and queues in in-process moto; yields the composed ``Services``."""
     from moto import mock_aws
 
-    from chalicelib.composition import services
+    from chalicelib.bootstrap import services
     from infra.resources import bootstrap
 
     saved = {name: os.environ.get(name) for name in (*MOTO_ENV, *MOTO_UNSET)}
@@ -163,8 +170,8 @@ def bare_calls(pipeline: YoloOcrPipeline, clip: Path, fps: float) -> tuple[list,
 
 
 def run_job(services, worker, clip: Path, fps: float) -> tuple[float, float, bytes]:
-    from chalicelib.ids import new_job_id, video_path
-    from chalicelib.jobs import COMPLETED, JobRecord
+    from chalicelib.jobs.ids import new_job_id, video_path
+    from chalicelib.jobs.record import COMPLETED, JobRecord
 
     job_id = new_job_id()
     services.storage.save_file(clip, video_path(job_id))
@@ -184,7 +191,7 @@ def run_job(services, worker, clip: Path, fps: float) -> tuple[float, float, byt
     job = services.jobs.get(job_id)
     if job.status != COMPLETED:
         raise RuntimeError(f"job on {clip.name} ended {job.status}: {job.error_message}")
-    return wall, cpu, encode(result_pieces.read_document(services.storage, job.output_path))
+    return wall, cpu, encode(pieces.read_document(services.storage, job.output_path))
 
 
 def measure_clips(clips: list[Path], repeats: int, fps: float) -> tuple[list[ClipResult], int]:
@@ -194,7 +201,7 @@ def measure_clips(clips: list[Path], repeats: int, fps: float) -> tuple[list[Cli
     Rounds go over all clips in turn (not clip after clip), so a burst of load from another
     process spoils one run of several clips, which the medians discard, rather than every run
     of one clip. The bare calls' inputs are rebuilt (untimed) each time, to keep memory low."""
-    from chalicelib.worker import JobWorker
+    from chalicelib.analysis.worker import JobWorker, WorkerSettings
 
     results = {clip: ClipResult(clip) for clip in clips}
     with moto_services() as services:
@@ -203,10 +210,10 @@ def measure_clips(clips: list[Path], repeats: int, fps: float) -> tuple[list[Cli
             storage=services.storage,
             jobs=services.jobs,
             pipelines=pipelines,
-            lease_s=services.settings.job_lease_s,
-            max_attempts=services.settings.max_attempts,
+            settings=WorkerSettings.of(services.settings),
         )
-        optimized = pipelines.pipeline("yolo_ocr")
+        timed = pipelines.pipeline("yolo_ocr")
+        optimized = timed.pipeline
         naive = YoloOcrPipeline(services.settings, skip_unchanged_ocr=False)
         fast = YoloOcrFastPipeline(services.settings)
         yolo = YoloPipeline(services.settings)
@@ -221,9 +228,9 @@ def measure_clips(clips: list[Path], repeats: int, fps: float) -> tuple[list[Cli
                 wall, cpu, stored = run_job(services, worker, clip, fps)
                 result.job_s.append(wall)
                 result.job_cpu_s.append(cpu)
-                result.analysis_s.append(pipelines.last_s)
+                result.analysis_s.append(timed.last_s)
                 result.results.add(stored)
-                result.document = pipelines.last_document
+                result.document = json.loads(stored)
                 job_calls, all_calls, result.frames, result.ocr_frames = bare_calls(
                     optimized, clip, fps
                 )
@@ -362,7 +369,7 @@ def measure_text_recall(clips: list[Path]) -> tuple[int, dict[int, tuple[int, ..
     decides whether the fast pipeline's look fires. A word counts as read when a line's text,
     without spaces, contains it."""
     from chalicelib.analysis.ocr import load_text_reader
-    from chalicelib.text_lines import TextFilter
+    from chalicelib.results.text_lines import TextFilter
 
     reader, default_filter = load_text_reader(intra_op_num_threads=1), TextFilter()
     frames = textless_frames(clips, reader)

@@ -87,7 +87,7 @@ def megabyte_mp4(directory: Path) -> bytes:
     not compress to nothing), written by the fixture's own encoder."""
     import numpy as np
 
-    from chalicelib.mp4 import validate_mp4_bytes
+    from chalicelib.analysis.mp4 import validate_mp4_bytes
     from tests.fixtures.make_tiny_mp4 import _encode, draw_frame
 
     rng = np.random.default_rng(7)
@@ -166,8 +166,8 @@ def submit_latency(requests_count: int, warmup: int = 5) -> Latency:
     competing for the same two cores."""
     import requests
 
+    from chalicelib.analysis.mp4 import validate_mp4_bytes
     from chalicelib.config import DEFAULT_BUCKET, DEFAULT_QUEUE_NAME, DEFAULT_TABLE_NAME
-    from chalicelib.mp4 import validate_mp4_bytes
 
     api_port, aws_port = free_port(), free_port()
     with tempfile.TemporaryDirectory(prefix="video-jobs-bench-") as workdir:

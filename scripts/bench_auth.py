@@ -31,8 +31,8 @@ def auth_costs(runs: int = 200) -> dict[str, float]:
     """Median ms per check: bearer, sigv4 (secret cached), sigv4 with a KMS Decrypt."""
     from moto import mock_aws
 
-    from chalicelib.composition import services
-    from chalicelib.rekognition.sigv4 import SignedRequest
+    from chalicelib.access.sigv4 import SignedRequest
+    from chalicelib.bootstrap import services
     from infra.keys import create
     from infra.resources import bootstrap
     from tests.support.auth import signed_headers

@@ -13,16 +13,16 @@ import math
 import time
 from pathlib import Path
 
+from chalicelib.adapters.storage import LocalStorage
 from chalicelib.analysis.frames import ReadPosition, VideoReader
-from chalicelib.assembly import Assembler
 from chalicelib.config import (
     DEFAULT_MAX_DURATION_S,
     DEFAULT_MAX_FRAMES_PER_JOB,
     SLICE_STORE_MARGIN_S,
     load_settings,
 )
-from chalicelib.result_pieces import piece_path
-from chalicelib.storage import LocalStorage
+from chalicelib.results.assembly import Assembler
+from chalicelib.results.pieces import piece_path
 
 CLIP = "people_indoor.mp4"
 SLICE_S = 600 - SLICE_STORE_MARGIN_S

@@ -32,13 +32,13 @@ def warm(clip: Path) -> dict:
     """Model load of the first job, then of a second job in the same process.
 
     The first job builds the pipeline (imports done, models loaded); the second builds it again
-    through a new ``VideoFilePipelineService`` (as a fresh worker would), which must find the
+    through a new ``Pipelines`` (as a fresh worker would), which must find the
     process-wide ``load_detector`` / ``load_text_reader`` caches. The worker's own service keeps
     its pipeline too (``same_service_s``).
     """
     started = time.perf_counter()
+    from chalicelib.analysis.registry import Pipelines, resolve
     from chalicelib.config import load_settings
-    from chalicelib.pipelines import VideoFilePipelineService, resolve
 
     resolve("yolo_ocr")  # imports cv2, onnxruntime, rapidocr
     imports_s = time.perf_counter() - started
@@ -49,12 +49,12 @@ def warm(clip: Path) -> dict:
         call()
         return time.perf_counter() - started
 
-    first, second = VideoFilePipelineService(settings), VideoFilePipelineService(settings)
+    first, second = Pipelines(settings), Pipelines(settings)
     first_load_s = timed(lambda: first.pipeline("yolo_ocr"))
-    first_job_s = timed(lambda: first.run_on_file(clip, sample_fps=1.0))
+    first_job_s = timed(lambda: first.pipeline("yolo_ocr").run(clip, sample_fps=1.0))
     same_service_s = timed(lambda: first.pipeline("yolo_ocr"))
     second_load_s = timed(lambda: second.pipeline("yolo_ocr"))
-    second_job_s = timed(lambda: second.run_on_file(clip, sample_fps=1.0))
+    second_job_s = timed(lambda: second.pipeline("yolo_ocr").run(clip, sample_fps=1.0))
     return {
         "imports_s": imports_s,
         "first_load_s": first_load_s,
@@ -67,12 +67,12 @@ def warm(clip: Path) -> dict:
 
 def rss(clip: Path) -> dict:
     """One job in this process: video from storage to a temp file, analysis, results stored."""
+    from chalicelib.adapters.storage import LocalStorage
+    from chalicelib.analysis.registry import Pipelines
     from chalicelib.config import load_settings
-    from chalicelib.pipelines import VideoFilePipelineService
-    from chalicelib.results import encode
-    from chalicelib.storage import LocalStorage
+    from chalicelib.results.document import encode
 
-    service = VideoFilePipelineService(load_settings())
+    service = Pipelines(load_settings())
     service.pipeline("yolo_ocr")
     models_mib = _peak_rss_mib()
     with LocalStorage.temporary() as storage:
@@ -81,7 +81,7 @@ def rss(clip: Path) -> dict:
         with tempfile.TemporaryDirectory(prefix="video-jobs-bench-") as workdir:
             local = Path(workdir) / "input.mp4"
             storage.download_file("video_jobs/input.mp4", local)
-            document = service.run_on_file(local, sample_fps=1.0)
+            document = service.pipeline("yolo_ocr").run(local, sample_fps=1.0)
         storage.save_file(encode(document), "video_jobs/input_results.json", overwrite=False)
         job_s = time.perf_counter() - started
     return {

@@ -1,13 +1,14 @@
-"""Registry check: every pipeline in ``chalicelib.pipelines.PIPELINES`` resolves and fits.
+"""Registry check: every pipeline in ``chalicelib.analysis.registry.PIPELINES`` resolves and fits.
 
     python -m scripts.check_pipelines
 
 The registry holds lazy import paths so the API never imports ML code; the price is that a typo
 or a drifted signature only shows when the analyzer first runs that pipeline, in production.
-This check resolves each entry ahead of time and checks the interface the analyzer relies on
-(``VideoFilePipelineService``): a class whose ``pipeline_id`` equals its registry key, built as
-``cls(settings)``, with ``run(file_path, *, sample_fps, options)``. Signatures are checked with
-``inspect`` and nothing is constructed, because constructing a pipeline loads its models.
+This check resolves each entry ahead of time and checks the ``Pipeline`` protocol the worker
+relies on (``chalicelib/analysis/registry.py``): a class whose ``pipeline_id`` equals its
+registry key, built as ``cls(settings)``, with ``analyze(file_path, *, sample_fps, emit, options,
+state, stop, timings)`` and ``fields(options, outcome)``. Signatures are checked with ``inspect``
+and nothing is constructed, because constructing a pipeline loads its models.
 
 Prints one ``ok`` line per good pipeline and one ``FAIL`` line per problem; exits 1 on any.
 """
@@ -19,9 +20,11 @@ import inspect
 import sys
 from collections.abc import Callable, Mapping
 
-from chalicelib.pipelines import PIPELINES
+from chalicelib.analysis.registry import PIPELINES
 
-REQUIRED_RUN = "run(self, file_path, *, sample_fps, options)"
+ANALYZE_KEYWORDS = ("sample_fps", "emit", "options", "state", "stop", "timings")
+REQUIRED_ANALYZE = f"analyze(self, file_path, *, {', '.join(ANALYZE_KEYWORDS)})"
+REQUIRED_FIELDS = "fields(self, options, outcome)"
 
 
 def _resolve(target: str) -> tuple[object | None, list[str]]:
@@ -65,24 +68,36 @@ def _constructor_problems(cls: type) -> list[str]:
     return []
 
 
-def _run_problems(cls: type) -> list[str]:
-    run = getattr(cls, "run", None)
-    if not callable(run):
-        return [f"has no {REQUIRED_RUN} method"]
-    signature = _signature(run)
-    wrong = f"run{signature} does not fit {REQUIRED_RUN}"
+def _analyze_problems(cls: type) -> list[str]:
+    analyze = getattr(cls, "analyze", None)
+    if not callable(analyze):
+        return [f"has no {REQUIRED_ANALYZE} method"]
+    signature = _signature(analyze)
+    wrong = f"analyze{signature} does not fit {REQUIRED_ANALYZE}"
     if signature is None:
         return [wrong]
     named = {inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD}
-    for keyword in ("sample_fps", "options"):
+    for keyword in ANALYZE_KEYWORDS:
         parameter = signature.parameters.get(keyword)
         if parameter is None or parameter.kind not in named:
             return [f"{wrong}: it takes no keyword argument {keyword}"]
     try:
-        signature.bind(object(), "video.mp4", sample_fps=1.0, options=None)
+        signature.bind(object(), "video.mp4", **dict.fromkeys(ANALYZE_KEYWORDS))
     except TypeError as error:
         return [f"{wrong}: {error}"]
     return []
+
+
+def _fields_problems(cls: type) -> list[str]:
+    fields = getattr(cls, "fields", None)
+    signature = _signature(fields) if callable(fields) else None
+    try:
+        if signature is not None:
+            signature.bind(object(), None, None)
+            return []
+    except TypeError:
+        pass
+    return [f"has no {REQUIRED_FIELDS} method"]
 
 
 def check_entry(pipeline_id: str, target: str) -> list[str]:
@@ -95,7 +110,8 @@ def check_entry(pipeline_id: str, target: str) -> list[str]:
     return (
         _id_problems(implementation, pipeline_id)
         + _constructor_problems(implementation)
-        + _run_problems(implementation)
+        + _analyze_problems(implementation)
+        + _fields_problems(implementation)
     )
 
 

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 import requests
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from chalicelib.composition import aws_client
+from chalicelib.bootstrap import aws_client
 from chalicelib.config import Settings, load_settings
 from infra.resources import dlq_name
 

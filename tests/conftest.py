@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
-from chalicelib.composition import services
+from chalicelib.bootstrap import services
 from chalicelib.config import load_settings
 from infra.resources import bootstrap
 from tests.support.videos import SHARED_VIDEOS, read_frame, shared_video

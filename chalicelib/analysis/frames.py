@@ -10,7 +10,7 @@ Why it looks like this:
   the frames as delivered and the rotation that was applied.
 * Sampling keeps to a fixed time grid (see ``VideoReader.sample``), so the rate holds on average
   when the frame rate is not a multiple of it: 12.5 fps at 1 fps gives 31 frames in 30.16 s.
-* The MP4 index is read directly (``chalicelib.mp4.read_tracks``): OpenCV cannot tell an
+* The MP4 index is read directly (``chalicelib.analysis.mp4.read_tracks``): OpenCV cannot tell an
   audio-only MP4 from garbage, has no duration property, and does not see a timescale too coarse
   to time frames. Frame sizes are those the decoder reports, not the header's display size,
   which may say anything (20000x20000 over 320x240 frames).
@@ -36,9 +36,9 @@ from dataclasses import astuple, dataclass
 import cv2
 import numpy as np
 
+from chalicelib.analysis.mp4 import file_reader, read_tracks
 from chalicelib.config import MAX_SAMPLE_FPS
 from chalicelib.errors import InvalidVideo
-from chalicelib.mp4 import file_reader, read_tracks
 
 log = logging.getLogger(__name__)
 

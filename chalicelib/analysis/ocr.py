@@ -33,7 +33,7 @@ from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
 
 from chalicelib.analysis.detector import session_options
 from chalicelib.errors import AnalysisError
-from chalicelib.text_lines import Glyph, Point, TextLine
+from chalicelib.results.text_lines import Glyph, Point, TextLine
 
 _MODEL_DIR = Path(rapidocr_onnxruntime.__file__).resolve().parent / "models"
 _MODEL_FILES = {

@@ -24,23 +24,23 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import asdict
 
 import cv2
 import numpy as np
 
 from chalicelib.analysis.detector import load_detector
 from chalicelib.analysis.frames import VideoReader
+from chalicelib.analysis.labels import unknown_labels
 from chalicelib.analysis.ocr import load_text_reader
+from chalicelib.analysis.registry import SliceOutcome, VideoPath
 from chalicelib.analysis.resume import AnalysisState
-from chalicelib.assembly import build_document
 from chalicelib.config import Settings
 from chalicelib.errors import BadRequest
-from chalicelib.labels import unknown_labels
-from chalicelib.results import FrameResult
-from chalicelib.submissions import JobOptions
-from chalicelib.text_lines import TextFilter
+from chalicelib.jobs.options import JobOptions
+from chalicelib.results.assembly import build_document
+from chalicelib.results.document import FrameResult
+from chalicelib.results.text_lines import TextFilter
 
 OCR_ENGINE = "rapidocr-onnxruntime 1.4.4 (PP-OCRv4 det+rec)"
 # The change gate compares grey thumbnails cell by cell: a frame is "the same" when no cell's
@@ -52,17 +52,6 @@ OCR_ENGINE = "rapidocr-onnxruntime 1.4.4 (PP-OCRv4 det+rec)"
 THUMB_SIZE = (128, 72)
 CHANGE_THRESHOLD = 40.0
 MAX_WORKERS = 8
-
-
-@dataclass(frozen=True)
-class SliceOutcome:
-    """Where one call of ``analyze`` left the video: ``done`` (its end was reached), else
-    ``state`` goes into the next call; ``sampling`` is complete once done."""
-
-    done: bool
-    state: dict
-    video: dict
-    sampling: dict
 
 
 def thumbnail(image_bgr: np.ndarray) -> np.ndarray:
@@ -130,7 +119,7 @@ class YoloOcrPipeline:
 
     def run(
         self,
-        file_path: str | Path,
+        file_path: VideoPath,
         *,
         sample_fps: float,
         options: JobOptions | None = None,
@@ -169,7 +158,7 @@ class YoloOcrPipeline:
 
     def analyze(
         self,
-        file_path: str | Path,
+        file_path: VideoPath,
         *,
         sample_fps: float,
         emit: Callable[[FrameResult], None],
@@ -191,7 +180,7 @@ class YoloOcrPipeline:
         return self._analyze(file_path, sample_fps, options, spent, emit, progress, stop)
 
     def _check_labels(self, options: JobOptions) -> None:
-        """The API checks labels only when it knows the model's names (chalicelib/labels.py)."""
+        """The API checks labels only when it knows the model's names (chalicelib/analysis/labels.py)."""
         if self.detector is None or not (options.labels or options.exclude_labels):
             return
         names = self.detector.class_names

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from chalicelib.analysis.frames import ReadPosition
-from chalicelib.text_lines import Glyph, TextLine
+from chalicelib.results.text_lines import Glyph, TextLine
 
 
 @dataclass

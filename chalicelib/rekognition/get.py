@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from chalicelib import result_pieces
-from chalicelib.config import Settings
+from chalicelib.adapters.storage import StorageService
 from chalicelib.errors import JobNotFound
-from chalicelib.jobs import COMPLETED, FAILED, JobRecord, JobStore
+from chalicelib.jobs.record import COMPLETED, FAILED, JobRecord
+from chalicelib.jobs.store import JobStore
+from chalicelib.jobs.tenancy import Caller
 from chalicelib.rekognition import label_results, text_results, tokens
-from chalicelib.rekognition.errors import RESOURCE_NOT_FOUND, RekognitionError
-from chalicelib.storage import StorageService
-from chalicelib.tenancy import Caller
-
-if TYPE_CHECKING:
-    from chalicelib.rekognition import RekognitionApi
+from chalicelib.results import pieces
 
 MAX_RESULTS = 1000  # the most one page holds, and the default (a larger MaxResults gets 1000)
 JOB_STATUS = {COMPLETED: "SUCCEEDED", FAILED: "FAILED"}  # every other status: IN_PROGRESS
@@ -28,11 +22,10 @@ def find_job(jobs: JobStore, operation: str, job_id: str, caller: Caller) -> tup
     try:
         job = jobs.get(job_id, caller)
     except JobNotFound:
-        raise RekognitionError(RESOURCE_NOT_FOUND, f"no job with JobId {job_id!r}") from None
+        raise JobNotFound(f"no job with JobId {job_id!r}") from None
     request = (job.options or {}).get("rekognition") or {}
     if request.get("Operation") != STARTED_BY[operation]:
-        raise RekognitionError(
-            RESOURCE_NOT_FOUND,
+        raise JobNotFound(
             f"job {job.job_id} was not started by {STARTED_BY[operation]}: "
             f"{operation} reads only jobs that operation started",
         )
@@ -51,8 +44,18 @@ def video_metadata(video: dict) -> dict:
     return {key: value for key, value in metadata.items() if value is not None}
 
 
-def get_results(operation: str, params: dict, ctx: RekognitionApi, caller: Caller) -> dict:
-    job, request = find_job(ctx.jobs, operation, params["JobId"], caller)
+def get_results(
+    operation: str,
+    params: dict,
+    caller: Caller,
+    *,
+    jobs: JobStore,
+    storage: StorageService,
+    signing_key: bytes,
+) -> dict:
+    """One page of a Start* job's results, in Rekognition's shapes; ``signing_key`` signs the
+    NextTokens."""
+    job, request = find_job(jobs, operation, params["JobId"], caller)
     labels = operation == "GetLabelDetection"
     key = "Labels" if labels else "TextDetections"
     answer: dict = {
@@ -72,7 +75,7 @@ def get_results(operation: str, params: dict, ctx: RekognitionApi, caller: Calle
         answer["StatusMessage"] = job.error_message or "analysis failed"
     if job.status != COMPLETED:
         return {**answer, key: []}
-    results = _load(ctx.storage, job)
+    results = _load(storage, job)
     answer["VideoMetadata"] = video_metadata(results.get("video", {}))
     models = results.get("models", {})
     if labels:
@@ -87,22 +90,17 @@ def get_results(operation: str, params: dict, ctx: RekognitionApi, caller: Calle
         entries = text_results.text_entries(results["frames"], text_results.WordFilter(request))
         answer["TextModelVersion"] = models.get("ocr", {}).get("name", "unknown")
     view = f"{operation}|{sort_by}|{aggregate_by}"
-    return {**answer, **_page(entries, key, job.job_id, view, params, ctx.settings)}
+    return {**answer, **_page(entries, key, job.job_id, view, params, signing_key)}
 
 
 def _load(storage: StorageService, job: JobRecord) -> dict:
     try:
-        return result_pieces.read_document(storage, job.output_path or "")
+        return pieces.read_document(storage, job.output_path or "")
     except FileNotFoundError:
-        raise RekognitionError(
-            RESOURCE_NOT_FOUND, f"the results of job {job.job_id} are gone (expired?)"
-        ) from None
+        raise JobNotFound(f"the results of job {job.job_id} are gone (expired?)") from None
 
 
-def _page(
-    entries: list, key: str, job_id: str, view: str, params: dict, settings: Settings
-) -> dict:
-    secret = settings.pagination_key
+def _page(entries: list, key: str, job_id: str, view: str, params: dict, secret: bytes) -> dict:
     start = tokens.read(secret, job_id, view, params.get("NextToken"))
     if start > len(entries):
         raise tokens.invalid_token()

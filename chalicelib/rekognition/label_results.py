@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from chalicelib.rekognition.labels import LabelInfo, label_info, label_json
 
-DEFAULT_MIN_CONFIDENCE = 50.0  # percent, as Rekognition's
+DEFAULT_MIN_CONFIDENCE_PERCENT = 50.0  # as Rekognition's MinConfidence
 
 
 def percent(confidence: float) -> float:
@@ -24,7 +24,7 @@ class LabelFilter:
     """The label filters of one StartLabelDetection request."""
 
     def __init__(self, request: dict):
-        self.min_confidence = request.get("MinConfidence", DEFAULT_MIN_CONFIDENCE) / 100
+        self.min_confidence = request.get("MinConfidence", DEFAULT_MIN_CONFIDENCE_PERCENT) / 100
         general = request.get("Settings", {}).get("GeneralLabels", {})
 
         def names(key: str) -> set[str]:

@@ -1,7 +1,8 @@
 """Request validation against botocore's own model of the service (``rekognition`` 2016-06-27).
 
 botocore checks only required members, types and minimums on the client; the server must also
-enforce maximums, patterns and enums, and refuse members the operation does not have. The model
+enforce maximums, patterns and enums, and refuse members the operation does not have. Every
+refusal is a ``BadRequest`` (Rekognition's InvalidParameterException). The model
 is loaded on the first Rekognition request (about 20 ms, once per process), never at import, so
 the REST routes' cold start does not pay for it.
 """
@@ -13,7 +14,7 @@ import json
 import math
 import re
 
-from chalicelib.rekognition.errors import invalid
+from chalicelib.errors import BadRequest
 
 OPERATIONS = (
     "StartLabelDetection",
@@ -41,9 +42,9 @@ def parse_body(raw: bytes | None) -> dict:
     try:
         body = json.loads(raw or b"{}", parse_constant=_no_constant)
     except (ValueError, RecursionError):
-        raise invalid("the request body is not valid JSON") from None
+        raise BadRequest("the request body is not valid JSON") from None
     if not isinstance(body, dict):
-        raise invalid("the request body must be a JSON object")
+        raise BadRequest("the request body must be a JSON object")
     return body
 
 
@@ -65,36 +66,36 @@ def _check(shape, value, where: str) -> None:
         _check_structure(shape, value, where)
     elif kind == "list":
         if not isinstance(value, list):
-            raise invalid(f"{name} must be a list")
+            raise BadRequest(f"{name} must be a list")
         _check_size(shape, len(value), name, "items")
         for index, item in enumerate(value):
             _check(shape.member, item, f"{name}[{index}]")
     elif kind == "string":
         if not isinstance(value, str):
-            raise invalid(f"{name} must be a string")
+            raise BadRequest(f"{name} must be a string")
         _check_size(shape, len(value), name, "characters")
         pattern = shape.metadata.get("pattern")
         if pattern and not re.fullmatch(pattern, value):
-            raise invalid(f"{name} {value[:80]!r} does not match the pattern {pattern}")
+            raise BadRequest(f"{name} {value[:80]!r} does not match the pattern {pattern}")
         if shape.enum and value not in shape.enum:
-            raise invalid(f"{name} must be one of {', '.join(shape.enum)}, got {value[:40]!r}")
+            raise BadRequest(f"{name} must be one of {', '.join(shape.enum)}, got {value[:40]!r}")
     elif kind in _NUMBERS:
         _check_number(shape, value, name)
     else:  # no other kinds occur in the four operations' inputs
-        raise invalid(f"{name} is not supported here")
+        raise BadRequest(f"{name} is not supported here")
 
 
 def _check_structure(shape, value, where: str) -> None:
     name = where or "the request"
     if not isinstance(value, dict):
-        raise invalid(f"{name} must be an object")
+        raise BadRequest(f"{name} must be an object")
     unknown = sorted(set(value) - set(shape.members))
     if unknown:
         known = ", ".join(shape.members)
-        raise invalid(f"{name} has unknown member(s) {unknown[:5]}: it takes {known}")
+        raise BadRequest(f"{name} has unknown member(s) {unknown[:5]}: it takes {known}")
     for member in shape.required_members:
         if member not in value:
-            raise invalid(f"{name} needs {member}")
+            raise BadRequest(f"{name} needs {member}")
     for member, item in value.items():
         _check(shape.members[member], item, f"{where}.{member}" if where else member)
 
@@ -103,18 +104,18 @@ def _check_number(shape, value, name: str) -> None:
     kinds = _NUMBERS[shape.type_name]
     if isinstance(value, bool) or not isinstance(value, kinds):
         whole = "a whole number" if kinds is int else "a number"
-        raise invalid(f"{name} must be {whole}")
+        raise BadRequest(f"{name} must be {whole}")
     if isinstance(value, float) and not math.isfinite(value):  # ints are all finite
-        raise invalid(f"{name} must be a finite number")
+        raise BadRequest(f"{name} must be a finite number")
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
     if (low is not None and value < low) or (high is not None and value > high):
         span = f"at least {low}" if high is None else f"from {low} to {high}"
-        raise invalid(f"{name} must be {span}, got {value}")
+        raise BadRequest(f"{name} must be {span}, got {value}")
 
 
 def _check_size(shape, size: int, name: str, unit: str) -> None:
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
     if low is not None and size < low:
-        raise invalid(f"{name} must have at least {low} {unit}")
+        raise BadRequest(f"{name} must have at least {low} {unit}")
     if high is not None and size > high:
-        raise invalid(f"{name} must have at most {high} {unit}")
+        raise BadRequest(f"{name} must have at most {high} {unit}")

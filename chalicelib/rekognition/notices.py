@@ -7,9 +7,9 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
-from chalicelib.jobs import COMPLETED, FINAL_STATES, JobRecord
+from chalicelib.jobs.record import COMPLETED, FINAL_STATES, JobRecord
+from chalicelib.notices.publisher import Publisher
 
 log = logging.getLogger(__name__)
 API_NAMES = {"StartLabelDetection": "LABEL_DETECTION", "StartTextDetection": "TEXT_DETECTION"}
@@ -29,18 +29,16 @@ def notice(job: JobRecord, request: dict) -> dict:
     return message
 
 
-def publish_notice(job: JobRecord, sns_client: Callable[[], Any]) -> None:
-    """Publish the notice if the job is final and asked for one; ``sns_client()`` gives the SNS
-    client (built only when a notice is due). Never raises: the job's outcome is already
+def publish_notice(job: JobRecord, publisher: Callable[[], Publisher]) -> None:
+    """Publish the notice if the job is final and asked for one; ``publisher()`` gives the
+    publisher (built only when a notice is due). Never raises: the job's outcome is already
     durable, and a topic that refuses it must not make the worker retry the job."""
     request = job.options.get("rekognition") or {}
     channel = request.get("NotificationChannel")
     if channel is None or job.status not in FINAL_STATES:
         return
     try:
-        sns_client().publish(
-            TopicArn=channel["SNSTopicArn"], Message=json.dumps(notice(job, request))
-        )
+        publisher().publish(channel["SNSTopicArn"], json.dumps(notice(job, request)))
     except Exception:
         log.exception(
             "could not publish the notice of job %s to its SNS topic",

@@ -12,7 +12,7 @@ import binascii
 import hashlib
 import hmac
 
-from chalicelib.rekognition.errors import INVALID_TOKEN, RekognitionError
+from chalicelib.errors import InvalidToken
 
 _MAC_BYTES = 16
 
@@ -42,9 +42,8 @@ def read(key: bytes, job_id: str, view: str, token: str | None) -> int:
     return offset
 
 
-def invalid_token() -> RekognitionError:
-    return RekognitionError(
-        INVALID_TOKEN,
+def invalid_token() -> InvalidToken:
+    return InvalidToken(
         "NextToken is not a token this API issued for this job and request: pass back the "
         "NextToken of the previous page unchanged, with the same JobId, SortBy and AggregateBy",
     )

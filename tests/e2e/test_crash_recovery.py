@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.composition import services
-from chalicelib.jobs import COMPLETED, RUNNING
-from chalicelib.result_pieces import read_document
+from chalicelib.bootstrap import services
+from chalicelib.jobs.record import COMPLETED, RUNNING
+from chalicelib.results.pieces import read_document
 from infra.resources import bootstrap
 from tests.support.servers import free_port
 from tests.support.videos import shared_video

@@ -5,7 +5,7 @@ import time
 import pytest
 import requests
 
-from chalicelib.jobs import FINAL_STATES
+from chalicelib.jobs.record import FINAL_STATES
 from tests.fixtures.make_tiny_mp4 import make_audio_only_mp4
 from tests.support.stack import local_stack
 from tests.support.videos import shared_video

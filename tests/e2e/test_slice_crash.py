@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from chalicelib.composition import services
-from chalicelib.jobs import COMPLETED
-from chalicelib.result_pieces import read_document
+from chalicelib.bootstrap import services
+from chalicelib.jobs.record import COMPLETED
+from chalicelib.results.pieces import read_document
 from tests.e2e.test_crash_recovery import emulator, start_runner, wait_for  # noqa: F401
 from tests.support.videos import shared_video
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib import idempotency
-from chalicelib.access_keys import InMemoryKeyStore, token_hash
+from chalicelib.access.keys import InMemoryKeyStore, token_hash
 from chalicelib.errors import JobNotFound, TooManyJobs
-from chalicelib.ids import new_job_id
-from chalicelib.jobs import InMemoryJobStore, JobRecord
-from chalicelib.tenancy import DEFAULT_TENANT, PUBLIC, Caller
+from chalicelib.intake import idempotency
+from chalicelib.jobs.ids import new_job_id
+from chalicelib.jobs.record import JobRecord
+from chalicelib.jobs.store import InMemoryJobStore
+from chalicelib.jobs.tenancy import DEFAULT_TENANT, PUBLIC, Caller
 from infra.keys import create
 from tests.support.auth import ReversibleBox
 from tests.support.jobs import new_job
@@ -103,7 +104,7 @@ def test_active_jobs_are_counted_per_tenant(jobs):
 
 def test_the_limit_refuses_a_tenants_next_job_and_frees_its_key(aws, tiny_mp4, monkeypatch):
     monkeypatch.setenv("VIDEO_JOBS_MAX_ACTIVE_JOBS_PER_TENANT", "1")
-    from chalicelib.composition import services
+    from chalicelib.bootstrap import services
 
     services.cache_clear()
     submissions, data = services().submissions, tiny_mp4.read_bytes()
@@ -116,7 +117,7 @@ def test_the_limit_refuses_a_tenants_next_job_and_frees_its_key(aws, tiny_mp4, m
     with pytest.raises(TooManyJobs):
         submissions.create_upload(options, acme)
     assert (
-        services().jobs.reserve_key(
+        services().submissions.keys.reserve(
             idempotency.KeyRecord(idempotency.key_id("k-1", "acme"), "x", "f", 1)
         )
         is None

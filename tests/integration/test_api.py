@@ -6,8 +6,8 @@ import uuid
 import pytest
 import requests
 
-from chalicelib.ids import new_job_id
-from chalicelib.jobs import COMPLETED, FAILED, PENDING, UPLOADING
+from chalicelib.jobs.ids import decode_message, new_job_id
+from chalicelib.jobs.record import COMPLETED, FAILED, PENDING, UPLOADING
 from tests.support.aws import queue_size
 from tests.support.pipelines import FakePipelines
 
@@ -40,7 +40,7 @@ def test_submit_raw_mp4_creates_a_pending_queued_job(client, aws, mp4_bytes):
     assert job.status == PENDING and job.pipeline_id == "yolo_ocr"
     assert aws.storage.load_file(f"video_jobs/{job_id}.mp4") == mp4_bytes
     message = aws.queue.dequeue()
-    assert message.job_id == job_id
+    assert decode_message(message.body) == job_id
 
 
 @pytest.mark.parametrize("content_type", ["application/octet-stream", "video/mp4; codecs=avc1"])
@@ -113,7 +113,7 @@ def test_bad_options_are_rejected_before_anything_is_stored(client, aws, mp4_byt
 
 def test_oversized_body_points_to_presigned_uploads(client, aws, monkeypatch, mp4_bytes):
     monkeypatch.setenv("VIDEO_JOBS_MAX_DIRECT_UPLOAD_BYTES", "1000")
-    from chalicelib.composition import services
+    from chalicelib.bootstrap import services
 
     services.cache_clear()
     response = submit(client, mp4_bytes)
@@ -193,7 +193,7 @@ def test_presigned_upload_flow(client, aws, mp4_bytes):
     started = client.http.post(f"/video/uploads/{job_id}/start")
     assert started.status_code == 202
     assert aws.jobs.get(job_id).status == PENDING
-    assert aws.queue.dequeue().job_id == job_id
+    assert decode_message(aws.queue.dequeue().body) == job_id
     again = client.http.post(f"/video/uploads/{job_id}/start")
     assert again.status_code == 409 and "already started" in again.json_body["message"]
 
@@ -212,7 +212,7 @@ def test_presigned_upload_over_the_limit_is_refused_and_removed(
     ticket = client.http.post("/video/uploads").json_body
     aws.storage.save_file(mp4_bytes, f"video_jobs/{ticket['job_id']}.mp4")
     monkeypatch.setenv("VIDEO_JOBS_MAX_UPLOAD_BYTES", "100")
-    from chalicelib.composition import services
+    from chalicelib.bootstrap import services
 
     services.cache_clear()
     response = client.http.post(f"/video/uploads/{ticket['job_id']}/start")

@@ -8,9 +8,9 @@ from urllib.parse import quote
 
 import pytest
 
-from chalicelib.composition import aws_client
+from chalicelib.bootstrap import aws_client
 from chalicelib.errors import BadRequest
-from chalicelib.submissions import parse_job_options
+from chalicelib.intake.params import parse_job_options
 
 PUBLIC = "https://93.184.215.14/hooks/video?tenant=7"  # an IP literal: no DNS in tests
 

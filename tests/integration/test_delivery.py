@@ -12,12 +12,12 @@ from dataclasses import replace
 
 import pytest
 
-from chalicelib.composition import aws_client
+from chalicelib.bootstrap import aws_client
 from chalicelib.config import load_settings
-from chalicelib.delivery import Courier, retry_delay
-from chalicelib.ids import new_job_id
-from chalicelib.jobs import COMPLETED
-from chalicelib.notify import EVENT_ID_HEADER, SIGNATURE_HEADER, Notice, event_id
+from chalicelib.jobs.ids import new_job_id
+from chalicelib.jobs.record import COMPLETED
+from chalicelib.notices.delivery import Courier, retry_delay
+from chalicelib.notices.events import EVENT_ID_HEADER, SIGNATURE_HEADER, Notice, event_id
 from tests.support.webhook_receiver import WebhookReceiver
 
 SECRET = "test-webhook-secret"
@@ -152,7 +152,7 @@ def test_past_the_window_the_notice_is_dead_lettered_and_logged(queues, caplog):
     with WebhookReceiver([500]) as hook:
         notice = replace(a_notice(hook.url, first_attempt_at=1000.0), attempts=5)
         c = courier(queues, first_retry_s=10, retry_window_s=100)
-        with caplog.at_level(logging.ERROR, logger="chalicelib.delivery"):
+        with caplog.at_level(logging.ERROR, logger="chalicelib.notices.delivery"):
             assert c.handle(notice.encode(), now=1095.0) is False
     assert take(queues) == []
     (dead,) = take(queues, 2)
@@ -195,7 +195,7 @@ def test_retry_delays_double_up_to_the_cap():
 
 
 def test_on_aws_the_key_is_read_from_secrets_manager(aws, monkeypatch):
-    from chalicelib.composition import courier
+    from chalicelib.bootstrap import courier
 
     secrets = aws_client("secretsmanager", aws.settings)
     arn = secrets.create_secret(Name="webhook-key", SecretString="k" * 40)["ARN"]

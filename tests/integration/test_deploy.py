@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
-from chalicelib.composition import aws_client
+from chalicelib.analysis.slices import checkpoint_path
+from chalicelib.bootstrap import aws_client
 from chalicelib.config import DEFAULT_RETENTION_DAYS, load_settings
-from chalicelib.ids import new_job_id, results_path, video_path
-from chalicelib.jobs import JobRecord
-from chalicelib.result_pieces import piece_path
-from chalicelib.slices import checkpoint_path
+from chalicelib.jobs.ids import new_job_id, results_path, video_path
+from chalicelib.jobs.record import JobRecord
+from chalicelib.results.pieces import piece_path
 from functions.analyzer.build_context import DOCKERFILE, stage
 from infra.cloud_template import (
     ALARM,

@@ -7,7 +7,7 @@ CORS stand-in; API Gateway would have answered 403). Both are routes of their ow
 import pytest
 
 from app import ALLOWED_METHODS, app
-from chalicelib.ids import new_job_id
+from chalicelib.jobs.ids import new_job_id
 
 
 @pytest.mark.parametrize(

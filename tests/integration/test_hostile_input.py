@@ -6,10 +6,11 @@ the real worker and the real analyzer. No 500, no hang, no worker crash.
 
 import pytest
 
-from chalicelib.ids import new_job_id
-from chalicelib.jobs import COMPLETED, FAILED, InMemoryJobStore, JobRecord
-from chalicelib.storage import LocalStorage
-from chalicelib.worker import JobWorker
+from chalicelib.adapters.storage import LocalStorage
+from chalicelib.analysis.worker import JobWorker
+from chalicelib.jobs.ids import new_job_id
+from chalicelib.jobs.record import COMPLETED, FAILED, JobRecord
+from chalicelib.jobs.store import InMemoryJobStore
 from tests.fixtures import make_tiny_mp4 as fx
 from tests.support.aws import job_ids, queue_size
 from tests.support.pipelines import RealPipeline

@@ -2,9 +2,9 @@
 
 import pytest
 
+from chalicelib.analysis.labels import COCO_NAMES, known_class_names
 from chalicelib.config import load_settings
-from chalicelib.labels import COCO_NAMES, known_class_names
-from chalicelib.submissions import JobOptions
+from chalicelib.jobs.options import JobOptions
 
 
 def test_the_api_knows_the_coco_names_of_the_built_in_model(monkeypatch, model_path):

@@ -1,34 +1,12 @@
-"""The idempotency key's reservation lease: a key whose request died before recording its job is
-taken over by a retry once the lease is over. Part of the JobStore contract (both stores)."""
+"""The idempotency key's reservation lease through the API: a key whose request died before
+recording its job is taken over by a retry once the lease is over (the store-level rules are in
+tests/integration/test_idempotency_contract.py)."""
 
 import time
 
-import pytest
-
-from chalicelib.idempotency import fingerprint, key_id
-from chalicelib.ids import new_job_id
-from chalicelib.jobs import InMemoryJobStore, KeyRecord
+from chalicelib.intake.idempotency import KeyRecord, fingerprint, key_id
+from chalicelib.jobs.ids import new_job_id
 from tests.support.aws import job_ids, key_items
-
-
-@pytest.fixture(params=["dynamodb", "memory"])
-def jobs(request):
-    if request.param == "dynamodb":
-        return request.getfixturevalue("aws").jobs
-    return InMemoryJobStore()
-
-
-def test_a_key_is_taken_over_only_from_the_record_it_replaces(jobs):
-    first = KeyRecord("idempotency#k", "job-1", "print", int(time.time()) + 60, time.time() - 1)
-    assert jobs.reserve_key(first) is None
-    assert jobs.reserve_key(KeyRecord("idempotency#k", "x", "print", 0)) == first
-    second = KeyRecord("idempotency#k", "job-2", "print", first.expires_at, time.time() + 60)
-    assert jobs.take_over_key(second, first) is True
-    third = KeyRecord("idempotency#k", "job-3", "print", first.expires_at, time.time() + 60)
-    assert jobs.take_over_key(third, first) is False  # a concurrent retry took it first
-    assert jobs.reserve_key(third) == second
-    missing = KeyRecord("idempotency#gone", "job-9", "print", 0)
-    assert jobs.take_over_key(missing, missing) is False
 
 
 def submit(client, data, key):
@@ -42,7 +20,7 @@ def died_while_accepting(aws, key, data, *, seconds_ago):
     reserved_at = time.time() - seconds_ago
     record = KeyRecord(key_id(key), new_job_id(), print_, int(time.time()) + 86400,
                        reserved_at + aws.settings.idempotency_lease_s)  # fmt: skip
-    assert aws.jobs.reserve_key(record) is None
+    assert aws.submissions.keys.reserve(record) is None
     return record
 
 
@@ -69,7 +47,7 @@ def test_within_the_lease_a_retry_is_told_to_wait(client, aws, tiny_mp4):
 def test_a_key_stored_before_the_lease_existed_is_taken_over_too(aws, client, tiny_mp4):
     data = tiny_mp4.read_bytes()
     old = died_while_accepting(aws, "legacy", data, seconds_ago=0)
-    aws.jobs.release_key(old.key_id)
+    aws.submissions.keys.release(old.key_id)
     legacy = KeyRecord(old.key_id, old.target_job_id, old.fingerprint, old.expires_at, None)
-    assert aws.jobs.reserve_key(legacy) is None
+    assert aws.submissions.keys.reserve(legacy) is None
     assert submit(client, data, "legacy").status_code == 202

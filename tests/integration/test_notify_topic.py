@@ -8,11 +8,11 @@ import logging
 
 import pytest
 
-from chalicelib.composition import Services, aws_client, services
+from chalicelib.analysis.worker import JobWorker
+from chalicelib.bootstrap import Services, aws_client, services
 from chalicelib.errors import InvalidVideo
-from chalicelib.jobs import COMPLETED, FAILED, JobRecord
-from chalicelib.notify import Notice, build_event, event_id
-from chalicelib.worker import JobWorker
+from chalicelib.jobs.record import COMPLETED, FAILED, JobRecord
+from chalicelib.notices.events import Notice, build_event, event_id
 from tests.support.jobs import new_job
 from tests.support.pipelines import FakePipelines
 
@@ -80,12 +80,12 @@ def test_a_failed_job_is_announced_with_its_reason(aws, subscribed):
 def test_publish_failures_are_logged_and_the_job_still_completes(
     aws, subscribed, monkeypatch, caplog
 ):
-    def down(**kwargs):
+    def down(*args, **kwargs):
         raise ConnectionError("SNS is down")
 
-    monkeypatch.setattr(aws.notifier._sns, "publish", down)
+    monkeypatch.setattr(aws.notifier._publisher, "publish", down)
     monkeypatch.setattr(aws.notifier._sqs, "send_message", down)
-    with caplog.at_level(logging.ERROR, logger="chalicelib.notify"):
+    with caplog.at_level(logging.ERROR, logger="chalicelib.notices.events"):
         job, _ = run_job(aws, {"callback_url": CALLBACK})
     assert job.status == COMPLETED
     logged = [record.getMessage() for record in caplog.records]
@@ -120,7 +120,7 @@ def test_a_missing_topic_or_queue_never_stops_the_worker(aws, monkeypatch, caplo
     monkeypatch.setenv("VIDEO_JOBS_EVENTS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:gone")
     services.cache_clear()
     ctx = services()
-    with caplog.at_level(logging.ERROR, logger="chalicelib.notify"):
+    with caplog.at_level(logging.ERROR, logger="chalicelib.notices.events"):
         job, _ = run_job(ctx, {"callback_url": CALLBACK})
     assert job.status == COMPLETED
     assert f"could not queue the callback notice of job {job.job_id}" in caplog.text

@@ -1,7 +1,7 @@
 """docs/openapi.yaml and the code in step: same routes, a valid spec, valid examples, and real
 responses (chalice.test.Client on moto) that conform to the documented schemas.
 
-When this fails after a change to app.py or chalicelib/results.py, update the spec (and
+When this fails after a change to app.py or chalicelib/results/document.py, update the spec (and
 docs/endpoints.md) in the same change.
 """
 
@@ -18,13 +18,14 @@ import yaml
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_spec
 
-from app import app, http_status
+from app import answer_of, app
 from chalicelib import errors
-from chalicelib.assembly import build_document
-from chalicelib.ids import new_job_id
-from chalicelib.jobs import COMPLETED
-from chalicelib.results import FrameResult, encode
-from chalicelib.submissions import JobOptions
+from chalicelib.jobs.ids import new_job_id
+from chalicelib.jobs.options import JobOptions
+from chalicelib.jobs.record import COMPLETED
+from chalicelib.results.assembly import build_document
+from chalicelib.results.document import FrameResult, encode
+from tests.support.pipelines import FakePipelines
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC_PATH = ROOT / "docs" / "openapi.yaml"
@@ -34,6 +35,15 @@ HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "tra
 # HTTP error body (VideoJobsError itself is only a base class).
 WORKER_ONLY_ERRORS = {
     "InputMissing", "TooManyFrames", "AnalysisError", "MalformedMessage", "VideoJobsError",
+    "ObjectTooLarge", "LeaseLost", "UnknownTopic",
+}  # fmt: skip
+# Answered on POST / only (Rekognition's __type), or turned into another error before a REST
+# route answers (a damaged piece is ResultsDamaged, a changed upload a Conflict), or answered
+# under another code (KeyReused is a Conflict to REST clients)
+NOT_REST_ERRORS = {
+    "SourceUnreadable", "InvalidToken", "UnknownOperation", "SignatureMissing",
+    "SignatureIncomplete", "SignatureMismatch", "UnknownAccessKey", "AccessDenied",
+    "KeyReused", "ObjectChanged", "DamagedPiece",
 }  # fmt: skip
 INTERNAL_ERROR = ("InternalError", 500)  # app.maps_errors' answer to anything unexpected
 
@@ -101,7 +111,7 @@ def test_endpoints_doc_names_every_route():
 def test_error_codes_are_exactly_what_the_api_can_answer(spec):
     documented = set(spec["components"]["schemas"]["Error"]["properties"]["code"]["enum"])
     classes = {errors.VideoJobsError, *_subclasses(errors.VideoJobsError)}
-    http_errors = {cls.__name__ for cls in classes} - WORKER_ONLY_ERRORS
+    http_errors = {cls.__name__ for cls in classes} - WORKER_ONLY_ERRORS - NOT_REST_ERRORS
     assert documented == http_errors | {INTERNAL_ERROR[0]}
 
 
@@ -113,7 +123,7 @@ def _subclasses(cls: type) -> set[type]:
 def _status_of(code: str) -> int:
     if code == INTERNAL_ERROR[0]:
         return INTERNAL_ERROR[1]
-    return http_status(getattr(errors, code)("an example"))
+    return answer_of(getattr(errors, code)("an example")).status
 
 
 @dataclass(frozen=True)
@@ -216,30 +226,26 @@ class Thing:
     polygon: tuple = ()
 
 
-def synthetic_document(pipeline_id: str = "yolo_ocr") -> dict:
-    """A results document built by chalicelib.results, as the real pipeline builds it."""
+def synthetic_frames() -> list[FrameResult]:
     dog = Thing(label="dog", class_id=16, confidence=0.83491, box=(0.41, 0.55, 0.2, 0.38))
     corners = ((0.1, 0.2), (0.3, 0.2), (0.3, 0.3), (0.1, 0.3))
     sam = Thing(text="SAM", confidence=0.98, polygon=corners)
-    return build_document(
-        pipeline_id=pipeline_id,
-        options=JobOptions(pipeline_id, labels=("dog",)).result_options(),
-        models={"detector": {"name": "yolov3-tiny-coco", "sha256": "0" * 64}, "ocr": {"name": "x"}},
-        video={"duration_ms": 2000, "fps": 10.0, "width": 320, "height": 240, "frame_count": 20,
-               "codec": "h264", "rotation": 0, "ignored_video_tracks": 0},
-        sampling={"fps": 1.0, "frames_sampled": 2, "frames_decoded": 20, "ocr_frames": 1,
-                  "ended_early": False},
-        frames=[FrameResult(0, 0, [dog], [sam]), FrameResult(1000, 10, [], [sam])],
-    )  # fmt: skip
+    return [FrameResult(0, 0, [dog], [sam]), FrameResult(1000, 10, [], [sam])]
 
 
-class DocumentPipelines:
-    """The worker's pipeline service, answering with a synthetic document."""
+SYNTHETIC_FIELDS = dict(
+    options=JobOptions("yolo_ocr", labels=("dog",)).result_options(),
+    models={"detector": {"name": "yolov3-tiny-coco", "sha256": "0" * 64}, "ocr": {"name": "x"}},
+    video={"duration_ms": 2000, "fps": 10.0, "width": 320, "height": 240, "frame_count": 20,
+           "codec": "h264", "rotation": 0, "ignored_video_tracks": 0},
+    sampling={"fps": 1.0, "frames_sampled": 2, "frames_decoded": 20, "ocr_frames": 1,
+              "ended_early": False},
+)  # fmt: skip
 
-    def run_on_file(
-        self, file_path, pipeline_id=None, *, sample_fps=None, options=None, timings=None
-    ):
-        return synthetic_document(pipeline_id)
+
+def synthetic_document(pipeline_id: str = "yolo_ocr") -> dict:
+    """A results document built by chalicelib.results.assembly, as the real pipeline's is."""
+    return build_document(pipeline_id=pipeline_id, **SYNTHETIC_FIELDS, frames=synthetic_frames())
 
 
 def submit(client, data: bytes, content_type: str = "video/mp4", query: str = ""):
@@ -259,7 +265,8 @@ def test_every_route_answers_as_documented(client, aws, spec, tiny_mp4, monkeypa
     not_ready = check("get", results, client.http.get(f"/video/results/{job_id}"), 404)
     assert not_ready["code"] == "ResultsNotReady"
 
-    monkeypatch.setattr(aws.worker, "pipelines", DocumentPipelines())
+    pipelines = FakePipelines(frames=synthetic_frames(), fields=SYNTHETIC_FIELDS)
+    monkeypatch.setattr(aws.worker, "pipelines", pipelines)
     event = client.events.generate_sqs_event([json.dumps({"job_id": job_id})], "video-jobs-queue")
     client.lambda_.invoke("analyze_video", event)
     done = check("get", status, client.http.get(f"/video/status/{job_id}"), 200)
@@ -307,7 +314,7 @@ def test_every_documented_error_answer_conforms(client, aws, spec, tiny_mp4, mon
     check("get", "/video/results/{job_id}", client.http.get(f"/video/results/{failed}"), 404)
 
     monkeypatch.setenv("VIDEO_JOBS_MAX_DIRECT_UPLOAD_BYTES", "1000")
-    from chalicelib.composition import services
+    from chalicelib.bootstrap import services
 
     services.cache_clear()
     check("post", "/video/submit", submit(client, mp4), 413)

@@ -2,9 +2,14 @@
 
 import pytest
 
+from chalicelib.analysis.registry import (
+    PIPELINES,
+    Pipelines,
+    check_pipeline_id,
+    resolve,
+)
 from chalicelib.errors import InvalidVideo, UnknownPipeline
-from chalicelib.pipelines import PIPELINES, VideoFilePipelineService, check_pipeline_id, resolve
-from chalicelib.results import encode
+from chalicelib.results.document import encode
 from tests.fixtures.make_tiny_mp4 import make_audio_only_mp4, truncate
 from tests.support.videos import shared_video
 
@@ -92,10 +97,10 @@ def test_broken_videos_fail_with_plain_words(pipeline, tmp_path, tiny_mp4):
 def test_service_runs_registered_pipelines(model_path, tiny_mp4):
     from chalicelib.config import load_settings
 
-    service = VideoFilePipelineService(load_settings())
-    document = service.run_on_file(tiny_mp4, pipeline_id="yolo_ocr")
-    assert document["sampling"]["fps"] == 1.0  # the configured default
-    assert service.pipeline("yolo_ocr") is service.pipeline("yolo_ocr")
+    service = Pipelines(load_settings())
+    document = service.pipeline("yolo_ocr").run(tiny_mp4, sample_fps=1.0)
+    assert document["pipeline_id"] == "yolo_ocr" and document["sampling"]["fps"] == 1.0
+    assert service.pipeline("yolo_ocr") is service.pipeline(None)  # the configured default
 
 
 @pytest.mark.slow

@@ -3,8 +3,8 @@ not done yet, whether its message waits, is being worked on, or is delayed."""
 
 import pytest
 
-from chalicelib.ids import new_job_id
-from chalicelib.queue import InMemoryQueue
+from chalicelib.adapters.queue import InMemoryQueue
+from chalicelib.jobs.ids import new_job_id
 
 
 @pytest.fixture(params=["sqs", "memory"])

@@ -4,9 +4,9 @@ import threading
 
 import pytest
 
+from chalicelib.adapters.queue import InMemoryQueue, QueueMessage, encode_message
 from chalicelib.errors import MalformedMessage
-from chalicelib.ids import new_job_id
-from chalicelib.queue import InMemoryQueue, QueueMessage, decode_message, encode_message
+from chalicelib.jobs.ids import decode_message, new_job_id
 
 
 @pytest.fixture(params=["sqs", "memory"])
@@ -24,7 +24,7 @@ def test_enqueue_dequeue_ack(queue):
     job_id = new_job_id()
     queue.enqueue(job_id)
     message = queue.dequeue()
-    assert message.job_id == job_id and message.receive_count == 1
+    assert decode_message(message.body) == job_id and message.receive_count == 1
     queue.ack(message)
     assert queue.dequeue() is None
 
@@ -35,7 +35,7 @@ def test_every_message_is_delivered(queue):
         queue.enqueue(job_id)
     received = []
     while (message := queue.dequeue()) is not None:
-        received.append(message.job_id)
+        received.append(decode_message(message.body))
         queue.ack(message)
     assert sorted(received) == sorted(ids)
 
@@ -44,7 +44,7 @@ def test_in_memory_queue_is_fifo():
     queue, ids = InMemoryQueue(), [new_job_id() for _ in range(20)]
     for job_id in ids:
         queue.enqueue(job_id)
-    assert [queue.dequeue().job_id for _ in ids] == ids
+    assert [decode_message(queue.dequeue().body) for _ in ids] == ids
 
 
 def test_in_memory_queue_under_many_threads():
@@ -58,7 +58,7 @@ def test_in_memory_queue_under_many_threads():
     def consume():
         while (message := queue.dequeue(wait_s=0.5)) is not None:
             with lock:
-                received.append(message.job_id)
+                received.append(decode_message(message.body))
 
     threads = [threading.Thread(target=produce) for _ in range(producers)]
     threads += [threading.Thread(target=consume) for _ in range(4)]
@@ -73,7 +73,7 @@ def test_in_memory_queue_under_many_threads():
 def test_in_memory_dequeue_waits_for_a_producer():
     queue, job_id = InMemoryQueue(), new_job_id()
     threading.Timer(0.1, queue.enqueue, args=(job_id,)).start()
-    assert queue.dequeue(wait_s=5).job_id == job_id
+    assert decode_message(queue.dequeue(wait_s=5).body) == job_id
 
 
 @pytest.mark.parametrize(
@@ -88,7 +88,7 @@ def test_in_memory_dequeue_waits_for_a_producer():
 )
 def test_malformed_messages_are_rejected(body, error):
     with pytest.raises(MalformedMessage, match=error):
-        _ = QueueMessage(body).job_id
+        _ = decode_message(QueueMessage(body).body)
 
 
 def test_message_codec_round_trips():

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chalicelib.rekognition import errors
+from app import ERRORS, INTERNAL
 
 TARGET = "RekognitionService."
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
@@ -85,17 +85,14 @@ def test_a_dependency_failure_is_an_internal_server_error(aws, client, monkeypat
 def test_documented_error_codes_are_exactly_the_ones_answered():
     spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
     documented = spec["components"]["schemas"]["RekognitionError"]["properties"]["__type"]["enum"]
-    codes = {
-        value
-        for name, value in vars(errors).items()
-        if name.isupper() and isinstance(value, str) and value[0].isupper()
-    }
+    codes = {answer.aws_type for answer in ERRORS.values()} | {INTERNAL.aws_type}
     assert set(documented) == codes and len(codes) == 14  # 10 + the four SigV4 refusals
 
 
 def test_a_topic_that_does_not_exist_is_logged_and_the_job_keeps_its_outcome(aws, caplog):
-    from chalicelib.jobs import COMPLETED
-    from chalicelib.rekognition import publish_notice
+    from chalicelib.jobs.record import COMPLETED
+    from chalicelib.notices.publisher import SnsPublisher
+    from chalicelib.rekognition.notices import publish_notice
     from tests.support.jobs import new_job
 
     channel = {
@@ -110,7 +107,9 @@ def test_a_topic_that_does_not_exist_is_logged_and_the_job_keeps_its_outcome(aws
     job_id = new_job(aws.jobs).job_id
     aws.jobs.claim(job_id, "worker-1", lease_s=60)
     job = aws.jobs.update_status(job_id, COMPLETED, output_path="x")
-    publish_notice(replace(job, options={"rekognition": request}), lambda: aws.sns)  # moto's SNS
+    publish_notice(
+        replace(job, options={"rekognition": request}), lambda: SnsPublisher(aws.sns)
+    )  # moto's SNS
     assert "could not publish the notice of job " + job_id in caplog.text
     assert aws.jobs.get(job_id).status == COMPLETED
 

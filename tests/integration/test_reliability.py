@@ -6,9 +6,10 @@ import time
 
 import pytest
 
-from chalicelib.composition import aws_client
-from chalicelib.jobs import COMPLETED, FAILED, PENDING, RUNNING
-from chalicelib.worker import JobWorker
+from chalicelib.analysis.worker import JobWorker
+from chalicelib.bootstrap import aws_client
+from chalicelib.jobs.ids import decode_message
+from chalicelib.jobs.record import COMPLETED, FAILED, PENDING, RUNNING
 from infra.resources import dlq_name
 from tests.support.aws import job_ids, queue_size
 from tests.support.jobs import new_job
@@ -61,7 +62,7 @@ def test_enqueue_failure_at_submit_is_healed_by_the_reconcile_sweep(
     assert aws.reconcile().requeued == []  # not stale yet
     report = aws.reconcile(now=time.time() + aws.settings.stale_after_s + 1)
     assert report.requeued == [job_id]
-    assert aws.queue.dequeue().job_id == job_id
+    assert decode_message(aws.queue.dequeue().body) == job_id
 
 
 def test_reconcile_requeues_abandoned_running_jobs_only(aws):
@@ -117,7 +118,7 @@ def test_garbage_messages_never_block_the_queue(aws, caplog):
     job_id = new_job(aws.jobs, storage=aws.storage).job_id
     aws.queue.enqueue(job_id)
     consumer, outcomes = worker(aws), []
-    with caplog.at_level(logging.WARNING, logger="chalicelib.worker"):
+    with caplog.at_level(logging.WARNING, logger="chalicelib.analysis.worker"):
         while (message := aws.queue.dequeue()) is not None:
             outcomes.append(consumer.handle_message(message.body, message.receive_count))
             aws.queue.ack(message)

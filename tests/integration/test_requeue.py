@@ -5,9 +5,9 @@ import time
 
 import pytest
 
-from chalicelib.composition import aws_client
-from chalicelib.jobs import COMPLETED, PENDING
-from chalicelib.queue import decode_message
+from chalicelib.bootstrap import aws_client
+from chalicelib.jobs.ids import decode_message
+from chalicelib.jobs.record import COMPLETED, PENDING
 from infra.resources import requeue_unfinished
 from tests.support.jobs import new_job
 

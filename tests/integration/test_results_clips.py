@@ -4,9 +4,9 @@ objects-only and text-only pipelines (real models, real videos: slow)."""
 import pytest
 
 from chalicelib.config import load_settings
-from chalicelib.results import SCHEMA_VERSION, encode
-from chalicelib.submissions import JobOptions
-from chalicelib.text_lines import script_of
+from chalicelib.jobs.options import JobOptions
+from chalicelib.results.document import SCHEMA_VERSION, encode
+from chalicelib.results.text_lines import script_of
 from tests.support.videos import read_frame, shared_video
 
 pytestmark = pytest.mark.slow

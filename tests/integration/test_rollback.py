@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.composition import aws_client, services
-from chalicelib.ids import video_path
+from chalicelib.bootstrap import aws_client, services
+from chalicelib.jobs.ids import video_path
 from infra.resources import bootstrap, dlq_name
 from scripts import rollback_local
 from tests.support.jobs import new_job

@@ -3,7 +3,7 @@ The parsing rules themselves: tests/unit/test_strict_params.py."""
 
 import urllib.parse
 
-from chalicelib.ids import new_job_id
+from chalicelib.jobs.ids import new_job_id
 
 LONG = "x" * 5000
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from chalicelib.composition import Services, aws_client, services
+from chalicelib.bootstrap import Services, aws_client, services
 from chalicelib.config import LOCAL_SIGNING_KEY
 
 
@@ -28,7 +28,7 @@ def test_on_aws_the_key_is_read_from_secrets_manager(aws, monkeypatch):
     services.cache_clear()
     wired = services()
     assert wired.signing_key == b"k" * 64
-    assert wired.rekognition.settings.pagination_key == b"k" * 64  # NextTokens too
+    assert wired.rekognition.signing_key == b"k" * 64  # NextTokens too
 
 
 def test_the_local_stage_may_try_auth_with_the_local_key(aws):

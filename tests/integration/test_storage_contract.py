@@ -4,7 +4,8 @@ import io
 
 import pytest
 
-from chalicelib.storage import LocalStorage, ObjectChanged, ObjectTooLarge, S3Storage
+from chalicelib.adapters.storage import LocalStorage, S3Storage, SourceObject
+from chalicelib.errors import ObjectChanged, ObjectTooLarge, SourceUnreadable
 
 
 @pytest.fixture(params=["s3", "local"])
@@ -145,3 +146,64 @@ def test_download_refuses_more_than_max_bytes(storage, tmp_path):
     with pytest.raises(ObjectTooLarge):
         storage.download_file("video_jobs/m.mp4", tmp_path / "big", max_bytes=2999)
     assert not (tmp_path / "big").exists() or (tmp_path / "big").stat().st_size <= 2999
+
+
+# --- sources: a caller's video in another bucket (Rekognition's Video.S3Object) ----------------
+
+CALLER_BUCKET = "caller-videos"
+
+
+@pytest.fixture(params=["s3", "local"])
+def with_source(request, tmp_path):
+    """A storage, and how to put an object in a caller's bucket it may read from."""
+    if request.param == "s3":
+        storage = request.getfixturevalue("aws").storage
+        s3 = storage._s3
+        s3.create_bucket(Bucket=CALLER_BUCKET)
+        yield storage, lambda key, data: s3.put_object(Bucket=CALLER_BUCKET, Key=key, Body=data)
+    else:
+        sources = tmp_path / "buckets"
+
+        def put(key: str, data: bytes) -> None:
+            (sources / CALLER_BUCKET / key).parent.mkdir(parents=True, exist_ok=True)
+            (sources / CALLER_BUCKET / key).write_bytes(data)
+
+        with LocalStorage(tmp_path / "own", sources=sources) as local:
+            yield local, put
+
+
+def test_a_source_is_read_by_ranges_and_copied_in(with_source):
+    storage, put = with_source
+    put("in/clip.mp4", b"0123456789")
+    source = SourceObject(CALLER_BUCKET, "in/clip.mp4")
+    assert storage.source_size(source) == 10
+    assert storage.read_source(source, 2, 3) == b"234"
+    storage.copy_source(source, "video_jobs/copied.mp4")
+    assert storage.load_file("video_jobs/copied.mp4") == b"0123456789"
+
+
+@pytest.mark.parametrize(
+    ("bucket", "key", "reason"),
+    [
+        (CALLER_BUCKET, "missing.mp4", "does not exist"),
+        ("no-such-bucket", "clip.mp4", "does not exist"),
+    ],
+)
+def test_a_source_that_cannot_be_read_says_why(with_source, bucket, key, reason):
+    storage, _ = with_source
+    with pytest.raises(SourceUnreadable, match=reason):
+        storage.source_size(SourceObject(bucket, key))
+
+
+def test_the_service_s_own_bucket_is_never_a_source(aws):
+    storage = aws.storage
+    storage.save_file(b"another tenant's video", "video_jobs/theirs.mp4")
+    with pytest.raises(SourceUnreadable, match="own bucket"):
+        storage.source_size(SourceObject(storage.bucket, "video_jobs/theirs.mp4"))
+
+
+def test_a_local_source_cannot_escape_its_buckets(tmp_path):
+    with LocalStorage(tmp_path / "own", sources=tmp_path / "buckets") as local:
+        for bucket, key in [("..", "own/x"), (CALLER_BUCKET, "../../etc/passwd")]:
+            with pytest.raises(SourceUnreadable, match="not a valid S3 location"):
+                local.source_size(SourceObject(bucket, key))

@@ -5,9 +5,9 @@ reaches the dead-letter queue."""
 import json
 import time
 
-from chalicelib.composition import aws_client
-from chalicelib.jobs import FAILED, PENDING
-from chalicelib.worker import JobWorker
+from chalicelib.analysis.worker import JobWorker
+from chalicelib.bootstrap import aws_client
+from chalicelib.jobs.record import FAILED, PENDING
 from infra.resources import dlq_name
 from tests.support.aws import queue_size
 from tests.support.jobs import new_job

@@ -10,10 +10,10 @@ import requests
 from chalice.test import Client
 
 from app import app
-from chalicelib.composition import services
-from chalicelib.ids import video_path
-from chalicelib.jobs import COMPLETED, FAILED, UPLOADING
-from chalicelib.worker import JobWorker
+from chalicelib.analysis.worker import JobWorker, WorkerSettings
+from chalicelib.bootstrap import services
+from chalicelib.jobs.ids import video_path
+from chalicelib.jobs.record import COMPLETED, FAILED, UPLOADING
 from tests.fixtures.make_tiny_mp4 import make_mp4
 from tests.support.jobs import new_job
 from tests.support.pipelines import FakePipelines
@@ -29,7 +29,10 @@ def clips(tmp_path_factory):
 
 def worker(aws, pipelines, max_input_bytes=None) -> JobWorker:
     return JobWorker(
-        storage=aws.storage, jobs=aws.jobs, pipelines=pipelines, max_input_bytes=max_input_bytes
+        storage=aws.storage,
+        jobs=aws.jobs,
+        pipelines=pipelines,
+        settings=WorkerSettings(max_input_bytes=max_input_bytes),
     )
 
 
@@ -77,7 +80,7 @@ def test_a_swap_to_a_file_over_the_limit_fails_instead_of_running(aws, clips, mo
     with Client(app) as client:
         job_id, upload = upload_and_start(client, small)
         requests.put(upload["url"], data=other, headers=upload["headers"])
-    assert services().worker.max_input_bytes == len(small) + 100
+    assert services().worker.settings.max_input_bytes == len(small) + 100
     assert worker(aws, pipelines, len(small) + 100).process(job_id) is True
     assert analyzed(pipelines) == [] and aws.jobs.get(job_id).status == FAILED
 

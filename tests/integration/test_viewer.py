@@ -11,8 +11,8 @@ import pytest
 import requests
 import yaml
 
-from chalicelib.ids import new_job_id
-from chalicelib.jobs import COMPLETED
+from chalicelib.jobs.ids import new_job_id
+from chalicelib.jobs.record import COMPLETED
 
 SPEC = yaml.safe_load((Path(__file__).parents[2] / "docs" / "openapi.yaml").read_text())
 

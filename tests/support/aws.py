@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.composition import Services, aws_client
+from chalicelib.bootstrap import Services, aws_client
 
 
 def queue_size(services: Services) -> int:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from chalicelib.ids import new_job_id, video_path
-from chalicelib.jobs import PENDING, JobRecord, JobStore
+from chalicelib.jobs.ids import new_job_id, video_path
+from chalicelib.jobs.record import PENDING, JobRecord
+from chalicelib.jobs.store import JobStore
 
 
 def new_job(

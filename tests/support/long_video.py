@@ -18,7 +18,7 @@ from fractions import Fraction
 from pathlib import Path
 from types import SimpleNamespace
 
-from chalicelib.results import FrameResult
+from chalicelib.results.document import FrameResult
 from tests.fixtures.make_tiny_mp4 import _encode, draw_frame
 
 
@@ -52,13 +52,14 @@ def peak_rss_mb() -> float:
 
 
 def run_job(video: Path, *, slice_s: float, pipeline_id: str, sample_fps: float) -> dict:
+    from chalicelib.adapters.queue import InMemoryQueue
+    from chalicelib.adapters.storage import LocalStorage
+    from chalicelib.analysis.registry import Pipelines
+    from chalicelib.analysis.worker import JobWorker, WorkerSettings
     from chalicelib.config import load_settings
-    from chalicelib.ids import new_job_id, results_path, video_path
-    from chalicelib.jobs import InMemoryJobStore, JobRecord
-    from chalicelib.pipelines import VideoFilePipelineService
-    from chalicelib.queue import InMemoryQueue
-    from chalicelib.storage import LocalStorage
-    from chalicelib.worker import JobWorker
+    from chalicelib.jobs.ids import new_job_id, results_path, video_path
+    from chalicelib.jobs.record import JobRecord
+    from chalicelib.jobs.store import InMemoryJobStore
 
     jobs, queue = InMemoryJobStore(), InMemoryQueue()
     with LocalStorage.temporary() as storage:
@@ -67,8 +68,9 @@ def run_job(video: Path, *, slice_s: float, pipeline_id: str, sample_fps: float)
                             sample_fps=sample_fps, retention_days=1)  # fmt: skip
         jobs.create(job)
         storage.save_file(video, video_path(job.job_id))
-        worker = JobWorker(storage=storage, jobs=jobs, queue=queue, slice_s=slice_s,
-                           pipelines=VideoFilePipelineService(load_settings()))  # fmt: skip
+        worker = JobWorker(storage=storage, jobs=jobs, queue=queue,
+                           settings=WorkerSettings(slice_s=slice_s),
+                           pipelines=Pipelines(load_settings()))  # fmt: skip
         started = time.perf_counter()
         worker.process(job.job_id)
         first_slice_rss = peak_rss_mb()

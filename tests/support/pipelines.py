@@ -1,46 +1,58 @@
-"""Stand-ins for ``VideoFilePipelineService`` where the real models are not under test."""
+"""Stand-ins for ``Pipelines`` (the worker's pipeline source) where the real models are not
+under test. Each hands the worker a ``Pipeline`` (``chalicelib/analysis/registry.py``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+
+from chalicelib.analysis.registry import Pipeline, SliceOutcome
+
+
+class FakePipeline:
+    """One pipeline of ``FakePipelines``: records the call, emits ``frames``, or raises."""
+
+    def __init__(self, owner: FakePipelines, pipeline_id: str | None):
+        self.owner, self.pipeline_id = owner, pipeline_id or "yolo_ocr"
+
+    def analyze(self, file_path, *, sample_fps, emit, options=None, state=None, stop=None,
+                timings=None) -> SliceOutcome:  # fmt: skip
+        path = Path(file_path)
+        self.owner.calls.append((path, path.read_bytes(), self.pipeline_id, sample_fps))
+        self.owner.options.append(options)
+        if timings is not None:
+            timings.update(decode=0.01, detect=0.02, ocr=0.03)
+        self.owner.before_analysis()
+        if isinstance(self.owner.outcome, Exception):
+            raise self.owner.outcome
+        for frame in self.owner.frames:
+            emit(frame)
+        return SliceOutcome(True, {}, {}, {})
+
+    def fields(self, options, outcome: SliceOutcome) -> dict:
+        return {"pipeline_id": self.pipeline_id, **self.owner.fields}
 
 
 class FakePipelines:
-    """Records each call; returns a tiny document, or raises ``outcome`` if it is an error."""
+    """Records each call (path, the video's bytes, pipeline id, sample rate; and the options);
+    emits ``frames`` and stores ``fields`` as the document, or raises ``outcome`` if it is an
+    error. ``before_analysis`` runs inside each call (a test's hook)."""
 
-    def __init__(self, outcome: Exception | None = None):
-        self.outcome = outcome
+    def __init__(self, outcome: Exception | None = None, *, frames=(), fields=None):
+        self.outcome, self.frames, self.fields = outcome, tuple(frames), dict(fields or {})
         self.calls: list[tuple[Path, bytes, str | None, float | None]] = []
         self.options: list = []  # the JobOptions of each call
+        self.before_analysis: Callable[[], None] = lambda: None
 
-    def sliceable(self, pipeline_id):
-        return None  # whole documents from run_on_file
-
-    def run_on_file(
-        self, file_path, pipeline_id=None, *, sample_fps=None, options=None, timings=None
-    ):
-        path = Path(file_path)
-        self.calls.append((path, path.read_bytes(), pipeline_id, sample_fps))
-        self.options.append(options)
-        if timings is not None:
-            timings.update(decode=0.01, detect=0.02, ocr=0.03)
-        if isinstance(self.outcome, Exception):
-            raise self.outcome
-        return {"frames": [], "pipeline_id": pipeline_id}
+    def pipeline(self, pipeline_id: str | None) -> Pipeline:
+        return FakePipeline(self, pipeline_id)
 
 
 class RealPipeline:
     """The worker's view of one real pipeline object (built once by a session fixture)."""
 
-    def __init__(self, pipeline):
-        self.pipeline = pipeline
+    def __init__(self, pipeline: Pipeline):
+        self._pipeline = pipeline
 
-    def sliceable(self, pipeline_id):
-        return self.pipeline
-
-    def run_on_file(
-        self, file_path, pipeline_id=None, *, sample_fps=None, options=None, timings=None
-    ):
-        return self.pipeline.run(
-            file_path, sample_fps=sample_fps or 1.0, options=options, timings=timings
-        )
+    def pipeline(self, pipeline_id: str | None) -> Pipeline:
+        return self._pipeline

@@ -2,11 +2,12 @@
 
 import pytest
 
+from chalicelib.adapters.queue import InMemoryQueue
+from chalicelib.adapters.storage import LocalStorage
 from chalicelib.config import load_settings
-from chalicelib.jobs import InMemoryJobStore
-from chalicelib.queue import InMemoryQueue
-from chalicelib.storage import LocalStorage
-from chalicelib.submissions import Submissions
+from chalicelib.intake.idempotency import InMemoryIdempotencyKeys
+from chalicelib.intake.submissions import Submissions
+from chalicelib.jobs.store import InMemoryJobStore
 
 
 @pytest.fixture
@@ -18,4 +19,5 @@ def parts():
 @pytest.fixture
 def submissions(parts):
     storage, queue, jobs = parts
-    return Submissions(storage=storage, queue=queue, jobs=jobs, settings=load_settings())
+    return Submissions(storage=storage, queue=queue, jobs=jobs, keys=InMemoryIdempotencyKeys(),
+                       settings=load_settings())  # fmt: skip

@@ -2,7 +2,7 @@
 
 import pytest
 
-from app import ERROR_STATUS, http_status
+from app import ERRORS, answer_of
 from chalicelib import errors
 
 
@@ -27,9 +27,40 @@ from chalicelib import errors
     ],
 )
 def test_every_domain_error_has_the_status_clients_rely_on(error, status):
-    assert http_status(error("x")) == status
+    assert answer_of(error("x")).status == status
 
 
 def test_domain_errors_carry_no_http_meaning():
-    for cls in [errors.VideoJobsError, *ERROR_STATUS]:
+    for cls in [errors.VideoJobsError, *ERRORS]:
         assert not hasattr(cls, "status"), cls
+
+
+@pytest.mark.parametrize(
+    "error, aws_type, aws_status",
+    [
+        (errors.BadRequest, "InvalidParameterException", 400),
+        (errors.SourceUnreadable, "InvalidS3ObjectException", 400),
+        (errors.InvalidToken, "InvalidPaginationTokenException", 400),
+        (errors.UnknownOperation, "UnknownOperationException", 400),
+        (errors.SignatureMissing, "MissingAuthenticationTokenException", 403),
+        (errors.SignatureIncomplete, "IncompleteSignatureException", 400),
+        (errors.SignatureMismatch, "InvalidSignatureException", 403),
+        (errors.UnknownAccessKey, "UnrecognizedClientException", 403),
+        (errors.AccessDenied, "AccessDeniedException", 403),
+        (errors.JobNotFound, "ResourceNotFoundException", 400),
+        (errors.KeyReused, "IdempotentParameterMismatchException", 400),
+        (errors.PayloadTooLarge, "VideoTooLargeException", 400),
+        (errors.TooManyJobs, "LimitExceededException", 400),
+        (errors.ServiceUnavailable, "InternalServerError", 500),
+        (errors.DamagedPiece, "InternalServerError", 500),
+        (errors.LeaseLost, "InternalServerError", 500),
+    ],
+)
+def test_the_same_table_gives_rekognition_its_type_and_status(error, aws_type, aws_status):
+    answer = answer_of(error("x"))
+    assert (answer.aws_type, answer.aws_status) == (aws_type, aws_status)
+
+
+def test_a_reused_idempotency_key_keeps_its_rest_code():
+    answer = answer_of(errors.KeyReused("x"))
+    assert (answer.status, answer.code) == (409, "Conflict")

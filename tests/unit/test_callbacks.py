@@ -6,8 +6,8 @@ import ipaddress
 
 import pytest
 
-from chalicelib.callbacks import MAX_URL_CHARS, check_callback_url, forbidden_reason
 from chalicelib.errors import BadRequest
+from chalicelib.notices.callbacks import MAX_URL_CHARS, check_callback_url, forbidden_reason
 
 PUBLIC_V4, PUBLIC_V6 = "93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"
 

@@ -126,4 +126,4 @@ def test_every_code_name_in_the_exam_is_defined():
 def test_the_checker_catches_stale_names():
     code = code_text()
     assert not resolves("submit_video", code) and not resolves("Job.claim", code)
-    assert defined("Submissions", code) and defined("take_over_key", code)
+    assert defined("Submissions", code) and defined("take_over", code)

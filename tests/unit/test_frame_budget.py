@@ -2,12 +2,13 @@
 
 import pytest
 
+from chalicelib.adapters.storage import LocalStorage
+from chalicelib.analysis.budget import video_duration_s
+from chalicelib.analysis.worker import JobWorker, WorkerSettings
 from chalicelib.config import load_settings
-from chalicelib.frame_budget import video_duration_s
-from chalicelib.ids import video_path
-from chalicelib.jobs import COMPLETED, FAILED, InMemoryJobStore
-from chalicelib.storage import LocalStorage
-from chalicelib.worker import JobWorker
+from chalicelib.jobs.ids import video_path
+from chalicelib.jobs.record import COMPLETED, FAILED
+from chalicelib.jobs.store import InMemoryJobStore
 from tests.fixtures.make_tiny_mp4 import make_mp4
 from tests.support.jobs import new_job
 from tests.support.pipelines import FakePipelines
@@ -25,7 +26,8 @@ def run(clip, sample_fps, max_frames):
     with LocalStorage.temporary() as storage:
         job = new_job(jobs, sample_fps=sample_fps)
         storage.save_file(clip, video_path(job.job_id))
-        worker = JobWorker(storage=storage, jobs=jobs, pipelines=pipelines, max_frames=max_frames)
+        worker = JobWorker(storage=storage, jobs=jobs, pipelines=pipelines,
+                           settings=WorkerSettings(max_frames=max_frames))  # fmt: skip
         assert worker.process(job.job_id) is True
         return jobs.get(job.job_id), pipelines.calls
 
@@ -60,7 +62,8 @@ def test_a_video_over_the_duration_limit_fails_before_analysis(long_tiny_clip):
     with LocalStorage.temporary() as storage:
         job = new_job(jobs, sample_fps=1)
         storage.save_file(long_tiny_clip, video_path(job.job_id))
-        worker = JobWorker(storage=storage, jobs=jobs, pipelines=pipelines, max_duration_s=60)
+        worker = JobWorker(storage=storage, jobs=jobs, pipelines=pipelines,
+                           settings=WorkerSettings(max_duration_s=60))  # fmt: skip
         worker.process(job.job_id)
         job = jobs.get(job.job_id)
     assert job.status == FAILED and pipelines.calls == []

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chalicelib.pipelines import PIPELINES
+from chalicelib.analysis.registry import PIPELINES
 from scripts import check_pipelines, check_vocabulary, smoke_test
 from scripts.check_vocabulary import DEFAULT_CONFIG, load_vocabulary, scan_text
 
@@ -49,7 +49,9 @@ def tree(tmp_path) -> Path:
     """A clean copy of the layout the configuration expects."""
     root = tmp_path / "repo"
     plant(root, "app.py", "from chalice import Chalice\n\napp = Chalice(app_name='x')\n")
-    plant(root, "chalicelib/queue.py", '"""Jobs wait on a job_queue; workers poll it."""\n')
+    plant(
+        root, "chalicelib/adapters/queue.py", '"""Jobs wait on a job_queue; workers poll it."""\n'
+    )
     plant(root, "infra/resources.json", '{"queue": "video-jobs-queue"}\n')
     return root
 
@@ -165,16 +167,16 @@ def test_allowed_term_does_not_hide_a_longer_forbidden_one():
 
 def test_allowed_phrase_whitelists_a_forbidden_term_inside_it(tmp_path, tree, capsys):
     config = write_config(tmp_path, allowed=["worker", "streaming_body"])
-    plant(tree, "chalicelib/storage.py", "body: StreamingBody = get()\nstreaming = True\n")
+    plant(tree, "chalicelib/adapters/storage.py", "body: StreamingBody = get()\nstreaming = True\n")
     status, lines = run_scanner(capsys, "--config", str(config), "--root", str(tree))
     assert status == 1
-    assert [line.split(": ")[0] for line in lines[:-1]] == ["chalicelib/storage.py:2"]
+    assert [line.split(": ")[0] for line in lines[:-1]] == ["chalicelib/adapters/storage.py:2"]
 
 
 def test_the_allowed_list_is_what_the_config_says(tmp_path, tree, capsys):
     """Without ``streaming_body`` in the config, the same file is flagged on both lines."""
     config = write_config(tmp_path, allowed=["worker"])
-    plant(tree, "chalicelib/storage.py", "body: StreamingBody = get()\nstreaming = True\n")
+    plant(tree, "chalicelib/adapters/storage.py", "body: StreamingBody = get()\nstreaming = True\n")
     status, lines = run_scanner(capsys, "--config", str(config), "--root", str(tree))
     assert status == 1
     assert len(lines) == 3
@@ -218,7 +220,11 @@ class GoodPipeline:
     def __init__(self, settings, *, skip_unchanged_ocr: bool = True):
         self.settings = settings
 
-    def run(self, file_path, *, sample_fps: float, options=None, timings=None) -> dict:
+    def analyze(self, file_path, *, sample_fps, emit, options=None, state=None, stop=None,
+                timings=None):  # fmt: skip
+        return None
+
+    def fields(self, options, outcome) -> dict:
         return {}
 
 
@@ -226,12 +232,8 @@ class WrongIdPipeline(GoodPipeline):
     pipeline_id = "other"
 
 
-class NoIdPipeline:
-    def __init__(self, settings):
-        self.settings = settings
-
-    def run(self, file_path, *, sample_fps, options):
-        return {}
+class NoIdPipeline(GoodPipeline):
+    pipeline_id = None
 
 
 class TwoArgumentPipeline(GoodPipeline):
@@ -239,31 +241,38 @@ class TwoArgumentPipeline(GoodPipeline):
         super().__init__(settings)
 
 
-class NoRunPipeline:
+class NoAnalyzePipeline:
     pipeline_id = "good"
 
     def __init__(self, settings):
         self.settings = settings
 
+    def fields(self, options, outcome) -> dict:
+        return {}
+
+
+class NoFieldsPipeline(GoodPipeline):
+    fields = None
+
 
 class PositionalFpsPipeline(GoodPipeline):
-    def run(self, file_path, fps):
-        return {}
+    def analyze(self, file_path, fps, emit, options, state, stop, timings):
+        return None
 
 
-class NoOptionsPipeline(GoodPipeline):
-    def run(self, file_path, *, sample_fps):
-        return {}
+class NoEmitPipeline(GoodPipeline):
+    def analyze(self, file_path, *, sample_fps, options, state, stop, timings):
+        return None
 
 
 class KeywordFilePipeline(GoodPipeline):
-    def run(self, *, file_path, sample_fps, options):
-        return {}
+    def analyze(self, *, file_path, sample_fps, emit, options, state, stop, timings):
+        return None
 
 
 class ExtraRequiredPipeline(GoodPipeline):
-    def run(self, file_path, *, sample_fps, options, model):
-        return {}
+    def analyze(self, file_path, *, sample_fps, emit, options, state, stop, timings, model):
+        return None
 
 
 def not_a_class(settings):
@@ -271,6 +280,7 @@ def not_a_class(settings):
 
 
 HERE = __name__
+ANALYZE = "analyze(self, file_path, *, sample_fps, emit, options, state, stop, timings)"
 
 
 def test_real_registry_passes(capsys):
@@ -294,13 +304,11 @@ def test_good_stand_in_passes():
         (f"{HERE}:WrongIdPipeline", "its pipeline_id is 'other', but it is registered as 'good'"),
         (f"{HERE}:NoIdPipeline", "has no pipeline_id class attribute"),
         (f"{HERE}:TwoArgumentPipeline", "cannot be built as TwoArgumentPipeline(settings)"),
-        (f"{HERE}:NoRunPipeline", "has no run(self, file_path, *, sample_fps, options) method"),
+        (f"{HERE}:NoAnalyzePipeline", f"has no {ANALYZE} method"),
+        (f"{HERE}:NoFieldsPipeline", "has no fields(self, options, outcome) method"),
         (f"{HERE}:PositionalFpsPipeline", "it takes no keyword argument sample_fps"),
-        (f"{HERE}:NoOptionsPipeline", "it takes no keyword argument options"),
-        (
-            f"{HERE}:KeywordFilePipeline",
-            "does not fit run(self, file_path, *, sample_fps, options)",
-        ),
+        (f"{HERE}:NoEmitPipeline", "it takes no keyword argument emit"),
+        (f"{HERE}:KeywordFilePipeline", f"does not fit {ANALYZE}"),
         (f"{HERE}:ExtraRequiredPipeline", "missing a required argument: 'model'"),
     ],
 )
@@ -312,14 +320,13 @@ def test_each_kind_of_bad_entry_fails_clearly(target, problem):
 
 
 def test_report_names_each_bad_entry_and_still_confirms_the_good_ones(capsys):
-    registry = {"good": f"{HERE}:GoodPipeline", "bad": f"{HERE}:NoRunPipeline"}
+    registry = {"good": f"{HERE}:GoodPipeline", "bad": f"{HERE}:NoAnalyzePipeline"}
     assert check_pipelines.report(registry) == 1
     assert capsys.readouterr().out.splitlines() == [
         f"pipelines: ok good -> {HERE}:GoodPipeline",
-        f"pipelines: FAIL bad -> {HERE}:NoRunPipeline: its pipeline_id is 'good', "
+        f"pipelines: FAIL bad -> {HERE}:NoAnalyzePipeline: its pipeline_id is 'good', "
         "but it is registered as 'bad'",
-        f"pipelines: FAIL bad -> {HERE}:NoRunPipeline: "
-        "has no run(self, file_path, *, sample_fps, options) method",
+        f"pipelines: FAIL bad -> {HERE}:NoAnalyzePipeline: has no {ANALYZE} method",
     ]
 
 

@@ -5,15 +5,19 @@ import json
 
 import pytest
 
+from chalicelib.adapters.queue import InMemoryQueue
+from chalicelib.adapters.storage import LocalStorage
+from chalicelib.analysis.labels import known_class_names, sidecar_path
+from chalicelib.analysis.worker import JobWorker
 from chalicelib.config import load_settings
 from chalicelib.errors import BadRequest, Conflict
-from chalicelib.ids import new_job_id, video_path
-from chalicelib.jobs import InMemoryJobStore, JobRecord
-from chalicelib.labels import known_class_names, sidecar_path
-from chalicelib.queue import InMemoryQueue
-from chalicelib.storage import LocalStorage
-from chalicelib.submissions import JobOptions, Submissions, parse_job_options
-from chalicelib.worker import JobWorker
+from chalicelib.intake.idempotency import InMemoryIdempotencyKeys
+from chalicelib.intake.params import parse_job_options
+from chalicelib.intake.submissions import Submissions
+from chalicelib.jobs.ids import new_job_id, video_path
+from chalicelib.jobs.options import JobOptions
+from chalicelib.jobs.record import JobRecord
+from chalicelib.jobs.store import InMemoryJobStore
 from tests.support.pipelines import FakePipelines
 
 
@@ -126,7 +130,11 @@ def test_submit_stores_the_options_and_the_worker_hands_them_to_the_pipeline(set
     with LocalStorage.temporary() as storage:
         jobs = InMemoryJobStore()
         submissions = Submissions(
-            storage=storage, queue=InMemoryQueue(), jobs=jobs, settings=settings
+            storage=storage,
+            queue=InMemoryQueue(),
+            jobs=jobs,
+            keys=InMemoryIdempotencyKeys(),
+            settings=settings,
         )
         options = submissions.parse_options(
             {"pipeline_id": "yolo", "labels": "person", "min_confidence": "0.6"}
@@ -143,7 +151,11 @@ def test_submit_stores_the_options_and_the_worker_hands_them_to_the_pipeline(set
 def test_an_idempotency_key_reused_with_other_options_is_a_conflict(settings, tiny_mp4):
     with LocalStorage.temporary() as storage:
         submissions = Submissions(
-            storage=storage, queue=InMemoryQueue(), jobs=InMemoryJobStore(), settings=settings
+            storage=storage,
+            queue=InMemoryQueue(),
+            jobs=InMemoryJobStore(),
+            keys=InMemoryIdempotencyKeys(),
+            settings=settings,
         )
         data = tiny_mp4.read_bytes()
         first = submissions.submit(data, JobOptions("yolo_ocr"), idempotency_key="k1")

@@ -8,7 +8,7 @@ from chalicelib.logs import JsonFormatter
 
 def format_record(**extra):
     record = logging.LogRecord(
-        "chalicelib.worker", logging.INFO, __file__, 1, "job %s", ("a",), None
+        "chalicelib.analysis.worker", logging.INFO, __file__, 1, "job %s", ("a",), None
     )
     record.__dict__.update(extra)
     return json.loads(JsonFormatter().format(record))

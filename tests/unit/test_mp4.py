@@ -5,8 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.errors import InvalidVideo
-from chalicelib.mp4 import (
+from chalicelib.analysis.mp4 import (
     MAX_MOOV_BYTES,
     READ_AHEAD_BYTES,
     Track,
@@ -17,6 +16,7 @@ from chalicelib.mp4 import (
     validate_mp4,
     validate_mp4_bytes,
 )
+from chalicelib.errors import InvalidVideo
 from tests.fixtures import make_tiny_mp4 as fx
 from tests.support.videos import SHARED_VIDEOS
 

@@ -9,19 +9,21 @@ import time
 
 import pytest
 
-from chalicelib.config import load_settings
-from chalicelib.errors import InvalidVideo
-from chalicelib.jobs import UPLOADING, InMemoryJobStore
-from chalicelib.mp4 import (
+from chalicelib.adapters.queue import InMemoryQueue
+from chalicelib.adapters.storage import LocalStorage
+from chalicelib.analysis.mp4 import (
     MAX_TOP_LEVEL_BOXES,
     READ_AHEAD_BYTES,
     bytes_reader,
     iter_boxes,
     validate_mp4,
 )
-from chalicelib.queue import InMemoryQueue
-from chalicelib.storage import LocalStorage
-from chalicelib.submissions import Submissions
+from chalicelib.config import load_settings
+from chalicelib.errors import InvalidVideo
+from chalicelib.intake.idempotency import InMemoryIdempotencyKeys
+from chalicelib.intake.submissions import Submissions
+from chalicelib.jobs.record import UPLOADING
+from chalicelib.jobs.store import InMemoryJobStore
 from tests.fixtures.make_tiny_mp4 import make_mp4
 from tests.support.jobs import new_job
 
@@ -103,7 +105,11 @@ def test_start_refuses_a_box_flood_quickly_with_one_read(clip, monkeypatch):
     with LocalStorage.temporary() as storage:
         jobs = InMemoryJobStore()
         submissions = Submissions(
-            storage=storage, queue=InMemoryQueue(), jobs=jobs, settings=load_settings()
+            storage=storage,
+            queue=InMemoryQueue(),
+            jobs=jobs,
+            keys=InMemoryIdempotencyKeys(),
+            settings=load_settings(),
         )
         job = new_job(jobs, status=UPLOADING)
         storage.save_file(clip + FREE * padding_to(99_000, clip), job.input_path)

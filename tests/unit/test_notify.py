@@ -11,12 +11,15 @@ from dataclasses import replace
 
 import pytest
 
+from chalicelib.adapters.storage import LocalStorage
+from chalicelib.analysis.worker import JobWorker
 from chalicelib.config import load_settings
-from chalicelib.delivery import retry_delay, retry_schedule
 from chalicelib.errors import InvalidVideo, MalformedMessage
-from chalicelib.ids import new_job_id
-from chalicelib.jobs import COMPLETED, FAILED, InMemoryJobStore, JobRecord
-from chalicelib.notify import (
+from chalicelib.jobs.ids import new_job_id
+from chalicelib.jobs.record import COMPLETED, FAILED, JobRecord
+from chalicelib.jobs.store import InMemoryJobStore
+from chalicelib.notices.delivery import retry_delay, retry_schedule
+from chalicelib.notices.events import (
     MAX_SQS_DELAY_S,
     Notice,
     build_event,
@@ -26,8 +29,6 @@ from chalicelib.notify import (
     send_notice,
     sign,
 )
-from chalicelib.storage import LocalStorage
-from chalicelib.worker import JobWorker
 from tests.support.jobs import new_job
 from tests.support.pipelines import FakePipelines
 

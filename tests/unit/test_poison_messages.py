@@ -10,12 +10,12 @@ import logging
 
 import pytest
 
-from chalicelib import queue as queue_module
+from chalicelib.adapters.storage import LocalStorage
+from chalicelib.analysis.worker import JobWorker
 from chalicelib.errors import MalformedMessage
-from chalicelib.jobs import InMemoryJobStore
-from chalicelib.queue import decode_message
-from chalicelib.storage import LocalStorage
-from chalicelib.worker import JobWorker
+from chalicelib.jobs import ids as ids_module
+from chalicelib.jobs.ids import decode_message
+from chalicelib.jobs.store import InMemoryJobStore
 from tests.support.pipelines import FakePipelines
 
 DEEP = "[" * 100_000  # json.loads raises RecursionError on it, not ValueError
@@ -29,7 +29,11 @@ def worker():
 
 
 def dropped(caplog) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "chalicelib.worker" and "dropping" in r.message]
+    return [
+        r
+        for r in caplog.records
+        if r.name == "chalicelib.analysis.worker" and "dropping" in r.message
+    ]
 
 
 @pytest.mark.parametrize("body", POISON, ids=["lists", "braces", "objects"])
@@ -42,7 +46,7 @@ def test_any_exception_while_decoding_is_a_malformed_message(monkeypatch):
     def broken(body):
         raise UnicodeError("a decoder bug")
 
-    monkeypatch.setattr(queue_module, "json", type("Json", (), {"loads": staticmethod(broken)}))
+    monkeypatch.setattr(ids_module, "json", type("Json", (), {"loads": staticmethod(broken)}))
     with pytest.raises(MalformedMessage, match=r"not JSON \(UnicodeError\)"):
         decode_message('{"job_id": "x"}')
 

@@ -4,11 +4,12 @@ import json
 
 import pytest
 
+from chalicelib.adapters.storage import LocalStorage
 from chalicelib.errors import JobNotFound, ResultsNotReady
-from chalicelib.jobs import COMPLETED, InMemoryJobStore
-from chalicelib.queries import JobQueries
-from chalicelib.results import results_page
-from chalicelib.storage import LocalStorage
+from chalicelib.jobs.queries import JobQueries
+from chalicelib.jobs.record import COMPLETED
+from chalicelib.jobs.store import InMemoryJobStore
+from chalicelib.results.pages import results_page
 from tests.support.jobs import new_job
 
 

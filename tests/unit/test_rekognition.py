@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from app import answer_of
+from chalicelib.errors import VideoJobsError
 from chalicelib.rekognition import label_results, model, text_results, tokens
-from chalicelib.rekognition.errors import RekognitionError
 from chalicelib.rekognition.get import video_metadata
 from chalicelib.rekognition.labels import LABELS, label_info
 from tests.support.rekognition_shapes import count_members, output_shape, problems
@@ -16,10 +17,10 @@ KEY = b"test-key"
 JOB = "0b0e8f5e-3c59-4f3a-9d0b-5a1f6f3f0c11"
 
 
-def refused(operation: str, params: dict) -> RekognitionError:
-    with pytest.raises(RekognitionError) as caught:
+def refused(operation: str, params: dict) -> VideoJobsError:
+    with pytest.raises(VideoJobsError) as caught:
         model.validate(operation, params)
-    assert caught.value.code == "InvalidParameterException"
+    assert answer_of(caught.value).aws_type == "InvalidParameterException"
     return caught.value
 
 
@@ -78,9 +79,9 @@ def test_the_server_enforces_maximums_patterns_and_enums(operation, params, word
 
 @pytest.mark.parametrize("raw", [b"[]", b"nope", b'{"MinConfidence": NaN}', b"\xff", b"[" * 5000])
 def test_a_body_that_is_not_a_json_object_is_refused(raw):
-    with pytest.raises(RekognitionError) as caught:
+    with pytest.raises(VideoJobsError) as caught:
         model.parse_body(raw)
-    assert caught.value.code == "InvalidParameterException"
+    assert answer_of(caught.value).aws_type == "InvalidParameterException"
 
 
 def test_an_empty_body_is_an_empty_request():
@@ -105,9 +106,9 @@ def test_a_token_reads_back_its_offset_and_nothing_else_passes():
         (JOB, "view", "not base64 !!"),
         (JOB, "view", "LTEuYWJj"),  # "-1.abc"
     ]:
-        with pytest.raises(RekognitionError) as caught:
+        with pytest.raises(VideoJobsError) as caught:
             tokens.read(KEY, job_id, view, candidate)
-        assert caught.value.code == "InvalidPaginationTokenException"
+        assert answer_of(caught.value).aws_type == "InvalidPaginationTokenException"
     assert len(tokens.issue(KEY, JOB, "view", 10**8)) <= 255
 
 

@@ -10,13 +10,14 @@ import logging
 
 import pytest
 
+from chalicelib.analysis.worker import JobWorker
 from chalicelib.errors import Conflict, InvalidVideo, ServiceUnavailable
-from chalicelib.ids import new_job_id, video_path
-from chalicelib.jobs import COMPLETED, FAILED, JobRecord
-from chalicelib.rekognition import publish_notice
+from chalicelib.jobs.ids import decode_message, new_job_id, video_path
+from chalicelib.jobs.options import JobOptions
+from chalicelib.jobs.record import COMPLETED, FAILED, JobRecord
+from chalicelib.notices.publisher import InMemoryPublisher
+from chalicelib.rekognition.notices import publish_notice
 from chalicelib.rekognition.start import analyzer_filters, pipeline_for
-from chalicelib.submissions import JobOptions
-from chalicelib.worker import JobWorker
 from tests.support.jobs import new_job
 from tests.support.pipelines import FakePipelines
 
@@ -48,7 +49,7 @@ def test_a_copied_video_becomes_a_pending_job_with_its_request(submissions, part
     job = jobs.get(job_id)
     assert copied == [job.input_path] and storage.load_file(job.input_path)
     assert job.options == {"rekognition": REQUEST} and job.pipeline_id == LABELS_PIPELINE
-    assert queue.dequeue().job_id == job_id and queue.backlog() == 0
+    assert decode_message(queue.dequeue().body) == job_id and queue.backlog() == 0
 
 
 def test_a_repeated_token_returns_the_first_job_and_a_changed_request_conflicts(submissions, parts):
@@ -104,16 +105,6 @@ def test_the_worker_hook_sees_the_job_once_its_final_status_is_written(parts, ou
     assert worker.process(job.job_id) is False and len(seen) == 1  # a duplicate: no second call
 
 
-class FakeSns:
-    def __init__(self, error: Exception | None = None):
-        self.error, self.published = error, []
-
-    def publish(self, **params):
-        if self.error:
-            raise self.error
-        self.published.append(params)
-
-
 def finished(jobs, status: str, request: dict | None) -> JobRecord:
     """A job that ended with ``status``, started by ``request`` (None: an ordinary job)."""
     job_id = new_job_id()
@@ -129,19 +120,19 @@ def finished(jobs, status: str, request: dict | None) -> JobRecord:
 
 @pytest.mark.parametrize(("status", "word"), [(COMPLETED, "SUCCEEDED"), (FAILED, "FAILED")])
 def test_the_notice_goes_to_the_topic_in_rekognition_format(parts, status, word):
-    sns, job = FakeSns(), finished(parts[2], status, REQUEST)
-    publish_notice(job, lambda: sns)
-    (published,) = sns.published
-    assert published["TopicArn"] == REQUEST["NotificationChannel"]["SNSTopicArn"]
-    notice = json.loads(published["Message"])
+    topic = REQUEST["NotificationChannel"]["SNSTopicArn"]
+    publisher, job = InMemoryPublisher([topic]), finished(parts[2], status, REQUEST)
+    publish_notice(job, lambda: publisher)
+    (published,) = publisher.published(topic)
+    notice = json.loads(published.message)
     assert notice["JobId"] == job.job_id and notice["Status"] == word
     assert notice["API"] == "LABEL_DETECTION" and notice["JobTag"] == "dogs-1"
     assert notice["Video"] == {"S3ObjectName": "dog.mp4", "S3Bucket": "customer-videos"}
 
 
-def test_no_channel_no_notice_and_no_sns_client(parts):
+def test_no_channel_no_notice_and_no_publisher(parts):
     def no_client():
-        raise AssertionError("an SNS client was built for a job without a channel")
+        raise AssertionError("a publisher was built for a job without a channel")
 
     publish_notice(finished(parts[2], COMPLETED, None), no_client)
     without = {key: value for key, value in REQUEST.items() if key != "NotificationChannel"}
@@ -151,7 +142,7 @@ def test_no_channel_no_notice_and_no_sns_client(parts):
 def test_a_refused_notice_is_logged_not_raised(parts, caplog):
     job = finished(parts[2], COMPLETED, REQUEST)
     with caplog.at_level(logging.ERROR):
-        publish_notice(job, lambda: FakeSns(ConnectionError("no such topic")))
+        publish_notice(job, InMemoryPublisher)  # a publisher that has no such topic
     assert f"could not publish the notice of job {job.job_id}" in caplog.text
 
 

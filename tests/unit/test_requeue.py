@@ -1,8 +1,9 @@
 """infra.resources.requeue_unfinished on the in-memory store: what the local stack re-sends after
 the emulator starts (moto keeps no SQS state across a restart), and with what delay."""
 
-from chalicelib.jobs import COMPLETED, PENDING, UPLOADING, InMemoryJobStore
-from chalicelib.queue import decode_message
+from chalicelib.jobs.ids import decode_message
+from chalicelib.jobs.record import COMPLETED, PENDING, UPLOADING
+from chalicelib.jobs.store import InMemoryJobStore
 from infra.resources import requeue_unfinished
 from tests.support.jobs import new_job
 

@@ -7,13 +7,15 @@ import logging
 
 import pytest
 
-from app import http_status
-from chalicelib import errors, result_pieces
-from chalicelib.jobs import InMemoryJobStore
-from chalicelib.queries import JobQueries
-from chalicelib.result_pieces import PIECE_MAX_BYTES, piece_path, read_document, split
-from chalicelib.results import encode, results_page
-from chalicelib.storage import LocalStorage
+from app import answer_of
+from chalicelib import errors
+from chalicelib.adapters.storage import LocalStorage
+from chalicelib.jobs.queries import JobQueries
+from chalicelib.jobs.store import InMemoryJobStore
+from chalicelib.results import pieces
+from chalicelib.results.document import encode
+from chalicelib.results.pages import results_page
+from chalicelib.results.pieces import PIECE_MAX_BYTES, piece_path, read_document, split
 from tests.support.jobs import new_job
 
 
@@ -57,7 +59,7 @@ def completed(jobs, storage, doc, *, old_layout=False):
     if old_layout:  # one file, as results were stored before pieces
         storage.save_file(encode(doc), head)
     else:
-        result_pieces.write(storage, head, doc)
+        pieces.write(storage, head, doc)
     jobs.claim(job.job_id, "w", 60)
     jobs.complete(job.job_id, owner="w", output_path=head)
     return job
@@ -151,11 +153,11 @@ def test_damaged_results_answer_a_clear_error_naming_the_job(parts, damage, capl
     else:
         storage.save_file(b"[{}]", piece)
     with (
-        caplog.at_level(logging.ERROR, logger="chalicelib.queries"),
+        caplog.at_level(logging.ERROR, logger="chalicelib.jobs.queries"),
         pytest.raises(errors.ResultsDamaged) as raised,
     ):
         queries.results(job.job_id, results_page(None))
     assert job.job_id in raised.value.message and "submit the video again" in raised.value.message
-    assert http_status(raised.value) == 500  # not the caller's fault; its own documented code
+    assert answer_of(raised.value).status == 500  # not the caller's fault; its own documented code
     errors_logged = [r.job_id for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors_logged == [job.job_id]  # (INFO lines of the setup show once app set levels)

@@ -2,8 +2,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from chalicelib.assembly import build_document
-from chalicelib.results import FrameResult, encode
+from chalicelib.results.assembly import build_document
+from chalicelib.results.document import FrameResult, encode
 
 
 @dataclass(frozen=True)

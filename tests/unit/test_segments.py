@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from chalicelib.segments import GAP_TOLERANCE, label_segments, text_spans
+from chalicelib.results.segments import GAP_TOLERANCE, label_segments, text_spans
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ import pytest
 
 from chalicelib.config import load_settings
 from chalicelib.errors import BadRequest, JobNotFound, UnknownPipeline, quoted, quoted_list
-from chalicelib.ids import parse_job_id
-from chalicelib.results import results_page
-from chalicelib.submissions import parse_job_options
+from chalicelib.intake.params import parse_job_options
+from chalicelib.jobs.ids import parse_job_id
+from chalicelib.results.pages import results_page
 
 LONG = "x" * 5000
 

@@ -5,8 +5,9 @@ from dataclasses import replace
 import pytest
 
 from chalicelib.errors import Conflict, InvalidVideo, PayloadTooLarge, ServiceUnavailable
-from chalicelib.jobs import PENDING
-from chalicelib.submissions import JobOptions
+from chalicelib.jobs.ids import decode_message
+from chalicelib.jobs.options import JobOptions
+from chalicelib.jobs.record import PENDING
 
 
 def test_submit_stores_records_and_queues(submissions, parts, tiny_mp4):
@@ -18,7 +19,7 @@ def test_submit_stores_records_and_queues(submissions, parts, tiny_mp4):
     assert stored.enqueued_at is not None and job.status == PENDING and job.sample_fps == 2.0
     assert job.options == {}
     assert storage.load_file(job.input_path) == data
-    assert queue.dequeue().job_id == job.job_id
+    assert decode_message(queue.dequeue().body) == job.job_id
 
 
 def test_a_failed_job_write_leaves_no_video_and_no_message(submissions, parts, tiny_mp4):

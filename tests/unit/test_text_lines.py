@@ -2,7 +2,7 @@
 
 import pytest
 
-from chalicelib.text_lines import (
+from chalicelib.results.text_lines import (
     LONE_GLYPH_MAX_HEIGHT,
     Glyph,
     TextFilter,

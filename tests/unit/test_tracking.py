@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from chalicelib.tracking import IOU_MIN, MAX_MISSED, Tracker, iou
+from chalicelib.results.tracking import IOU_MIN, MAX_MISSED, Tracker, iou
 
 
 @dataclass(frozen=True)

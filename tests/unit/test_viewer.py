@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import viewer
+from chalicelib.adapters.storage import LocalStorage
 from chalicelib.errors import JobNotFound
-from chalicelib.ids import new_job_id
-from chalicelib.jobs import InMemoryJobStore
-from chalicelib.storage import LocalStorage
-from chalicelib.viewer import JobViewer
+from chalicelib.jobs.ids import new_job_id
+from chalicelib.jobs.store import InMemoryJobStore
+from chalicelib.viewer import page as viewer
+from chalicelib.viewer.page import JobViewer
 from tests.support.jobs import new_job
 
 HOSTILE = "bad </script><script>alert(1)</script> & <!-- video"

@@ -7,13 +7,14 @@ import time
 
 import pytest
 
+from chalicelib.adapters.queue import encode_message
+from chalicelib.adapters.storage import LocalStorage
+from chalicelib.analysis.worker import INTERNAL_ERROR, STAGES, JobWorker, WorkerSettings
 from chalicelib.errors import InvalidVideo
-from chalicelib.ids import new_job_id
-from chalicelib.jobs import COMPLETED, FAILED, RUNNING, InMemoryJobStore
-from chalicelib.queue import encode_message
-from chalicelib.result_pieces import read_document
-from chalicelib.storage import LocalStorage
-from chalicelib.worker import INTERNAL_ERROR, STAGES, JobWorker
+from chalicelib.jobs.ids import new_job_id
+from chalicelib.jobs.record import COMPLETED, FAILED, RUNNING
+from chalicelib.jobs.store import InMemoryJobStore
+from chalicelib.results.pieces import read_document
 from tests.support.jobs import new_job
 from tests.support.pipelines import FakePipelines
 
@@ -33,8 +34,9 @@ def pending_job(jobs, storage, sample_fps=None):
     return new_job(jobs, storage=storage, sample_fps=sample_fps)
 
 
-def worker(jobs, storage, outcome=None, **options):
-    return JobWorker(storage=storage, jobs=jobs, pipelines=FakePipelines(outcome), **options)
+def worker(jobs, storage, outcome=None, **settings):
+    return JobWorker(storage=storage, jobs=jobs, pipelines=FakePipelines(outcome),
+                     settings=WorkerSettings(**settings))  # fmt: skip
 
 
 def test_process_runs_the_pipeline_and_stores_results(jobs, storage):
@@ -113,16 +115,13 @@ def test_a_running_job_with_a_live_lease_is_not_taken(jobs, storage):
 def test_a_worker_that_lost_its_lease_neither_stores_nor_finishes(jobs, storage):
     job = pending_job(jobs, storage)
 
-    class TakenOverMidway(FakePipelines):
-        def run_on_file(
-            self, file_path, pipeline_id=None, *, sample_fps=None, options=None, timings=None
-        ):
-            held = jobs.get(job.job_id)  # this worker is presumed dead: another takes over
-            jobs.release_lease(job.job_id, held.lease_owner)
-            jobs.claim(job.job_id, "the-successor", lease_s=60)
-            return super().run_on_file(file_path, pipeline_id, sample_fps=sample_fps)
+    def take_over() -> None:
+        held = jobs.get(job.job_id)  # this worker is presumed dead: another takes over
+        jobs.release_lease(job.job_id, held.lease_owner)
+        jobs.claim(job.job_id, "the-successor", lease_s=60)
 
-    w = JobWorker(storage=storage, jobs=jobs, pipelines=TakenOverMidway(), lease_s=0.3)
+    w = worker(jobs, storage, lease_s=0.3)
+    w.pipelines.before_analysis = take_over
     assert w.process(job.job_id) is False
     stored = jobs.get(job.job_id)
     assert stored.status == RUNNING and stored.lease_owner == "the-successor"
@@ -165,7 +164,7 @@ def test_temp_files_are_removed_even_on_failure(jobs, storage, monkeypatch, tmp_
 )
 def test_messages_naming_no_job_are_logged_and_dropped(jobs, storage, caplog, body, logged):
     job = pending_job(jobs, storage)
-    with caplog.at_level(logging.WARNING, logger="chalicelib.worker"):
+    with caplog.at_level(logging.WARNING, logger="chalicelib.analysis.worker"):
         assert worker(jobs, storage).handle_message(body) is False
     assert logged in caplog.text
     assert jobs.get(job.job_id) == job  # nothing else was touched
@@ -176,7 +175,7 @@ def test_each_transition_and_the_finished_job_are_logged_with_fields(jobs, stora
     with caplog.at_level(logging.INFO):
         worker(jobs, storage).process(job.job_id)
     mine = [r for r in caplog.records if getattr(r, "job_id", None) == job.job_id]
-    stages = [(r.stage, r.attempt) for r in mine if r.name == "chalicelib.jobs"]
+    stages = [(r.stage, r.attempt) for r in mine if r.name == "chalicelib.jobs.store"]
     assert stages == [(RUNNING, 1), (COMPLETED, 1)]
     (finished,) = [r for r in mine if hasattr(r, "stage_seconds")]
     assert finished.stage == COMPLETED and list(finished.stage_seconds) == list(STAGES)

@@ -1,0 +1,102 @@
+"""The registry of analysis pipelines (id -> where its implementation lives) and the ``Pipeline``
+protocol every one of them implements.
+
+Entries are import paths, resolved lazily, so the API can validate a ``pipeline_id`` at submit
+time without importing any ML code (cold starts stay light); only the analyzer resolves them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from chalicelib.config import Settings
+from chalicelib.errors import UnknownPipeline, quoted
+from chalicelib.jobs.options import JobOptions
+
+PIPELINES: dict[str, str] = {
+    "yolo_ocr": "chalicelib.analysis.pipeline:YoloOcrPipeline",
+    "yolo_ocr_fast": "chalicelib.analysis.pipeline:YoloOcrFastPipeline",
+    "yolo": "chalicelib.analysis.pipeline:YoloPipeline",
+    "ocr": "chalicelib.analysis.pipeline:OcrPipeline",
+}
+VideoPath = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class SliceOutcome:
+    """Where one call of ``Pipeline.analyze`` left the video: ``done`` (its end was reached),
+    else ``state`` goes into the next call; ``sampling`` is complete once done."""
+
+    done: bool
+    state: dict
+    video: dict
+    sampling: dict
+
+
+class Pipeline(Protocol):
+    """What the worker runs (``chalicelib/analysis/slices.py``): built once per process from the
+    settings, so its models load once and are reused across jobs."""
+
+    pipeline_id: str
+
+    def analyze(
+        self,
+        file_path: VideoPath,
+        *,
+        sample_fps: float,
+        emit: Callable[[Any], None],
+        options: JobOptions | None = None,
+        state: dict | None = None,
+        stop: Callable[[], bool] | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> SliceOutcome:
+        """Hand each analyzed frame (a ``FrameResult``) to ``emit``, in order, from where
+        ``state`` left off, until the video ends or ``stop()``; ``timings`` gets seconds per
+        stage (``decode``, ``detect``, ``ocr``, ...)."""
+        ...
+
+    def fields(self, options: JobOptions | None, outcome: SliceOutcome) -> dict:
+        """What the results document says besides its frames: ``pipeline_id``, ``options``,
+        ``models``, ``video``, ``sampling``."""
+        ...
+
+
+def check_pipeline_id(pipeline_id: str) -> str:
+    if pipeline_id not in PIPELINES:
+        known = ", ".join(sorted(PIPELINES))
+        raise UnknownPipeline(f"unknown pipeline {quoted(pipeline_id)}: choose one of {known}")
+    return pipeline_id
+
+
+def resolve(pipeline_id: str) -> Callable[[Settings], Pipeline]:
+    """The pipeline's class (or factory); imports its module on first use."""
+    module_name, _, attribute = PIPELINES[check_pipeline_id(pipeline_id)].partition(":")
+    factory: Callable[[Settings], Pipeline] = getattr(
+        importlib.import_module(module_name), attribute
+    )
+    return factory
+
+
+class Pipelines:
+    """One instance of each registered pipeline per process, built on first use."""
+
+    def __init__(self, settings: Settings):
+        self._settings = settings
+        self._instances: dict[str, Pipeline] = {}
+
+    def pipeline(self, pipeline_id: str | None) -> Pipeline:
+        """``pipeline_id`` None: the deployment's default."""
+        chosen = pipeline_id or self._settings.default_pipeline
+        if chosen not in self._instances:
+            self._instances[chosen] = resolve(chosen)(self._settings)
+        return self._instances[chosen]
+
+
+class PipelineSource(Protocol):
+    """What the worker needs of ``Pipelines`` (tests hand it stand-ins)."""
+
+    def pipeline(self, pipeline_id: str | None) -> Pipeline: ...

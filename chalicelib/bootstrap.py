@@ -1,0 +1,250 @@
+"""The composition root: the one place that builds adapters and use cases from settings.
+
+Handlers call ``services()`` (cached per process, like a Lambda container) and then one use case
+on it; tests call ``services.cache_clear()`` after changing the environment. Nothing here runs at
+import time, so moto's in-process mocks catch every client.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+from chalicelib.access.authenticator import Authenticator, view_key
+from chalicelib.access.dynamo_keys import DynamoKeyStore
+from chalicelib.access.keys import KeyStore
+from chalicelib.access.secrets import KmsSecretBox
+from chalicelib.adapters.queue import SqsQueue
+from chalicelib.adapters.storage import S3Storage
+from chalicelib.analysis.registry import Pipelines
+from chalicelib.config import AUTH_REQUIRED, LOCAL_SIGNING_KEY, LOCAL_STAGE, Settings, load_settings
+from chalicelib.intake.dynamo_idempotency import DynamoIdempotencyKeys
+from chalicelib.intake.submissions import Submissions
+from chalicelib.jobs.dynamo import DynamoJobStore
+from chalicelib.jobs.queries import JobQueries
+from chalicelib.jobs.reconcile import ReconcileReport, reconcile
+from chalicelib.jobs.record import JobRecord
+from chalicelib.jobs.store import JobStore
+from chalicelib.notices.events import Notifier
+from chalicelib.notices.publisher import Publisher, SnsPublisher
+from chalicelib.rekognition.api import RekognitionApi, StartLimits
+from chalicelib.rekognition.notices import publish_notice
+from chalicelib.viewer.page import JobViewer
+
+if TYPE_CHECKING:  # the API's routes never build these: their imports wait (cold starts)
+    from chalicelib.analysis.worker import JobWorker
+    from chalicelib.notices.delivery import Courier
+
+
+@dataclass(frozen=True)
+class Services:
+    """The adapters, and the use cases built on them (each built on first use)."""
+
+    settings: Settings
+    storage: S3Storage
+    queue: SqsQueue
+    jobs: JobStore
+
+    @functools.cached_property
+    def submissions(self) -> Submissions:
+        settings = self.settings
+        return Submissions(
+            storage=self.storage,
+            queue=self.queue,
+            jobs=self.jobs,
+            keys=DynamoIdempotencyKeys(
+                settings.table_name, region=settings.region, host=settings.aws_endpoint
+            ),
+            settings=settings,
+        )
+
+    @functools.cached_property
+    def queries(self) -> JobQueries:
+        return JobQueries(jobs=self.jobs, storage=self.storage)
+
+    @functools.cached_property
+    def viewer(self) -> JobViewer:
+        return JobViewer(
+            jobs=self.jobs, storage=self.storage, url_expiry_s=self.settings.view_url_expiry_s
+        )
+
+    @functools.cached_property
+    def worker(self) -> JobWorker:
+        """Only the analyzer builds this (its pipelines load ML code on first use)."""
+        from chalicelib.analysis.worker import JobWorker, WorkerSettings
+
+        return JobWorker(
+            storage=self.storage,
+            jobs=self.jobs,
+            pipelines=Pipelines(self.settings),
+            settings=WorkerSettings.of(self.settings),
+            queue=self.queue,
+            on_finish=self.announce,
+        )
+
+    def announce(self, job: JobRecord) -> None:
+        """A final job's notices: the events topic and its webhook, and the Rekognition
+        NotificationChannel of a Rekognition API job. Never raises."""
+        self.notifier.announce(job)
+        publish_notice(job, lambda: self.publisher)
+
+    @functools.cached_property
+    def notifier(self) -> Notifier:
+        notices, sqs = self.settings.notices, aws_client("sqs", self.settings)
+
+        @functools.cache  # the template passes the ARN; locally CreateTopic is a look-up
+        def topic_arn() -> str:
+            return notices.topic_arn or self.publisher.topic_arn(notices.topic)
+
+        @functools.cache
+        def notices_url() -> str:
+            return str(sqs.get_queue_url(QueueName=notices.queue_name)["QueueUrl"])
+
+        return Notifier(
+            publisher=self.publisher,
+            topic_arn=topic_arn,
+            sqs=sqs,
+            notices_url=notices_url,
+            public_url=notices.public_url,
+        )
+
+    @functools.cached_property
+    def rekognition(self) -> RekognitionApi:
+        """The Rekognition Video-compatible API (POST /)."""
+        limits = StartLimits(self.settings.max_upload_bytes, self.settings.max_queued_jobs)
+        return RekognitionApi(
+            jobs=self.jobs,
+            storage=self.storage,
+            queue=self.queue,
+            submissions=self.submissions,
+            limits=limits,
+            signing_key=self.signing_key,
+        )
+
+    @functools.cached_property
+    def signing_key(self) -> bytes:
+        """Signs NextTokens and viewer links: on AWS a generated secret read once per container,
+        so nobody can mint a link from ids alone; the published local key is refused once auth
+        is required anywhere but on the local stage."""
+        settings = self.settings
+        if settings.signing_key_arn:
+            secrets = aws_client("secretsmanager", settings)
+            return secrets.get_secret_value(SecretId=settings.signing_key_arn)[
+                "SecretString"
+            ].encode()
+        published = settings.pagination_key == LOCAL_SIGNING_KEY.encode()
+        if settings.auth == AUTH_REQUIRED and settings.stage != LOCAL_STAGE and published:
+            raise RuntimeError(
+                "VIDEO_JOBS_AUTH is required but tokens would be signed with the published local "
+                "key: set VIDEO_JOBS_SIGNING_KEY_ARN (the template does) or "
+                "VIDEO_JOBS_PAGINATION_KEY"
+            )
+        return settings.pagination_key
+
+    @functools.cached_property
+    def keys(self) -> KeyStore:
+        """Tenants' access keys, in the jobs table."""
+        return access_key_store(self.settings)
+
+    @functools.cached_property
+    def secrets(self) -> KmsSecretBox:
+        """Encrypts and decrypts access keys' secrets (KMS; moto's locally)."""
+        return secret_box(self.settings)
+
+    @functools.cached_property
+    def auth(self) -> Authenticator:
+        """Who the caller is (chalicelib/access/authenticator.py); everyone is PUBLIC with auth off."""
+        return Authenticator(
+            required=self.settings.auth == AUTH_REQUIRED,
+            keys=self.keys,
+            secrets=lambda: self.secrets,
+            view_key=view_key(self.signing_key),
+            view_ttl_s=self.settings.view_url_expiry_s,
+        )
+
+    @functools.cached_property
+    def publisher(self) -> Publisher:
+        """Publishes job events and Rekognition notices (built on first use)."""
+        return SnsPublisher(aws_client("sns", self.settings))
+
+    def reconcile(self, now: float | None = None) -> ReconcileReport:
+        """The sweep that re-queues stranded jobs (scheduled on AWS, every 30 s locally)."""
+        return reconcile(
+            self.jobs,
+            self.queue,
+            stale_after_s=self.settings.stale_after_s,
+            redelivery_s=self.settings.visibility_timeout_s,
+            now=now,
+        )
+
+
+@functools.cache
+def _session() -> boto3.session.Session:
+    return boto3.session.Session()  # one per process: creating sessions reloads service models
+
+
+def aws_client(name: str, settings: Settings) -> Any:
+    """A boto3 client for ``name`` aimed at real AWS or the configured emulator."""
+    config = Config(retries={"max_attempts": 4, "mode": "standard"})
+    if name == "s3":  # path-style URLs work against emulators; SigV4 for presigned URLs
+        config = config.merge(Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
+    return _session().client(
+        name, region_name=settings.region, endpoint_url=settings.aws_endpoint, config=config
+    )
+
+
+def job_store(settings: Settings) -> DynamoJobStore:
+    return DynamoJobStore(settings.table_name, region=settings.region, host=settings.aws_endpoint)
+
+
+def access_key_store(settings: Settings) -> DynamoKeyStore:
+    """Tenants' access keys (the API's authenticator, and ``infra.keys`` for operators)."""
+    return DynamoKeyStore(settings.table_name, region=settings.region, host=settings.aws_endpoint)
+
+
+def secret_box(settings: Settings) -> KmsSecretBox:
+    """Encrypts access keys' secrets under the stage's KMS key."""
+    return KmsSecretBox(aws_client("kms", settings), settings.keys_kms_key)
+
+
+@functools.cache
+def services() -> Services:
+    settings = load_settings()
+    sqs = aws_client("sqs", settings)
+    queue_url = sqs.get_queue_url(QueueName=settings.queue_name)["QueueUrl"]
+    return Services(
+        settings,
+        S3Storage(aws_client("s3", settings), settings.bucket),
+        SqsQueue(sqs, queue_url),
+        job_store(settings),
+    )
+
+
+def _webhook_secret(settings: Settings) -> str | None:
+    """On AWS the key lives in Secrets Manager (named by ARN), never in a plain variable."""
+    notices = settings.notices
+    if notices.secret_arn:
+        secrets = aws_client("secretsmanager", settings)
+        return str(secrets.get_secret_value(SecretId=notices.secret_arn)["SecretString"])
+    return notices.secret
+
+
+@functools.cache
+def courier() -> Courier:
+    """What the deliver_notice function needs: the notices queues and the signing key."""
+    settings = load_settings()
+    sqs, notices = aws_client("sqs", settings), settings.notices
+    from chalicelib.notices.delivery import Courier
+
+    return Courier(
+        sqs=sqs,
+        queue_url=sqs.get_queue_url(QueueName=notices.queue_name)["QueueUrl"],
+        dlq_url=sqs.get_queue_url(QueueName=notices.dlq_name)["QueueUrl"],
+        settings=settings.notices,
+        secret=_webhook_secret(settings),
+        allow_loopback=settings.stage == LOCAL_STAGE,
+    )

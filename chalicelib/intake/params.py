@@ -1,0 +1,96 @@
+"""Per-job options from a request's query parameters, each bad value a ``BadRequest`` that says
+what to fix."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from chalicelib.analysis.labels import known_class_names, unknown_labels
+from chalicelib.analysis.registry import check_pipeline_id
+from chalicelib.config import (
+    DEFAULT_TEXT_SCRIPTS,
+    LOCAL_STAGE,
+    MAX_SAMPLE_FPS,
+    MIN_SAMPLE_FPS,
+    TEXT_SCRIPTS,
+    Settings,
+)
+from chalicelib.errors import BadRequest, quoted, quoted_list
+from chalicelib.jobs.options import JobOptions
+from chalicelib.notices.callbacks import check_callback_url
+
+# ASCII digits only: float() also takes "1_0" (10), " 2 " and Arabic-Indic digits.
+_DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?")
+_NUMBER_PARAMS = ("sample_fps", "min_confidence", "text_min_confidence")
+_LIST_PARAMS = ("labels", "exclude_labels")
+PARAMS = ("pipeline_id", *_NUMBER_PARAMS, *_LIST_PARAMS, "text_scripts", "callback_url")
+
+
+def parse_job_options(params: Mapping[str, str] | None, settings: Settings) -> JobOptions:
+    """Per-job options from query parameters; each bad value is a BadRequest saying what to fix."""
+    params = params or {}
+    unknown = set(params) - set(PARAMS)
+    if unknown:
+        raise BadRequest(
+            f"unknown query parameter(s) {quoted_list(unknown)}: the accepted ones are "
+            + ", ".join(PARAMS)
+        )
+    values: dict[str, Any] = {
+        "pipeline_id": check_pipeline_id(params.get("pipeline_id", settings.default_pipeline))
+    }
+    if "sample_fps" in params:
+        values["sample_fps"] = _number(
+            params, "sample_fps", MIN_SAMPLE_FPS, MAX_SAMPLE_FPS,
+            "frames analyzed per second of video",
+        )  # fmt: skip
+    for name, what in (("min_confidence", "objects"), ("text_min_confidence", "text lines")):
+        if name in params:
+            values[name] = _number(params, name, 0.0, 1.0, f"the lowest confidence of {what}")
+    for name in _LIST_PARAMS:
+        if name in params:
+            values[name] = _label_list(params[name], name, settings)
+    # An unencoded "+" in a URL arrives as a space: "latin chinese" means "latin+chinese".
+    scripts = "+".join(params.get("text_scripts", DEFAULT_TEXT_SCRIPTS).split())
+    if scripts not in TEXT_SCRIPTS:
+        raise BadRequest(
+            f"text_scripts must be one of {', '.join(TEXT_SCRIPTS)}, got {quoted(scripts)}"
+        )
+    values["text_scripts"] = scripts
+    callback_url = params.get("callback_url")
+    if callback_url is not None:  # resolved and checked now; again at each delivery
+        check_callback_url(callback_url, allow_loopback=settings.stage == LOCAL_STAGE)
+        values["callback_url"] = callback_url
+    return JobOptions(**values)
+
+
+def _number(params: Mapping[str, str], name: str, low: float, high: float, meaning: str) -> float:
+    raw = params[name]
+    value = float(raw) if _DECIMAL.fullmatch(raw) else None  # no 1_0, nan, inf, other digits
+    if value is None or not low <= value <= high:
+        raise BadRequest(
+            f"{name} must be a decimal number from {low:g} to {high:g} ({meaning}, e.g. 0.5), "
+            f"got {quoted(raw)}"
+        )
+    return value
+
+
+def _label_list(raw: str, name: str, settings: Settings) -> tuple[str, ...]:
+    labels = tuple(label.strip() for label in raw.split(","))
+    if not raw.strip() or "" in labels:
+        raise BadRequest(
+            f"{name} must be a comma-separated list of class names without empty entries, "
+            f"e.g. {name}=person,dog; got {quoted(raw)}"
+        )
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise BadRequest(f"{name} names {', '.join(repeated)} more than once: list each once")
+    known = known_class_names(settings)
+    wrong = [] if known is None else unknown_labels(labels, known)
+    if wrong:
+        raise BadRequest(
+            f"{name}: unknown class name(s) {quoted_list(wrong)}; "
+            f"the model's classes are: {', '.join(known or ())}"
+        )
+    return labels

@@ -1,0 +1,308 @@
+"""Accepting work: direct submits and the presigned large-upload flow.
+
+``Submissions`` is the use case over the ports (storage, queue, job store, idempotency keys)
+that the composition root builds; ``app.py`` only parses HTTP and renders. Order of writes at submit: video to
+storage, then the job row, then the queue message, so nothing is queued that cannot be found.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chalicelib.adapters.queue import QueueService
+from chalicelib.adapters.storage import S3Storage, StorageService
+from chalicelib.analysis.mp4 import validate_mp4, validate_mp4_bytes
+from chalicelib.config import (
+    LIMIT_RETRY_AFTER_S,
+    MAX_PRESIGNED_PUT_BYTES,
+    Settings,
+)
+from chalicelib.errors import (
+    Conflict,
+    JobNotFound,
+    ObjectChanged,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    TooManyJobs,
+    VideoJobsError,
+)
+from chalicelib.intake import idempotency
+from chalicelib.intake.idempotency import IdempotencyKeys
+from chalicelib.intake.params import parse_job_options
+from chalicelib.jobs.ids import new_job_id, parse_job_id, video_path
+from chalicelib.jobs.options import JobOptions
+from chalicelib.jobs.record import PENDING, UPLOADING, JobRecord
+from chalicelib.jobs.store import JobStore
+from chalicelib.jobs.tenancy import PUBLIC, Caller
+
+log = logging.getLogger(__name__)
+UPLOAD_CONTENT_TYPE = "video/mp4"
+
+
+def _too_large(size: int, limit: int, advice: str) -> PayloadTooLarge:
+    return PayloadTooLarge(f"video is {size} bytes, above the {limit}-byte limit: {advice}")
+
+
+def _step(step: Callable[[], Any], what: str, undo: Callable[[], None] | None = None) -> Any:
+    """Run one step of accepting a request; its failure is a 503 after ``undo``."""
+    try:
+        return step()
+    except VideoJobsError:
+        raise
+    except Exception:
+        log.exception("could not %s", what)
+        if undo is not None:
+            try:
+                undo()
+            except Exception:
+                log.exception("clean-up after a failed submit also failed")
+        raise ServiceUnavailable(
+            f"could not {what} right now; nothing was accepted, please try again"
+        ) from None
+
+
+@dataclass(frozen=True)
+class UploadTicket:
+    job: JobRecord
+    url: str
+    headers: dict[str, str]
+    expires_at: str
+    max_bytes: int
+
+
+class Submissions:
+    """Submit, create an upload, start it: each a few checks and writes over the ports."""
+
+    def __init__(
+        self,
+        *,
+        storage: StorageService,
+        queue: QueueService,
+        jobs: JobStore,
+        keys: IdempotencyKeys,
+        settings: Settings,
+    ):
+        self.storage, self.queue, self.jobs, self.keys = storage, queue, jobs, keys
+        self.settings = settings
+
+    def parse_options(self, params: Mapping[str, str] | None) -> JobOptions:
+        return parse_job_options(params, self.settings)
+
+    def submit(
+        self,
+        data: bytes,
+        options: JobOptions,
+        *,
+        idempotency_key: str | None = None,
+        caller: Caller = PUBLIC,
+    ) -> JobRecord:
+        """Accept a video sent in the request body (see ``_accept`` for the guarantees). A
+        retry of an accepted request with the same idempotency key returns the job it created."""
+        limit = self.settings.max_direct_upload_bytes
+        if len(data) > limit:
+            advice = "use POST /video/uploads to get a presigned upload URL for large files"
+            raise _too_large(len(data), limit, advice)
+        validate_mp4_bytes(data)
+        chosen = options.row_options()  # none chosen: the same print as before these options
+        request = idempotency.fingerprint(
+            data,
+            options.pipeline_id,
+            repr(options.sample_fps),
+            *([json.dumps(chosen, sort_keys=True)] if chosen else []),
+        )
+        store = functools.partial(self.storage.save_file, data)
+        job, earlier = self._accept(store, "store", options, idempotency_key, request, caller)
+        if earlier is not None:
+            return self._replayed(earlier)
+        log.info(
+            "job %s submitted (%d bytes, pipeline %s)",
+            job.job_id,
+            len(data),
+            options.pipeline_id,
+            extra={"job_id": job.job_id, "stage": PENDING},
+        )
+        return job
+
+    def submit_copied(
+        self,
+        copy_into: Callable[[str], None],
+        options: JobOptions,
+        *,
+        idempotency_key: str | None = None,
+        request_fingerprint: str = "",
+        caller: Caller = PUBLIC,
+    ) -> str:
+        """Accept a video that is already in S3: ``copy_into(path)`` copies it to the job's video
+        key (server-side). Returns the job id; a repeated idempotency key with the same
+        fingerprint returns the id of the job it created (even while that request is still
+        being accepted); with another one, KeyReused."""
+        key, request = idempotency_key, request_fingerprint
+        job, earlier = self._accept(copy_into, "copy", options, key, request, caller)
+        if earlier is not None:
+            log.info("job %s returned again for a repeated request token", earlier)
+            return earlier
+        log.info(
+            "job %s submitted from S3 (pipeline %s)",
+            job.job_id,
+            options.pipeline_id,
+            extra={"job_id": job.job_id, "stage": PENDING},
+        )
+        return job.job_id
+
+    def _accept(
+        self,
+        put_video: Callable[[str], None],
+        verb: str,
+        options: JobOptions,
+        key: str | None,
+        request_fingerprint: str,
+        caller: Caller,
+    ) -> tuple[JobRecord, str | None]:
+        """The one accept flow of direct and copied videos: reserve the idempotency key, check
+        the tenant's limit, then ``verb`` the video (``put_video(path)``), record the job and
+        queue it, in that order, so a failure part-way leaves no orphan. The new job, or the id
+        of the job an earlier request with the same key created.
+
+        Storage or job write fails: the caller gets a 503 and nothing was accepted (a stored
+        video is deleted; if even that fails, the bucket's lifecycle rule removes it). Enqueue
+        fails: the job is recorded, so it is accepted anyway; the reconcile sweep re-sends stuck
+        pending jobs."""
+        job = self._new_job(options, PENDING, caller)
+        if key is not None:
+            earlier = _step(
+                lambda: idempotency.reserve(
+                    self.keys, self.jobs, key, job.job_id, request_fingerprint,
+                    retention_days=self.settings.job_retention_days,
+                    lease_s=self.settings.idempotency_lease_s, tenant=caller.tenant,
+                ),
+                "check the idempotency key",
+            )  # fmt: skip
+            if earlier is not None:
+                return job, earlier
+
+        def forget_key() -> None:
+            if key is not None:
+                idempotency.release(self.keys, key, caller.tenant)
+
+        def forget_all() -> None:
+            self.storage.delete_file(job.input_path)
+            forget_key()
+
+        self._check_limit(caller, forget_key)
+        _step(lambda: put_video(job.input_path), f"{verb} the video", forget_key)
+        _step(lambda: self.jobs.create(job), "record the job", forget_all)
+        self._enqueue(job.job_id)
+        return job, None
+
+    def _check_limit(self, caller: Caller, undo: Callable[[], None] | None = None) -> None:
+        """TooManyJobs when the caller's tenant already has its most active jobs (counted,
+        then created: two requests at once can pass the last free place together)."""
+        limit = self.settings.max_active_jobs_per_tenant
+        if limit <= 0:
+            return
+        active = _step(lambda: self.jobs.active_jobs(caller.tenant), "count active jobs", undo)
+        if active >= limit:
+            if undo is not None:
+                undo()
+            raise TooManyJobs(
+                f"{active} of your jobs are already uploading, pending or running (the limit "
+                f"is {limit}): retry once some have finished",
+                LIMIT_RETRY_AFTER_S,
+            )
+
+    def _replayed(self, job_id: str) -> JobRecord:
+        try:
+            job = self.jobs.get(job_id)
+        except JobNotFound:  # the first request holds the key but has not recorded its job yet
+            raise Conflict(
+                "a request with this Idempotency-Key is still being accepted; retry in a moment "
+                f"(after {self.settings.idempotency_lease_s:g} s a retry takes the key over)"
+            ) from None
+        log.info("job %s returned again for a repeated Idempotency-Key", job_id)
+        return job
+
+    def _new_job(self, options: JobOptions, status: str, caller: Caller) -> JobRecord:
+        job_id = new_job_id()
+        return JobRecord.new(
+            job_id,
+            input_path=video_path(job_id),
+            pipeline_id=options.pipeline_id,
+            sample_fps=options.sample_fps,
+            options=options.row_options(),
+            status=status,
+            retention_days=self.settings.job_retention_days,
+            tenant=caller.tenant,
+        )
+
+    def _enqueue(self, job_id: str) -> None:
+        try:
+            self.queue.enqueue(job_id)
+        except Exception:  # the job is recorded: the reconcile sweep will queue it
+            log.exception("could not queue job %s; the reconcile sweep will", job_id)
+            return
+        try:
+            self.jobs.mark_enqueued(job_id)
+        except Exception:  # at worst the sweep sends it once more, which is harmless
+            log.exception("could not record that job %s was queued", job_id)
+
+    def create_upload(self, options: JobOptions, caller: Caller = PUBLIC) -> UploadTicket:
+        """A job in ``uploading`` state and a URL the caller PUTs the video to."""
+        if not isinstance(self.storage, S3Storage):
+            raise TypeError("presigned uploads need S3Storage")
+        self._check_limit(caller)
+        job = self._new_job(options, UPLOADING, caller)
+        _step(lambda: self.jobs.create(job), "record the job")
+        expiry = self.settings.upload_url_expiry_s
+        url = self.storage.presigned_put_url(job.input_path, UPLOAD_CONTENT_TYPE, expiry)
+        expires_at = datetime.now(UTC) + timedelta(seconds=expiry)
+        return UploadTicket(
+            job,
+            url,
+            {"Content-Type": UPLOAD_CONTENT_TYPE},
+            expires_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            self._upload_limit(),
+        )
+
+    def _upload_limit(self) -> int:
+        return min(self.settings.max_upload_bytes, MAX_PRESIGNED_PUT_BYTES)
+
+    def start_upload(self, job_id: str, caller: Caller = PUBLIC) -> JobRecord:
+        """Check the uploaded object, then queue the job (uploading -> pending)."""
+        job = self.jobs.get(parse_job_id(job_id), caller)
+        if job.status != UPLOADING:
+            raise Conflict(f"job {job.job_id} was already started: it is {job.status}")
+        storage, limit = self.storage, self._upload_limit()
+        upload = storage.stat(job.input_path)
+        if upload is None:
+            raise Conflict(
+                f"no video uploaded for job {job.job_id} yet: PUT the file to the upload "
+                "URL (with its Content-Type header) first, then call start again"
+            )
+        if upload.size > limit:
+            storage.delete_file(job.input_path)
+            raise _too_large(upload.size, limit, "shorten or re-encode the video")
+        try:  # every read pinned to this version; the worker will read exactly it
+            validate_mp4(
+                lambda at, n: storage.read_range(job.input_path, at, n, etag=upload.etag),
+                upload.size,
+            )
+        except ObjectChanged:
+            raise Conflict(
+                "the upload changed while start was checking it: let the upload finish, "
+                "then call start again"
+            ) from None
+        job = self.jobs.start(job.job_id, input_etag=upload.etag)
+        self._enqueue(job.job_id)
+        log.info(
+            "job %s started after upload (%d bytes)",
+            job.job_id,
+            upload.size,
+            extra={"job_id": job.job_id, "stage": PENDING},
+        )
+        return job

@@ -1,0 +1,71 @@
+"""``JobOptions``: everything a caller may choose per job, as every stage reads it.
+
+The intake parses them from a request (``chalicelib/intake/params.py``), the job row keeps them
+(``row_options``), and the analyzer and the results rebuild them from the row (``from_record``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from chalicelib.config import (
+    DEFAULT_OBJECT_MIN_CONFIDENCE,
+    DEFAULT_TEXT_MIN_CONFIDENCE,
+    DEFAULT_TEXT_SCRIPTS,
+)
+from chalicelib.jobs.record import JobRecord
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """Everything a caller may choose per job. ``pipeline_id`` and ``sample_fps`` have their own
+    columns on the job row; the rest go to its ONE ``options`` attribute, holding only what
+    differs from the defaults (``row_options``); ``from_record`` rebuilds the options from a row.
+    """
+
+    pipeline_id: str
+    sample_fps: float | None = None
+    min_confidence: float = DEFAULT_OBJECT_MIN_CONFIDENCE  # objects
+    labels: tuple[str, ...] | None = None  # None: every label
+    exclude_labels: tuple[str, ...] = ()
+    text_min_confidence: float = DEFAULT_TEXT_MIN_CONFIDENCE
+    text_scripts: str = DEFAULT_TEXT_SCRIPTS
+    callback_url: str | None = None  # POSTed a signed event when the job ends (notify.py)
+    rekognition: dict[str, Any] | None = None  # the Start* request of a Rekognition API job
+
+    def row_options(self) -> dict[str, Any]:
+        """The options a job row keeps in its one ``options`` attribute: every option other
+        than the two with their own columns, when it differs from its default."""
+        own_columns = {"pipeline_id", "sample_fps"}
+        return {
+            option.name: getattr(self, option.name)
+            for option in fields(self)
+            if option.name not in own_columns and getattr(self, option.name) != option.default
+        }
+
+    @classmethod
+    def from_record(cls, job: JobRecord) -> JobOptions:
+        """The options a job was submitted with (a stored list comes back as a tuple)."""
+        stored: dict[str, Any] = {
+            name: tuple(value) if isinstance(value, list) else value
+            for name, value in job.options.items()
+        }
+        return cls(job.pipeline_id, job.sample_fps, **stored)
+
+    def result_options(self) -> dict[str, Any]:
+        """The result options in full, as the results document echoes them."""
+        return {
+            "min_confidence": self.min_confidence,
+            "labels": None if self.labels is None else list(self.labels),
+            "exclude_labels": list(self.exclude_labels),
+            "text_min_confidence": self.text_min_confidence,
+            "text_scripts": self.text_scripts,
+        }
+
+    def wants_object(self, detection: Any) -> bool:
+        """Whether a detection passes the job's object filters."""
+        label = detection.label
+        if self.labels is not None and label not in self.labels:
+            return False
+        return label not in self.exclude_labels and detection.confidence >= self.min_confidence

@@ -1,0 +1,104 @@
+"""Building a results document (``chalicelib/results/document.py``) frame by frame, in bounded memory.
+
+``Assembler`` turns each analyzed frame into its JSON at once (track ids from the tracker, which
+only ever looks back) and hands full pieces (``chalicelib/results/pieces.py``) to be stored, so a
+six-hour video never holds its 21,600 frames in memory. At the end it reads the pieces back to
+build the segments and summaries from the frames exactly as stored; ``build_document`` (whole
+documents in memory: tests, benchmarks) goes the same way, so a document is the same bytes
+however it was built: at once, or across many slices with checkpoints in between.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from types import SimpleNamespace
+
+from chalicelib.results.document import (
+    SCHEMA_VERSION,
+    FrameResult,
+    encode,
+    frame_json,
+    segments_json,
+    summarize_objects,
+    summarize_text,
+    track_json,
+)
+from chalicelib.results.pieces import PieceBuilder, encode_head
+from chalicelib.results.tracking import Tracker
+
+
+def build_document(
+    *,
+    pipeline_id: str,
+    options: dict,
+    models: dict,
+    video: dict,
+    sampling: dict,
+    frames: Iterable[FrameResult],
+) -> dict:
+    """``options``: the job's result options in full (``JobOptions.result_options``)."""
+    pieces: list[bytes] = []
+    assembler = Assembler(lambda index, piece: pieces.append(piece))
+    for frame in frames:
+        assembler.add(frame)
+    fields = dict(pipeline_id=pipeline_id, options=options, models=models, video=video,
+                  sampling=sampling)  # fmt: skip
+    document = json.loads(assembler.finish(fields, lambda index: json.loads(pieces[index])))
+    return {**document["results"], "frames": [f for p in pieces for f in json.loads(p)]}
+
+
+class Assembler:
+    """Builds a results document frame by frame, with memory bounded by one piece of frames:
+    each frame gets its track ids and its JSON at once, and full pieces go to ``write_piece``
+    (``chalicelib/results/pieces.py``). ``finish`` reads the pieces back once to build segments
+    and summaries from the frames as stored. ``state`` is everything needed to go on in
+    another process (``Assembler(write_piece, state)``): the tracker and the unfinished piece."""
+
+    def __init__(self, write_piece: Callable[[int, bytes], None], state: dict | None = None):
+        state = state or {}
+        self._write_piece = write_piece
+        self.tracker = Tracker.from_state(state.get("tracker"))
+        pending = [encode(frame) for frame in state.get("pending", [])]
+        self.pieces = PieceBuilder(state.get("counts"), pending)
+
+    def add(self, frame: FrameResult) -> None:
+        ids = self.tracker.update(frame.timestamp_ms, frame.objects)
+        self._store(self.pieces.add(encode(frame_json(frame, ids))))
+
+    def _store(self, piece: bytes | None) -> None:
+        if piece is not None:
+            self._write_piece(len(self.pieces.counts) - 1, piece)
+
+    def state(self) -> dict:
+        pending = [json.loads(frame) for frame in self.pieces.pending]
+        return {"tracker": self.tracker.state(), "counts": self.pieces.counts, "pending": pending}
+
+    def finish(self, fields: dict, read_piece: Callable[[int], list]) -> bytes:
+        """The head (``result_pieces``) of the document with ``fields`` (pipeline_id, options,
+        models, video, sampling), once the last piece is written."""
+        self._store(self.pieces.close())
+        counts = self.pieces.counts
+
+        def frames() -> Iterator[FrameResult]:
+            for index in range(len(counts)):
+                yield from (stored_frame(frame) for frame in read_piece(index))
+
+        results = {
+            **fields,
+            "schema_version": SCHEMA_VERSION,
+            "tracks": [track_json(t) for t in self.tracker.tracks],
+            "segments": segments_json(frames),
+            "summary": {"objects": summarize_objects(frames()), "text": summarize_text(frames())},
+        }
+        return encode_head(results, counts)
+
+
+def stored_frame(frame: dict) -> FrameResult:
+    """A frame of stored results, as the segments and summaries read it."""
+    return FrameResult(
+        frame["timestamp_ms"],
+        frame["frame_index"],
+        tuple(SimpleNamespace(**o) for o in frame["objects"]),
+        tuple(SimpleNamespace(**t) for t in frame["text"]),
+    )

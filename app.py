@@ -61,7 +61,7 @@ ERRORS: dict[type[errors.VideoJobsError], Answer] = {
     errors.SignatureIncomplete: Answer(401, "IncompleteSignatureException", 400),
     errors.SignatureMismatch: Answer(401, "InvalidSignatureException", 403),
     errors.UnknownAccessKey: Answer(401, "UnrecognizedClientException", 403),
-    errors.AccessDenied: Answer(403, "AccessDeniedException", 403),
+    errors.AccessDenied: Answer(403, "AccessDeniedException"),
     errors.JobNotFound: Answer(404, "ResourceNotFoundException"),
     errors.ResultsNotReady: Answer(404, "ResourceNotFoundException"),
     errors.Conflict: Answer(409, "InvalidParameterException"),

@@ -157,7 +157,8 @@ class Services:
 
     @functools.cached_property
     def auth(self) -> Authenticator:
-        """Who the caller is (chalicelib/access/authenticator.py); everyone is PUBLIC with auth off."""
+        """Who the caller is (chalicelib/access/authenticator.py); everyone is PUBLIC with auth
+        off."""
         return Authenticator(
             required=self.settings.auth == AUTH_REQUIRED,
             keys=self.keys,

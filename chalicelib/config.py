@@ -21,8 +21,8 @@ DEFAULT_BUCKET = "video-jobs-media"
 DEFAULT_QUEUE_NAME = "video-jobs-queue"
 DEFAULT_MAX_ATTEMPTS = 3  # also the queue's maxReceiveCount (infra/resources.py)
 DEFAULT_RETENTION_DAYS = 30  # jobs, keys and files (DynamoDB TTL, S3 lifecycle)
-# Long videos are analyzed in slices (chalicelib/analysis/slices.py), so a job is bounded by these, not
-# by one invocation: Rekognition's limits, 6 hours and 10 GB (Lambda's /tmp holds 10 GiB).
+# Long videos are analyzed in slices (chalicelib/analysis/slices.py), so a job is bounded by these,
+# not by one invocation: Rekognition's limits, 6 hours and 10 GB (Lambda's /tmp holds 10 GiB).
 DEFAULT_MAX_DURATION_S = 6 * 3600
 DEFAULT_MAX_VIDEO_BYTES = 10 * 1024 * MIB
 # S3 refuses a single PUT above 5 GB, and a presigned upload is one PUT: larger videos come in
@@ -84,7 +84,7 @@ class Settings:
     max_frames_per_job: int  # duration x sample_fps above this fails the job before analysis
     max_duration_s: float  # a longer video fails the job before analysis
     slice_s: float | None  # analysis per invocation; None: the invocation's time less a margin
-    auth: str = AUTH_OFF  # "required": API tokens / SigV4 keys per tenant (chalicelib/access/authenticator.py)
+    auth: str = AUTH_OFF  # "required": API tokens / SigV4 keys per tenant (chalicelib/access/)
     keys_kms_key: str = DEFAULT_KEYS_KMS_KEY  # KMS key id, ARN or alias
     max_active_jobs_per_tenant: int = 0  # uploading + pending + running; 0: no limit
 
@@ -97,7 +97,7 @@ class Settings:
 
 @dataclass(frozen=True)
 class NoticeSettings:
-    """Completion notices: the SNS events topic and signed webhooks (chalicelib/notices/events.py)."""
+    """Completion notices: the SNS events topic and signed webhooks (chalicelib/notices/)."""
 
     topic: str  # SNS topic name; the ARN is looked up by name unless topic_arn is given
     topic_arn: str | None  # set by the deploy template

@@ -24,11 +24,19 @@ import re
 import socket
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from chalice import local
 from chalice.cli import main as chalice_main
 
 from chalicelib.config import load_settings
+
+if TYPE_CHECKING:
+    from email.message import Message
+    from io import BufferedIOBase
+
+    from chalice.app import Chalice
+    from chalice.config import Config
 
 LISTEN_BACKLOG = 128
 DISCARD_S = 5.0
@@ -38,7 +46,7 @@ _HEX = re.compile(rb"[0-9a-fA-F]{1,16}")
 
 
 class BodyRefused(Exception):
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
 
@@ -56,7 +64,7 @@ def too_large(size: str, limit: int) -> BodyRefused:
     )
 
 
-def declared_length(headers, limit: int) -> int | None:
+def declared_length(headers: Message, limit: int) -> int | None:
     """The body's size from Content-Length; None for a chunked body; BodyRefused if unusable."""
     lengths = headers.get_all("Content-Length") or []
     encoding = headers.get("Transfer-Encoding")
@@ -81,7 +89,7 @@ def declared_length(headers, limit: int) -> int | None:
     return int(digits)
 
 
-def read_chunked(rfile, limit: int) -> bytes:
+def read_chunked(rfile: BufferedIOBase, limit: int) -> bytes:
     """A chunked body, de-chunked; BodyRefused past ``limit`` bytes or if the framing is broken."""
     body = bytearray()
     while True:
@@ -114,7 +122,7 @@ class ApiRequestHandler(local.ChaliceRequestHandler):
             return False
         return super().handle_expect_100()
 
-    def _parse_payload(self):
+    def _parse_payload(self) -> tuple[dict[str, str], bytes | None]:
         headers = dict(self.headers)
         length = declared_length(self.headers, self.max_body_bytes)
         body: bytes | None
@@ -159,7 +167,9 @@ class ApiServer(local.ThreadedHTTPServer):
     request_queue_size = LISTEN_BACKLOG
 
 
-def create_local_server(app_obj, config, host: str, port: int) -> local.LocalDevServer:
+def create_local_server(
+    app_obj: Chalice, config: Config, host: str, port: int
+) -> local.LocalDevServer:
     """``chalice.local.create_local_server``, with our handler and server classes."""
     local.CustomLocalChalice.__bases__ = (local.LocalChalice, app_obj.__class__)
     app_obj.__class__ = local.CustomLocalChalice

@@ -33,7 +33,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from werkzeug.serving import make_server
@@ -41,6 +43,10 @@ from werkzeug.serving import make_server
 from chalicelib import logs
 from chalicelib.config import load_settings
 from infra.emulator_state import StateStore, lock_state_dir
+
+if TYPE_CHECKING:  # typeshed's WSGI types; no such module at run time
+    from _typeshed import OptExcInfo
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 DYNAMODB_READS = ("Get", "BatchGet", "Query", "Scan", "Describe", "List", "TransactGet")
 S3_WRITES = frozenset({"PUT", "POST", "DELETE"})
@@ -77,11 +83,13 @@ def is_persisted_write(environ: dict) -> bool:
     return False
 
 
-def call(app, environ: dict, body: bytes) -> tuple[str, list, bytes]:
+def call(app: WSGIApplication, environ: dict, body: bytes) -> tuple[str, list, bytes]:
     """Run one request through a WSGI app with ``body`` as its input; collect the answer."""
     answer: dict = {}
 
-    def start_response(status, headers, exc_info=None):
+    def start_response(
+        status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+    ) -> Callable[[bytes], object]:
         answer.update(status=status, headers=headers)
         return lambda _data: None
 
@@ -116,11 +124,11 @@ def replayable(environ: dict) -> dict:
 class PersistentApp:
     """moto's WSGI app; writes to S3 and DynamoDB go through the journal, one at a time."""
 
-    def __init__(self, app, store: StateStore):
+    def __init__(self, app: WSGIApplication, store: StateStore) -> None:
         self.app, self.store = app, store
         self.lock = threading.Lock()
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if not is_persisted_write(environ):
             return self.app(environ, start_response)
         body = read_body(environ)
@@ -134,7 +142,7 @@ class PersistentApp:
         return [content]
 
 
-def restore(store: StateStore, moto_app, state_dir: Path) -> None:
+def restore(store: StateStore, moto_app: WSGIApplication, state_dir: Path) -> None:
     started = time.perf_counter()
     try:
         replayed = store.restore(

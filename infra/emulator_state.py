@@ -18,10 +18,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, TextIO
 
 from cryptography.hazmat.bindings._rust import openssl
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 PERSISTED = ("s3", "dynamodb", "kms")  # SQS is not kept: the local stack re-sends unfinished jobs
 SNAPSHOT = "moto-state.pickle"
@@ -35,7 +36,8 @@ log = logging.getLogger("video_jobs.emulator")
 copyreg.pickle(threading.Condition, lambda _condition: (threading.Condition, ()))
 
 
-def _private_key(key):
+# Any: the Rust key classes registered below have no methods in cryptography's type stubs.
+def _private_key(key: Any) -> tuple[Callable[[bytes], PrivateKeyTypes], tuple[bytes]]:
     """moto's KMS keys hold cryptography private keys, which pickle as their DER bytes."""
     der = key.private_bytes(
         serialization.Encoding.DER,
@@ -45,7 +47,7 @@ def _private_key(key):
     return _load_private_key, (der,)
 
 
-def _load_private_key(der: bytes):
+def _load_private_key(der: bytes) -> PrivateKeyTypes:
     return serialization.load_der_private_key(der, None)
 
 
@@ -146,7 +148,7 @@ def install(backends: dict) -> None:
                 get_backend(name)[account_id][region] = backend
 
 
-def lock_state_dir(state_dir: Path):
+def lock_state_dir(state_dir: Path) -> TextIO:
     """One emulator per state directory: a second one would overwrite the first one's files."""
     state_dir.mkdir(parents=True, exist_ok=True)
     handle = (state_dir / "lock").open("w")

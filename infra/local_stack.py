@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +66,18 @@ def stack_environment(host: str, aws_port: int) -> dict[str, str]:
 class Component:
     """One process of the stack; ``start`` is True once it is up (listening, set up)."""
 
-    def __init__(self, name, argv, env, *, port=None, host="127.0.0.1", after_start=None):
+    restart_at: float | None  # time.monotonic() to start it again at, once it has exited
+
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        *,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        after_start: Callable[[], None] | None = None,
+    ) -> None:
         self.name, self.argv, self.env = name, argv, env
         self.host, self.port, self.after_start = host, port, after_start
         self.process: subprocess.Popen | None = None

@@ -17,9 +17,12 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from chalicelib import logs
 from chalicelib.bootstrap import aws_client, services
+from chalicelib.config import Settings
 
 log = logging.getLogger("video_jobs.worker_runner")
 POLL_WAIT_S = 2  # short long-polls keep shutdown prompt
@@ -58,10 +61,13 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+Handler = Callable[[dict, LambdaContext], object]  # app.analyze_video, app.deliver_notice
+
+
 class Heartbeat:
     """Extends the message's visibility while the handler works on it."""
 
-    def __init__(self, sqs, queue_url: str, receipt: str, visibility_s: int):
+    def __init__(self, sqs: Any, queue_url: str, receipt: str, visibility_s: int) -> None:
         self._sqs, self._queue_url, self._receipt = sqs, queue_url, receipt
         self._visibility_s = visibility_s
         self._stop = threading.Event()
@@ -79,12 +85,14 @@ class Heartbeat:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         self._thread.join()
 
 
-def invoke(handler, sqs, queue_url: str, message: dict, queue_arn: str, settings) -> None:
+def invoke(
+    handler: Handler, sqs: Any, queue_url: str, message: dict, queue_arn: str, settings: Settings
+) -> None:
     """Run the handler on one message; delete it on success, leave it on failure."""
     event = lambda_event(message, queue_arn, settings.region)
     receipt = message["ReceiptHandle"]
@@ -102,7 +110,9 @@ def invoke(handler, sqs, queue_url: str, message: dict, queue_arn: str, settings
     log.info("message %s done", message["MessageId"])
 
 
-def sweep_every(every_s: float, sweep, stop: threading.Event) -> threading.Thread:
+def sweep_every(
+    every_s: float, sweep: Callable[[], object], stop: threading.Event
+) -> threading.Thread:
     """Run the reconcile sweep now and every ``every_s`` on its own thread (what the scheduled
     reconcile_jobs does on AWS), so a long job never delays it."""
 
@@ -120,12 +130,14 @@ def sweep_every(every_s: float, sweep, stop: threading.Event) -> threading.Threa
     return thread
 
 
-def queue_arn(sqs, queue_url: str) -> str:
+def queue_arn(sqs: Any, queue_url: str) -> str:
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
     return str(attributes["Attributes"]["QueueArn"])
 
 
-def poll(handler, sqs, queue_url: str, settings, stop: threading.Event) -> None:
+def poll(
+    handler: Handler, sqs: Any, queue_url: str, settings: Settings, stop: threading.Event
+) -> None:
     """Feed ``handler`` one message at a time from ``queue_url`` until ``stop`` is set."""
     arn = queue_arn(sqs, queue_url)
     log.info("polling %s", queue_url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import IO, Any
 from urllib.parse import quote
 
 import requests
@@ -35,7 +36,7 @@ class Api:
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
 
-    def _call(self, method: str, path: str, **kwargs) -> dict:
+    def _call(self, method: str, path: str, **kwargs: Any) -> dict:
         kwargs.setdefault("timeout", TIMEOUT_S)
         try:
             response = self._session.request(method, self.url(path), **kwargs)
@@ -54,7 +55,7 @@ class Api:
     def create_upload(self, options: dict[str, str]) -> dict:
         return self._call("POST", "/video/uploads", params=options)
 
-    def put_upload(self, upload: dict, stream) -> None:
+    def put_upload(self, upload: dict, stream: IO[bytes]) -> None:
         """PUT a readable binary stream (its length known) to a presigned URL; no API token."""
         try:
             response = requests.put(

@@ -10,7 +10,9 @@ import json
 import sys
 import time
 import webbrowser
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any, TextIO
 
 import click
 from tqdm import tqdm
@@ -28,7 +30,7 @@ POLL_INTERVAL_S = 1.0
 class Group(click.Group):
     """Turns ``ApiError`` into click's one-line error and exit status 1."""
 
-    def invoke(self, ctx):
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ApiError as error:
@@ -39,12 +41,14 @@ class Group(click.Group):
 @click.option("--api", envvar="VIDEO_JOBS_API", help="API base URL [default: $VIDEO_JOBS_API "
               "or http://127.0.0.1:8000]; the token comes from $VIDEO_JOBS_TOKEN.")  # fmt: skip
 @click.pass_context
-def cli(ctx, api):
+def cli(ctx: click.Context, api: str | None) -> None:
     """Submit videos to a video-jobs API, follow them, fetch and view their results."""
     ctx.obj = Api.from_env(api)
 
 
-def job_options(sample_fps, pipeline, extra) -> dict[str, str]:
+def job_options(
+    sample_fps: float | None, pipeline: str | None, extra: Iterable[str]
+) -> dict[str, str]:
     """Query parameters of a submit; ``--option key=value`` passes any other one through."""
     options = {}
     for item in extra:
@@ -70,7 +74,16 @@ def job_options(sample_fps, pipeline, extra) -> dict[str, str]:
               help="Larger files go through a presigned upload.")  # fmt: skip
 @click.option("--timeout", type=float, default=3600, show_default=True, help="With --wait.")
 @click.pass_obj
-def submit(api: Api, file: Path, wait, sample_fps, pipeline, extra, direct_max_bytes, timeout):
+def submit(
+    api: Api,
+    file: Path,
+    wait: bool,
+    sample_fps: float | None,
+    pipeline: str | None,
+    extra: tuple[str, ...],
+    direct_max_bytes: int,
+    timeout: float,
+) -> None:
     """Upload FILE (an MP4) as a new job and print its id."""
     options = job_options(sample_fps, pipeline, extra)
     size = file.stat().st_size
@@ -97,7 +110,7 @@ def _presigned_upload(api: Api, file: Path, size: int, options: dict[str, str]) 
 @cli.command()
 @click.argument("job_id")
 @click.pass_obj
-def status(api: Api, job_id: str):
+def status(api: Api, job_id: str) -> None:
     """Print a job's status (exit 1 if it failed)."""
     job = api.status(job_id)
     _raise_if_failed(job)
@@ -108,7 +121,7 @@ def status(api: Api, job_id: str):
 @click.argument("job_id")
 @click.option("--timeout", type=float, default=3600, show_default=True, help="Seconds.")
 @click.pass_obj
-def wait(api: Api, job_id: str, timeout: float):
+def wait(api: Api, job_id: str, timeout: float) -> None:
     """Follow a job to its end, then print each label's time ranges and each text span."""
     _follow(api, job_id, timeout)
 
@@ -149,7 +162,7 @@ def _follow(api: Api, job_id: str, timeout_s: float) -> None:
 @click.option("-o", "--output", type=click.File("w", encoding="utf-8", lazy=True), default="-",
               help="Write to this file instead of stdout.")  # fmt: skip
 @click.pass_obj
-def results(api: Api, job_id: str, fmt: str, output):
+def results(api: Api, job_id: str, fmt: str, output: TextIO) -> None:
     """Print a completed job's results, every page of frames (JSON or CSV)."""
     body = api.results(job_id)
     if fmt == "csv":
@@ -162,7 +175,7 @@ def results(api: Api, job_id: str, fmt: str, output):
 @click.argument("job_id")
 @click.option("--open", "open_browser", is_flag=True, help="Open it in a web browser.")
 @click.pass_obj
-def view(api: Api, job_id: str, open_browser: bool):
+def view(api: Api, job_id: str, open_browser: bool) -> None:
     """Print the URL of a job's viewer page (video with boxes and text drawn over it)."""
     job = api.status(job_id)  # an unknown job is an error here, not a 404 page
     url = api.view_url(job["job_id"])

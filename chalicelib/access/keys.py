@@ -8,8 +8,8 @@ A tenant's key has three parts (``python -m infra.keys create`` makes them):
 * ``api_token``: ``Authorization: Bearer`` on the REST routes. 256 random bits, so the server keeps
   only its SHA-256 (no slow hash is needed for a secret nobody can guess) and finds it by that.
 
-In DynamoDB (``chalicelib/access/dynamo_keys.py``) a key is two items in the jobs table, under partition
-keys that can never be job ids: ``key#<access_key_id>`` and ``token#<sha256(api_token)>``.
+In DynamoDB (``chalicelib/access/dynamo_keys.py``) a key is two items in the jobs table, under
+partition keys that can never be job ids: ``key#<access_key_id>`` and ``token#<sha256(api_token)>``.
 Revoking marks the first and deletes the second, so both halves stop working at once.
 """
 

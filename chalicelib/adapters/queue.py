@@ -19,6 +19,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 BACKLOG_KINDS = ("Messages", "MessagesNotVisible", "MessagesDelayed")
 
@@ -58,7 +59,7 @@ class QueueService(ABC):
 
 
 class SqsQueue(QueueService):
-    def __init__(self, sqs_client, queue_url: str):
+    def __init__(self, sqs_client: Any, queue_url: str) -> None:
         self._sqs = sqs_client
         self.queue_url = queue_url
 

@@ -26,7 +26,7 @@ import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from botocore.exceptions import ParamValidationError
 
@@ -136,7 +136,7 @@ class StorageService(ABC):
 
 
 class S3Storage(StorageService):
-    def __init__(self, s3_client, bucket: str):
+    def __init__(self, s3_client: Any, bucket: str) -> None:
         self._s3 = s3_client
         self.bucket = bucket
 
@@ -201,7 +201,7 @@ class S3Storage(StorageService):
             "get_object", Params={"Bucket": self.bucket, "Key": path}, ExpiresIn=expires_s
         )
 
-    def _get(self, path: str, etag: str | None, **extra) -> dict:
+    def _get(self, path: str, etag: str | None, **extra: Any) -> dict:
         if etag is not None:
             extra["IfMatch"] = etag
         try:
@@ -272,7 +272,7 @@ class LocalStorage(StorageService):
     def __enter__(self) -> LocalStorage:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def _file(self, path: str) -> Path:

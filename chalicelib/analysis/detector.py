@@ -315,7 +315,7 @@ _cached_detector = functools.lru_cache(maxsize=4)(YoloDetector)
 
 
 def load_detector(
-    model_path: str | Path, *, class_names: Sequence[str] | None = None, **options
+    model_path: str | Path, *, class_names: Sequence[str] | None = None, **options: float | None
 ) -> YoloDetector:
     """The process-wide detector for this model and these options (``YoloDetector``'s keyword
     arguments): a warm Lambda reuses the session instead of paying the model load (hundreds of

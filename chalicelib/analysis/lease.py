@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Protocol
 
-from chalicelib.analysis.slices import SlicedAnalysis
 from chalicelib.errors import IllegalTransition
 from chalicelib.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
+
+
+class Counting(Protocol):
+    frames_done: int  # frames analyzed so far (``SlicedAnalysis`` counts them)
 
 
 class JobProgress:
@@ -22,7 +26,7 @@ class JobProgress:
 
     def __init__(self) -> None:
         self.frames_total: int | None = None
-        self.analysis: SlicedAnalysis | None = None
+        self.analysis: Counting | None = None
 
     def fields(self) -> dict[str, int | None]:
         done = self.analysis.frames_done if self.analysis else None

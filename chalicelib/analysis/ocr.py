@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -34,6 +35,9 @@ from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
 from chalicelib.analysis.detector import session_options
 from chalicelib.errors import AnalysisError
 from chalicelib.results.text_lines import Glyph, Point, TextLine
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 _MODEL_DIR = Path(rapidocr_onnxruntime.__file__).resolve().parent / "models"
 _MODEL_FILES = {
@@ -170,7 +174,9 @@ class _TablePreProcess(DetPreProcess):
     HWC to NCHW float32), with the normalisation looked up in a table of the 256 values a
     uint8 channel can take, computed with the same numpy operations: identical output."""
 
-    def __init__(self, limit_side_len: int, limit_type: str, mean, std):
+    def __init__(
+        self, limit_side_len: int, limit_type: str, mean: ArrayLike, std: ArrayLike
+    ) -> None:
         super().__init__(limit_side_len, limit_type, mean, std)
         levels = np.arange(256, dtype=np.float32)[None, :] * self.scale  # float32, as per pixel
         self._table = ((levels - self.mean[:, None]) / self.std[:, None]).astype(np.float32)

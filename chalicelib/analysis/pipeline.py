@@ -180,7 +180,8 @@ class YoloOcrPipeline:
         return self._analyze(file_path, sample_fps, options, spent, emit, progress, stop)
 
     def _check_labels(self, options: JobOptions) -> None:
-        """The API checks labels only when it knows the model's names (chalicelib/analysis/labels.py)."""
+        """The API checks labels only when it knows the model's names
+        (chalicelib/analysis/labels.py)."""
         if self.detector is None or not (options.labels or options.exclude_labels):
             return
         names = self.detector.class_names
@@ -192,7 +193,16 @@ class YoloOcrPipeline:
                     f"exclude_labels; the model's classes are: {', '.join(names)}"
                 )
 
-    def _analyze(self, file_path, sample_fps, options, spent, emit, state, stop) -> SliceOutcome:
+    def _analyze(
+        self,
+        file_path: VideoPath,
+        sample_fps: float,
+        options: JobOptions,
+        spent: dict[str, float],
+        emit: Callable[[FrameResult], None],
+        state: AnalysisState,
+        stop: Callable[[], bool] | None,
+    ) -> SliceOutcome:
         """Decode on this thread, run the models on the pool; frames in order to ``emit``."""
         gate = ChangeGate(last=state.gate)
         detect = functools.partial(self._objects, options)
@@ -251,7 +261,7 @@ class YoloOcrPipeline:
             pool.shutdown(wait=True, cancel_futures=True)
         return SliceOutcome(done, state.to_json(), metadata, sampling)
 
-    def _changed(self, gate: ChangeGate, image: np.ndarray, spent) -> bool:
+    def _changed(self, gate: ChangeGate, image: np.ndarray, spent: dict[str, float]) -> bool:
         started = time.perf_counter()
         changed = not self.skip_unchanged_ocr or gate.changed(image)
         spent["gate"] += time.perf_counter() - started

@@ -175,7 +175,10 @@ class JobWorker:
             log.info("job %s is held by another worker", job_id, extra=_fields(found))
             return False
         if job.attempts > self.settings.max_attempts:  # its workers kept dying (e.g. out of memory)
-            reason = f"analysis was abandoned {self.settings.max_attempts} times (worker crashed or timed out)"
+            reason = (
+                f"analysis was abandoned {self.settings.max_attempts} times "
+                "(worker crashed or timed out)"
+            )
             self._finish(job, error_message=reason)
             return True
         final = (

@@ -1,8 +1,9 @@
 """Accepting work: direct submits and the presigned large-upload flow.
 
 ``Submissions`` is the use case over the ports (storage, queue, job store, idempotency keys)
-that the composition root builds; ``app.py`` only parses HTTP and renders. Order of writes at submit: video to
-storage, then the job row, then the queue message, so nothing is queued that cannot be found.
+that the composition root builds; ``app.py`` only parses HTTP and renders. Order of writes at
+submit: video to storage, then the job row, then the queue message, so nothing is queued that
+cannot be found.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.expressions.condition import Condition as RowCondition
 from pynamodb.models import Model
 
 from chalicelib.adapters.dynamo import is_condition_failure, table_meta
@@ -112,7 +113,7 @@ class DynamoJobStore(JobStore):
             raise
         return self._record(row)
 
-    def _condition(self, condition: Condition):
+    def _condition(self, condition: Condition) -> RowCondition:
         rows = self._rows
         expression = rows.status.is_in(*sorted(condition.statuses))
         if condition.owner is not None:

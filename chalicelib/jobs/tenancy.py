@@ -2,8 +2,8 @@
 
 With ``VIDEO_JOBS_AUTH=off`` every request is the ``PUBLIC`` caller: its jobs belong to the
 ``default`` tenant (so rows stay uniform) and it may see every job. With ``required`` the
-authenticator (``chalicelib/access/authenticator.py``) names the tenant, and a caller sees only its tenant's jobs;
-a viewer link's caller sees one job only.
+authenticator (``chalicelib/access/authenticator.py``) names the tenant, and a caller sees only
+its tenant's jobs; a viewer link's caller sees one job only.
 """
 
 from __future__ import annotations

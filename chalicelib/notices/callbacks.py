@@ -25,6 +25,7 @@ import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from chalicelib.errors import BadRequest
@@ -95,7 +96,8 @@ def _literal(host: str) -> IPAddress | None:
     return None
 
 
-def _split(url: object, allow_http: bool):
+# Any: a urlsplit() result whose hostname is checked to be set, which its type cannot say.
+def _split(url: object, allow_http: bool) -> tuple[Any, int | None]:
     if not isinstance(url, str) or not 0 < len(url) <= MAX_URL_CHARS:
         raise BadRequest(f"callback_url must be a URL of 1 to {MAX_URL_CHARS} characters")
     if not url.isascii() or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
+from typing import Any
 
 import urllib3
 from botocore.httpsession import where as ca_bundle
@@ -93,14 +94,14 @@ class Courier:
     def __init__(
         self,
         *,
-        sqs,
+        sqs: Any,
         queue_url: str,
         dlq_url: str,
         settings: NoticeSettings,
         secret: str | None,
         allow_loopback: bool = False,
         resolve: Resolver = system_resolver,
-    ):
+    ) -> None:
         self._sqs, self._queue_url, self._dlq_url = sqs, queue_url, dlq_url
         self._settings, self._secret = settings, secret
         self._allow_loopback, self._resolve = allow_loopback, resolve

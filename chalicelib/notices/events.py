@@ -2,9 +2,9 @@
 
 The worker calls ``Notifier.announce`` right after its conditional final write succeeds. That
 publishes the event to the SNS topic ``video-jobs-events`` (every job) and, for a job with a
-``callback_url``, puts a ``Notice`` on the notices queue, whose handler (chalicelib/notices/delivery.py)
-POSTs it, signed, and retries with growing delays. Neither step can fail or delay the job: an
-error is logged with the job id and the job stays as it is.
+``callback_url``, puts a ``Notice`` on the notices queue, whose handler
+(chalicelib/notices/delivery.py) POSTs it, signed, and retries with growing delays. Neither step
+can fail or delay the job: an error is logged with the job id and the job stays as it is.
 
 The event is built from the final job row, so every copy and every attempt carries the same
 ``event_id`` (a UUID5 of job id and status) and the same fields; only ``sent_at`` changes.
@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from chalicelib.errors import MalformedMessage
 from chalicelib.jobs.record import COMPLETED, FAILED, JobRecord, utc_now
@@ -98,7 +99,7 @@ class Notice:
         return notice
 
 
-def send_notice(sqs, queue_url: str, notice: Notice, now: float | None = None) -> None:
+def send_notice(sqs: Any, queue_url: str, notice: Notice, now: float | None = None) -> None:
     """Queue ``notice`` so it shows up at ``due_at`` (or within 900 s of it, then hops again)."""
     wait = notice.due_at - (time.time() if now is None else now)
     delay = min(MAX_SQS_DELAY_S, max(0, math.ceil(wait)))
@@ -117,10 +118,10 @@ class Notifier:
         *,
         publisher: Publisher,
         topic_arn: Callable[[], str],
-        sqs,
+        sqs: Any,
         notices_url: Callable[[], str],
         public_url: str = "",
-    ):
+    ) -> None:
         self._publisher, self._topic_arn = publisher, topic_arn
         self._sqs, self._notices_url = sqs, notices_url
         self._public_url = public_url

@@ -13,8 +13,12 @@ import functools
 import json
 import math
 import re
+from typing import TYPE_CHECKING, NoReturn
 
 from chalicelib.errors import BadRequest
+
+if TYPE_CHECKING:  # botocore is imported on the first request only (and has no type hints)
+    from botocore.model import ServiceModel, Shape
 
 OPERATIONS = (
     "StartLabelDetection",
@@ -31,7 +35,7 @@ _NUMBERS: dict[str, type | tuple[type, ...]] = {
 
 
 @functools.cache
-def service_model():
+def service_model() -> ServiceModel:
     import botocore.session
 
     return botocore.session.get_session().get_service_model("rekognition")
@@ -48,7 +52,7 @@ def parse_body(raw: bytes | None) -> dict:
     return body
 
 
-def _no_constant(name: str):
+def _no_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 
@@ -59,7 +63,7 @@ def validate(operation: str, params: dict) -> dict:
     return params
 
 
-def _check(shape, value, where: str) -> None:
+def _check(shape: Shape, value: object, where: str) -> None:
     kind = shape.type_name
     name = where or "the request"
     if kind == "structure":
@@ -85,7 +89,7 @@ def _check(shape, value, where: str) -> None:
         raise BadRequest(f"{name} is not supported here")
 
 
-def _check_structure(shape, value, where: str) -> None:
+def _check_structure(shape: Shape, value: object, where: str) -> None:
     name = where or "the request"
     if not isinstance(value, dict):
         raise BadRequest(f"{name} must be an object")
@@ -100,7 +104,7 @@ def _check_structure(shape, value, where: str) -> None:
         _check(shape.members[member], item, f"{where}.{member}" if where else member)
 
 
-def _check_number(shape, value, name: str) -> None:
+def _check_number(shape: Shape, value: object, name: str) -> None:
     kinds = _NUMBERS[shape.type_name]
     if isinstance(value, bool) or not isinstance(value, kinds):
         whole = "a whole number" if kinds is int else "a number"
@@ -113,7 +117,7 @@ def _check_number(shape, value, name: str) -> None:
         raise BadRequest(f"{name} must be {span}, got {value}")
 
 
-def _check_size(shape, size: int, name: str, unit: str) -> None:
+def _check_size(shape: Shape, size: int, name: str, unit: str) -> None:
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
     if low is not None and size < low:
         raise BadRequest(f"{name} must have at least {low} {unit}")

@@ -1,4 +1,5 @@
-"""Building a results document (``chalicelib/results/document.py``) frame by frame, in bounded memory.
+"""Building a results document (``chalicelib/results/document.py``) frame by frame, in bounded
+memory.
 
 ``Assembler`` turns each analyzed frame into its JSON at once (track ids from the tracker, which
 only ever looks back) and hands full pieces (``chalicelib/results/pieces.py``) to be stored, so a

@@ -12,12 +12,21 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from chalicelib.results.segments import label_segments, text_spans
-from chalicelib.results.text_lines import words
+from chalicelib.results.text_lines import TextLine, words
+from chalicelib.results.tracking import Box, Detected, Track
 
 SCHEMA_VERSION = 2
 DIGITS = 4  # 1e-4 of the frame is well under a pixel even for 4K
+
+
+class DetectionLike(Detected, Protocol):
+    """What a frame's objects give the results (``chalicelib.analysis.detector.Detection``)."""
+
+    @property
+    def class_id(self) -> int: ...
 
 
 def _r(value: float) -> float:
@@ -32,16 +41,16 @@ class FrameResult:
     text: Sequence = field(default_factory=tuple)  # TextLine-like: text, confidence, polygon
 
 
-def box_json(box) -> dict:
+def box_json(box: Box) -> dict:
     x, y, w, h = box
     return {"x": _r(x), "y": _r(y), "w": _r(w), "h": _r(h)}
 
 
-def polygon_json(polygon) -> list[list[float]]:
+def polygon_json(polygon: Iterable[Sequence[float]]) -> list[list[float]]:
     return [[_r(x), _r(y)] for x, y in polygon]
 
 
-def object_json(detection, track_id: int) -> dict:
+def object_json(detection: DetectionLike, track_id: int) -> dict:
     return {
         "label": detection.label,
         "class_id": detection.class_id,
@@ -51,7 +60,7 @@ def object_json(detection, track_id: int) -> dict:
     }
 
 
-def text_json(line) -> dict:
+def text_json(line: TextLine) -> dict:
     return {
         "text": line.text,
         "confidence": _r(line.confidence),
@@ -72,7 +81,7 @@ def frame_json(frame: FrameResult, track_ids: Sequence[int]) -> dict:
     }
 
 
-def track_json(track) -> dict:
+def track_json(track: Track) -> dict:
     return {
         "track_id": track.track_id,
         "label": track.label,

@@ -73,23 +73,6 @@ def encode_head(results: Mapping[str, Any], counts: list[int]) -> bytes:
     return encode({"results": {n: v for n, v in results.items() if n != "frames"}, INDEX: counts})
 
 
-def split(document: Mapping[str, Any]) -> tuple[bytes, list[bytes]]:
-    """The head and the pieces of ``document``, each canonical JSON."""
-    builder = PieceBuilder()
-    pieces = [builder.add(encode(frame)) for frame in document.get("frames", [])]
-    pieces.append(builder.close())
-    return encode_head(document, builder.counts), [piece for piece in pieces if piece is not None]
-
-
-def write(storage: StorageService, head_path: str, document: Mapping[str, Any]) -> None:
-    """Store ``document`` once: the pieces, then the head. Objects already there came from an
-    attempt that died before finishing the job, and are kept (the analysis is deterministic)."""
-    head, pieces = split(document)
-    for index, piece in enumerate(pieces):
-        write_once(storage, piece_path(head_path, index), piece)
-    write_once(storage, head_path, head)
-
-
 def write_once(storage: StorageService, path: str, data: bytes) -> None:
     """Store ``data`` at ``path`` unless something is there already (a retry's duplicate)."""
     try:

@@ -15,8 +15,9 @@ the first such on a tie) and that reading's polygon.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 GAP_TOLERANCE = 1  # sampled frames
 SAME_PLACE = 0.5
@@ -24,7 +25,18 @@ SAME_PLACE = 0.5
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 
 
-def _bounds(polygon) -> Box:
+class ReadLine(Protocol):
+    """A line of text as read here: a ``TextLine``, or a line of stored results."""
+
+    @property
+    def text(self) -> str: ...
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def polygon(self) -> Sequence[Sequence[float]]: ...
+
+
+def _bounds(polygon: Sequence[Sequence[float]]) -> Box:
     xs, ys = [p[0] for p in polygon], [p[1] for p in polygon]
     return min(xs), min(ys), max(xs), max(ys)
 
@@ -75,7 +87,7 @@ class _Span:
     def key(self) -> str:
         return "".join(self.text.split())
 
-    def add(self, line, index: int, timestamp_ms: int) -> None:
+    def add(self, line: ReadLine, index: int, timestamp_ms: int) -> None:
         self.seen.add(index)
         self.last, self.end_ms = max(self.last, index), max(self.end_ms, timestamp_ms)
         self.max_confidence = max(self.max_confidence, line.confidence)
@@ -94,7 +106,7 @@ class _Span:
             self.text, self.polygon = other.text, other.polygon
 
 
-def _matches(span: _Span, line, key: str) -> bool:
+def _matches(span: _Span, line: ReadLine, key: str) -> bool:
     if not (key in span.key or span.key in key):
         return False
     return _inside_share(_bounds(span.polygon), _bounds(line.polygon)) >= SAME_PLACE

@@ -23,11 +23,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Protocol
 
 IOU_MIN = 0.3  # at 1 frame/s a walking person's box still overlaps its last one this much
 MAX_MISSED = 1  # sampled frames a track may miss (a detector blink) and still continue
 
 Box = tuple[float, float, float, float]  # x, y, w, h (relative)
+
+
+class Detected(Protocol):
+    """What tracking reads of a detection (``chalicelib.analysis.detector.Detection``)."""
+
+    @property
+    def label(self) -> str: ...
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def box(self) -> Box: ...
 
 
 def iou(a: Box, b: Box) -> float:
@@ -54,12 +66,12 @@ class Track:
 class Tracker:
     """Feed it the sampled frames in order (``update``); ``tracks`` lists what it found."""
 
-    def __init__(self, iou_min: float = IOU_MIN, max_missed: int = MAX_MISSED):
+    def __init__(self, iou_min: float = IOU_MIN, max_missed: int = MAX_MISSED) -> None:
         self.iou_min, self.max_missed = iou_min, max_missed
         self._tracks: list[Track] = []
         self._index = -1
 
-    def update(self, timestamp_ms: int, detections: Sequence) -> list[int]:
+    def update(self, timestamp_ms: int, detections: Sequence[Detected]) -> list[int]:
         """The track id of each detection (objects with ``label``, ``confidence``, ``box``)."""
         self._index += 1
         live = [t for t in self._tracks if self._index - t.last_index <= self.max_missed + 1]
@@ -84,7 +96,14 @@ class Tracker:
                 ids[i] = self._start(timestamp_ms, detection).track_id
         return [int(i) for i in ids if i is not None]
 
-    def _lone_instances(self, live, taken, detections, ids, timestamp_ms: int) -> None:
+    def _lone_instances(
+        self,
+        live: list[Track],
+        taken: set[int],
+        detections: Sequence[Detected],
+        ids: list[int | None],
+        timestamp_ms: int,
+    ) -> None:
         for i, detection in enumerate(detections):
             same = [d for d in detections if d.label == detection.label]
             tracks = [t for t in live if t.label == detection.label]
@@ -94,12 +113,12 @@ class Tracker:
                 taken.add(tracks[0].track_id)
                 self._extend(tracks[0], timestamp_ms, detection)
 
-    def _extend(self, track: Track, timestamp_ms: int, detection) -> None:
+    def _extend(self, track: Track, timestamp_ms: int, detection: Detected) -> None:
         track.last_ms, track.last_box, track.last_index = timestamp_ms, detection.box, self._index
         track.frames += 1
         track.max_confidence = max(track.max_confidence, detection.confidence)
 
-    def _start(self, timestamp_ms: int, detection) -> Track:
+    def _start(self, timestamp_ms: int, detection: Detected) -> Track:
         track = Track(
             len(self._tracks) + 1,
             detection.label,

@@ -14,7 +14,7 @@ import pytest
 from chalicelib.bootstrap import services
 from chalicelib.jobs.record import COMPLETED
 from chalicelib.results.pieces import read_document
-from tests.e2e.test_crash_recovery import emulator, start_runner, wait_for  # noqa: F401
+from tests.support.runner import start_runner, wait_for
 from tests.support.videos import shared_video
 
 pytestmark = pytest.mark.slow
@@ -25,7 +25,7 @@ def slice_lines(log_path):
     return [line for line in lines if "slice" in line and "frames" in line]
 
 
-def test_sigkill_mid_slice_resumes_from_the_last_checkpoint(emulator, tmp_path):  # noqa: F811
+def test_sigkill_mid_slice_resumes_from_the_last_checkpoint(emulator, tmp_path):
     env = {**emulator, "VIDEO_JOBS_SLICE_S": "1"}
     wired = services()
     data = shared_video("people_indoor.mp4").read_bytes()

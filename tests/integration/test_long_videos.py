@@ -16,10 +16,11 @@ from chalicelib.jobs.ids import results_path, video_path
 from chalicelib.jobs.queries import status_view
 from chalicelib.jobs.record import COMPLETED, RUNNING
 from chalicelib.jobs.store import InMemoryJobStore
-from chalicelib.results import pieces
+from chalicelib.results import pieces as result_pieces
 from chalicelib.results.assembly import Assembler, build_document
 from tests.support.jobs import new_job
 from tests.support.long_video import make_long_mp4, synthetic_frame
+from tests.support.pieces import split_document
 from tests.support.pipelines import RealPipeline
 from tests.support.videos import shared_video
 
@@ -27,15 +28,15 @@ from tests.support.videos import shared_video
 def stored_objects(storage, job_id):
     head = results_path(job_id)
     counts = json.loads(storage.load_file(head))["frame_pieces"]
-    pieces = [storage.load_file(pieces.piece_path(head, i)) for i in range(len(counts))]
+    pieces = [storage.load_file(result_pieces.piece_path(head, i)) for i in range(len(counts))]
     return storage.load_file(head), pieces
 
 
 @pytest.mark.slow
 def test_slices_of_a_few_seconds_give_the_bytes_of_one_run(pipeline, monkeypatch):
-    monkeypatch.setattr(pieces, "PIECE_MAX_FRAMES", 25)  # pieces fill during slices
+    monkeypatch.setattr(result_pieces, "PIECE_MAX_FRAMES", 25)  # pieces fill during slices
     clip = shared_video("people_indoor.mp4")
-    once = pieces.split(pipeline.run(clip, sample_fps=1.0))
+    once = split_document(pipeline.run(clip, sample_fps=1.0))
     jobs, queue = InMemoryJobStore(), InMemoryQueue()
     with LocalStorage.temporary() as storage:
         job = new_job(jobs)
@@ -70,10 +71,10 @@ def build_in_pieces(n, fields):
         head_path = "video_jobs/x_results.json"
 
         def write(i, piece):
-            storage.save_file(piece, pieces.piece_path(head_path, i))
+            storage.save_file(piece, result_pieces.piece_path(head_path, i))
 
         def read(i):
-            return json.loads(storage.load_file(pieces.piece_path(head_path, i)))
+            return json.loads(storage.load_file(result_pieces.piece_path(head_path, i)))
 
         tracemalloc.start()
         assembler = Assembler(write)
@@ -85,7 +86,7 @@ def build_in_pieces(n, fields):
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         counts = json.loads(head)["frame_pieces"]
-        return head, [storage.load_file(pieces.piece_path(head_path, i))
+        return head, [storage.load_file(result_pieces.piece_path(head_path, i))
                       for i in range(len(counts))], peak  # fmt: skip
 
 
@@ -102,7 +103,7 @@ def test_six_hours_of_frames_are_built_in_bounded_memory():
     # row per distinct caption: 4,320 here), not the frames
     assert peak < 2 * short_peak and peak < size, (short_peak, peak, size)
     whole = build_document(**fields, frames=[synthetic_frame(i) for i in range(21_600)])
-    assert pieces.split(whole) == (head, pieces)
+    assert split_document(whole) == (head, pieces)
 
 
 @pytest.mark.slow

@@ -1,5 +1,5 @@
 """Through HTTP: loose numbers are 400 and no answer echoes a huge value back (issue 19.10).
-The parsing rules themselves: tests/unit/test_strict_params.py."""
+The parsing rules themselves: tests/unit/intake/test_params.py."""
 
 import urllib.parse
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from chalicelib.jobs.ids import new_job_id, video_path
 from chalicelib.jobs.record import PENDING, JobRecord
 from chalicelib.jobs.store import JobStore
@@ -30,3 +32,11 @@ def new_job(
     )
     jobs.create(job)
     return job
+
+
+def final_job(status: str, error_message: str | None = None) -> JobRecord:
+    """A job row that ended with ``status`` (not stored anywhere)."""
+    job = JobRecord.new(new_job_id(), input_path="x.mp4", pipeline_id="yolo_ocr", retention_days=30)
+    return replace(
+        job, status=status, error_message=error_message, updated_at="2026-12-01T10:00:05.000Z"
+    )

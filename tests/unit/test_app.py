@@ -46,7 +46,7 @@ def test_domain_errors_carry_no_http_meaning():
         (errors.SignatureIncomplete, "IncompleteSignatureException", 400),
         (errors.SignatureMismatch, "InvalidSignatureException", 403),
         (errors.UnknownAccessKey, "UnrecognizedClientException", 403),
-        (errors.AccessDenied, "AccessDeniedException", 403),
+        (errors.AccessDenied, "AccessDeniedException", 400),
         (errors.JobNotFound, "ResourceNotFoundException", 400),
         (errors.KeyReused, "IdempotentParameterMismatchException", 400),
         (errors.PayloadTooLarge, "VideoTooLargeException", 400),

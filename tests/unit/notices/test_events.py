@@ -1,5 +1,5 @@
-"""Completion notices: the event, its signature, the notice messages, the retry schedule, and
-the worker's finish hook (in-memory store, a recording notifier). The SNS topic and the notices
+"""Completion notices: the event, its signature, the notice messages, and the worker's finish
+hook (in-memory store, a recording notifier). The SNS topic and the notices
 queue on moto are in tests/integration/test_notify_topic.py."""
 
 from __future__ import annotations
@@ -13,23 +13,19 @@ import pytest
 
 from chalicelib.adapters.storage import LocalStorage
 from chalicelib.analysis.worker import JobWorker
-from chalicelib.config import load_settings
 from chalicelib.errors import InvalidVideo, MalformedMessage
 from chalicelib.jobs.ids import new_job_id
 from chalicelib.jobs.record import COMPLETED, FAILED, JobRecord
 from chalicelib.jobs.store import InMemoryJobStore
-from chalicelib.notices.delivery import retry_delay, retry_schedule
 from chalicelib.notices.events import (
-    MAX_SQS_DELAY_S,
     Notice,
     build_event,
     callback_url_of,
     event_id,
     render,
-    send_notice,
     sign,
 )
-from tests.support.jobs import new_job
+from tests.support.jobs import final_job, new_job
 from tests.support.pipelines import FakePipelines
 
 CALLBACK = "https://hooks.example.com/video-jobs"
@@ -42,13 +38,6 @@ def verify(body: bytes, header: str, secret: str) -> bool:
 
 
 # --- the event and its signature ------------------------------------------------------------
-
-
-def final_job(status: str, error_message: str | None = None) -> JobRecord:
-    job = JobRecord.new(new_job_id(), input_path="x.mp4", pipeline_id="yolo_ocr", retention_days=30)
-    return replace(
-        job, status=status, error_message=error_message, updated_at="2026-12-01T10:00:05.000Z"
-    )
 
 
 def test_event_ids_are_fixed_by_job_and_status():
@@ -112,45 +101,6 @@ def test_the_callback_url_is_read_from_the_options_dict():
     assert callback_url_of(job) is None
     assert callback_url_of(replace(job, options={"callback_url": CALLBACK})) == CALLBACK
     assert callback_url_of(replace(job, options={"callback_url": 7})) is None
-
-
-# --- the retry schedule -----------------------------------------------------------------------
-
-
-def test_default_schedule_first_retry_within_a_minute_then_doubling_for_a_day(monkeypatch):
-    for name in ("FIRST_RETRY_S", "MAX_RETRY_DELAY_S", "RETRY_WINDOW_S"):
-        monkeypatch.delenv(f"VIDEO_JOBS_WEBHOOK_{name}", raising=False)
-    settings = load_settings().notices
-    schedule = retry_schedule(settings)
-    assert schedule[:8] == [0, 30, 90, 210, 450, 930, 1890, 3810]
-    waits = [b - a for a, b in zip(schedule, schedule[1:], strict=False)]
-    assert waits[:7] == [30, 60, 120, 240, 480, 960, 1920] and set(waits[7:]) == {3600}
-    assert schedule[-1] <= 24 * 3600 < schedule[-1] + 3600
-    assert len(schedule) == 30 and schedule[-1] == 83010  # the last at 23 h 03 min
-
-
-def test_schedule_follows_the_settings(monkeypatch):
-    monkeypatch.setenv("VIDEO_JOBS_WEBHOOK_FIRST_RETRY_S", "1")
-    monkeypatch.setenv("VIDEO_JOBS_WEBHOOK_MAX_RETRY_DELAY_S", "4")
-    monkeypatch.setenv("VIDEO_JOBS_WEBHOOK_RETRY_WINDOW_S", "20")
-    settings = load_settings().notices
-    assert [retry_delay(n, settings) for n in range(1, 6)] == [1, 2, 4, 4, 4]
-    assert retry_schedule(settings) == [0, 1, 3, 7, 11, 15, 19]
-
-
-def test_waits_beyond_900_s_are_chained():
-    url = "https://sqs.us-east-1.amazonaws.com/123456789012/video-jobs-notices"
-    calls = []
-
-    class Recorder:
-        def send_message(self, **kwargs):
-            calls.append(kwargs)
-
-    notice = Notice(build_event(final_job(COMPLETED)), CALLBACK, 0.0, due_at=3600.0)
-    send_notice(Recorder(), url, notice, now=0.0)
-    send_notice(Recorder(), url, replace(notice, due_at=30.0), now=0.0)
-    send_notice(Recorder(), url, notice, now=4000.0)
-    assert [call["DelaySeconds"] for call in calls] == [MAX_SQS_DELAY_S, 30, 0]
 
 
 # --- the worker's finish hook (in-memory store) -----------------------------------------------

@@ -12,11 +12,12 @@ from chalicelib import errors
 from chalicelib.adapters.storage import LocalStorage
 from chalicelib.jobs.queries import JobQueries
 from chalicelib.jobs.store import InMemoryJobStore
-from chalicelib.results import pieces
 from chalicelib.results.document import encode
 from chalicelib.results.pages import results_page
-from chalicelib.results.pieces import PIECE_MAX_BYTES, piece_path, read_document, split
+from chalicelib.results.pieces import PIECE_MAX_BYTES, piece_path, read_document
 from tests.support.jobs import new_job
+from tests.support.pieces import split_document as split
+from tests.support.pieces import store_document
 
 
 class CountingStorage(LocalStorage):
@@ -59,7 +60,7 @@ def completed(jobs, storage, doc, *, old_layout=False):
     if old_layout:  # one file, as results were stored before pieces
         storage.save_file(encode(doc), head)
     else:
-        pieces.write(storage, head, doc)
+        store_document(storage, head, doc)
     jobs.claim(job.job_id, "w", 60)
     jobs.complete(job.job_id, owner="w", output_path=head)
     return job

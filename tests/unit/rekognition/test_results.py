@@ -1,5 +1,5 @@
-"""The Rekognition-compatible API's parts, without a stack: validation against botocore's model,
-pagination tokens, label names, and the rendering of stored results into Rekognition's shapes."""
+"""Stored results rendered into Rekognition's shapes (labels, segments, text detections),
+checked against botocore's output shapes."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ import pytest
 
 from app import answer_of
 from chalicelib.errors import VideoJobsError
-from chalicelib.rekognition import label_results, model, text_results, tokens
+from chalicelib.rekognition import label_results, model, text_results
 from chalicelib.rekognition.get import video_metadata
-from chalicelib.rekognition.labels import LABELS, label_info
 from tests.support.rekognition_shapes import count_members, output_shape, problems
 
 VIDEO = {"S3Object": {"Bucket": "my-videos", "Name": "clip.mp4"}}
@@ -22,114 +21,6 @@ def refused(operation: str, params: dict) -> VideoJobsError:
         model.validate(operation, params)
     assert answer_of(caught.value).aws_type == "InvalidParameterException"
     return caught.value
-
-
-# --- validation: what botocore leaves to the server ----------------------------------------------
-
-
-def test_a_complete_valid_request_passes():
-    params = {
-        "Video": {"S3Object": {**VIDEO["S3Object"], "Version": "3"}},
-        "ClientRequestToken": "abc-123_x",
-        "MinConfidence": 70,
-        "NotificationChannel": {
-            "SNSTopicArn": "arn:aws:sns:us-east-1:123456789012:done",
-            "RoleArn": "arn:aws:iam::123456789012:role/rekognition",
-        },
-        "JobTag": "batch-7",
-        "Features": ["GENERAL_LABELS"],
-        "Settings": {"GeneralLabels": {"LabelInclusionFilters": ["Dog", "Person"]}},
-    }
-    assert model.validate("StartLabelDetection", params) is params
-
-
-@pytest.mark.parametrize(
-    ("operation", "params", "words"),
-    [
-        ("StartLabelDetection", {"Video": VIDEO, "MinConfidence": 100.5}, "from 0 to 100"),
-        ("StartLabelDetection", {"Video": VIDEO, "MinConfidence": True}, "number"),
-        ("StartLabelDetection", {"Video": VIDEO, "MinConfidence": 10**400}, "from 0 to 100"),
-        ("StartLabelDetection", {"Video": VIDEO, "JobTag": "a b"}, "pattern"),
-        ("StartLabelDetection", {"Video": VIDEO, "JobTag": "x" * 1025}, "at most 1024"),
-        ("StartLabelDetection", {"Video": VIDEO, "ClientRequestToken": "t" * 65}, "at most 64"),
-        ("StartLabelDetection", {"Video": VIDEO, "Features": ["FACES"]}, "GENERAL_LABELS"),
-        ("StartLabelDetection", {"Video": VIDEO, "Colour": 1}, "unknown member"),
-        ("StartLabelDetection", {}, "needs Video"),
-        ("StartLabelDetection", {"Video": {"S3Object": {"Bucket": "a/b", "Name": "k"}}},
-         "pattern"),
-        ("StartLabelDetection",
-         {"Video": VIDEO, "NotificationChannel": {"SNSTopicArn": "topic", "RoleArn": "r"}},
-         "pattern"),
-        ("StartTextDetection",
-         {"Video": VIDEO, "Filters": {"WordFilter": {"MinBoundingBoxHeight": 2}}}, "from 0 to 1"),
-        ("StartTextDetection",
-         {"Video": VIDEO, "Filters": {"RegionsOfInterest": [{}] * 11}}, "at most 10"),
-        ("GetLabelDetection", {"JobId": JOB, "SortBy": "SIZE"}, "NAME, TIMESTAMP"),
-        ("GetLabelDetection", {"JobId": JOB, "AggregateBy": "FRAMES"}, "SEGMENTS"),
-        ("GetLabelDetection", {"JobId": JOB, "MaxResults": 0}, "at least 1"),
-        ("GetLabelDetection", {"JobId": JOB, "MaxResults": 2.5}, "whole number"),
-        ("GetTextDetection", {"JobId": JOB, "NextToken": "n" * 256}, "at most 255"),
-        ("GetTextDetection", {"JobId": "../etc"}, "pattern"),
-        ("GetTextDetection", {"JobId": JOB, "SortBy": "NAME"}, "unknown member"),
-    ],
-)  # fmt: skip
-def test_the_server_enforces_maximums_patterns_and_enums(operation, params, words):
-    assert words in refused(operation, params).message
-
-
-@pytest.mark.parametrize("raw", [b"[]", b"nope", b'{"MinConfidence": NaN}', b"\xff", b"[" * 5000])
-def test_a_body_that_is_not_a_json_object_is_refused(raw):
-    with pytest.raises(VideoJobsError) as caught:
-        model.parse_body(raw)
-    assert answer_of(caught.value).aws_type == "InvalidParameterException"
-
-
-def test_an_empty_body_is_an_empty_request():
-    assert model.parse_body(b"") == {}
-
-
-# --- pagination tokens ---------------------------------------------------------------------------
-
-
-def test_a_token_reads_back_its_offset_and_nothing_else_passes():
-    token = tokens.issue(KEY, JOB, "view", 30)
-    assert tokens.read(KEY, JOB, "view", token) == 30
-    assert tokens.read(KEY, JOB, "view", "") == 0 and tokens.read(KEY, JOB, "view", None) == 0
-    other_job = "1b0e8f5e-3c59-4f3a-9d0b-5a1f6f3f0c11"
-    forged = tokens.issue(b"another key", JOB, "view", 30)
-    edited = tokens.issue(KEY, JOB, "view", 30).replace(token[:2], "MT")  # offset 1x
-    for job_id, view, candidate in [
-        (other_job, "view", token),  # another job's
-        (JOB, "other view", token),  # another sort order's
-        (JOB, "view", forged),
-        (JOB, "view", edited),
-        (JOB, "view", "not base64 !!"),
-        (JOB, "view", "LTEuYWJj"),  # "-1.abc"
-    ]:
-        with pytest.raises(VideoJobsError) as caught:
-            tokens.read(KEY, job_id, view, candidate)
-        assert answer_of(caught.value).aws_type == "InvalidPaginationTokenException"
-    assert len(tokens.issue(KEY, JOB, "view", 10**8)) <= 255
-
-
-# --- label names ---------------------------------------------------------------------------------
-
-
-def test_every_coco_class_has_a_rekognition_name(model_path):
-    names_path = model_path.parent / "coco.names"
-    classes = [line.strip() for line in names_path.read_text().splitlines() if line.strip()]
-    assert len(classes) == 80
-    assert set(classes) <= set(LABELS)
-    spelled = {name: label_info(name).name for name in classes}
-    assert spelled["motorbike"] == "Motorcycle" and spelled["aeroplane"] == "Airplane"
-    assert spelled["sofa"] == "Couch" and spelled["tvmonitor"] == "Tv"
-    assert spelled["pottedplant"] == "Potted Plant" and spelled["person"] == "Person"
-    assert label_info("car").parents == ("Vehicle", "Transportation")
-
-
-def test_a_custom_class_passes_through_title_cased():
-    info = label_info("fire_truck")
-    assert (info.name, info.parents, info.category) == ("Fire Truck", (), None)
 
 
 # --- rendering stored results --------------------------------------------------------------------

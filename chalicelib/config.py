@@ -42,7 +42,7 @@ DEFAULT_EVENTS_TOPIC = "video-jobs-events"  # SNS: every job's final event
 # Signs webhooks on the local stage only; other stages must configure their own secret.
 LOCAL_WEBHOOK_SECRET = "video-jobs-local-webhook-secret"
 # Signs NextTokens and viewer links where nothing else is configured: published, so it is
-# refused with auth required (composition.py); the template gives every stack its own key.
+# refused with auth required (bootstrap.py); the template gives every stack its own key.
 LOCAL_SIGNING_KEY = "video-jobs-local-pagination-key"
 
 # Per-job result options (query parameters of submit and uploads) and their defaults.

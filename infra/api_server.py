@@ -24,7 +24,8 @@ import re
 import socket
 import sys
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from chalice import local
 from chalice.cli import main as chalice_main
@@ -112,7 +113,11 @@ def read_chunked(rfile: BufferedIOBase, limit: int) -> bytes:
 
 class ApiRequestHandler(local.ChaliceRequestHandler):
     disable_nagle_algorithm = True
-    max_body_bytes = 0  # set by main() from the settings
+
+    @property
+    def max_body_bytes(self) -> int:
+        assert isinstance(self.server, ApiServer)  # create_local_server pairs the two
+        return self.server.max_body_bytes
 
     def handle_expect_100(self) -> bool:
         try:
@@ -166,6 +171,10 @@ class ApiRequestHandler(local.ChaliceRequestHandler):
 class ApiServer(local.ThreadedHTTPServer):
     request_queue_size = LISTEN_BACKLOG
 
+    def __init__(self, address: tuple[str, int], handler: Callable[..., Any]) -> None:
+        super().__init__(address, handler)
+        self.max_body_bytes = load_settings().max_direct_upload_bytes  # Lambda's payload limit
+
 
 def create_local_server(
     app_obj: Chalice, config: Config, host: str, port: int
@@ -179,7 +188,6 @@ def create_local_server(
 
 
 def main(argv: list[str]) -> int:
-    ApiRequestHandler.max_body_bytes = load_settings().max_direct_upload_bytes
     local.create_local_server = create_local_server  # what `chalice local` calls to build it
     sys.argv = ["chalice", "local", *argv]
     return chalice_main()

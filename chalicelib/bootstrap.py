@@ -29,15 +29,14 @@ from chalicelib.jobs.queries import JobQueries
 from chalicelib.jobs.reconcile import ReconcileReport, reconcile
 from chalicelib.jobs.record import JobRecord
 from chalicelib.jobs.store import JobStore
-from chalicelib.notices.events import Notifier
-from chalicelib.notices.publisher import Publisher, SnsPublisher
-from chalicelib.rekognition.api import RekognitionApi, StartLimits
-from chalicelib.rekognition.notices import publish_notice
-from chalicelib.viewer.page import JobViewer
 
-if TYPE_CHECKING:  # the API's routes never build these: their imports wait (cold starts)
+if TYPE_CHECKING:  # built on first use: a route's cold start imports only what it needs
     from chalicelib.analysis.worker import JobWorker
     from chalicelib.notices.delivery import Courier
+    from chalicelib.notices.events import Notifier
+    from chalicelib.notices.publisher import Publisher
+    from chalicelib.rekognition.api import RekognitionApi
+    from chalicelib.viewer.page import JobViewer
 
 
 @dataclass(frozen=True)
@@ -68,6 +67,8 @@ class Services:
 
     @functools.cached_property
     def viewer(self) -> JobViewer:
+        from chalicelib.viewer.page import JobViewer
+
         return JobViewer(
             jobs=self.jobs, storage=self.storage, url_expiry_s=self.settings.view_url_expiry_s
         )
@@ -90,10 +91,14 @@ class Services:
         """A final job's notices: the events topic and its webhook, and the Rekognition
         NotificationChannel of a Rekognition API job. Never raises."""
         self.notifier.announce(job)
+        from chalicelib.rekognition.notices import publish_notice
+
         publish_notice(job, lambda: self.publisher)
 
     @functools.cached_property
     def notifier(self) -> Notifier:
+        from chalicelib.notices.events import Notifier
+
         notices, sqs = self.settings.notices, aws_client("sqs", self.settings)
 
         @functools.cache  # the template passes the ARN; locally CreateTopic is a look-up
@@ -115,6 +120,8 @@ class Services:
     @functools.cached_property
     def rekognition(self) -> RekognitionApi:
         """The Rekognition Video-compatible API (POST /)."""
+        from chalicelib.rekognition.api import RekognitionApi, StartLimits
+
         limits = StartLimits(self.settings.max_upload_bytes, self.settings.max_queued_jobs)
         return RekognitionApi(
             jobs=self.jobs,
@@ -170,6 +177,8 @@ class Services:
     @functools.cached_property
     def publisher(self) -> Publisher:
         """Publishes job events and Rekognition notices (built on first use)."""
+        from chalicelib.notices.publisher import SnsPublisher
+
         return SnsPublisher(aws_client("sns", self.settings))
 
     def reconcile(self, now: float | None = None) -> ReconcileReport:

@@ -12,21 +12,29 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from chalicelib.results.segments import label_segments, text_spans
 from chalicelib.results.text_lines import TextLine, words
-from chalicelib.results.tracking import Box, Detected, Track
+
+if TYPE_CHECKING:  # the API reads documents and never tracks: no import at run time
+    from chalicelib.results.tracking import Box, Track
 
 SCHEMA_VERSION = 2
 DIGITS = 4  # 1e-4 of the frame is well under a pixel even for 4K
 
 
-class DetectionLike(Detected, Protocol):
+class DetectionLike(Protocol):
     """What a frame's objects give the results (``chalicelib.analysis.detector.Detection``)."""
 
     @property
+    def label(self) -> str: ...
+    @property
     def class_id(self) -> int: ...
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def box(self) -> Box: ...
 
 
 def _r(value: float) -> float:

@@ -117,10 +117,11 @@ class Submissions:
             repr(options.sample_fps),
             *([json.dumps(chosen, sort_keys=True)] if chosen else []),
         )
-        store = functools.partial(self.storage.save_file, data)
-        job, earlier = self._accept(store, "store", options, idempotency_key, request, caller)
+        job, key = self._new_job(options, PENDING, caller), idempotency_key
+        earlier = self._reserve(job, key, request, "check the Idempotency-Key")
         if earlier is not None:
             return self._replayed(earlier)
+        self._accept(job, functools.partial(self.storage.save_file, data), "store", key)
         log.info(
             "job %s submitted (%d bytes, pipeline %s)",
             job.job_id,
@@ -143,11 +144,12 @@ class Submissions:
         key (server-side). Returns the job id; a repeated idempotency key with the same
         fingerprint returns the id of the job it created (even while that request is still
         being accepted); with another one, KeyReused."""
-        key, request = idempotency_key, request_fingerprint
-        job, earlier = self._accept(copy_into, "copy", options, key, request, caller)
+        job, key = self._new_job(options, PENDING, caller), idempotency_key
+        earlier = self._reserve(job, key, request_fingerprint, "check the request token")
         if earlier is not None:
             log.info("job %s returned again for a repeated request token", earlier)
             return earlier
+        self._accept(job, copy_into, "copy", key)
         log.info(
             "job %s submitted from S3 (pipeline %s)",
             job.job_id,
@@ -156,58 +158,52 @@ class Submissions:
         )
         return job.job_id
 
+    def _reserve(self, job: JobRecord, key: str | None, fingerprint: str, what: str) -> str | None:
+        """Tie ``key`` (if any) to ``job``: None, or the id of the job an earlier request with
+        the same key created."""
+        if key is None:
+            return None
+        settings = self.settings
+        return _step(
+            lambda: idempotency.reserve(
+                self.keys, self.jobs, key, job.job_id, fingerprint, tenant=job.tenant,
+                retention_days=settings.job_retention_days, lease_s=settings.idempotency_lease_s,
+            ),
+            what,
+        )  # fmt: skip
+
     def _accept(
-        self,
-        put_video: Callable[[str], None],
-        verb: str,
-        options: JobOptions,
-        key: str | None,
-        request_fingerprint: str,
-        caller: Caller,
-    ) -> tuple[JobRecord, str | None]:
-        """The one accept flow of direct and copied videos: reserve the idempotency key, check
-        the tenant's limit, then ``verb`` the video (``put_video(path)``), record the job and
-        queue it, in that order, so a failure part-way leaves no orphan. The new job, or the id
-        of the job an earlier request with the same key created.
+        self, job: JobRecord, put_video: Callable[[str], None], verb: str, key: str | None
+    ) -> None:
+        """The one accept flow of direct and copied videos, once the key is reserved: check the
+        tenant's limit, then ``verb`` the video (``put_video(path)``), record the job and queue
+        it, in that order, so a failure part-way leaves no orphan.
 
         Storage or job write fails: the caller gets a 503 and nothing was accepted (a stored
-        video is deleted; if even that fails, the bucket's lifecycle rule removes it). Enqueue
-        fails: the job is recorded, so it is accepted anyway; the reconcile sweep re-sends stuck
-        pending jobs."""
-        job = self._new_job(options, PENDING, caller)
-        if key is not None:
-            earlier = _step(
-                lambda: idempotency.reserve(
-                    self.keys, self.jobs, key, job.job_id, request_fingerprint,
-                    retention_days=self.settings.job_retention_days,
-                    lease_s=self.settings.idempotency_lease_s, tenant=caller.tenant,
-                ),
-                "check the idempotency key",
-            )  # fmt: skip
-            if earlier is not None:
-                return job, earlier
+        video is deleted; if even that fails, the bucket's lifecycle rule removes it; the key is
+        released). Enqueue fails: the job is recorded, so it is accepted anyway; the reconcile
+        sweep re-sends stuck pending jobs."""
 
         def forget_key() -> None:
             if key is not None:
-                idempotency.release(self.keys, key, caller.tenant)
+                idempotency.release(self.keys, key, job.tenant)
 
         def forget_all() -> None:
             self.storage.delete_file(job.input_path)
             forget_key()
 
-        self._check_limit(caller, forget_key)
+        self._check_limit(job.tenant, forget_key)
         _step(lambda: put_video(job.input_path), f"{verb} the video", forget_key)
         _step(lambda: self.jobs.create(job), "record the job", forget_all)
         self._enqueue(job.job_id)
-        return job, None
 
-    def _check_limit(self, caller: Caller, undo: Callable[[], None] | None = None) -> None:
+    def _check_limit(self, tenant: str, undo: Callable[[], None] | None = None) -> None:
         """TooManyJobs when the caller's tenant already has its most active jobs (counted,
         then created: two requests at once can pass the last free place together)."""
         limit = self.settings.max_active_jobs_per_tenant
         if limit <= 0:
             return
-        active = _step(lambda: self.jobs.active_jobs(caller.tenant), "count active jobs", undo)
+        active = _step(lambda: self.jobs.active_jobs(tenant), "count active jobs", undo)
         if active >= limit:
             if undo is not None:
                 undo()
@@ -256,7 +252,7 @@ class Submissions:
         """A job in ``uploading`` state and a URL the caller PUTs the video to."""
         if not isinstance(self.storage, S3Storage):
             raise TypeError("presigned uploads need S3Storage")
-        self._check_limit(caller)
+        self._check_limit(caller.tenant)
         job = self._new_job(options, UPLOADING, caller)
         _step(lambda: self.jobs.create(job), "record the job")
         expiry = self.settings.upload_url_expiry_s

@@ -38,6 +38,16 @@ def status_view(job: JobRecord) -> dict[str, Any]:
     return view
 
 
+def damaged(job_id: str, error: DamagedPiece) -> ResultsDamaged:
+    """What a caller is told when a job's stored results cannot be read (the piece that broke is
+    logged, never shown)."""
+    log.error("stored results of job %s are damaged: %s", job_id, error, extra={"job_id": job_id})
+    return ResultsDamaged(
+        f"the stored results of job {job_id} are damaged and cannot be read; "
+        "submit the video again to analyze it anew"
+    )
+
+
 class JobQueries:
     def __init__(self, *, jobs: JobStore, storage: StorageService):
         self.jobs = jobs
@@ -58,12 +68,7 @@ class JobQueries:
         except FileNotFoundError:
             raise JobNotFound(f"results of job {job.job_id} are gone (expired?)") from None
         except DamagedPiece as error:
-            log.error("stored results of job %s are damaged: %s", job.job_id, error,
-                      extra={"job_id": job.job_id})  # fmt: skip
-            raise ResultsDamaged(
-                f"the stored results of job {job.job_id} are damaged and cannot be read; "
-                "submit the video again to analyze it anew"
-            ) from None
+            raise damaged(job.job_id, error) from None
         body = {
             "job_id": job.job_id,
             "results": results,

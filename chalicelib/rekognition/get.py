@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from chalicelib.adapters.storage import StorageService
-from chalicelib.errors import JobNotFound
+from chalicelib.errors import DamagedPiece, JobNotFound
+from chalicelib.jobs.queries import damaged
 from chalicelib.jobs.record import COMPLETED, FAILED, JobRecord
 from chalicelib.jobs.store import JobStore
 from chalicelib.jobs.tenancy import Caller
@@ -98,6 +99,8 @@ def _load(storage: StorageService, job: JobRecord) -> dict:
         return pieces.read_document(storage, job.output_path or "")
     except FileNotFoundError:
         raise JobNotFound(f"the results of job {job.job_id} are gone (expired?)") from None
+    except DamagedPiece as error:
+        raise damaged(job.job_id, error) from None
 
 
 def _page(entries: list, key: str, job_id: str, view: str, params: dict, secret: bytes) -> dict:

@@ -15,6 +15,7 @@ from chalicelib.errors import (
     AccessDenied,
     JobNotFound,
     PayloadTooLarge,
+    ResultsDamaged,
     SourceUnreadable,
     TooManyJobs,
     UnknownOperation,
@@ -99,3 +100,18 @@ def test_what_the_protocol_refuses(api):
         api.call(TARGET_PREFIX + "GetLabelDetection", None, b"{}")
     with pytest.raises(JobNotFound):
         call(api, "GetTextDetection", {"JobId": start(api)["JobId"]})  # a label job
+
+
+def test_damaged_results_are_an_internal_error_that_names_no_storage_key(api, caplog):
+    job_id = start(api)["JobId"]
+    head = f"video_jobs/{job_id}_results.json"
+    api.storage.save_file(json.dumps({"results": {}, "frame_pieces": [3]}).encode(), head)
+    api.jobs.claim(job_id, "w", 60)
+    api.jobs.complete(job_id, owner="w", output_path=head)  # its one piece was never stored
+    with pytest.raises(ResultsDamaged) as raised:
+        call(api, "GetLabelDetection", {"JobId": job_id})
+    assert (
+        "video_jobs/" not in raised.value.message
+        and "submit the video again" in raised.value.message
+    )
+    assert f"{job_id}_frames00000_results.json is missing" in caplog.text  # for the operator

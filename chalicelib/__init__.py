@@ -1,8 +1,8 @@
 """video-jobs' application code, one package per domain (``docs/architecture.md`` has the map).
 
     adapters/     storage and queue ports with their S3/SQS/local/in-memory adapters
-    jobs/         the job record, its state machine and store, queries, the reconcile sweep
     results/      the results document: frames, tracks, segments, text lines, pieces
+    jobs/         the job record, its state machine and store, queries, the reconcile sweep
     analysis/     the worker, its lease and slices, the pipelines (detector, frames, OCR)
     notices/      completion events, the SNS publisher port, webhook delivery
     access/       who calls: API tokens, view tokens, SigV4 keys and their stores

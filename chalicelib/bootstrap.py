@@ -143,14 +143,14 @@ class Services:
             return secrets.get_secret_value(SecretId=settings.signing_key_arn)[
                 "SecretString"
             ].encode()
-        published = settings.pagination_key == LOCAL_SIGNING_KEY.encode()
+        published = settings.signing_key == LOCAL_SIGNING_KEY.encode()
         if settings.auth == AUTH_REQUIRED and settings.stage != LOCAL_STAGE and published:
             raise RuntimeError(
                 "VIDEO_JOBS_AUTH is required but tokens would be signed with the published local "
                 "key: set VIDEO_JOBS_SIGNING_KEY_ARN (the template does) or "
                 "VIDEO_JOBS_PAGINATION_KEY"
             )
-        return settings.pagination_key
+        return settings.signing_key
 
     @functools.cached_property
     def keys(self) -> KeyStore:

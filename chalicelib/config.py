@@ -76,7 +76,7 @@ class Settings:
     visibility_timeout_s: int  # of the queue: 60 s locally, 6x the function timeout on AWS
     job_retention_days: int  # jobs and their files expire after this (DynamoDB TTL, S3 lifecycle)
     max_queued_jobs: int  # Rekognition Start* answers LimitExceededException above this backlog
-    pagination_key: bytes  # signs NextTokens and viewer links, unless signing_key_arn is set
+    signing_key: bytes  # signs NextTokens and viewer links, unless signing_key_arn is set
     signing_key_arn: str | None  # on AWS: that key, a generated secret in Secrets Manager
     state_dir: Path  # where the local stack's emulator keeps its S3 and DynamoDB state
     notices: NoticeSettings
@@ -181,7 +181,7 @@ def load_settings() -> Settings:
         visibility_timeout_s=_int("VIDEO_JOBS_VISIBILITY_TIMEOUT_S", 60),
         job_retention_days=_int("VIDEO_JOBS_RETENTION_DAYS", DEFAULT_RETENTION_DAYS),
         max_queued_jobs=_int("VIDEO_JOBS_MAX_QUEUED_JOBS", 1000),
-        pagination_key=os.environ.get("VIDEO_JOBS_PAGINATION_KEY", LOCAL_SIGNING_KEY).encode(),
+        signing_key=os.environ.get("VIDEO_JOBS_PAGINATION_KEY", LOCAL_SIGNING_KEY).encode(),
         signing_key_arn=os.environ.get("VIDEO_JOBS_SIGNING_KEY_ARN") or None,
         state_dir=_state_dir(),
         notices=_notice_settings(stage),

@@ -4,7 +4,7 @@ Everything chalicelib raises on purpose derives from ``VideoJobsError``, with a 
 what was wrong and what to do about it, never a stack trace. The errors carry no HTTP meaning:
 ``app.py`` owns the one table that gives each its REST status and its Rekognition ``__type``
 and status (and a queue message or a failed job shows the same message). The class name is the
-REST API's public ``code``.
+REST API's public ``code`` unless the table names another (``KeyReused`` is a ``Conflict``).
 
     VideoJobsError
     ├── BadRequest                  malformed ids, bodies or parameters
@@ -172,7 +172,8 @@ class AccessDenied(VideoJobsError):
 
 
 class TooManyJobs(VideoJobsError):
-    """The caller's tenant is at ``VIDEO_JOBS_MAX_ACTIVE_JOBS_PER_TENANT``."""
+    """The caller's tenant is at ``VIDEO_JOBS_MAX_ACTIVE_JOBS_PER_TENANT``, or (Rekognition
+    Start*) the queue holds ``VIDEO_JOBS_MAX_QUEUED_JOBS``."""
 
     def __init__(self, message: str, retry_after_s: int = 30):
         super().__init__(message)

@@ -179,9 +179,10 @@ class ApiServer(local.ThreadedHTTPServer):
 def create_local_server(
     app_obj: Chalice, config: Config, host: str, port: int
 ) -> local.LocalDevServer:
-    """``chalice.local.create_local_server``, with our handler and server classes."""
-    local.CustomLocalChalice.__bases__ = (local.LocalChalice, app_obj.__class__)
-    app_obj.__class__ = local.CustomLocalChalice
+    """``chalice.local.create_local_server``, with our handler and server classes. The app
+    becomes an instance of a class made for it here (chalice's own version rewrites the bases of
+    a class it shares)."""
+    app_obj.__class__ = type("LocalApp", (local.LocalChalice, type(app_obj)), {})
     return local.LocalDevServer(
         app_obj, config, host, port, handler_cls=ApiRequestHandler, server_cls=ApiServer
     )

@@ -16,7 +16,7 @@
 # Left out on purpose:
 # - positive_data_acceptance: a schema cannot say "a valid MP4", so schema-valid bodies are
 #   random bytes that the API rightly refuses with 400 InvalidVideo (documented in the spec).
-#   Real videos through every route are covered by tests/test_openapi.py and the smoke test.
+#   Real videos through every route are covered by tests/integration/test_openapi.py and the smoke test.
 # - TRACE in the unsupported-method probes: `chalice local` runs on Python's http.server, which
 #   answers TRACE itself with an HTML 501 before any Chalice code runs; it says nothing about
 #   app.py. Every other undocumented method must get Chalice's 405.

@@ -6,7 +6,7 @@ job to a continuation message; the next invocation (any machine) loads it, seeks
 last one stopped, and goes on. A worker that dies loses only the slice it was in: its retry
 starts from the last checkpoint. The final results are the same bytes as one uninterrupted run.
 
-Frames go to storage as they are analyzed, in the results' own pieces (``result_pieces``), so a
+Frames go to storage as they are analyzed, in the results' own pieces (``results/pieces.py``), so a
 checkpoint holds only what is still to come: where to resume, the pipeline's carried state
 (change gate, last text), the tracker and the unfinished piece. Its size does not grow with the
 video (tracks aside: ~200 bytes each). Every object is written once and is the same bytes
@@ -24,10 +24,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from chalicelib.adapters.storage import StorageService
+from chalicelib.analysis.registry import Pipeline
+from chalicelib.jobs.options import JobOptions
 from chalicelib.results.assembly import Assembler
+from chalicelib.results.document import FrameResult
 from chalicelib.results.pieces import HEAD_SUFFIX, piece_path, write_once
 
 CHECKPOINT_VERSION = 1
@@ -49,7 +51,7 @@ class SlicedAnalysis:
     """One slice of one job: from checkpoint ``number`` (0: the first frame) to the end of the
     video or until ``stop()``; ``frames_done`` counts the frames analyzed so far, all slices."""
 
-    def __init__(self, storage: StorageService, pipeline: Any, head_path: str):
+    def __init__(self, storage: StorageService, pipeline: Pipeline, head_path: str):
         self.storage, self.pipeline, self.head_path = storage, pipeline, head_path
         self.frames_done = 0
 
@@ -73,7 +75,7 @@ class SlicedAnalysis:
         *,
         number: int,
         sample_fps: float,
-        options: Any,
+        options: JobOptions | None,
         stop: Callable[[], bool],
         timings: dict[str, float],
         before_store: Callable[[], None],
@@ -82,7 +84,7 @@ class SlicedAnalysis:
         assembler = Assembler(self._write_piece, checkpoint["assembler"])
         self.frames_done = first = checkpoint["frames_done"]
 
-        def emit(frame: Any) -> None:
+        def emit(frame: FrameResult) -> None:
             assembler.add(frame)
             self.frames_done += 1
 

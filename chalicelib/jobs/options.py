@@ -31,7 +31,7 @@ class JobOptions:
     exclude_labels: tuple[str, ...] = ()
     text_min_confidence: float = DEFAULT_TEXT_MIN_CONFIDENCE
     text_scripts: str = DEFAULT_TEXT_SCRIPTS
-    callback_url: str | None = None  # POSTed a signed event when the job ends (notify.py)
+    callback_url: str | None = None  # POSTed a signed event when the job ends (notices/)
     rekognition: dict[str, Any] | None = None  # the Start* request of a Rekognition API job
 
     def row_options(self) -> dict[str, Any]:

@@ -76,7 +76,7 @@ class Assembler:
         return {"tracker": self.tracker.state(), "counts": self.pieces.counts, "pending": pending}
 
     def finish(self, fields: dict, read_piece: Callable[[int], list]) -> bytes:
-        """The head (``result_pieces``) of the document with ``fields`` (pipeline_id, options,
+        """The head (``pieces``) of the document with ``fields`` (pipeline_id, options,
         models, video, sampling), once the last piece is written."""
         self._store(self.pieces.close())
         counts = self.pieces.counts

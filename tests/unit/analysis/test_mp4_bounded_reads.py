@@ -9,7 +9,6 @@ import time
 
 import pytest
 
-from chalicelib.adapters.queue import InMemoryQueue
 from chalicelib.adapters.storage import LocalStorage
 from chalicelib.analysis.mp4 import (
     MAX_TOP_LEVEL_BOXES,
@@ -18,12 +17,8 @@ from chalicelib.analysis.mp4 import (
     iter_boxes,
     validate_mp4,
 )
-from chalicelib.config import load_settings
 from chalicelib.errors import InvalidVideo
-from chalicelib.intake.idempotency import InMemoryIdempotencyKeys
-from chalicelib.intake.submissions import Submissions
 from chalicelib.jobs.record import UPLOADING
-from chalicelib.jobs.store import InMemoryJobStore
 from tests.fixtures.make_tiny_mp4 import make_mp4
 from tests.support.jobs import new_job
 
@@ -101,26 +96,18 @@ def test_sparse_boxes_cost_at_most_one_read_each_up_to_the_cap(clip):
     assert too_many.reads <= MAX_TOP_LEVEL_BOXES + 1
 
 
-def test_start_refuses_a_box_flood_quickly_with_one_read(clip, monkeypatch):
-    with LocalStorage.temporary() as storage:
-        jobs = InMemoryJobStore()
-        submissions = Submissions(
-            storage=storage,
-            queue=InMemoryQueue(),
-            jobs=jobs,
-            keys=InMemoryIdempotencyKeys(),
-            settings=load_settings(),
-        )
-        job = new_job(jobs, status=UPLOADING)
-        storage.save_file(clip + FREE * padding_to(99_000, clip), job.input_path)
-        reads = []
-        real = LocalStorage.read_range
-        monkeypatch.setattr(
-            LocalStorage, "read_range", lambda self, *a, **k: reads.append(a) or real(self, *a, **k)
-        )
-        started = time.perf_counter()
-        with pytest.raises(InvalidVideo, match="top-level boxes"):
-            submissions.start_upload(job.job_id)
-        seconds = time.perf_counter() - started
+def test_start_refuses_a_box_flood_quickly_with_one_read(clip, monkeypatch, parts, submissions):
+    storage, _, jobs = parts
+    job = new_job(jobs, status=UPLOADING)
+    storage.save_file(clip + FREE * padding_to(99_000, clip), job.input_path)
+    reads = []
+    real = LocalStorage.read_range
+    monkeypatch.setattr(
+        LocalStorage, "read_range", lambda self, *a, **k: reads.append(a) or real(self, *a, **k)
+    )
+    started = time.perf_counter()
+    with pytest.raises(InvalidVideo, match="top-level boxes"):
+        submissions.start_upload(job.job_id)
+    seconds = time.perf_counter() - started
     assert len(reads) == 1 and seconds < 5
     assert jobs.get(job.job_id).status == UPLOADING  # PUT a re-muxed file and start again

@@ -5,19 +5,14 @@ import json
 
 import pytest
 
-from chalicelib.adapters.queue import InMemoryQueue
-from chalicelib.adapters.storage import LocalStorage
 from chalicelib.analysis.labels import known_class_names, sidecar_path
 from chalicelib.analysis.worker import JobWorker
 from chalicelib.config import load_settings
 from chalicelib.errors import BadRequest, Conflict
-from chalicelib.intake.idempotency import InMemoryIdempotencyKeys
 from chalicelib.intake.params import parse_job_options
-from chalicelib.intake.submissions import Submissions
 from chalicelib.jobs.ids import new_job_id, video_path
 from chalicelib.jobs.options import JobOptions
 from chalicelib.jobs.record import JobRecord
-from chalicelib.jobs.store import InMemoryJobStore
 from tests.support.pipelines import FakePipelines
 
 
@@ -126,42 +121,28 @@ def test_options_are_rebuilt_from_the_row_as_the_store_keeps_them():
     assert JobOptions.from_record(_row(JobOptions("ocr"), {})) == JobOptions("ocr")
 
 
-def test_submit_stores_the_options_and_the_worker_hands_them_to_the_pipeline(settings, tiny_mp4):
-    with LocalStorage.temporary() as storage:
-        jobs = InMemoryJobStore()
-        submissions = Submissions(
-            storage=storage,
-            queue=InMemoryQueue(),
-            jobs=jobs,
-            keys=InMemoryIdempotencyKeys(),
-            settings=settings,
-        )
-        options = submissions.parse_options(
-            {"pipeline_id": "yolo", "labels": "person", "min_confidence": "0.6"}
-        )
-        job = submissions.submit(tiny_mp4.read_bytes(), options)
-        assert jobs.get(job.job_id).options == {"labels": ("person",), "min_confidence": 0.6}
-        pipelines = FakePipelines()
-        worker = JobWorker(storage=storage, jobs=jobs, pipelines=pipelines)
-        assert worker.process(job.job_id) is True
+def test_submit_stores_the_options_and_the_worker_hands_them_to_the_pipeline(
+    settings, parts, submissions, tiny_mp4
+):
+    storage, _, jobs = parts
+    options = submissions.parse_options(
+        {"pipeline_id": "yolo", "labels": "person", "min_confidence": "0.6"}
+    )
+    job = submissions.submit(tiny_mp4.read_bytes(), options)
+    assert jobs.get(job.job_id).options == {"labels": ("person",), "min_confidence": 0.6}
+    pipelines = FakePipelines()
+    worker = JobWorker(storage=storage, jobs=jobs, pipelines=pipelines)
+    assert worker.process(job.job_id) is True
     assert pipelines.calls[0][2] == "yolo"
     assert pipelines.options == [JobOptions("yolo", None, 0.6, ("person",))]
 
 
-def test_an_idempotency_key_reused_with_other_options_is_a_conflict(settings, tiny_mp4):
-    with LocalStorage.temporary() as storage:
-        submissions = Submissions(
-            storage=storage,
-            queue=InMemoryQueue(),
-            jobs=InMemoryJobStore(),
-            keys=InMemoryIdempotencyKeys(),
-            settings=settings,
-        )
-        data = tiny_mp4.read_bytes()
-        first = submissions.submit(data, JobOptions("yolo_ocr"), idempotency_key="k1")
-        again = submissions.submit(data, JobOptions("yolo_ocr"), idempotency_key="k1")
-        assert again.job_id == first.job_id
-        with pytest.raises(Conflict):
-            submissions.submit(
-                data, JobOptions("yolo_ocr", min_confidence=0.5), idempotency_key="k1"
-            )
+def test_an_idempotency_key_reused_with_other_options_is_a_conflict(
+    settings, submissions, tiny_mp4
+):
+    data = tiny_mp4.read_bytes()
+    first = submissions.submit(data, JobOptions("yolo_ocr"), idempotency_key="k1")
+    again = submissions.submit(data, JobOptions("yolo_ocr"), idempotency_key="k1")
+    assert again.job_id == first.job_id
+    with pytest.raises(Conflict):
+        submissions.submit(data, JobOptions("yolo_ocr", min_confidence=0.5), idempotency_key="k1")

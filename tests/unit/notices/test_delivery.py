@@ -3,8 +3,6 @@ deliveries themselves, to a real receiver, are in tests/integration/test_deliver
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import replace
 
 from chalicelib.config import load_settings
@@ -19,12 +17,6 @@ from chalicelib.notices.events import (
 from tests.support.jobs import final_job
 
 CALLBACK = "https://hooks.example.com/video-jobs"
-
-
-def verify(body: bytes, header: str, secret: str) -> bool:
-    """What docs/notifications.md tells receivers to do."""
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header)
 
 
 # --- the retry schedule -----------------------------------------------------------------------

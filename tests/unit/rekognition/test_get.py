@@ -11,10 +11,6 @@ from chalicelib.rekognition import label_results, model, text_results
 from chalicelib.rekognition.get import video_metadata
 from tests.support.rekognition_shapes import count_members, output_shape, problems
 
-VIDEO = {"S3Object": {"Bucket": "my-videos", "Name": "clip.mp4"}}
-KEY = b"test-key"
-JOB = "0b0e8f5e-3c59-4f3a-9d0b-5a1f6f3f0c11"
-
 
 def refused(operation: str, params: dict) -> VideoJobsError:
     with pytest.raises(VideoJobsError) as caught:

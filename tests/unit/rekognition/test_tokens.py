@@ -6,18 +6,10 @@ import pytest
 
 from app import answer_of
 from chalicelib.errors import VideoJobsError
-from chalicelib.rekognition import model, tokens
+from chalicelib.rekognition import tokens
 
-VIDEO = {"S3Object": {"Bucket": "my-videos", "Name": "clip.mp4"}}
 KEY = b"test-key"
 JOB = "0b0e8f5e-3c59-4f3a-9d0b-5a1f6f3f0c11"
-
-
-def refused(operation: str, params: dict) -> VideoJobsError:
-    with pytest.raises(VideoJobsError) as caught:
-        model.validate(operation, params)
-    assert answer_of(caught.value).aws_type == "InvalidParameterException"
-    return caught.value
 
 
 # --- pagination tokens ---------------------------------------------------------------------------

@@ -1,49 +1,75 @@
 """The ``video-jobs`` commands (click). Job ids go to stdout, progress bars to stderr.
 
-Exit status 0 on success; otherwise 1 and one line on stderr that says what happened (an
-unknown job, a failed job and its reason, an API that is not reachable); 2 for usage errors.
+Exit status 0 on success; otherwise one line on stderr that says what happened, and 1 (an
+unknown job, a failed job and its reason, an API that is not reachable or that answers
+something unusable) or 2: a usage error, anything wrong with the arguments themselves, found
+before any request (a bad --api URL, an option value, a FILE that is not a regular file or is
+over the API's size limit).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import time
 import webbrowser
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 import click
 from tqdm import tqdm
-from tqdm.utils import CallbackIOWrapper
 
-from video_jobs_cli.api import Api, ApiError
+from video_jobs_cli.api import Answer, Api
+from video_jobs_cli.errors import CliError, one_line_errors
+from video_jobs_cli.params import POSITIVE, TEXT, ApiUrl
 from video_jobs_cli.report import summary_lines, write_csv
+from video_jobs_cli.video_file import (
+    API_MAX_DIRECT_UPLOAD_BYTES,
+    BoundedFile,
+    VideoPath,
+    open_video,
+)
 
-# Direct submits above this go through a presigned upload: under API Gateway's 4.4 MB limit
-# for base64-encoded bodies on AWS (the local API takes 6 MB), so one default fits both.
-DIRECT_MAX_BYTES = 4_000_000
+# The CLI's own cut-over (the default of --direct-max-bytes): larger files go through a
+# presigned upload. Under API Gateway's 4.4 MB limit for base64-encoded bodies on AWS (the
+# local API takes 6 MB), so one default fits both.
+PRESIGNED_ABOVE_BYTES = 4_000_000
 POLL_INTERVAL_S = 1.0
 
 
 class Group(click.Group):
-    """Turns ``ApiError`` into click's one-line error and exit status 1."""
+    """Prints every error as one ``Error: ...`` line on stderr, through click's own handler:
+    ``CliError`` (exit 1) and click's usage errors (exit 2). Any other exception is a bug and
+    keeps its traceback."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        with one_line_errors():
+            return super().make_context(info_name, args, parent, **extra)
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
+        with one_line_errors():
             return super().invoke(ctx)
-        except ApiError as error:
-            raise click.ClickException(str(error)) from None
 
 
 @click.group(cls=Group)
-@click.option("--api", envvar="VIDEO_JOBS_API", help="API base URL [default: $VIDEO_JOBS_API "
-              "or http://127.0.0.1:8000]; the token comes from $VIDEO_JOBS_TOKEN.")  # fmt: skip
+@click.option("--api", envvar="VIDEO_JOBS_API", type=ApiUrl(),
+              help="API base URL, http or https [default: $VIDEO_JOBS_API or "
+              "http://127.0.0.1:8000]; the token comes from $VIDEO_JOBS_TOKEN.")  # fmt: skip
 @click.pass_context
 def cli(ctx: click.Context, api: str | None) -> None:
     """Submit videos to a video-jobs API, follow them, fetch and view their results."""
-    ctx.obj = Api.from_env(api)
+    try:
+        ctx.obj = Api.from_env(api)
+    except ValueError as error:  # $VIDEO_JOBS_TOKEN cannot be sent as a header
+        raise click.UsageError(str(error), ctx) from None
 
 
 def job_options(
@@ -64,15 +90,16 @@ def job_options(
 
 
 @cli.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=VideoPath())
 @click.option("--wait", is_flag=True, help="Follow the job to its end and print a summary.")
-@click.option("--sample-fps", type=float, help="Frames analyzed per second of video.")
-@click.option("--pipeline", help="Pipeline id, e.g. yolo_ocr or yolo_ocr_fast.")
-@click.option("--option", "extra", multiple=True, metavar="KEY=VALUE",
+@click.option("--sample-fps", type=POSITIVE, help="Frames analyzed per second of video.")
+@click.option("--pipeline", type=TEXT, help="Pipeline id, e.g. yolo_ocr or yolo_ocr_fast.")
+@click.option("--option", "extra", type=TEXT, multiple=True, metavar="KEY=VALUE",
               help="Any other job option (query parameter); repeatable.")  # fmt: skip
-@click.option("--direct-max-bytes", type=int, default=DIRECT_MAX_BYTES, show_default=True,
+@click.option("--direct-max-bytes", type=click.IntRange(0, API_MAX_DIRECT_UPLOAD_BYTES),
+              default=PRESIGNED_ABOVE_BYTES, show_default=True,
               help="Larger files go through a presigned upload.")  # fmt: skip
-@click.option("--timeout", type=float, default=3600, show_default=True, help="With --wait.")
+@click.option("--timeout", type=POSITIVE, default=3600, show_default=True, help="With --wait.")
 @click.pass_obj
 def submit(
     api: Api,
@@ -84,31 +111,34 @@ def submit(
     direct_max_bytes: int,
     timeout: float,
 ) -> None:
-    """Upload FILE (an MP4) as a new job and print its id."""
+    """Upload FILE (an MP4, a regular file) as a new job and print its id."""
     options = job_options(sample_fps, pipeline, extra)
-    size = file.stat().st_size
-    if size <= direct_max_bytes:
-        job = api.submit(file.read_bytes(), options)
-    else:
-        job = _presigned_upload(api, file, size, options)
+    handle, size = open_video(file)
+    with handle:
+        if size <= direct_max_bytes:
+            job = api.submit(BoundedFile(handle, size, str(file)).read(), options)
+        else:
+            job = _presigned_upload(api, handle, size, str(file), options)
     click.echo(job["job_id"])
     if wait:
         _follow(api, job["job_id"], timeout)
 
 
-def _presigned_upload(api: Api, file: Path, size: int, options: dict[str, str]) -> dict:
+def _presigned_upload(
+    api: Api, handle: BinaryIO, size: int, label: str, options: dict[str, str]
+) -> Answer:
     ticket = api.create_upload(options)
-    with (
-        file.open("rb") as handle,
-        tqdm(total=size, desc="upload", unit="B", unit_scale=True, unit_divisor=1024,
-             file=sys.stderr, disable=None) as bar,
-    ):  # fmt: skip
-        api.put_upload(ticket["upload"], CallbackIOWrapper(bar.update, handle, "read"))
+    limit = ticket["upload"]["max_bytes"]
+    if size > limit:
+        raise CliError(f"{label!r} is {size} bytes, above this API's {limit}-byte upload limit")
+    with tqdm(total=size, desc="upload", unit="B", unit_scale=True, unit_divisor=1024,
+              file=sys.stderr, disable=None) as bar:  # fmt: skip
+        api.put_upload(ticket["upload"], BoundedFile(handle, size, label, bar.update))
     return api.start_upload(ticket)
 
 
 @cli.command()
-@click.argument("job_id")
+@click.argument("job_id", type=TEXT)
 @click.pass_obj
 def status(api: Api, job_id: str) -> None:
     """Print a job's status (exit 1 if it failed)."""
@@ -118,8 +148,8 @@ def status(api: Api, job_id: str) -> None:
 
 
 @cli.command()
-@click.argument("job_id")
-@click.option("--timeout", type=float, default=3600, show_default=True, help="Seconds.")
+@click.argument("job_id", type=TEXT)
+@click.option("--timeout", type=POSITIVE, default=3600, show_default=True, help="Seconds.")
 @click.pass_obj
 def wait(api: Api, job_id: str, timeout: float) -> None:
     """Follow a job to its end, then print each label's time ranges and each text span."""
@@ -128,7 +158,7 @@ def wait(api: Api, job_id: str, timeout: float) -> None:
 
 def _raise_if_failed(job: dict) -> None:
     if job["status"] == "failed":
-        raise ApiError(f"job {job['job_id']} failed: {job.get('error_message')}")
+        raise CliError(f"job {job['job_id']} failed: {job.get('error_message')}")
 
 
 def _progress(job: dict) -> tuple[int, int]:
@@ -144,7 +174,7 @@ def _follow(api: Api, job_id: str, timeout_s: float) -> None:
     with tqdm(total=_progress(job)[1], desc=job["status"], file=sys.stderr, disable=None) as bar:
         while job["status"] not in ("completed", "failed"):
             if time.monotonic() > deadline:
-                raise ApiError(f"job {job_id} is still {job['status']} after {timeout_s:g} s")
+                raise CliError(f"job {job_id} is still {job['status']} after {timeout_s:g} s")
             time.sleep(POLL_INTERVAL_S)
             job = api.status(job_id)
             done, bar.total = _progress(job)
@@ -156,23 +186,32 @@ def _follow(api: Api, job_id: str, timeout_s: float) -> None:
 
 
 @cli.command()
-@click.argument("job_id")
+@click.argument("job_id", type=TEXT)
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json",
               show_default=True)  # fmt: skip
-@click.option("-o", "--output", type=click.File("w", encoding="utf-8", lazy=True), default="-",
-              help="Write to this file instead of stdout.")  # fmt: skip
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              default="-", help="Write to this file instead of stdout.")  # fmt: skip
 @click.pass_obj
-def results(api: Api, job_id: str, fmt: str, output: TextIO) -> None:
+def results(api: Api, job_id: str, fmt: str, output: Path) -> None:
     """Print a completed job's results, every page of frames (JSON or CSV)."""
     body = api.results(job_id)
     if fmt == "csv":
-        write_csv(body["results"], output)
+        buffer = io.StringIO()
+        write_csv(body["results"], buffer)
+        rendered = buffer.getvalue()
     else:
-        output.write(json.dumps(body, ensure_ascii=False, indent=1) + "\n")
+        rendered = json.dumps(body, ensure_ascii=False, indent=1) + "\n"
+    try:  # written after the API answered: a failed call leaves an existing file as it was
+        if output == Path("-"):
+            click.echo(rendered, nl=False)
+        else:
+            output.write_text(rendered, encoding="utf-8")
+    except OSError as error:
+        raise CliError(f"cannot write the results to {str(output)!r}: {error.strerror}") from None
 
 
 @cli.command()
-@click.argument("job_id")
+@click.argument("job_id", type=TEXT)
 @click.option("--open", "open_browser", is_flag=True, help="Open it in a web browser.")
 @click.pass_obj
 def view(api: Api, job_id: str, open_browser: bool) -> None:
@@ -181,7 +220,7 @@ def view(api: Api, job_id: str, open_browser: bool) -> None:
     url = api.view_url(job["job_id"])
     click.echo(url)
     if open_browser and not webbrowser.open(url):
-        raise ApiError(f"no web browser could be opened; open {url} yourself")
+        raise CliError(f"no web browser could be opened; open {url} yourself")
 
 
 def main() -> None:

@@ -1,0 +1,55 @@
+"""Option and argument types that refuse bad values up front, as usage errors (exit 2)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import click
+
+from video_jobs_cli.api import check_base_url
+
+
+class ApiUrl(click.ParamType):
+    name = "url"
+
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return check_base_url(value)
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+class Text(click.ParamType):
+    """A non-empty string that can go into a URL (not bytes undecodable as UTF-8)."""
+
+    name = "text"
+
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if not value:
+            self.fail("must not be empty", param, ctx)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            self.fail(f"{value!r} is not valid UTF-8 text", param, ctx)
+        return value
+
+
+class Positive(click.ParamType):
+    """A finite number above 0 (click's float takes nan and inf)."""
+
+    name = "number"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not (math.isfinite(number) and number > 0):
+            self.fail(f"{value!r} is not a finite number above 0", param, ctx)
+        return number
+
+
+TEXT, POSITIVE = Text(), Positive()

@@ -13,8 +13,11 @@ cannot be replayed into the same queue). So this server runs moto's own WSGI app
 * KMS writes (the local stack's one key and alias, created once) are kept by a new snapshot
   at once: a replayed CreateKey would make a different key;
 * at start loads the last snapshot (a pickle of moto's S3, DynamoDB, KMS backends) and replays the
-  journal over it; it writes a new snapshot at shutdown (SIGTERM/SIGINT), after a replay, and
-  every 1000 journaled writes, so the journal stays short (``infra/emulator_state.py``).
+  journal over it, each record checked against its CRC32 and up to the first that does not
+  verify (an ERROR then counts what was skipped, and a copy of the journal is kept:
+  ``infra/emulator_journal.py``); it writes a new snapshot at shutdown (SIGTERM/SIGINT), after a
+  replay, and every 1000 journaled writes, so the journal stays short
+  (``infra/emulator_state.py``).
 
 SQS is not kept: the queue only carries job ids, and the local stack re-sends the id of every
 unfinished job once the emulator is up (``python -m infra.resources --requeue``).

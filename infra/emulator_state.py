@@ -2,8 +2,10 @@
 
 ``moto-state.pickle`` holds generation N of moto's S3, DynamoDB and KMS backends (pickled whole;
 KMS holds the key that encrypts access keys' secrets, which must outlive a restart);
-``journal-N.log`` the writes made since, one pickled request per write. A snapshot is written to
-a temporary file, synced and renamed before its new empty journal replaces the old one, so a
+``journal-N.log`` the writes made since, one checksummed record per write
+(``infra/emulator_journal.py``: replay stops at the first record that does not verify, and a
+copy of a damaged journal is kept next to the state directory). A snapshot is written to a
+temporary file, synced and renamed before its new empty journal replaces the old one, so a
 crash at any point leaves one consistent pair. ``lock`` keeps a second emulator out.
 """
 
@@ -16,13 +18,15 @@ import os
 import pickle
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import Any, TextIO
 
 from cryptography.hazmat.bindings._rust import openssl
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+
+from infra.emulator_journal import JournalReader, JournalWriter, report
 
 PERSISTED = ("s3", "dynamodb", "kms")  # SQS is not kept: the local stack re-sends unfinished jobs
 SNAPSHOT = "moto-state.pickle"
@@ -61,37 +65,39 @@ class StateStore:
     def __init__(self, state_dir: Path):
         self.dir = state_dir
         self.generation = 0
-        self._journal: BinaryIO | None = None
+        self._journal: JournalWriter | None = None
         self._snapshot_bytes = self._journaled = 0
 
     def journal_path(self, generation: int) -> Path:
         return self.dir / f"journal-{generation}.log"
 
     def restore(self, replay: Callable[[dict, bytes], object]) -> int:
-        """Load the snapshot into moto, hand each journaled write to ``replay``; their count.
-        Then the journal is folded into a new snapshot (or, with nothing replayed, emptied)."""
+        """Load the snapshot into moto, hand each journaled write that verifies to ``replay``,
+        up to the first that does not; their count. Then the journal is folded into a new
+        snapshot (or, with nothing replayed, emptied); a damaged one is copied aside first, and
+        is itself removed only once that snapshot is in place (a crash in between replays it
+        again on the next start)."""
         snapshot = self.dir / SNAPSHOT
         if snapshot.exists():
             with snapshot.open("rb") as file:
                 saved = pickle.load(file)
             self.generation, self._snapshot_bytes = saved["generation"], snapshot.stat().st_size
             install(saved["backends"])
-        replayed = 0
-        for environ, body in read_journal(self.journal_path(self.generation)):
+        journal = JournalReader(self.journal_path(self.generation))
+        for environ, body in journal:
             replay(environ, body)
-            replayed += 1
-        if replayed:
+        report(journal, self.dir)
+        if journal.replayed:
             self.snapshot()  # also drops a torn last write
         else:
             self._start_journal()
-        return replayed
+        return journal.replayed
 
     def append(self, environ: dict, body: bytes) -> None:
         assert self._journal is not None, "append() after restore()"
-        pickle.dump((environ, body), self._journal, pickle.HIGHEST_PROTOCOL)
-        self._journal.flush()  # in the OS's hands: survives this process being killed
+        self._journal.append(environ, body)
         self._journaled += 1
-        too_big = self._journal.tell() > max(MIN_COMPACT_BYTES, self._snapshot_bytes)
+        too_big = self._journal.size() > max(MIN_COMPACT_BYTES, self._snapshot_bytes)
         if too_big or self._journaled >= COMPACT_WRITES:
             self.snapshot()
 
@@ -117,18 +123,7 @@ class StateStore:
     def _start_journal(self) -> None:
         if self._journal:
             self._journal.close()
-        self._journal, self._journaled = self.journal_path(self.generation).open("wb"), 0
-
-
-def read_journal(path: Path) -> Iterator[tuple[dict, bytes]]:
-    if not path.exists():
-        return
-    with path.open("rb") as file:
-        while True:
-            try:
-                yield pickle.load(file)
-            except (EOFError, pickle.UnpicklingError, ValueError):  # the end, or a torn last write
-                return
+        self._journal, self._journaled = JournalWriter(self.journal_path(self.generation)), 0
 
 
 def collect() -> dict:

@@ -3,6 +3,7 @@
 A real emulator process on a free port, stock boto3 clients, the state directory inspected.
 """
 
+import json
 import signal
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from infra.emulator_journal import JournalReader
 from tests.support.servers import free_port
 
 BUCKET, TABLE = "emulator-test", "emulator-test"
@@ -51,6 +53,11 @@ class Emulator:
     def stop(self, signum=signal.SIGTERM) -> None:
         self.process.send_signal(signum)
         self.process.wait(timeout=30)
+
+    def log(self) -> list[dict]:
+        """The stopped process's JSON log lines."""
+        return [json.loads(line) for line in self.process.stderr.read().splitlines()
+                if line.startswith("{")]  # fmt: skip
 
 
 def counter(dynamodb) -> int:
@@ -132,3 +139,64 @@ def test_wipe_forgets_everything(emulator):
     assert wiped.returncode == 0 and not emulator.state_dir.exists()
     emulator.start()
     assert emulator.client("s3").list_buckets()["Buckets"] == []
+
+
+def object_keys(s3) -> list[str]:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
+    return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+
+def flip(path, at: int, n: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[at : at + n] = bytes(b ^ 0x5A for b in data[at : at + n])
+    path.write_bytes(bytes(data))
+
+
+def journal_after_sigkill(emulator):
+    """The journal, which holds every write once the emulator is killed (no snapshot)."""
+    emulator.stop(signal.SIGKILL)
+    return next(emulator.state_dir.glob("journal-*.log"))
+
+
+def errors_of(emulator):
+    emulator.stop()
+    return [line["msg"] for line in emulator.log() if line["level"] == "ERROR"]
+
+
+def test_16_damaged_bytes_in_the_journal_restore_exactly_the_writes_before_them(emulator):
+    s3 = emulator.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    keys = [f"k/{i:03d}" for i in range(99)]  # with the bucket: 100 journaled writes
+    for i, key in enumerate(keys):
+        s3.put_object(Bucket=BUCKET, Key=key, Body=bytes([i]) * (100 + 20 * i))
+    journal = journal_after_sigkill(emulator)
+    ends = [reader.end for reader in [JournalReader(journal)] for _ in reader]
+    assert len(ends) == 100
+    middle = journal.stat().st_size // 2
+    before = sum(end <= middle for end in ends)  # records wholly before the damage
+    flip(journal, middle, 16)
+    damaged = journal.read_bytes()
+    emulator.start()
+
+    assert object_keys(s3) == keys[: before - 1]  # exactly the writes before the damage
+    (error,) = errors_of(emulator)
+    assert f"replayed the {before} records before the damage" in error
+    assert f"and {100 - before - 1} intact records after it" in error
+    (kept,) = emulator.state_dir.parent.glob("state-journal-*-damaged-*.log")
+    assert str(kept) in error and kept.read_bytes() == damaged
+
+
+def test_a_journaled_object_whose_bytes_were_damaged_is_not_restored(emulator):
+    s3 = emulator.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    video = bytes(range(256)) * 400
+    s3.put_object(Bucket=BUCKET, Key="before.txt", Body=b"first")
+    s3.put_object(Bucket=BUCKET, Key="video.mp4", Body=video)
+    s3.put_object(Bucket=BUCKET, Key="after.txt", Body=b"last")
+
+    journal = journal_after_sigkill(emulator)
+    flip(journal, journal.read_bytes().index(video) + len(video) // 2, 16)
+    emulator.start()
+    assert object_keys(s3) == ["before.txt"]  # the video is refused, not stored damaged
+    (error,) = errors_of(emulator)
+    assert "replayed the 2 records before the damage" in error and "checksum" in error

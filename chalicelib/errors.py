@@ -25,6 +25,7 @@ REST API's public ``code`` unless the table names another (``KeyReused`` is a ``
     ├── ResultsNotReady             job exists but has no results (pending/running/failed)
     ├── ResultsDamaged              a completed job's stored results are unreadable
     │   └── DamagedPiece            one stored head or piece is missing or not what was written
+    ├── DamagedCheckpoint           an unfinished job's checkpoint or frame piece is unusable
     ├── Conflict                    the job is not in a state that allows this call
     │   ├── IllegalTransition       a conditional status write lost (another writer won)
     │   └── KeyReused               an idempotency key sent again with another request
@@ -121,6 +122,17 @@ class ResultsDamaged(VideoJobsError):
 class DamagedPiece(ResultsDamaged):
     """A stored results head or piece is missing, not JSON, or not the shape written (the
     message names the object; the query turns it into a ResultsDamaged for the caller)."""
+
+
+class DamagedCheckpoint(VideoJobsError):
+    """A checkpoint of an unfinished job, its analysis state, or a frame piece it counts is
+    missing, unreadable or not what was written (``piece``: that piece's index). The worker
+    goes on from an earlier checkpoint or the start of the video (``analysis/slices.py``), so no
+    caller ever sees it."""
+
+    def __init__(self, message: str, piece: int | None = None):
+        super().__init__(message)
+        self.piece = piece
 
 
 class Conflict(VideoJobsError):

@@ -56,7 +56,8 @@ class Pipeline(Protocol):
     ) -> SliceOutcome:
         """Hand each analyzed frame (a ``FrameResult``) to ``emit``, in order, from where
         ``state`` left off, until the video ends or ``stop()``; ``timings`` gets seconds per
-        stage (``decode``, ``detect``, ``ocr``, ...)."""
+        stage (``decode``, ``detect``, ``ocr``, ...). A ``state`` it cannot take raises
+        ``DamagedCheckpoint`` before any frame is emitted."""
         ...
 
     def fields(self, options: JobOptions | None, outcome: SliceOutcome) -> dict:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from chalicelib.analysis.frames import ReadPosition
+from chalicelib.errors import DamagedCheckpoint
 from chalicelib.results.text_lines import Glyph, TextLine
 
 
@@ -43,19 +44,32 @@ class AnalysisState:
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> AnalysisState:
+        """The state ``to_json`` gave; ``DamagedCheckpoint`` if ``data`` is not one (the slice
+        then goes on from an earlier checkpoint)."""
         if not data:
             return cls()
+        try:
+            return cls._parse(data)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+            message = f"the checkpoint's analysis state is not one: {error!r}"
+            raise DamagedCheckpoint(message) from None
+
+    @classmethod
+    def _parse(cls, data: dict[str, Any]) -> AnalysisState:
         gate = data["gate"]
         if gate is not None:
-            grey = np.frombuffer(base64.b64decode(gate["grey"]), dtype=np.uint8)
+            grey = np.frombuffer(base64.b64decode(gate["grey"], validate=True), dtype=np.uint8)
             gate = grey.reshape(gate["shape"]).astype(np.int16)
-        return cls(
+        state = cls(
             position=ReadPosition(**data["position"]) if data["position"] else None,
             gate=gate,
             text=[_line(line) for line in data["text"]],
             ocr_runs=data["ocr_runs"],
             frames_sampled=data["frames_sampled"],
         )
+        if not all(isinstance(n, int) for n in (state.ocr_runs, state.frames_sampled)):
+            raise TypeError("ocr_runs and frames_sampled are counts")
+        return state
 
 
 def _points(polygon: list) -> tuple:

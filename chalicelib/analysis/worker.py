@@ -243,7 +243,7 @@ class JobWorker:
                     frames_total=progress.frames_total,
                 )
             pipeline = self.pipelines.pipeline(job.pipeline_id)
-            progress.analysis = SlicedAnalysis(self.storage, pipeline, results_path(job.job_id))
+            progress.analysis = SlicedAnalysis(self.storage, pipeline, job.job_id)
             return self._slice(job, video, fps, clock, deadline, progress.analysis)
 
     def _slice(

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from chalicelib.analysis.registry import Pipeline, SliceOutcome
+from chalicelib.errors import DamagedCheckpoint
 
 
 class FakePipeline:
@@ -25,9 +26,15 @@ class FakePipeline:
         self.owner.before_analysis()
         if isinstance(self.owner.outcome, Exception):
             raise self.owner.outcome
-        for frame in self.owner.frames:
+        if state is not None and not isinstance(state.get("next"), int):  # as pipelines do
+            raise DamagedCheckpoint(f"the checkpoint's analysis state is not one: {state!r}")
+        start = (state or {}).get("next", 0)
+        end = len(self.owner.frames)
+        if self.owner.slice_frames is not None:
+            end = min(end, start + self.owner.slice_frames)
+        for frame in self.owner.frames[start:end]:
             emit(frame)
-        return SliceOutcome(True, {}, {}, {})
+        return SliceOutcome(end == len(self.owner.frames), {"next": end}, {}, {})
 
     def fields(self, options, outcome: SliceOutcome) -> dict:
         return {"pipeline_id": self.pipeline_id, **self.owner.fields}
@@ -36,10 +43,14 @@ class FakePipeline:
 class FakePipelines:
     """Records each call (path, the video's bytes, pipeline id, sample rate; and the options);
     emits ``frames`` and stores ``fields`` as the document, or raises ``outcome`` if it is an
-    error. ``before_analysis`` runs inside each call (a test's hook)."""
+    error. ``before_analysis`` runs inside each call (a test's hook). With ``slice_frames``, a
+    call ends after that many frames (as if its time were up) and the next goes on from its
+    state, ``{"next": <frame>}``."""
 
-    def __init__(self, outcome: Exception | None = None, *, frames=(), fields=None):
+    def __init__(self, outcome: Exception | None = None, *, frames=(), fields=None,
+                 slice_frames: int | None = None):  # fmt: skip
         self.outcome, self.frames, self.fields = outcome, tuple(frames), dict(fields or {})
+        self.slice_frames = slice_frames
         self.calls: list[tuple[Path, bytes, str | None, float | None]] = []
         self.options: list = []  # the JobOptions of each call
         self.before_analysis: Callable[[], None] = lambda: None

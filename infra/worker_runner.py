@@ -1,23 +1,27 @@
 """Local stand-in for Lambda's SQS trigger: long-poll the queue, invoke the Chalice handler.
 
 ``chalice local`` serves HTTP only. This runner receives one message at a time from the
-(emulated) SQS queue, calls ``app.analyze_video`` with a Lambda-shaped SQS event (and, in a
-second thread, ``app.deliver_notice`` for the notices queue), deletes the
+(emulated) SQS queue, calls ``app.analyze_video`` with a Lambda-shaped SQS event, deletes the
 message on success and leaves it on failure, so SQS redelivers it and, after ``maxReceiveCount``
 deliveries, moves it to the dead-letter queue, as on AWS. While a job runs, a heartbeat keeps the
 message invisible; if this process dies, the message reappears when the heartbeat stops.
+A second poller feeds ``app.deliver_notice`` from the notices queue to a few threads
+(``NoticeSettings.local_threads``), as Lambda would run several invocations: a receiver that
+answers slowly holds one thread until its attempt's deadline, never the other notices.
 
     python -m infra.worker_runner          # SIGINT/SIGTERM: finish the current job, then exit
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from chalicelib import logs
@@ -26,6 +30,7 @@ from chalicelib.config import Settings
 
 log = logging.getLogger("video_jobs.worker_runner")
 POLL_WAIT_S = 2  # short long-polls keep shutdown prompt
+MAX_RECEIVE = 10  # SQS's limit on messages per receive
 RECONCILE_EVERY_S = 30
 
 
@@ -135,26 +140,82 @@ def queue_arn(sqs: Any, queue_url: str) -> str:
     return str(attributes["Attributes"]["QueueArn"])
 
 
+class Slots:
+    """At most ``size`` handler calls at once, each on a thread of its own pool."""
+
+    def __init__(self, size: int, name: str) -> None:
+        self._free = threading.BoundedSemaphore(size)
+        self._pool = ThreadPoolExecutor(size, thread_name_prefix=name)
+
+    def take(self, most: int, wait_s: float) -> int:
+        """Take up to ``most`` free slots, waiting at most ``wait_s`` for the first; how many."""
+        if not self._free.acquire(timeout=wait_s):
+            return 0
+        taken = 1
+        while taken < most and self._free.acquire(blocking=False):
+            taken += 1
+        return taken
+
+    def give_back(self, count: int) -> None:
+        for _ in range(count):
+            self._free.release()
+
+    def run(self, work: Callable[[], None]) -> None:
+        """Run ``work`` on a taken slot, which it frees when it ends."""
+
+        def then_free() -> None:
+            try:
+                work()
+            finally:
+                self._free.release()
+
+        self._pool.submit(then_free)
+
+    def close(self) -> None:
+        """Wait for the calls under way."""
+        self._pool.shutdown(wait=True)
+
+
 def poll(
-    handler: Handler, sqs: Any, queue_url: str, settings: Settings, stop: threading.Event
+    handler: Handler,
+    sqs: Any,
+    queue_url: str,
+    settings: Settings,
+    stop: threading.Event,
+    threads: int = 1,
 ) -> None:
-    """Feed ``handler`` one message at a time from ``queue_url`` until ``stop`` is set."""
+    """Feed ``handler`` messages from ``queue_url``, at most ``threads`` at once, until ``stop``
+    is set; then wait for those under way. A message is received only when a thread is free
+    for it, so none waits invisible behind a busy one."""
     arn = queue_arn(sqs, queue_url)
-    log.info("polling %s", queue_url)
-    while not stop.is_set():
-        try:
-            messages = sqs.receive_message(
-                QueueUrl=queue_url,
-                MaxNumberOfMessages=1,
-                WaitTimeSeconds=POLL_WAIT_S,
-                MessageSystemAttributeNames=["All"],
-            ).get("Messages", [])
-        except Exception:  # the emulator restarting or a network blip: keep polling
-            log.exception("polling failed; retrying in %d s", POLL_WAIT_S)
-            stop.wait(POLL_WAIT_S)
-            continue
-        for message in messages:
-            invoke(handler, sqs, queue_url, message, arn, settings)
+    slots = Slots(threads, queue_url.rsplit("/", 1)[-1])
+    log.info("polling %s with %d thread(s)", queue_url, threads)
+    try:
+        while not stop.is_set():
+            free = slots.take(min(threads, MAX_RECEIVE), POLL_WAIT_S)
+            messages = receive(sqs, queue_url, free, stop) if free else []
+            slots.give_back(free - len(messages))
+            for message in messages:
+                slots.run(
+                    functools.partial(invoke, handler, sqs, queue_url, message, arn, settings)
+                )
+    finally:
+        slots.close()
+
+
+def receive(sqs: Any, queue_url: str, most: int, stop: threading.Event) -> list[dict]:
+    try:
+        messages: list[dict] = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=most,
+            WaitTimeSeconds=POLL_WAIT_S,
+            MessageSystemAttributeNames=["All"],
+        ).get("Messages", [])
+    except Exception:  # the emulator restarting or a network blip: keep polling
+        log.exception("polling failed; retrying in %d s", POLL_WAIT_S)
+        stop.wait(POLL_WAIT_S)
+        return []
+    return messages
 
 
 def run(stop: threading.Event) -> None:
@@ -164,7 +225,10 @@ def run(stop: threading.Event) -> None:
     sqs = aws_client("sqs", wired.settings)
     notices_url = sqs.get_queue_url(QueueName=wired.settings.notices.queue_name)["QueueUrl"]
     notices = threading.Thread(  # webhook attempts must not wait for an analysis to end
-        target=poll, args=(deliver_notice, sqs, notices_url, wired.settings, stop), daemon=True
+        target=poll,
+        args=(deliver_notice, sqs, notices_url, wired.settings, stop),
+        kwargs={"threads": wired.settings.notices.local_threads},
+        daemon=True,
     )
     notices.start()
     sweep_every(RECONCILE_EVERY_S, wired.reconcile, stop)

@@ -1,26 +1,31 @@
 """Webhook delivery: one attempt per notices-queue message, retries by re-queueing with a delay.
 
 ``Courier.handle`` runs in the ``deliver_notice`` function (an SQS trigger on the notices queue;
-locally the worker runner polls that queue). Each attempt re-checks the callback URL (DNS may
-have changed since submit), POSTs the signed event to an address it just checked, with a short
-timeout, and never follows redirects. A 2xx answer is success; a timeout, a refused
-connection, a refused URL or any other answer is a failure, and the notice goes back on the
-queue to be tried again after ``retry_delay``: the first wait, doubling after each failure up
-to a cap. An attempt that would fall outside the retry window (counted from the first attempt)
-is not made: the notice goes to the dead-letter queue and an error naming the job is logged.
+locally the worker runner polls that queue with a few threads). Each attempt re-checks the
+callback URL (DNS may have changed since submit), POSTs the signed event to an address it just
+checked, and never follows redirects. The attempt has one wall-clock deadline for connecting,
+TLS, sending and reading the answer, and reads at most a few KiB of that answer: a receiver
+that trickles its answer a byte at a time cannot hold a function (or the local runner) longer.
+A 2xx answer is success; a timeout, a refused connection, a refused URL or any other answer is
+a failure, and the notice goes back on the queue to be tried again after ``retry_delay``: the
+first wait, doubling after each failure up to a cap. An attempt that would fall outside the
+retry window (counted from the first attempt, not from when the notice was queued) is not made:
+the notice goes to the dead-letter queue and an error naming the job is logged.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import socket
+import ssl
 import time
 from dataclasses import replace
 from typing import Any
 
-import urllib3
 from botocore.httpsession import where as ca_bundle
 
-from chalicelib.config import NoticeSettings
+from chalicelib.config import WEBHOOK_MAX_ANSWER_BYTES, NoticeSettings
 from chalicelib.errors import BadRequest, MalformedMessage
 from chalicelib.notices.callbacks import (
     CallbackTarget,
@@ -39,6 +44,12 @@ from chalicelib.notices.events import (
 
 log = logging.getLogger(__name__)
 USER_AGENT = "video-jobs-webhook/1"
+STATUS_LINE = re.compile(rb"HTTP/1\.[0-9] ([0-9]{3})(?: [^\r\n]*)?\r?\n")
+HEAD_END = re.compile(rb"\r?\n\r?\n")
+
+
+class UnreadableAnswer(ValueError):
+    """The receiver's answer has no HTTP/1.x status line in its first bytes."""
 
 
 def retry_delay(failures: int, settings: NoticeSettings) -> int:
@@ -55,37 +66,87 @@ def retry_schedule(settings: NoticeSettings) -> list[int]:
     return schedule
 
 
-def post(target: CallbackTarget, body: bytes, headers: dict, timeout_s: float) -> int:
-    """POST to the first checked address of ``target`` (never re-resolving); the status."""
-    address, port = target.addresses[0], target.port
-    timeout = urllib3.Timeout(connect=timeout_s, read=timeout_s)
-    pool: urllib3.HTTPConnectionPool
-    if target.scheme == "https":  # TLS to the address, certificate checked for the host name
-        pool = urllib3.HTTPSConnectionPool(
-            address,
-            port,
-            timeout=timeout,
-            maxsize=1,
-            retries=False,
-            server_hostname=target.host,
-            assert_hostname=target.host,
-            cert_reqs="CERT_REQUIRED",
-            ca_certs=ca_bundle(),
-        )
-    else:
-        pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, maxsize=1, retries=False)
-    with pool:
-        response = pool.urlopen(
-            "POST",
-            target.path,
-            body=body,
-            headers={**headers, "Host": target.netloc},
-            redirect=False,
-            preload_content=False,
-            assert_same_host=False,
-        )
-        response.release_conn()
-        return response.status
+class Deadline:
+    """A point in (monotonic) time that every step of one attempt must end by."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self._at = seconds, time.monotonic() + seconds
+
+    def left(self) -> float:
+        """Seconds left; TimeoutError once none are."""
+        left = self._at - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"no answer within the {self.seconds:g} s deadline")
+        return left
+
+
+def default_tls() -> ssl.SSLContext:
+    """Certificates checked against the CA bundle botocore ships, host names checked too."""
+    return ssl.create_default_context(cafile=ca_bundle())
+
+
+def post(
+    target: CallbackTarget,
+    body: bytes,
+    headers: dict[str, str],
+    deadline_s: float,
+    max_answer_bytes: int = WEBHOOK_MAX_ANSWER_BYTES,
+    tls: ssl.SSLContext | None = None,
+) -> int:
+    """POST to the first checked address of ``target`` (never re-resolving); the status.
+
+    Connecting, the TLS handshake, sending and reading end within ``deadline_s`` in all: each
+    step's socket timeout is what is left (CPython bounds a whole handshake or send by it; the
+    reads are one ``recv`` each, so a trickle is cut off too). Only the status line is read.
+    """
+    clock = Deadline(deadline_s)
+    with socket.create_connection((target.addresses[0], target.port), clock.left()) as tcp:
+        sock = tcp
+        if target.scheme == "https":  # TLS to the address, certificate checked for the host name
+            tcp.settimeout(clock.left())
+            sock = (tls or default_tls()).wrap_socket(tcp, server_hostname=target.host)
+        with sock:
+            sock.settimeout(clock.left())
+            sock.sendall(request_bytes(target, body, headers))
+            return read_status(sock, clock, max_answer_bytes)
+
+
+def request_bytes(target: CallbackTarget, body: bytes, headers: dict[str, str]) -> bytes:
+    """The request on the wire (``check_callback_url`` allows no spaces or controls in it)."""
+    lines = [f"POST {target.path} HTTP/1.1", f"Host: {target.netloc}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    lines += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
+    return "\r\n".join(lines).encode("ascii") + body
+
+
+def read_status(sock: socket.socket, clock: Deadline, max_bytes: int) -> int:
+    """The final status of the answer (past any 1xx), from at most ``max_bytes`` of it."""
+    answer = b""
+    while (status := final_status(answer)) is None:
+        if len(answer) >= max_bytes:
+            raise UnreadableAnswer(f"no status line in the first {max_bytes} bytes of the answer")
+        sock.settimeout(clock.left())
+        chunk = sock.recv(max_bytes - len(answer))
+        if not chunk:
+            raise UnreadableAnswer("the receiver closed the connection before its status line")
+        answer += chunk
+    return status
+
+
+def final_status(answer: bytes) -> int | None:
+    """The status code of the final response in ``answer``; None while more bytes are needed."""
+    while True:
+        line = STATUS_LINE.match(answer)
+        if line is None:
+            if b"\n" in answer:
+                raise UnreadableAnswer("the answer does not start with an HTTP/1.x status line")
+            return None
+        if int(line[1]) >= 200:
+            return int(line[1])
+        interim_end = HEAD_END.search(answer)  # skip a 1xx response's head
+        if interim_end is None:
+            return None
+        answer = answer[interim_end.end() :]
 
 
 class Courier:
@@ -101,10 +162,12 @@ class Courier:
         secret: str | None,
         allow_loopback: bool = False,
         resolve: Resolver = system_resolver,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self._sqs, self._queue_url, self._dlq_url = sqs, queue_url, dlq_url
         self._settings, self._secret = settings, secret
         self._allow_loopback, self._resolve = allow_loopback, resolve
+        self._tls = tls or default_tls()  # shared by the threads of the local runner
 
     def handle(self, body: str, now: float | None = None) -> bool:
         """Work on one queue message; True if its notice was delivered now."""
@@ -142,17 +205,21 @@ class Courier:
             EVENT_ID_HEADER: notice.event["event_id"],
             SIGNATURE_HEADER: sign(body, self._secret),
         }
+        deadline_s = self._settings.attempt_deadline_s
         try:
-            status = post(target, body, headers, self._settings.timeout_s)
-        except (urllib3.exceptions.HTTPError, OSError) as error:
+            status = post(target, body, headers, deadline_s, tls=self._tls)
+        except TimeoutError:  # a socket's own says only "timed out"
+            return f"no answer within the {deadline_s:g} s deadline"
+        except (OSError, UnreadableAnswer) as error:
             return f"{type(error).__name__}: {error}"
         return None if 200 <= status < 300 else f"the receiver answered HTTP {status}"
 
     def _retry_or_give_up(self, notice: Notice, problem: str, now: float) -> None:
         job_id, failures = notice.event["job_id"], notice.attempts + 1
+        first = now if notice.first_attempt_at is None else notice.first_attempt_at
         due_at = now + retry_delay(failures, self._settings)
-        failed = replace(notice, attempts=failures, due_at=due_at)
-        if due_at - notice.first_attempt_at > self._settings.retry_window_s:
+        failed = replace(notice, attempts=failures, due_at=due_at, first_attempt_at=first)
+        if due_at - first > self._settings.retry_window_s:
             self._sqs.send_message(QueueUrl=self._dlq_url, MessageBody=failed.encode())
             log.error(
                 "notice for job %s dead-lettered after %d attempts; last: %s",

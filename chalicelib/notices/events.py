@@ -20,7 +20,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from chalicelib.errors import MalformedMessage
@@ -80,7 +80,7 @@ class Notice:
 
     event: dict
     callback_url: str
-    first_attempt_at: float  # epoch seconds; the retry window counts from here
+    first_attempt_at: float | None  # epoch seconds (None: none yet); the retry window's start
     due_at: float  # not attempted before this (waits over 900 s take several hops)
     attempts: int = 0  # made so far
 
@@ -96,6 +96,8 @@ class Notice:
             raise MalformedMessage("not a notice message") from None
         if not isinstance(notice.event, dict) or "job_id" not in notice.event:
             raise MalformedMessage("notice message without an event")
+        if notice.attempts == 0:  # older messages kept the time they were queued here
+            notice = replace(notice, first_attempt_at=None)
         return notice
 
 
@@ -137,7 +139,7 @@ class Notifier:
         self._publish(event)
         if callback_url:
             now = time.time()
-            self._queue(Notice(event, callback_url, first_attempt_at=now, due_at=now))
+            self._queue(Notice(event, callback_url, first_attempt_at=None, due_at=now))
 
     def _publish(self, event: dict) -> None:
         job_id = event["job_id"]

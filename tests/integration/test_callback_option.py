@@ -51,7 +51,11 @@ def test_jobs_without_a_callback_store_no_options(aws, client, tiny_mp4):
         ("https://[::ffff:10.0.0.1]/", "IPv4-mapped"),
         ("https://2130706433/", "four decimal numbers"),
         ("https://0177.0.0.1/", "four decimal numbers"),
-        ("https://localhost/", "loopback"),
+        ("https://localhost/", "resolves to a non-public address"),
+        ("https://[fec0::1]/hook", "deprecated site-local"),
+        ("https://[3fff::1]/hook", "documentation"),
+        ("https://93.184.215.14:0/hook", "port must be a number from 1 to 65535"),
+        ("https://93.184.215.14:70000/hook", "port must be a number from 1 to 65535"),
         ("https://no-such-host.invalid/", "does not resolve"),
         ("not a url", "ASCII without spaces"),
         ("javascript:alert(1)", "must start with https://"),
@@ -81,6 +85,8 @@ def test_the_local_stage_accepts_http_to_loopback(aws):
     assert options.row_options() == {"callback_url": "http://127.0.0.1:8124/hook"}
     with pytest.raises(BadRequest, match="private"):
         parse_job_options({"callback_url": "http://192.168.0.10/hook"}, local)
+    with pytest.raises(BadRequest, match="port must be a number from 1 to 65535"):
+        parse_job_options({"callback_url": "http://127.0.0.1:0/"}, local)  # was sent to port 80
 
 
 def test_unknown_parameters_name_callback_url_among_the_accepted(client):

@@ -24,6 +24,7 @@ SECRET = "test-webhook-secret"
 
 
 def a_notice(url: str, *, first_attempt_at: float | None = None) -> Notice:
+    """Due now (or at its first attempt, if one was made)."""
     job_id = new_job_id()
     now = time.time() if first_attempt_at is None else first_attempt_at
     event = {
@@ -36,7 +37,7 @@ def a_notice(url: str, *, first_attempt_at: float | None = None) -> Notice:
         "status_url": f"/video/status/{job_id}",
         "results_url": f"/video/results/{job_id}",
     }
-    return Notice(event, url, first_attempt_at=now, due_at=now)
+    return Notice(event, url, first_attempt_at=first_attempt_at, due_at=now)
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ def test_a_failed_attempt_is_requeued_with_the_first_delay(queues):
     (message,) = take(queues, wait_s=4)
     retried = Notice.decode(message["Body"])
     assert retried.attempts == 1 and retried.due_at == pytest.approx(now + 2)
-    assert retried.event == notice.event and retried.first_attempt_at == notice.first_attempt_at
+    assert retried.event == notice.event and retried.first_attempt_at == now
 
 
 def test_refused_connections_and_timeouts_are_failures_too(queues):
@@ -106,7 +107,7 @@ def test_refused_connections_and_timeouts_are_failures_too(queues):
     silent.listen(1)  # accepts, never answers
     try:
         slow_port = silent.getsockname()[1]
-        c = courier(queues, timeout_s=0.5)
+        c = courier(queues, attempt_deadline_s=0.5)
         for port in (closed_port, slow_port):
             started = time.monotonic()
             problem = c.attempt(a_notice(f"http://127.0.0.1:{port}/hook"))
@@ -127,7 +128,7 @@ def test_the_url_is_checked_again_at_delivery(queues):
         resolve = {"hooks.example.com": ["10.0.0.7"]}.__getitem__
         c = courier(queues, local=False, resolve=lambda host, port: resolve(host))
         problem = c.attempt(a_notice("https://hooks.example.com/hook"))
-        assert "10.0.0.7, a private address" in problem
+        assert "resolves to a non-public address" in problem and "10.0.0.7" not in problem
         assert hook.received == []
 
 
@@ -206,3 +207,36 @@ def test_on_aws_the_key_is_read_from_secrets_manager(aws, monkeypatch):
         assert courier()._secret == "k" * 40
     finally:
         courier.cache_clear()
+
+
+# --- the retry window counts from the first attempt -----------------------------------------------
+
+
+def test_a_notice_that_waited_in_a_backlog_still_gets_its_retries(queues):
+    """Queued at 1000, first attempted a whole window later: re-queued, not dead-lettered."""
+    with WebhookReceiver([500]) as hook:
+        queued = replace(a_notice(hook.url), due_at=1000.0)
+        assert queued.first_attempt_at is None
+        now = 1000.0 + 200
+        c = courier(queues, first_retry_s=1, retry_window_s=100)
+        assert c.handle(queued.encode(), now=now) is False
+    assert take(queues, 2) == []
+    (message,) = take(queues, wait_s=3)  # after its 1 s delay
+    retried = Notice.decode(message["Body"])
+    assert (retried.attempts, retried.first_attempt_at, retried.due_at) == (1, now, now + 1)
+
+
+def test_messages_queued_before_the_change_are_read_the_same_way(queues):
+    """Older messages stored the time they were queued in first_attempt_at."""
+    with WebhookReceiver([500, 500]) as hook:
+        event = a_notice(hook.url).event
+        c = courier(queues, first_retry_s=1, retry_window_s=100)
+        never_tried = {"event": event, "callback_url": hook.url, "first_attempt_at": 1000.0,
+                       "due_at": 1000.0, "attempts": 0}  # fmt: skip
+        assert c.handle(json.dumps(never_tried), now=1300.0) is False  # retried
+        tried_twice = {**never_tried, "attempts": 2, "due_at": 1097.0}
+        assert c.handle(json.dumps(tried_twice), now=1097.0) is False  # next at 1101: too late
+    (retry,) = take(queues, wait_s=3)
+    assert Notice.decode(retry["Body"]).first_attempt_at == 1300.0
+    (dead,) = take(queues, 2)
+    assert Notice.decode(dead["Body"]).first_attempt_at == 1000.0

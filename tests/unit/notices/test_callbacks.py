@@ -39,8 +39,8 @@ FORBIDDEN = {
     "::": "unspecified",
     "240.0.0.1": "reserved",
     "255.255.255.255": "reserved",
-    "192.0.2.10": "private",  # documentation range
-    "198.18.0.1": "private",  # benchmarking range
+    "192.0.2.10": "documentation",
+    "198.18.0.1": "benchmarking",
 }
 
 
@@ -92,10 +92,10 @@ def refused(url: str, *, local: bool = False) -> str:
     [
         ("http://hooks.example.com/x", "https://"),
         ("ftp://hooks.example.com/x", "https://"),
-        ("https://internal.example.com/", "10.1.2.3, a private address"),
-        ("https://mixed.example.com/", "169.254.169.254, a link-local"),
-        ("https://metadata.example.com/", "IPv4-mapped"),
-        ("https://localhost/", "loopback"),
+        ("https://internal.example.com/", "resolves to a non-public address"),
+        ("https://mixed.example.com/", "resolves to a non-public address"),
+        ("https://metadata.example.com/", "resolves to a non-public address"),
+        ("https://localhost/", "resolves to a non-public address"),
         ("https://127.0.0.1/", "loopback"),
         ("https://169.254.169.254/latest/meta-data/", "link-local"),
         ("https://[::1]/", "loopback"),
@@ -113,7 +113,7 @@ def refused(url: str, *, local: bool = False) -> str:
         ("https://user:pw@hooks.example.com/", "user name or password"),
         ("https:///path-only", "no host"),
         ("https://[::1/", "not a valid URL"),
-        ("https://hooks.example.com:99999/", "not a valid URL"),
+        ("https://hooks.example.com:99999/", "port must be a number from 1 to 65535"),
         ("https://hooks.example.com/a b", "ASCII without spaces"),
         ("https://hööks.example.com/", "xn--"),
         ("hooks.example.com/x", "https://"),
@@ -143,13 +143,13 @@ def test_the_local_stage_allows_http_to_loopback_only():
     assert target.addresses == ("127.0.0.1",) and target.port == 8124
     local = check_callback_url("http://localhost/", allow_loopback=True, resolve=NAMES)
     assert local.addresses == ("127.0.0.1", "::1")
-    assert "private" in refused("http://internal.example.com/", local=True)
+    assert "non-public" in refused("http://internal.example.com/", local=True)
     assert "four decimal numbers" in refused("http://2130706433/", local=True)
 
 
 def test_the_system_resolver_catches_names_of_private_addresses():
     """No injected resolver: the real one, on names every resolver knows."""
-    assert "loopback" in refused_by_system("https://localhost/")
+    assert "non-public" in refused_by_system("https://localhost/")
     assert "does not resolve" in refused_by_system("https://no-such-host.invalid/")
 
 
@@ -157,3 +157,72 @@ def refused_by_system(url: str) -> str:
     with pytest.raises(BadRequest) as caught:
         check_callback_url(url)
     return caught.value.message
+
+
+# --- what the IANA registries do not mark globally reachable; names and ports ---------------------
+
+# Blocks that ipaddress.is_global passes on Python 3.11 but the IANA registries do not mark
+# globally reachable (or that lie outside IPv6 global unicast).
+NOT_GLOBALLY_REACHABLE = {
+    "fec0::1": "site-local",  # deprecated site-local, outside 2000::/3
+    "feff::1": "site-local",
+    "3fff::1": "documentation",  # RFC 9637
+    "3fff:fff:ffff::1": "documentation",
+    "192.88.99.1": "6to4 relay",
+    "192.0.0.9": "IETF protocol assignments",  # True in the registry, refused with its /24
+    "4000::1": "outside 2000::/3",
+}
+
+
+@pytest.mark.parametrize("address,reason", sorted(NOT_GLOBALLY_REACHABLE.items()))
+def test_what_the_registries_do_not_mark_global_is_refused(address, reason):
+    assert reason in forbidden_reason(ipaddress.ip_address(address))
+    brackets = f"[{address}]" if ":" in address else address
+    message = refused(f"https://{brackets}/hook")
+    assert reason in message and "is a " in message
+
+
+def test_every_row_of_the_tables_is_refused_from_end_to_end():
+    from chalicelib.notices.callbacks import NON_GLOBAL
+
+    checked = 0
+    for block, name in NON_GLOBAL:
+        for ip in (block[0], block[-1]):
+            assert forbidden_reason(ip) is not None, (block, name)
+            checked += 1
+    assert checked == 2 * len(NON_GLOBAL) >= 60
+
+
+@pytest.mark.parametrize(
+    "resolved",
+    [["127.0.0.1"], ["10.1.2.3"], ["169.254.169.254"], ["fec0::1"], ["3fff::1"],
+     ["93.184.215.14", "192.168.7.7"]],
+)  # fmt: skip
+def test_a_refused_name_never_quotes_what_it_resolved_to(resolved):
+    """On AWS, echoing the address would let any tenant map private DNS names."""
+    resolve = resolver({"vm": resolved})
+    for local in (False, True):
+        if local and resolved == ["127.0.0.1"]:
+            continue  # the local stage allows loopback
+        with pytest.raises(BadRequest) as caught:
+            check_callback_url("https://vm/hook", allow_loopback=local, resolve=resolve)
+        message = caught.value.message
+        assert "host 'vm' resolves to a non-public address" in message
+        assert not any(address in message for address in resolved), message
+        assert not any(word in message for word in ("loopback", "private", "link-local")), message
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:0/", "https://hooks.example.com:0/", "https://hooks.example.com:65536/",
+     "https://hooks.example.com:-1/", "https://hooks.example.com:+443/", "https://[::1]:0/"],
+)  # fmt: skip
+def test_ports_outside_1_to_65535_are_refused(url):
+    assert "port must be a number from 1 to 65535" in refused(url, local=True)
+
+
+def test_written_ports_are_kept_and_a_missing_one_is_the_default():
+    local = check_callback_url("http://127.0.0.1:65535/", allow_loopback=True, resolve=NAMES)
+    assert local.port == 65535
+    assert check_callback_url("https://hooks.example.com:/", resolve=NAMES).port == 443
+    assert check_callback_url("http://localhost/", allow_loopback=True, resolve=NAMES).port == 80

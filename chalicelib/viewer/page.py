@@ -3,16 +3,25 @@
 The page carries the job's state and, for a completed job, a short-lived presigned GET of its
 video; its script fetches the results (every page) from this same API and draws them over the
 playing video. Nothing is fetched from anywhere else, and there is no build step.
+
+Its headers hold it to that: a Content-Security-Policy that runs only the page's own script and
+style (by their SHA-256, computed once from ``viewer.html``), fetches only from this API, plays
+media only from the presigned URL, and lets no site frame the page; no MIME sniffing; no
+Referer (the view token rides in the page's URL).
 """
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 import json
+import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from chalicelib.adapters.storage import StorageService
 from chalicelib.jobs.record import COMPLETED, FAILED
@@ -26,11 +35,73 @@ PAGE = Path(__file__).with_name("viewer.html")
 CONFIG_SLOT = "/*CONFIG*/null"
 
 
+# The inline blocks the browser runs; the config's <script type="application/json"> is data.
+_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+_STYLE = re.compile(r"<style>(.*?)</style>", re.S)
+
+
+@dataclass(frozen=True)
+class ViewerPage:
+    """The page and the headers it must be served with."""
+
+    html: str
+    headers: dict[str, str | list[str]]  # as a Chalice Response takes them: app.py passes them on
+
+
+@dataclass(frozen=True)
+class _Template:
+    text: str
+    script_hashes: str  # CSP sources: 'sha256-...' of each inline <script>
+    style_hashes: str  # and of each <style>
+
+
+def _hashes(blocks: list[str]) -> str:
+    digests = (hashlib.sha256(block.encode("utf-8")).digest() for block in blocks)
+    return " ".join(f"'sha256-{base64.b64encode(d).decode('ascii')}'" for d in digests)
+
+
 @functools.cache
-def _template() -> str:
+def _template() -> _Template:
     page = PAGE.read_text(encoding="utf-8")
     assert page.count(CONFIG_SLOT) == 1, f"{PAGE} must hold {CONFIG_SLOT} exactly once"
-    return page
+    scripts, styles = _SCRIPT.findall(page), _STYLE.findall(page)
+    assert scripts and not any(CONFIG_SLOT in s for s in scripts), "the config must stay data"
+    return _Template(page, _hashes(scripts), _hashes(styles))
+
+
+def media_source(video_url: str | None) -> str:
+    """The CSP source of the presigned video: its origin and object path (a query is never
+    matched), so the page plays that one object from the storage endpoint the URL names."""
+    if video_url is None:
+        return "'none'"
+    parts = urlsplit(video_url)
+    if not parts.netloc:  # LocalStorage's file:// URL (tests): no host to name
+        return f"{parts.scheme}:"
+    path = parts.path.replace(";", "%3B").replace(",", "%2C")  # CSP's own separators
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def page_headers(video_url: str | None) -> dict[str, str | list[str]]:
+    """The page's type and security headers; ``video_url``: the one media it may play."""
+    template = _template()
+    policy = {
+        "default-src": "'none'",
+        "script-src": template.script_hashes,
+        "style-src": template.style_hashes,
+        "connect-src": "'self'",  # the status and results fetches
+        "media-src": media_source(video_url),
+        "base-uri": "'none'",
+        "form-action": "'none'",
+        "frame-ancestors": "'none'",
+        "object-src": "'none'",
+    }
+    return {
+        "Content-Type": "text/html; charset=utf-8",
+        "Content-Security-Policy": "; ".join(f"{name} {value}" for name, value in policy.items()),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-store",  # it holds a presigned URL (and maybe a view token)
+    }
 
 
 class JobViewer:
@@ -41,7 +112,7 @@ class JobViewer:
         self.storage = storage
         self.url_expiry_s = url_expiry_s
 
-    def page(self, job_id: str, caller: Caller = PUBLIC, token: str | None = None) -> str:
+    def page(self, job_id: str, caller: Caller = PUBLIC, token: str | None = None) -> ViewerPage:
         """URLs are relative to ``.../video/view/{id}``, so a stage prefix (``/api`` on API
         Gateway) is kept. ``token``: the view token the page sends with its fetches."""
         job = self.jobs.get(job_id, caller)
@@ -59,7 +130,8 @@ class JobViewer:
             config["video_url"] = self.storage.presigned_get_url(job.input_path, self.url_expiry_s)
         # Inside <script>, "<" is escaped so no value can close the element.
         data = json.dumps(config).replace("<", "\\u003c")
-        return _template().replace(CONFIG_SLOT, data)
+        html = _template().text.replace(CONFIG_SLOT, data)
+        return ViewerPage(html, page_headers(config["video_url"]))
 
     def link(self, job_id: str, caller: Caller, auth: Authenticator) -> dict[str, Any]:
         """The viewer's path (relative to the API's root) for a job the caller may see; with

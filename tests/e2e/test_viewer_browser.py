@@ -1,13 +1,16 @@
 """The viewer in a real browser (headless Chromium) against the real local stack.
 
 The page, opened at ``#t=SECONDS``, seeks there and draws the last sampled frame at or before
-that time; it lists what it drew in ``<pre id="drawn">``. The test compares that list with the
-results document, then finds each box's colour on its edge in a screenshot. Set
-VIDEO_JOBS_VIEWER_SCREENSHOT=docs/viewer.png to keep the screenshot (the README's).
+that time; it lists what it drew in ``<pre id="drawn">``. The tests compare that list with the
+results document, find each box's colour on its edge in a screenshot, and check that the video
+under the boxes is the video's own frame at that time (not a grey box). Every run logs the
+page's console to stderr; none may hold a Content-Security-Policy violation. Set
+VIDEO_JOBS_VIEWER_SCREENSHOT=docs/viewer.png to keep the screenshot (the README's), cropped to
+the page and in a palette of 32 colours (~100 KB, not ~700 KB).
 
-Debian's Chromium plays H.264 MP4, but whether the video frame is painted by the time headless
-Chromium takes its screenshot depends on timing (media loads outside its virtual time), so the
-video pixels are not asserted: the overlay is drawn from the page's clock either way.
+Chromium runs on a virtual clock (``--virtual-time-budget``): it waits for the page's load event
+but not for media loads that start after it. The page sets the video's source while it loads, so
+that event waits for the first frame at the seeked time.
 """
 
 from __future__ import annotations
@@ -18,17 +21,24 @@ import re
 import shutil
 import subprocess
 import time
+from urllib.parse import quote, urlsplit
 
+import cv2
+import numpy as np
 import pytest
 import requests
-from PIL import Image
+from PIL import Image, ImageChops
 
 from tests.support.stack import local_stack
-from tests.support.videos import shared_video
+from tests.support.videos import read_frame, shared_video
 
 pytestmark = pytest.mark.slow
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 WINDOW = (1280, 900)
+VIDEO = "dog_and_woman.mp4"
+CSP_VIOLATION = "Content Security Policy"  # in each violation's console message
+DOC_COLOURS = 32  # the README's screenshot: a palette PNG (the video frame is a photo)
+DOC_MARGIN = 16  # px kept right of and below the page's content, as the page has left and above
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +57,7 @@ def browser() -> str:
 @pytest.fixture(scope="module")
 def job(browser, model_path, tmp_path_factory):
     """(API base URL, job id, results) of dog_and_woman.mp4, analyzed by yolo_ocr_fast."""
-    data = shared_video("dog_and_woman.mp4").read_bytes()
+    data = shared_video(VIDEO).read_bytes()
     with local_stack(tmp_path_factory.mktemp("stack")) as stack:
         api = stack.base
         submitted = requests.post(
@@ -63,21 +73,38 @@ def job(browser, model_path, tmp_path_factory):
         yield api, job_id, results
 
 
-def headless(browser: str, tmp_path, url: str, *args: str) -> str:
+def headless(browser: str, tmp_path, url: str, *args: str) -> tuple[str, str]:
+    """Chromium's stdout, and the page's console messages (its log lines on stderr)."""
     done = subprocess.run(
         [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
          f"--window-size={WINDOW[0]},{WINDOW[1]}", "--force-device-scale-factor=1",
-         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", *args, url],
+         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000",
+         "--enable-logging=stderr", "--v=0", *args, url],
         capture_output=True, text=True, timeout=90,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
+    return done.stdout, "\n".join(line for line in done.stderr.splitlines() if ":CONSOLE" in line)
+
+
+def viewer(browser, tmp_path, api, job_id, seconds: float, *args: str) -> tuple[str, str]:
+    """Opens the page at ``seconds``; fails on any CSP violation its console shows."""
+    out, console = headless(browser, tmp_path, f"{api}/video/view/{job_id}#t={seconds}", *args)
+    assert CSP_VIOLATION not in console, console
+    return out, console
 
 
 def drawn_at(browser, tmp_path, api, job_id, seconds: float) -> dict:
-    html = headless(browser, tmp_path, f"{api}/video/view/{job_id}#t={seconds}", "--dump-dom")
+    html, _ = viewer(browser, tmp_path, api, job_id, seconds, "--dump-dom")
     assert 'data-ready="1"' in html, html[-3000:]
     return json.loads(re.search(r'<pre id="drawn"[^>]*>(.*?)</pre>', html, re.S).group(1))
+
+
+def screenshot(browser, tmp_path, api, job_id, seconds: float) -> Image.Image:
+    shot = tmp_path / "viewer.png"
+    viewer(browser, tmp_path, api, job_id, seconds, f"--screenshot={shot}")
+    image = Image.open(shot).convert("RGB")
+    assert image.size == WINDOW
+    return image
 
 
 def busiest_frame(results: dict) -> tuple[dict, dict]:
@@ -99,6 +126,7 @@ def test_the_boxes_drawn_are_those_of_the_last_frame_at_or_before_the_time(brows
     for ms in (frame["timestamp_ms"] + 100, after["timestamp_ms"] - 1):
         drawn = drawn_at(browser, tmp_path, api, job_id, ms / 1000)
         assert drawn["t_ms"] == ms and drawn["frame_ms"] == frame["timestamp_ms"]
+        assert drawn["clock"] == "video"  # the video's own clock: it loaded and seeked
         assert [{k: o[k] for k in ("label", "track_id", "box")} for o in drawn["objects"]] == (
             expected(frame))  # fmt: skip
         assert [t["text"] for t in drawn["text"]] == [t["text"] for t in frame["text"]]
@@ -116,10 +144,7 @@ def test_the_screenshot_shows_each_box_in_its_colour(browser, job, tmp_path):
     frame, _ = busiest_frame(results)
     seconds = (frame["timestamp_ms"] + 100) / 1000
     drawn = drawn_at(browser, tmp_path, api, job_id, seconds)
-    shot = tmp_path / "viewer.png"
-    headless(browser, tmp_path, f"{api}/video/view/{job_id}#t={seconds}", f"--screenshot={shot}")
-    image = Image.open(shot).convert("RGB")
-    assert image.size == WINDOW
+    image = screenshot(browser, tmp_path, api, job_id, seconds)
     canvas, checked = drawn["canvas"], 0
     for obj in drawn["objects"]:
         box = obj["box"]
@@ -130,4 +155,73 @@ def test_the_screenshot_shows_each_box_in_its_colour(browser, job, tmp_path):
         checked += 1
     assert checked >= 2
     if os.environ.get("VIDEO_JOBS_VIEWER_SCREENSHOT"):
-        shutil.copyfile(shot, os.environ["VIDEO_JOBS_VIEWER_SCREENSHOT"])
+        save_for_docs(image, os.environ["VIDEO_JOBS_VIEWER_SCREENSHOT"])
+
+
+def save_for_docs(image: Image.Image, path: str) -> None:
+    """The page's content without the empty window around it, in ``DOC_COLOURS`` colours
+    (k-means in OpenCV, seeded: the same screenshot gives the same file)."""
+    window = Image.new("RGB", image.size, image.getpixel((image.width - 1, image.height - 1)))
+    _, _, right, bottom = ImageChops.difference(image, window).getbbox()
+    right, bottom = min(image.width, right + DOC_MARGIN), min(image.height, bottom + DOC_MARGIN)
+    page = np.asarray(image.crop((0, 0, right, bottom)))
+    cv2.setRNGSeed(0)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
+    _, labels, centres = cv2.kmeans(page.reshape(-1, 3).astype(np.float32), DOC_COLOURS, None,
+                                    criteria, 1, cv2.KMEANS_PP_CENTERS)  # fmt: skip
+    small = Image.fromarray(labels.reshape(page.shape[:2]).astype(np.uint8), "P")
+    small.putpalette(centres.round().clip(0, 255).astype(np.uint8).flatten().tolist())
+    small.save(path, optimize=True)
+
+
+def grey_video_area(image: Image.Image, canvas: dict) -> np.ndarray:
+    """The video's rectangle in grey levels, less its bottom fifth (the player's controls)."""
+    left, top = round(canvas["left"]), round(canvas["top"])
+    width, height = round(canvas["width"]), round(canvas["height"] * 0.8)
+    return np.asarray(image.crop((left, top, left + width, top + height)).convert("L"), float)
+
+
+def grey_frame(seconds: float, canvas: dict) -> np.ndarray:
+    """The video's own frame at ``seconds``, scaled to the page's video rectangle."""
+    frame = Image.fromarray(read_frame(VIDEO, seconds)[:, :, ::-1])  # BGR -> RGB
+    width, height = round(canvas["width"]), round(canvas["height"])
+    scaled = frame.resize((width, height), Image.Resampling.BOX)
+    return grey_video_area(scaled, {"left": 0, "top": 0, "width": width, "height": height})
+
+
+def test_the_video_under_the_boxes_shows_its_frame_at_the_seeked_time(browser, job, tmp_path):
+    """Before the fix the rectangle was a flat grey box with a spinner (std-dev 15, from the
+    boxes alone), or the video's first frame under boxes of 2 s later."""
+    api, job_id, results = job
+    frame, _ = busiest_frame(results)
+    seconds = (frame["timestamp_ms"] + 100) / 1000
+    assert seconds >= 1  # far enough from the first frame to tell the two apart
+    drawn = drawn_at(browser, tmp_path, api, job_id, seconds)
+    shown = grey_video_area(screenshot(browser, tmp_path, api, job_id, seconds), drawn["canvas"])
+    assert shown.std() > 40, f"a flat video rectangle (std-dev {shown.std():.1f})"  # now ~69
+    at_time = np.abs(shown - grey_frame(seconds, drawn["canvas"])).mean()  # now ~5 grey levels
+    first = np.abs(shown - grey_frame(0, drawn["canvas"])).mean()  # now ~13
+    assert at_time < 8 and at_time < 0.6 * first, (at_time, first)  # that frame, not the first
+    assert drawn["video"]["ready_state"] >= 2 and drawn["video"]["width"] > 0, drawn["video"]
+
+
+def test_the_page_plays_and_draws_under_its_content_security_policy(browser, job, tmp_path):
+    api, job_id, results = job
+    frame, _ = busiest_frame(results)
+    page = requests.get(f"{api}/video/view/{job_id}", timeout=5)
+    policy = page.headers["Content-Security-Policy"]
+    video_url = urlsplit(re.search(r'"video_url": "([^"]+)"', page.text)[1])
+    assert f"media-src {video_url.scheme}://{video_url.netloc}{video_url.path};" in policy
+    assert "script-src 'sha256-" in policy and "unsafe-inline" not in policy
+    assert (page.headers["X-Content-Type-Options"], page.headers["Referrer-Policy"]) == (
+        "nosniff", "no-referrer")  # fmt: skip
+    drawn = drawn_at(browser, tmp_path, api, job_id, frame["timestamp_ms"] / 1000)  # no violation
+    assert drawn["clock"] == "video" and drawn["objects"], drawn  # script, fetches, media all ran
+
+
+def test_the_console_log_shows_csp_violations(browser, tmp_path):
+    """What the checks above rely on: a blocked inline script shows in the console log."""
+    policy = "<meta http-equiv='Content-Security-Policy' content=\"script-src 'none'\">"
+    page = f"{policy}<script>1</script>"
+    _, console = headless(browser, tmp_path, f"data:text/html,{quote(page)}", "--dump-dom")
+    assert CSP_VIOLATION in console, console

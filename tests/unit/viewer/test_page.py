@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -13,7 +15,7 @@ from chalicelib.errors import JobNotFound
 from chalicelib.jobs.ids import new_job_id
 from chalicelib.jobs.store import InMemoryJobStore
 from chalicelib.viewer import page as viewer
-from chalicelib.viewer.page import JobViewer
+from chalicelib.viewer.page import JobViewer, media_source
 from tests.support.jobs import new_job
 
 HOSTILE = "bad </script><script>alert(1)</script> & <!-- video"
@@ -37,7 +39,7 @@ def test_a_completed_job_carries_its_video_url_and_relative_api_urls(parts):
     job = new_job(jobs, storage=storage)
     jobs.claim(job.job_id, "w", 60)
     jobs.complete(job.job_id, owner="w", output_path=f"video_jobs/{job.job_id}_results.json")
-    config = page_config(pages.page(job.job_id))
+    config = page_config(pages.page(job.job_id).html)
     assert config == {
         "job_id": job.job_id,
         "status": "completed",
@@ -51,7 +53,7 @@ def test_a_completed_job_carries_its_video_url_and_relative_api_urls(parts):
 
 def test_a_pending_job_gets_no_video_url(parts):
     jobs, storage, pages = parts
-    config = page_config(pages.page(new_job(jobs, storage=storage).job_id))
+    config = page_config(pages.page(new_job(jobs, storage=storage).job_id).html)
     assert (config["status"], config["video_url"]) == ("pending", None)
 
 
@@ -59,7 +61,7 @@ def test_a_failed_job_shows_its_reason_and_markup_cannot_escape(parts):
     jobs, _, pages = parts
     job = new_job(jobs)
     jobs.fail(job.job_id, HOSTILE)
-    html = pages.page(job.job_id)
+    html = pages.page(job.job_id).html
     assert html.count("</script>") == 2  # the page's own two scripts
     config = page_config(html)
     assert (config["status"], config["error_message"], config["video_url"]) == (
@@ -82,3 +84,55 @@ def test_the_page_fetches_nothing_from_elsewhere():
     assert len(calls) == 3
     assert all(re.match(r"`?(\$\{)?config\.(results|status)_url", call) for call in calls)
     assert re.findall(r"\.src = (.*);", html) == ["config.video_url"]
+
+
+def policy_of(headers: dict[str, str]) -> dict[str, str]:
+    """The Content-Security-Policy header as {directive: sources}."""
+    pairs = (d.strip().split(" ", 1) for d in headers["Content-Security-Policy"].split(";"))
+    return {name: value for name, value in pairs}
+
+
+def sha256_source(text: str) -> str:
+    return f"'sha256-{base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()}'"
+
+
+def test_the_policy_runs_only_the_pages_own_script_and_style(parts):
+    jobs, storage, pages = parts
+    served = pages.page(new_job(jobs, storage=storage).job_id)
+    scripts = re.findall(r"<script>(.*?)</script>", served.html, re.S)
+    styles = re.findall(r"<style>(.*?)</style>", served.html, re.S)
+    assert len(scripts) == len(styles) == 1
+    policy = policy_of(served.headers)
+    assert policy["script-src"] == sha256_source(scripts[0])  # no 'unsafe-inline', no host
+    assert policy["style-src"] == sha256_source(styles[0])
+    assert {name: policy[name] for name in ("default-src", "base-uri", "frame-ancestors",
+            "object-src", "form-action", "connect-src", "media-src")} == {
+        "default-src": "'none'", "base-uri": "'none'", "frame-ancestors": "'none'",
+        "object-src": "'none'", "form-action": "'none'", "connect-src": "'self'",
+        "media-src": "'none'",  # a pending job has no video
+    }  # fmt: skip
+    assert served.headers["X-Content-Type-Options"] == "nosniff"
+    assert served.headers["Referrer-Policy"] == "no-referrer"
+    assert served.headers["Content-Type"] == "text/html; charset=utf-8"
+
+
+def test_a_completed_jobs_page_may_play_media_from_its_presigned_url_only(parts):
+    jobs, storage, pages = parts
+    job = new_job(jobs, storage=storage)
+    jobs.claim(job.job_id, "w", 60)
+    jobs.complete(job.job_id, owner="w", output_path=f"video_jobs/{job.job_id}_results.json")
+    assert policy_of(pages.page(job.job_id).headers)["media-src"] == "file:"  # LocalStorage
+
+
+@pytest.mark.parametrize(
+    ("url", "source"),
+    [
+        ("http://127.0.0.1:5010/video-jobs-media/video_jobs/a.mp4?X-Amz-Signature=ab;cd",
+         "http://127.0.0.1:5010/video-jobs-media/video_jobs/a.mp4"),
+        ("https://s3.eu-west-1.amazonaws.com/media/video_jobs/a;b,c.mp4?X-Amz-Expires=3600",
+         "https://s3.eu-west-1.amazonaws.com/media/video_jobs/a%3Bb%2Cc.mp4"),
+        (None, "'none'"),
+    ],
+)  # fmt: skip
+def test_the_media_source_is_the_presigned_objects_origin_and_path(url, source):
+    assert media_source(url) == source

@@ -6,6 +6,12 @@ string to sign and the signature at the request's own ``X-Amz-Date`` (pinned thr
 request context, as ``add_auth`` would set it), and the two signatures are compared in constant
 time. Refusals are the neutral ``Signature*`` errors (``chalicelib/errors.py``); ``app.py`` gives
 them the codes AWS answers with.
+
+As on AWS, the credential scope must name the endpoint's region (the deployment's) and the
+service (``rekognition``, what botocore signs with), its date must be ``X-Amz-Date``'s day, and
+``host`` and ``x-amz-target`` (which names the operation) must be signed. Every field is parsed
+as ASCII of a bounded length before anything converts or compares it: a regex digit class and
+``strptime`` take other scripts' digits, and ``hmac.compare_digest`` raises on a non-ASCII string.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from botocore.auth import SIGV4_TIMESTAMP, UNSIGNED_PAYLOAD, SigV4Auth
+from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
@@ -30,10 +36,15 @@ from chalicelib.errors import (
 ALGORITHM = "AWS4-HMAC-SHA256"
 SERVICE = "rekognition"
 MAX_SKEW_S = 300  # X-Amz-Date may be this far from the server's clock, either way
-_FIELD = re.compile(r"\s*(Credential|SignedHeaders|Signature)=([^,\s]*)\s*")
+REQUIRED_SIGNED = {"host": "Host", "x-amz-target": "X-Amz-Target"}  # name -> AWS's spelling
+_FIELD = re.compile(r"\s*(Credential|SignedHeaders|Signature)=([^,\s]*)\s*", re.ASCII)
 _SCOPE = re.compile(
-    r"([A-Za-z0-9]{1,128})/(\d{8})/([a-z0-9-]{1,32})/([a-z0-9-]{1,32})/aws4_request"
+    r"([A-Za-z0-9]{1,128})/([0-9]{8})/([a-z0-9-]{1,32})/([a-z0-9-]{1,32})/aws4_request"
 )
+_HEADER_NAME = r"[a-z0-9!#$%&'*+.^_`|~-]{1,64}"  # an HTTP token, lower case as SigV4 wants
+_SIGNED_HEADERS = re.compile(rf"{_HEADER_NAME}(?:;{_HEADER_NAME}){{0,63}}")
+_HEX_SHA256 = re.compile(r"[0-9a-f]{64}")  # a signature, a payload hash
+_AMZ_DATE = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 MISMATCH = (
     "The request signature we calculated does not match the signature you provided. Check your "
     "AWS Secret Access Key and signing method."
@@ -77,9 +88,16 @@ def parse_authorization(header: str | None) -> Signature:
         raise SignatureIncomplete(
             "Credential must be <access key id>/<YYYYMMDD>/<region>/<service>/aws4_request"
         )
+    if not _SIGNED_HEADERS.fullmatch(fields["SignedHeaders"]):
+        raise SignatureIncomplete("SignedHeaders must be lower-case header names separated by ';'")
     signed = tuple(fields["SignedHeaders"].split(";"))
-    if "host" not in signed:
-        raise SignatureIncomplete("SignedHeaders must include host")
+    for name, spelling in REQUIRED_SIGNED.items():
+        if name not in signed:
+            raise SignatureIncomplete(
+                f"'{spelling}' must be a 'SignedHeader' in the AWS Authorization."
+            )
+    if not _HEX_SHA256.fullmatch(fields["Signature"]):
+        raise SignatureIncomplete("Signature must be 64 lower-case hexadecimal digits")
     key_id, date, region, service = scope.groups()
     return Signature(key_id, date, region, service, signed, fields["Signature"])
 
@@ -88,6 +106,8 @@ def check_date(amz_date: str | None, now: float) -> None:
     if not amz_date:
         raise SignatureIncomplete("the request has no X-Amz-Date header")
     try:
+        if not _AMZ_DATE.fullmatch(amz_date):  # strptime alone takes "٢٠٢٦..." and "2026111T..."
+            raise ValueError(amz_date)
         signed_at = datetime.strptime(amz_date, SIGV4_TIMESTAMP).replace(tzinfo=UTC).timestamp()
     except ValueError:
         raise SignatureIncomplete(f"X-Amz-Date {amz_date[:40]!r} is not YYYYMMDDTHHMMSSZ") from None
@@ -103,7 +123,7 @@ def check_payload(request: SignedRequest) -> None:
     claimed = request.headers.get("x-amz-content-sha256")
     if claimed is None:
         return  # the payload's hash is part of the canonical request anyway
-    if claimed == UNSIGNED_PAYLOAD or not hmac.compare_digest(
+    if not _HEX_SHA256.fullmatch(claimed) or not hmac.compare_digest(
         claimed, hashlib.sha256(request.body).hexdigest()
     ):
         raise SignatureMismatch(
@@ -125,24 +145,43 @@ def expected_signature(
     rebuilt.context["timestamp"] = amz_date
     credentials = Credentials(signature.access_key_id, secret)
     signer = SigV4Auth(credentials, signature.service, signature.region)
-    canonical = signer.canonical_request(rebuilt)
+    try:
+        canonical = signer.canonical_request(rebuilt)
+    except ValueError:  # urlsplit refuses the Host header (e.g. "[abc": "Invalid IPv6 URL")
+        raise SignatureIncomplete("the Host header is not a host name") from None
     return signer.signature(signer.string_to_sign(rebuilt, canonical), rebuilt)
+
+
+def check_scope(signature: Signature, amz_date: str, region: str) -> None:
+    """AWS's checks of the credential scope, with AWS's words."""
+    if signature.date != amz_date[:8]:
+        raise SignatureMismatch(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "
+            f"from HTTP: '{signature.date}' != '{amz_date[:8]}', from 'x-amz-date'."
+        )
+    if signature.region != region:
+        raise SignatureMismatch(
+            f"Credential should be scoped to a valid region, not '{signature.region}'. This "
+            f"endpoint is in '{region}': create the client with region_name='{region}'."
+        )
+    if signature.service != SERVICE:
+        raise SignatureMismatch(f"Credential should be scoped to correct service: '{SERVICE}'.")
 
 
 def verify(
     request: SignedRequest,
     secret_of: Callable[[str], str],
     now: float,
+    *,
+    region: str,
 ) -> Signature:
-    """The checked signature; ``secret_of(access_key_id)`` raises for an unknown key."""
+    """The checked signature, scoped to ``region`` (the deployment's);
+    ``secret_of(access_key_id)`` raises for an unknown key."""
     signature = parse_authorization(request.headers.get("authorization"))
     amz_date = request.headers.get("x-amz-date")
     check_date(amz_date, now)
     assert amz_date is not None
-    if signature.service != SERVICE:
-        raise SignatureIncomplete(
-            f"Credential is scoped to {signature.service!r}: sign for {SERVICE!r}"
-        )
+    check_scope(signature, amz_date, region)
     secret = secret_of(signature.access_key_id)
     check_payload(request)
     for path in request.paths:

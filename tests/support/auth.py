@@ -35,20 +35,25 @@ def signed_headers(
     at: datetime.datetime | None = None,
     target: str = "RekognitionService.GetLabelDetection",
     region: str = "us-east-1",
+    service: str = "rekognition",
     extra: dict[str, str] | None = None,
+    unsigned: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """The headers botocore's signer gives a Rekognition request to ``url``, signed at ``at``
-    (now by default): a replay from the past is one with an old ``at``."""
+    (now by default): a replay from the past is one with an old ``at``. ``unsigned``: headers
+    added after signing (so SignedHeaders leaves them out)."""
     headers = {
         "Content-Type": "application/x-amz-json-1.1",
         "X-Amz-Target": target,
         **(extra or {}),
     }
+    for name in unsigned or {}:
+        headers.pop(name, None)
     request = AWSRequest(method="POST", url=url, data=body, headers=headers)
-    signer = SigV4Auth(Credentials(access_key_id, secret), "rekognition", region)
+    signer = SigV4Auth(Credentials(access_key_id, secret), service, region)
     if at is None:
         signer.add_auth(request)
     else:
         with mock.patch("botocore.auth.get_current_datetime", return_value=at):
             signer.add_auth(request)
-    return dict(request.headers.items())
+    return {**dict(request.headers.items()), **(unsigned or {})}

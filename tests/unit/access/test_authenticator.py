@@ -19,6 +19,7 @@ from infra.keys import create
 from tests.support.auth import ReversibleBox, signed_headers
 
 NOW = 1_780_000_000.0
+REGION = "us-east-1"  # the deployment's (what tests.support.auth signs for by default)
 # the neutral errors a refused signature raises (app.py gives them AWS's codes)
 INCOMPLETE_SIGNATURE, INVALID_SIGNATURE = errors.SignatureIncomplete, errors.SignatureMismatch
 MISSING_AUTHENTICATION, UNRECOGNIZED_CLIENT = errors.SignatureMissing, errors.UnknownAccessKey
@@ -43,6 +44,7 @@ def parts():
         secrets=lambda: box,
         view_key=b"k" * 32,
         view_ttl_s=600,
+        region=REGION,
         clock=clock,
     )
     return auth, keys, box, clock
@@ -83,7 +85,9 @@ def code_of(call) -> tuple[type, str]:
 
 def test_auth_off_makes_everyone_the_public_caller(parts):
     _, keys, box, _ = parts
-    off = Authenticator(required=False, keys=keys, secrets=lambda: box, view_key=b"k", view_ttl_s=1)
+    off = Authenticator(
+        required=False, keys=keys, secrets=lambda: box, view_key=b"k", view_ttl_s=1, region=REGION
+    )
     assert off.bearer(None) is PUBLIC and off.signed(request({})) is PUBLIC
     assert PUBLIC.may_see("acme", JOB)
 
@@ -154,6 +158,62 @@ def test_a_view_token_for_another_job_or_edited_is_refused(parts):
         auth.viewer(token, other)
     with pytest.raises(errors.Unauthorized):  # not on a route that writes (no job_id given)
         auth.bearer(f"Bearer {token}")
+
+
+ARABIC_INDIC_ZERO = "\u0660"  # '١٢٣' is 123 to int(); the valid MAC goes with it
+
+
+def _spelled(digits: str, zero: str) -> str:
+    """``digits`` in another script whose zero is ``zero`` (int() reads them all the same)."""
+    return digits.translate({ord("0") + i: ord(zero) + i for i in range(10)})
+
+
+# name -> a view token built from a valid one (expiry E, MAC M); every one must be a 401
+MALFORMED_VIEW_TOKENS = {
+    "superscript digit": lambda e, m: f"vt1.\u00b2.acme.{m}",  # '²'.isdigit(), int() refuses
+    "5000-digit expiry": lambda e, m: f"vt1.{'9' * 5000}.acme.{m}",  # int()'s 4300-digit limit
+    "100k-digit expiry": lambda e, m: f"vt1.{'1' * 100_000}.acme.{m}",
+    "13-digit expiry": lambda e, m: f"vt1.{'1' * 13}.acme.{m}",
+    "arabic-indic expiry": lambda e, m: f"vt1.{_spelled(e, ARABIC_INDIC_ZERO)}.acme.{m}",
+    "extended arabic-indic": lambda e, m: f"vt1.{_spelled(e, '۰')}.acme.{m}",
+    "devanagari expiry": lambda e, m: f"vt1.{_spelled(e, '०')}.acme.{m}",
+    "fullwidth expiry": lambda e, m: f"vt1.{_spelled(e, '０')}.acme.{m}",
+    "leading zero": lambda e, m: f"vt1.0{e}.acme.{m}",  # the same int, the valid MAC
+    "signed expiry": lambda e, m: f"vt1.+{e}.acme.{m}",
+    "underscored expiry": lambda e, m: f"vt1.{e[:4]}_{e[4:]}.acme.{m}",
+    "spaced expiry": lambda e, m: f"vt1. {e}.acme.{m}",
+    "empty expiry": lambda e, m: f"vt1..acme.{m}",
+    "non-ascii mac": lambda e, m: f"vt1.{e}.acme.{'é' * 32}",  # compare_digest raises
+    "upper-case mac": lambda e, m: f"vt1.{e}.acme.{m.upper()}",
+    "short mac": lambda e, m: f"vt1.{e}.acme.{m[:-1]}",
+    "non-ascii tenant": lambda e, m: f"vt1.{e}.acm\u00e9.{m}",
+    "extra part": lambda e, m: f"vt1.{e}.acme.{m}.x",
+    "trailing newline": lambda e, m: f"vt1.{e}.acme.{m}\n",
+    "nul byte": lambda e, m: f"vt1.{e}.acme\x00.{m}",
+    "other version": lambda e, m: f"vt2.{e}.acme.{m}",
+    "prefix only": lambda e, m: "vt1.",
+}
+
+
+@pytest.mark.parametrize("form", MALFORMED_VIEW_TOKENS)
+def test_a_malformed_view_token_is_unauthorized_with_a_clear_message(parts, form):
+    auth, _, _, _ = parts
+    token, expires = auth.view_token(Caller("acme"), JOB)
+    mac = token.rsplit(".", 1)[1]
+    bad = MALFORMED_VIEW_TOKENS[form](str(expires), mac)
+    with pytest.raises(errors.Unauthorized, match="malformed.*video-jobs view"):
+        auth.viewer(bad, JOB)
+    if bad.strip() == bad:  # (a header's outer whitespace is HTTP's own, stripped before this)
+        with pytest.raises(errors.Unauthorized):  # sent as a Bearer token to status or results
+            auth.bearer(f"Bearer {bad}", job_id=JOB)
+
+
+def test_a_view_token_with_a_twelve_digit_expiry_still_opens_its_job(parts):
+    auth, _, _, clock = parts
+    clock.now = 999_999_999_000.0  # the last 12-digit Unix times
+    token, expires = auth.view_token(Caller("acme"), JOB)
+    assert len(str(expires)) == 12
+    assert auth.viewer(token, JOB) == Caller("acme", job_id=JOB)
 
 
 # --- SigV4 -----------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from chalicelib.config import EMULATOR_ACCESS_KEY_ID, EMULATOR_SECRET_ACCESS_KEY
+
 ROOT = Path(__file__).resolve().parent.parent
 FIRST_DELAY_S, MAX_DELAY_S = 0.5, 30.0
 STABLE_AFTER_S = 60  # a component up this long starts again from the first delay
@@ -56,8 +58,8 @@ def stack_environment(host: str, aws_port: int) -> dict[str, str]:
         **os.environ,
         "VIDEO_JOBS_STAGE": "local",
         "VIDEO_JOBS_AWS_ENDPOINT": f"http://{host}:{aws_port}",
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_ACCESS_KEY_ID": EMULATOR_ACCESS_KEY_ID,  # what every local client carries anyway
+        "AWS_SECRET_ACCESS_KEY": EMULATOR_SECRET_ACCESS_KEY,
         "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
         "PYTHONUNBUFFERED": "1",
     }

@@ -20,7 +20,7 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_VIDEO = ROOT.parent / "shared" / "videos" / "highway_dashcam.mp4"
+DEFAULT_VIDEO = ROOT / "samples" / "dog_and_woman.mp4"  # in every clone
 FINAL_STATES = {"completed", "failed"}
 POLL_INTERVAL_S = 0.5
 REQUEST_TIMEOUT_S = 30.0
@@ -148,7 +148,7 @@ def wait_until_final(
 
 def run_smoke(base_url: str, video: Path, timeout_s: float) -> Outcome:
     if not video.is_file():
-        raise SmokeFailure(f"video {video} not found (sample clips live in ../shared/videos)")
+        raise SmokeFailure(f"video {video} not found (the repository's clips are in samples/)")
     deadline = time.monotonic() + timeout_s
     with requests.Session() as session:
         wait_for_api(session, base_url, deadline)

@@ -14,7 +14,7 @@ from moto import mock_aws
 from chalicelib.bootstrap import services
 from chalicelib.config import load_settings
 from infra.resources import bootstrap
-from tests.support.videos import SHARED_VIDEOS, read_frame, shared_video
+from tests.support.videos import SHARED_VIDEOS, read_frame, shared_video, shared_videos
 
 __all__ = ["SHARED_VIDEOS", "read_frame", "shared_video"]
 
@@ -43,6 +43,12 @@ def aws(aws_env):
         bootstrap(load_settings())
         yield services()
         services.cache_clear()
+
+
+@pytest.fixture
+def shared_videos_dir() -> Path:
+    """``../shared/videos``: the test skips without it, or fails under CI (CI=true)."""
+    return shared_videos()
 
 
 @pytest.fixture(scope="session")

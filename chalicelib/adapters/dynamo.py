@@ -9,10 +9,14 @@ configuration and nothing is bound at class level.
 
 from __future__ import annotations
 
+from chalicelib.config import emulator_credentials
+
 
 def table_meta(table_name: str, region: str, host: str | None) -> type:
-    """pynamodb's ``Meta`` for one table, region and endpoint (``host``: an emulator's URL)."""
-    return type("Meta", (), {"table_name": table_name, "region": region, "host": host})
+    """pynamodb's ``Meta`` for one table, region and endpoint (``host``: an emulator's URL, whose
+    credentials it then carries)."""
+    meta = {"table_name": table_name, "region": region, "host": host, **emulator_credentials(host)}
+    return type("Meta", (), meta)
 
 
 def is_condition_failure(error: Exception) -> bool:

@@ -404,7 +404,7 @@ def sources_table() -> dict[str, tuple[int, int, float, float]]:
     return rows
 
 
-needs_videos = pytest.mark.skipif(not VIDEOS.is_dir(), reason=f"{VIDEOS} is not here")
+needs_videos = pytest.mark.usefixtures("shared_videos_dir")  # skips, or fails under CI
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ buffer is full the stack's JSON log lines would block every process that writes 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -93,3 +94,25 @@ def wait_for(predicate: Callable[[], object], timeout_s: float, what: str, stack
             return
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}:\n{stack.tail()}")
+
+
+def run_keys(stack: LocalStack, *args: str) -> subprocess.CompletedProcess:
+    """``python -m infra.keys ARGS`` against the stack, as an operator runs it: no AWS_* variables
+    (the local stage brings the emulator's own credentials)."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    env |= {"VIDEO_JOBS_STAGE": "local", "VIDEO_JOBS_AWS_ENDPOINT": stack.aws_base}
+    return subprocess.run(
+        [sys.executable, "-m", "infra.keys", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def keys_cli(stack: LocalStack, *args: str) -> list[dict]:
+    """What a successful ``run_keys`` printed, one JSON object per line."""
+    done = run_keys(stack, *args)
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def bearer(key: dict) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key['api_token']}"}

@@ -18,7 +18,7 @@ from chalicelib.analysis.mp4 import (
 )
 from chalicelib.errors import InvalidVideo
 from tests.fixtures import make_tiny_mp4 as fx
-from tests.support.videos import SHARED_VIDEOS
+from tests.support.videos import shared_video, shared_video_names
 
 
 def box(kind: bytes, payload: bytes = b"") -> bytes:
@@ -37,9 +37,9 @@ def test_generated_clip_is_valid(tiny_mp4):
     validate_mp4_bytes(tiny_mp4.read_bytes())
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in SHARED_VIDEOS.glob("*.mp4")))
+@pytest.mark.parametrize("name", shared_video_names())
 def test_real_clips_are_valid(name):
-    validate_mp4_bytes((SHARED_VIDEOS / name).read_bytes())
+    validate_mp4_bytes(shared_video(name).read_bytes())
 
 
 def test_minimal_structure_and_large_size_boxes():
@@ -163,9 +163,9 @@ def test_vfr_duration_comes_from_the_edit_list(tmp_path):
     assert 1.5 < track.duration_s <= 1.6
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in SHARED_VIDEOS.glob("*.mp4")))
+@pytest.mark.parametrize("name", shared_video_names())
 def test_real_clips_have_one_video_track(name):
-    with file_reader(SHARED_VIDEOS / name) as (read, size):
+    with file_reader(shared_video(name)) as (read, size):
         tracks = read_tracks(read, size)
     video = [t for t in tracks if t.handler == "vide"]
     assert len(video) == 1 and video[0].width > 0 and video[0].height > 0

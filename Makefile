@@ -26,10 +26,12 @@ run: model
 	$(BIN)/python -m infra.local_stack
 
 # A tenant's access key (API token + SigV4 key pair), printed once as one JSON line; the local
-# stack (make run) must be up. `python -m infra.keys list` / `revoke --access-key-id ID` too.
+# stack (make run) must be up. SOURCES: the S3 locations its Rekognition Start* requests may
+# analyze; TOPICS: the SNS topics its NotificationChannel may name (space-separated; none: none).
+# `python -m infra.keys list` / `revoke --access-key-id ID` too.
 key: $(STAMP)
-	@test -n "$(TENANT)" || (echo "usage: make key TENANT=<name>" >&2; exit 2)
-	@$(BIN)/python -m infra.keys create --tenant "$(TENANT)"
+	@test -n "$(TENANT)" || (echo "usage: make key TENANT=<name> [SOURCES=\"s3://bucket/prefix/ ...\"] [TOPICS=\"arn:aws:sns:... ...\"]" >&2; exit 2)
+	@$(BIN)/python -m infra.keys create --tenant "$(TENANT)" $(foreach s,$(SOURCES),--source "$(s)") $(foreach t,$(TOPICS),--topic "$(t)")
 
 # The viewer's browser test needs Chromium: Debian's package, installed here when no Chromium or
 # Chrome is on PATH (needs root or sudo). Without one that test skips, except under CI (CI=true).

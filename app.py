@@ -258,7 +258,7 @@ def view_job(job_id: str) -> Response:
     token, auth = params.get("token"), services().auth
     caller = auth.viewer(token, job_id) if token else _caller(job_id)
     page = services().viewer.page(job_id, caller, token)
-    return Response(page, status_code=200, headers={"Content-Type": "text/html; charset=utf-8"})
+    return Response(page.html, status_code=200, headers=page.headers)
 
 
 @app.route("/video/view/{job_id}", methods=["HEAD"], content_types=ANY_TYPE)
@@ -328,6 +328,10 @@ def deliver_notice(event: Any) -> None:
 
 @app.schedule(Rate(RECONCILE_EVERY_MIN, unit=Rate.MINUTES))
 def reconcile_jobs(event: Any) -> None:
-    """Re-queue jobs stranded by a failed enqueue or by workers that died (see reconcile.py)."""
+    """Re-queue jobs stranded by a failed enqueue or by workers that died, fail expired uploads,
+    free the places of ended jobs (see reconcile.py)."""
     report = services().reconcile()
-    app.log.info("reconcile: %d examined, %d re-queued", report.examined, len(report.requeued))
+    app.log.info(
+        "reconcile: %d examined, %d re-queued, %d expired uploads failed, %d places freed",
+        report.examined, len(report.requeued), len(report.expired), len(report.freed),
+    )  # fmt: skip

@@ -21,10 +21,17 @@ from chalicelib.access.secrets import KmsSecretBox
 from chalicelib.adapters.queue import SqsQueue
 from chalicelib.adapters.storage import S3Storage
 from chalicelib.analysis.registry import Pipelines
-from chalicelib.config import AUTH_REQUIRED, LOCAL_SIGNING_KEY, LOCAL_STAGE, Settings, load_settings
+from chalicelib.config import (
+    AUTH_REQUIRED,
+    LOCAL_SIGNING_KEY,
+    LOCAL_STAGE,
+    Settings,
+    emulator_credentials,
+    load_settings,
+)
 from chalicelib.intake.dynamo_idempotency import DynamoIdempotencyKeys
 from chalicelib.intake.submissions import Submissions
-from chalicelib.jobs.dynamo import DynamoJobStore
+from chalicelib.jobs.dynamo import DynamoJobStore, DynamoPlaceBook
 from chalicelib.jobs.queries import JobQueries
 from chalicelib.jobs.reconcile import ReconcileReport, reconcile
 from chalicelib.jobs.record import JobRecord
@@ -172,6 +179,7 @@ class Services:
             secrets=lambda: self.secrets,
             view_key=view_key(self.signing_key),
             view_ttl_s=self.settings.view_url_expiry_s,
+            region=self.settings.region,
         )
 
     @functools.cached_property
@@ -189,6 +197,7 @@ class Services:
             stale_after_s=self.settings.stale_after_s,
             redelivery_s=self.settings.visibility_timeout_s,
             now=now,
+            on_final=self.announce,
         )
 
 
@@ -198,17 +207,26 @@ def _session() -> boto3.session.Session:
 
 
 def aws_client(name: str, settings: Settings) -> Any:
-    """A boto3 client for ``name`` aimed at real AWS or the configured emulator."""
+    """A boto3 client for ``name`` aimed at real AWS or the configured emulator (with the
+    emulator's credentials: nothing local needs AWS_* variables)."""
     config = Config(retries={"max_attempts": 4, "mode": "standard"})
     if name == "s3":  # path-style URLs work against emulators; SigV4 for presigned URLs
         config = config.merge(Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
     return _session().client(
-        name, region_name=settings.region, endpoint_url=settings.aws_endpoint, config=config
+        name,
+        region_name=settings.region,
+        endpoint_url=settings.aws_endpoint,
+        config=config,
+        **emulator_credentials(settings.aws_endpoint),
     )
 
 
 def job_store(settings: Settings) -> DynamoJobStore:
-    return DynamoJobStore(settings.table_name, region=settings.region, host=settings.aws_endpoint)
+    """Job rows, with tenants' places when a limit on active jobs is set."""
+    table, region, host = settings.table_name, settings.region, settings.aws_endpoint
+    limit = settings.max_active_jobs_per_tenant
+    places = DynamoPlaceBook(table, limit=limit, region=region, host=host) if limit > 0 else None
+    return DynamoJobStore(table, region=region, host=host, places=places)
 
 
 def access_key_store(settings: Settings) -> DynamoKeyStore:

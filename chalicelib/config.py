@@ -13,6 +13,11 @@ from pathlib import Path
 
 LOCAL_STAGE = "local"
 DEFAULT_LOCAL_ENDPOINT = "http://127.0.0.1:5010"
+# The emulator takes any credentials, but boto3 and pynamodb refuse to send a request without
+# some: every client aimed at an emulator carries these (``emulator_credentials``), so nothing
+# local needs AWS_* variables or ~/.aws. The local stack gives its processes the same ones.
+EMULATOR_ACCESS_KEY_ID = "local"
+EMULATOR_SECRET_ACCESS_KEY = "local"
 MODEL_FILE = "yolov3-tiny-coco.onnx"  # built by layers/model (make model)
 MIB = 1024 * 1024
 # Resource names are fixed at deploy time (the SQS trigger is bound to a queue by name).
@@ -39,6 +44,8 @@ MAX_SAMPLE_FPS = 30.0  # frames analyzed per second of video, at most
 MIN_SAMPLE_FPS = 0.001  # one frame per 1000 s; DynamoDB cannot store numbers below 1e-130
 DEFAULT_NOTICES_QUEUE_NAME = "video-jobs-notices"  # webhook deliveries and their retries
 DEFAULT_EVENTS_TOPIC = "video-jobs-events"  # SNS: every job's final event
+# Of a webhook receiver's answer only the status line matters: no more than this is read.
+WEBHOOK_MAX_ANSWER_BYTES = 4096
 # Signs webhooks on the local stage only; other stages must configure their own secret.
 LOCAL_WEBHOOK_SECRET = "video-jobs-local-webhook-secret"
 # Signs NextTokens and viewer links where nothing else is configured: published, so it is
@@ -52,6 +59,7 @@ TEXT_SCRIPTS = ("latin", "latin+chinese")  # what text to report; the OCR reads 
 DEFAULT_TEXT_SCRIPTS = "latin"  # what Rekognition reads: Latin letters, digits, punctuation
 AUTH_OFF, AUTH_REQUIRED = "off", "required"
 DEFAULT_KEYS_KMS_KEY = "alias/video-jobs-keys"  # encrypts access keys' secrets (moto locally)
+MAX_ACTIVE_JOBS_LIMIT = 1000  # ~80 KB of places in one item
 DEFAULT_MAX_ACTIVE_JOBS_PER_TENANT = 20  # on every stage but local (0 there: no limit)
 LIMIT_RETRY_AFTER_S = 30  # what a 429 for too many active jobs tells the client to wait
 
@@ -106,7 +114,8 @@ class NoticeSettings:
     secret: str | None  # HMAC-SHA256 key of X-Video-Jobs-Signature
     secret_arn: str | None  # on AWS: a Secrets Manager secret holding the key (read at start)
     public_url: str  # prefix of status_url/results_url in events ("" keeps them relative)
-    timeout_s: float  # connect and read timeout of one delivery attempt
+    attempt_deadline_s: float  # one delivery attempt, wall clock: connect, TLS, send, answer
+    local_threads: int  # attempts at once in the local worker runner (AWS: one per invocation)
     first_retry_s: int  # wait after the first failed attempt; doubles after each failure
     max_retry_delay_s: int  # no single wait is longer
     retry_window_s: int  # no attempt later than this after the first; then the dead-letter queue
@@ -114,6 +123,16 @@ class NoticeSettings:
 
 def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
+
+
+def _limit(value: int) -> int:
+    """A tenant's places are one DynamoDB item (400 KB at most): the limit stays far below."""
+    if not 0 <= value <= MAX_ACTIVE_JOBS_LIMIT:
+        raise ValueError(
+            f"VIDEO_JOBS_MAX_ACTIVE_JOBS_PER_TENANT is {value}: use 0 (no limit) to "
+            f"{MAX_ACTIVE_JOBS_LIMIT}"
+        )
+    return value
 
 
 def _model_path() -> Path:
@@ -141,7 +160,8 @@ def _notice_settings(stage: str) -> NoticeSettings:
         secret=os.environ.get("VIDEO_JOBS_WEBHOOK_SECRET") or default_secret,
         secret_arn=os.environ.get("VIDEO_JOBS_WEBHOOK_SECRET_ARN") or None,
         public_url=os.environ.get("VIDEO_JOBS_PUBLIC_URL", "").rstrip("/"),
-        timeout_s=float(os.environ.get("VIDEO_JOBS_WEBHOOK_TIMEOUT_S", "5")),
+        attempt_deadline_s=float(os.environ.get("VIDEO_JOBS_WEBHOOK_DEADLINE_S", "10")),
+        local_threads=_int("VIDEO_JOBS_WEBHOOK_THREADS", 8),
         first_retry_s=_int("VIDEO_JOBS_WEBHOOK_FIRST_RETRY_S", 30),
         max_retry_delay_s=_int("VIDEO_JOBS_WEBHOOK_MAX_RETRY_DELAY_S", 3600),
         retry_window_s=_int("VIDEO_JOBS_WEBHOOK_RETRY_WINDOW_S", 24 * 3600),
@@ -156,8 +176,24 @@ def _auth(stage: str) -> str:
     return value
 
 
+def emulator_credentials(endpoint: str | None) -> dict[str, str]:
+    """Keyword arguments for a boto3 client or a pynamodb ``Meta`` aimed at ``endpoint``: the
+    emulator's fixed credentials on the local stage, none elsewhere (boto3's own chain: the
+    function's role, AWS_* variables, ~/.aws), even with an endpoint override."""
+    if not endpoint or _stage() != LOCAL_STAGE:
+        return {}
+    return {
+        "aws_access_key_id": EMULATOR_ACCESS_KEY_ID,
+        "aws_secret_access_key": EMULATOR_SECRET_ACCESS_KEY,
+    }
+
+
+def _stage() -> str:
+    return os.environ.get("VIDEO_JOBS_STAGE", LOCAL_STAGE)
+
+
 def load_settings() -> Settings:
-    stage = os.environ.get("VIDEO_JOBS_STAGE", LOCAL_STAGE)
+    stage = _stage()
     # The local stage talks to the emulator unless told otherwise; other stages to real AWS.
     endpoint = os.environ.get("VIDEO_JOBS_AWS_ENDPOINT") or (
         DEFAULT_LOCAL_ENDPOINT if stage == LOCAL_STAGE else None
@@ -194,8 +230,10 @@ def load_settings() -> Settings:
         else None,
         auth=_auth(stage),
         keys_kms_key=os.environ.get("VIDEO_JOBS_KEYS_KMS_KEY", DEFAULT_KEYS_KMS_KEY),
-        max_active_jobs_per_tenant=_int(
-            "VIDEO_JOBS_MAX_ACTIVE_JOBS_PER_TENANT",
-            0 if stage == LOCAL_STAGE else DEFAULT_MAX_ACTIVE_JOBS_PER_TENANT,
+        max_active_jobs_per_tenant=_limit(
+            _int(
+                "VIDEO_JOBS_MAX_ACTIVE_JOBS_PER_TENANT",
+                0 if stage == LOCAL_STAGE else DEFAULT_MAX_ACTIVE_JOBS_PER_TENANT,
+            )
         ),
     )

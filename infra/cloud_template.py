@@ -45,6 +45,9 @@ ALARM = "DeadLetterAlarm"
 ALARM_TOPIC = "AlarmTopic"
 ALARM_SUBSCRIPTION = "AlarmEmailSubscription"
 ANALYZER = "AnalyzeVideo"  # chalice's name for app.analyze_video
+RECONCILE = "ReconcileJobs"  # chalice's name for app.reconcile_jobs
+# the functions that announce jobs: the analyzer as jobs end, the sweep as it fails expired uploads
+ANNOUNCERS = (ANALYZER, RECONCILE)
 NOTICES_QUEUE = "NoticesQueue"
 NOTICES_DLQ = "NoticesDeadLetterQueue"
 EVENTS_TOPIC = "EventsTopic"
@@ -343,9 +346,10 @@ def function_environment() -> dict:
     }
 
 
-def analyzer_environment() -> dict:
+def events_environment() -> dict:
     """Events link to status and results with full URLs: Chalice's REST API and its stage.
-    (Only the analyzer builds events; the API function cannot refer to its own API.)"""
+    (Given to the functions that build events, ANNOUNCERS; the API function cannot refer to
+    its own API.)"""
     url = "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api"
     return {"VIDEO_JOBS_PUBLIC_URL": {"Fn::Sub": url}}
 
@@ -399,8 +403,9 @@ def to_image_function(properties: dict) -> None:
 def finish(template: dict) -> dict:
     """Apply the edits a merge cannot make to Chalice's merged template, in place."""
     found = dict(functions(template))
-    if ANALYZER not in found:
-        raise TemplateError(f"chalice generated no {ANALYZER} function; found {sorted(found)}")
+    for announcer in ANNOUNCERS:
+        if announcer not in found:
+            raise TemplateError(f"chalice generated no {announcer} function; found {sorted(found)}")
     for logical_id, resource in found.items():
         properties = resource["Properties"]
         _name_and_log(template, logical_id, properties)
@@ -409,7 +414,8 @@ def finish(template: dict) -> dict:
         for event in properties.get("Events", {}).values():
             if event["Type"] == "SQS":
                 _bind_sqs_event(event["Properties"])
-    found[ANALYZER]["Properties"]["Environment"]["Variables"].update(analyzer_environment())
+    for announcer in ANNOUNCERS:
+        found[announcer]["Properties"]["Environment"]["Variables"].update(events_environment())
     to_image_function(found[ANALYZER]["Properties"])
     _throttle(template)
     return template

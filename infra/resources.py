@@ -20,7 +20,7 @@ from typing import Any
 from chalicelib.bootstrap import aws_client
 from chalicelib.config import DEFAULT_MAX_ATTEMPTS, Settings, load_settings
 from chalicelib.jobs.ids import PREFIX
-from chalicelib.jobs.record import RUNNING
+from chalicelib.jobs.record import RUNNING, UNFINISHED_STATES
 from chalicelib.jobs.store import JobStore
 
 ANALYZER_TIMEOUT_S = 600
@@ -228,7 +228,9 @@ def requeue_unfinished(jobs: JobStore, sqs: Any, queue_url: str, now: float | No
 
     now = time.time() if now is None else now
     sent = 0
-    for job in jobs.unfinished():
+    for job in jobs.active():
+        if job.status not in UNFINISHED_STATES:  # an upload is queued when it is started
+            continue
         wait_s = (job.lease_expires_at or 0) - now + 1 if job.status == RUNNING else 0
         delay = min(900, max(0, math.ceil(wait_s)))
         sqs.send_message(

@@ -10,7 +10,8 @@
   (``vt1.<expiry>.<tenant>.<mac>``, an HMAC bound to one job and tenant, valid
   ``view_url_expiry_s``). The page sends it back as its Bearer token when it fetches that job's
   status and results; it opens nothing else.
-* POST / (Rekognition): SigV4 against the tenant's secret (``chalicelib/access/sigv4.py``).
+* POST / (Rekognition): SigV4 against the tenant's secret (``chalicelib/access/sigv4.py``),
+  scoped to the deployment's region and to ``rekognition``, as AWS requires.
 
 With ``VIDEO_JOBS_AUTH=off`` every request is ``PUBLIC``. Decrypted secrets are kept per
 container for ``SECRET_CACHE_S`` (a KMS Decrypt per signed request costs more than the check);
@@ -21,17 +22,26 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import threading
 import time
 from collections.abc import Callable
 
-from chalicelib.access.keys import KeyStore, token_hash
+from chalicelib.access.keys import AccessKey, KeyStore, token_hash
 from chalicelib.access.secrets import SecretBox
 from chalicelib.access.sigv4 import SignedRequest, verify
 from chalicelib.errors import Unauthorized, UnknownAccessKey
 from chalicelib.jobs.tenancy import PUBLIC, TENANT_NAME, Caller
 
 VIEW_TOKEN_PREFIX = "vt1."
+EXPIRY_DIGITS = 12  # a view token's expiry is a Unix time: 12 digits last until the year 33658
+# The one spelling of a view token: ASCII digits with no leading zero (so no other digits, sign,
+# padding or 5000-digit number reaches int()), the tenant's name, 32 lower-case hex digits.
+VIEW_TOKEN = re.compile(
+    re.escape(VIEW_TOKEN_PREFIX)
+    + rf"([1-9][0-9]{{0,{EXPIRY_DIGITS - 1}}})\.({TENANT_NAME.pattern})\.([0-9a-f]{{32}})"
+)
+GET_A_VIEW_LINK = "get a new one with `video-jobs view <job_id>`"
 SECRET_CACHE_S = 300
 MAX_TOKEN_CHARS = 512
 HOW_TO_GET_A_TOKEN = "an operator creates one with `make key TENANT=<name>`"
@@ -52,11 +62,13 @@ class Authenticator:
         secrets: Callable[[], SecretBox],
         view_key: bytes,
         view_ttl_s: int,
+        region: str,
         clock: Callable[[], float] = time.time,
     ):
         self.required = required
         self._keys, self._secrets = keys, secrets
         self._view_key, self._view_ttl_s, self._clock = view_key, view_ttl_s, clock
+        self._region = region  # the deployment's: SigV4 scopes naming another are refused
         self._cache: dict[tuple[str, bytes], tuple[float, str]] = {}
         self._lock = threading.Lock()
 
@@ -86,16 +98,17 @@ class Authenticator:
         """The caller of a viewer link: this job, read only."""
         if not self.required:
             return PUBLIC
-        parts = (view_token or "").removeprefix(VIEW_TOKEN_PREFIX).split(".")
-        if len(parts) == 3 and parts[0].isdigit() and TENANT_NAME.fullmatch(parts[1]):
-            expires, tenant, mac = int(parts[0]), parts[1], parts[2]
-            good = hmac.compare_digest(mac, self._view_mac(tenant, job_id, expires))
-            if good and expires >= self._clock():
-                return Caller(tenant, job_id=job_id)
-        raise Unauthorized(
-            "this viewer link is not valid or has expired: get a new one with "
-            "`video-jobs view <job_id>`"
-        )
+        match = VIEW_TOKEN.fullmatch(view_token or "")
+        if match is None:
+            raise Unauthorized(
+                "this viewer link's token is malformed (a view token is "
+                f"{VIEW_TOKEN_PREFIX}<expiry>.<tenant>.<mac>): {GET_A_VIEW_LINK}"
+            )
+        expires, tenant, mac = int(match[1]), match[2], match[3]
+        good = hmac.compare_digest(mac, self._view_mac(tenant, job_id, expires))
+        if good and expires >= self._clock():
+            return Caller(tenant, job_id=job_id)
+        raise Unauthorized(f"this viewer link is not valid or has expired: {GET_A_VIEW_LINK}")
 
     def view_token(self, caller: Caller, job_id: str) -> tuple[str, int]:
         """A view token for ``job_id`` (which the caller may see) and its expiry, epoch s."""
@@ -110,21 +123,22 @@ class Authenticator:
     # --- SigV4 -------------------------------------------------------------------------------
 
     def signed(self, request: SignedRequest) -> Caller:
-        """The caller of POST /; an Unauthorized error (``Signature*``, ``UnknownAccessKey``) if
-        the signature fails."""
+        """The caller of POST /, with its key's grants; an Unauthorized error (``Signature*``,
+        ``UnknownAccessKey``) if the signature fails."""
         if not self.required:
             return PUBLIC
-        tenant: list[str] = []
+        found: list[AccessKey] = []
 
         def secret_of(access_key_id: str) -> str:
             key = self._keys.find(access_key_id)
             if key is None or key.revoked_at is not None:
                 raise UnknownAccessKey("The security token included in the request is invalid.")
-            tenant.append(key.tenant)
+            found.append(key)
             return self._secret(access_key_id, key.secret_ciphertext)
 
-        verify(request, secret_of, self._clock())
-        return Caller(tenant[0])
+        verify(request, secret_of, self._clock(), region=self._region)
+        key = found[0]
+        return Caller(key.tenant, sources=key.sources, topics=key.topics)
 
     def _secret(self, access_key_id: str, ciphertext: bytes) -> str:
         now, entry = self._clock(), (access_key_id, ciphertext)

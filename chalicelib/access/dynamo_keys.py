@@ -1,6 +1,7 @@
 """``DynamoKeyStore``: access keys as items of the jobs table (see ``chalicelib/access/keys.py``).
 
-``key#<access_key_id>`` holds the tenant, the KMS-encrypted secret, the token hash and the dates;
+``key#<access_key_id>`` holds the tenant, the KMS-encrypted secret, the token hash, the dates and
+the grants (S3 locations and SNS topics);
 ``token#<sha256(api_token)>`` names the tenant and key, so a Bearer check is one GetItem. Neither
 has a ``status`` or an ``expires_at``: the reconcile scan and the job TTL pass them by.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.attributes import UnicodeAttribute
+from pynamodb.attributes import ListAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.models import Model
 
@@ -31,6 +32,8 @@ def _models(table_name: str, region: str, host: str | None) -> tuple[Any, Any]:
         token_hash = UnicodeAttribute()
         created_at = UnicodeAttribute()
         revoked_at = UnicodeAttribute(null=True)
+        sources = ListAttribute(of=UnicodeAttribute, null=True)  # absent on older keys: none
+        topics = ListAttribute(of=UnicodeAttribute, null=True)
 
     class TokenRow(Model):
         Meta = meta  # type: ignore[assignment]
@@ -53,6 +56,8 @@ class DynamoKeyStore(KeyStore):
             token_hash=row.token_hash,
             created_at=row.created_at,
             revoked_at=row.revoked_at,
+            sources=tuple(row.sources or ()),
+            topics=tuple(row.topics or ()),
         )
 
     def add(self, key: AccessKey) -> None:
@@ -63,6 +68,8 @@ class DynamoKeyStore(KeyStore):
             token_hash=key.token_hash,
             created_at=key.created_at,
             revoked_at=key.revoked_at,
+            sources=list(key.sources),
+            topics=list(key.topics),
         )
         row.save(condition=self._keys.item_id.does_not_exist())
         if key.revoked_at is None:

@@ -8,6 +8,10 @@ A tenant's key has three parts (``python -m infra.keys create`` makes them):
 * ``api_token``: ``Authorization: Bearer`` on the REST routes. 256 random bits, so the server keeps
   only its SHA-256 (no slow hash is needed for a secret nobody can guess) and finds it by that.
 
+A key also carries its grants: the S3 locations its tenant's Start* requests may analyze
+(``sources``, ``s3://bucket/prefix``) and the SNS topics a ``NotificationChannel`` may name
+(``topics``). None granted: none allowed.
+
 In DynamoDB (``chalicelib/access/dynamo_keys.py``) a key is two items in the jobs table, under
 partition keys that can never be job ids: ``key#<access_key_id>`` and ``token#<sha256(api_token)>``.
 Revoking marks the first and deletes the second, so both halves stop working at once.
@@ -35,6 +39,8 @@ class AccessKey:
     token_hash: str  # SHA-256 of the API token, hex
     created_at: str
     revoked_at: str | None = None
+    sources: tuple[str, ...] = ()  # S3 locations Start* may analyze (s3://bucket/prefix)
+    topics: tuple[str, ...] = ()  # SNS topic ARNs a NotificationChannel may name
 
     def listing(self) -> dict[str, Any]:
         """What ``infra.keys list`` prints: never the secret, nor the token's hash."""
@@ -43,6 +49,8 @@ class AccessKey:
             "access_key_id": self.access_key_id,
             "created_at": self.created_at,
             "revoked_at": self.revoked_at,
+            "sources": list(self.sources),
+            "topics": list(self.topics),
         }
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters.queue import QueueService
@@ -26,6 +26,7 @@ from chalicelib.config import (
 )
 from chalicelib.errors import (
     Conflict,
+    IllegalTransition,
     JobNotFound,
     ObjectChanged,
     PayloadTooLarge,
@@ -38,7 +39,7 @@ from chalicelib.intake.idempotency import IdempotencyKeys
 from chalicelib.intake.params import parse_job_options
 from chalicelib.jobs.ids import new_job_id, parse_job_id, video_path
 from chalicelib.jobs.options import JobOptions
-from chalicelib.jobs.record import PENDING, UPLOADING, JobRecord
+from chalicelib.jobs.record import FAILED, PENDING, UPLOADING, JobRecord, iso_time
 from chalicelib.jobs.store import JobStore
 from chalicelib.jobs.tenancy import PUBLIC, Caller
 
@@ -51,18 +52,20 @@ def _too_large(size: int, limit: int, advice: str) -> PayloadTooLarge:
 
 
 def _step(step: Callable[[], Any], what: str, undo: Callable[[], None] | None = None) -> Any:
-    """Run one step of accepting a request; its failure is a 503 after ``undo``."""
+    """Run one step of accepting a request; on any failure ``undo`` first, then a refusal is
+    raised as it is and anything else is a 503."""
     try:
         return step()
-    except VideoJobsError:
-        raise
-    except Exception:
-        log.exception("could not %s", what)
+    except Exception as error:
+        if not isinstance(error, VideoJobsError):
+            log.exception("could not %s", what)
         if undo is not None:
             try:
                 undo()
             except Exception:
                 log.exception("clean-up after a failed submit also failed")
+        if isinstance(error, VideoJobsError):
+            raise
         raise ServiceUnavailable(
             f"could not {what} right now; nothing was accepted, please try again"
         ) from None
@@ -188,30 +191,38 @@ class Submissions:
             if key is not None:
                 idempotency.release(self.keys, key, job.tenant)
 
+        def forget_place() -> None:
+            forget_key()
+            self._free_place(job)
+
         def forget_all() -> None:
             self.storage.delete_file(job.input_path)
-            forget_key()
+            forget_place()
 
-        self._check_limit(job.tenant, forget_key)
-        _step(lambda: put_video(job.input_path), f"{verb} the video", forget_key)
+        self._take_place(job, forget_key)
+        _step(lambda: put_video(job.input_path), f"{verb} the video", forget_place)
         _step(lambda: self.jobs.create(job), "record the job", forget_all)
         self._enqueue(job.job_id)
 
-    def _check_limit(self, tenant: str, undo: Callable[[], None] | None = None) -> None:
-        """TooManyJobs when the caller's tenant already has its most active jobs (counted,
-        then created: two requests at once can pass the last free place together)."""
-        limit = self.settings.max_active_jobs_per_tenant
-        if limit <= 0:
+    def _take_place(self, job: JobRecord, undo: Callable[[], None] | None = None) -> None:
+        """One of the tenant's places for ``job``, or TooManyJobs when all are held (exact
+        under concurrency: ``PlaceBook.admit``). No book: no limit."""
+        places = self.jobs.places
+        if places is None:
             return
-        active = _step(lambda: self.jobs.active_jobs(tenant), "count active jobs", undo)
-        if active >= limit:
+        held = _step(lambda: places.admit(job), "take a place among your active jobs", undo)
+        if held is not None:
             if undo is not None:
                 undo()
             raise TooManyJobs(
-                f"{active} of your jobs are already uploading, pending or running (the limit "
-                f"is {limit}): retry once some have finished",
+                f"{held} of your jobs are already uploading, pending or running (the limit "
+                f"is {places.limit}): retry once some have finished",
                 LIMIT_RETRY_AFTER_S,
             )
+
+    def _free_place(self, job: JobRecord) -> None:
+        if self.jobs.places is not None:
+            self.jobs.places.free(job.tenant, {job.job_id})
 
     def _replayed(self, job_id: str) -> JobRecord:
         try:
@@ -224,7 +235,13 @@ class Submissions:
         log.info("job %s returned again for a repeated Idempotency-Key", job_id)
         return job
 
-    def _new_job(self, options: JobOptions, status: str, caller: Caller) -> JobRecord:
+    def _new_job(
+        self,
+        options: JobOptions,
+        status: str,
+        caller: Caller,
+        upload_expires_at: float | None = None,
+    ) -> JobRecord:
         job_id = new_job_id()
         return JobRecord.new(
             job_id,
@@ -235,6 +252,7 @@ class Submissions:
             status=status,
             retention_days=self.settings.job_retention_days,
             tenant=caller.tenant,
+            upload_expires_at=upload_expires_at,
         )
 
     def _enqueue(self, job_id: str) -> None:
@@ -249,22 +267,30 @@ class Submissions:
             log.exception("could not record that job %s was queued", job_id)
 
     def create_upload(self, options: JobOptions, caller: Caller = PUBLIC) -> UploadTicket:
-        """A job in ``uploading`` state and a URL the caller PUTs the video to."""
+        """A job in ``uploading`` state and a URL the caller PUTs the video to. The job holds a
+        place in its tenant's limit until it ends, or until the URL expires unstarted (then it
+        is failed: ``UploadExpired``)."""
         if not isinstance(self.storage, S3Storage):
             raise TypeError("presigned uploads need S3Storage")
-        self._check_limit(caller.tenant)
-        job = self._new_job(options, UPLOADING, caller)
-        _step(lambda: self.jobs.create(job), "record the job")
         expiry = self.settings.upload_url_expiry_s
+        expires_at = int(time.time()) + expiry  # whole seconds, as the answer shows it
+        job = self._new_job(options, UPLOADING, caller, upload_expires_at=expires_at)
+        self._take_place(job)
+        _step(lambda: self.jobs.create(job), "record the job", lambda: self._free_place(job))
         url = self.storage.presigned_put_url(job.input_path, UPLOAD_CONTENT_TYPE, expiry)
-        expires_at = datetime.now(UTC) + timedelta(seconds=expiry)
         return UploadTicket(
             job,
             url,
             {"Content-Type": UPLOAD_CONTENT_TYPE},
-            expires_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            iso_time(expires_at, "seconds"),
             self._upload_limit(),
         )
+
+    @staticmethod
+    def _not_startable(job: JobRecord) -> Conflict:
+        if job.status == FAILED:
+            return Conflict(f"job {job.job_id} cannot start: it failed: {job.error_message}")
+        return Conflict(f"job {job.job_id} was already started: it is {job.status}")
 
     def _upload_limit(self) -> int:
         return min(self.settings.max_upload_bytes, MAX_PRESIGNED_PUT_BYTES)
@@ -273,7 +299,7 @@ class Submissions:
         """Check the uploaded object, then queue the job (uploading -> pending)."""
         job = self.jobs.get(parse_job_id(job_id), caller)
         if job.status != UPLOADING:
-            raise Conflict(f"job {job.job_id} was already started: it is {job.status}")
+            raise self._not_startable(job)
         storage, limit = self.storage, self._upload_limit()
         upload = storage.stat(job.input_path)
         if upload is None:
@@ -294,7 +320,10 @@ class Submissions:
                 "the upload changed while start was checking it: let the upload finish, "
                 "then call start again"
             ) from None
-        job = self.jobs.start(job.job_id, input_etag=upload.etag)
+        try:
+            job = self.jobs.start(job.job_id, input_etag=upload.etag)
+        except IllegalTransition:  # its URL expired (or another start won) while we checked
+            raise self._not_startable(self.jobs.get(job.job_id)) from None
         self._enqueue(job.job_id)
         log.info(
             "job %s started after upload (%d bytes)",

@@ -1,7 +1,9 @@
-"""``DynamoJobStore``: the ``JobStore`` port on a DynamoDB table, through pynamodb.
+"""``DynamoJobStore`` and ``DynamoPlaceBook``: the ``JobStore`` and ``PlaceBook`` ports on a
+DynamoDB table, through pynamodb.
 
-The store builds its own pynamodb model classes (``chalicelib/adapters/dynamo.py``). The table
-also holds idempotency keys (``chalicelib/intake/dynamo_idempotency.py``) and
+The store builds its own pynamodb model classes (``chalicelib/adapters/dynamo.py``). A tenant's
+places are one item, ``places#<tenant>``: the holders as a JSON object and a version number. The
+table also holds idempotency keys (``chalicelib/intake/dynamo_idempotency.py``) and
 access keys (``chalicelib/access/dynamo_keys.py``), under partition keys that can never be job
 ids and without a ``status``, so the sweep's scan passes them by.
 """
@@ -19,9 +21,12 @@ from pynamodb.models import Model
 
 from chalicelib.adapters.dynamo import is_condition_failure, table_meta
 from chalicelib.errors import IllegalTransition
-from chalicelib.jobs.record import ACTIVE_STATES, RUNNING, UNFINISHED_STATES, JobRecord
+from chalicelib.jobs.places import Place, PlaceBook, Places
+from chalicelib.jobs.record import ACTIVE_STATES, RUNNING, JobRecord
 from chalicelib.jobs.store import Changes, Condition, JobStore
 from chalicelib.jobs.tenancy import DEFAULT_TENANT
+
+PLACES_PREFIX = "places#"  # + tenant: a tenant's places, never a job id
 
 _FIELDS = [name for name in JobRecord.__dataclass_fields__ if name != "options"]
 
@@ -49,14 +54,38 @@ def _job_model(meta: type) -> type[Model]:
         enqueued_at = NumberAttribute(null=True)
         expires_at = NumberAttribute(null=True)  # the table's TTL attribute
         tenant = UnicodeAttribute(null=True)  # absent on rows from before tenants: the default
+        upload_expires_at = NumberAttribute(null=True)  # an uploading job's URL expiry
 
     return JobRow
 
 
+def _places_model(meta: type) -> type[Model]:
+    class PlacesRow(Model):
+        Meta = meta  # type: ignore[assignment]
+        item_id = UnicodeAttribute(hash_key=True, attr_name="job_id")  # the table's one key
+        jobs = UnicodeAttribute()  # {"job id": [since, until or null]}
+        version = NumberAttribute()
+
+    return PlacesRow
+
+
+def _places_of(row: Any) -> Places:
+    stored = json.loads(row.jobs)
+    jobs = {job_id: Place(since, until) for job_id, (since, until) in stored.items()}
+    return Places(jobs, int(row.version))
+
+
 class DynamoJobStore(JobStore):
-    def __init__(self, table_name: str, *, region: str, host: str | None = None):
-        meta = table_meta(table_name, region, host)
-        self._rows: Any = _job_model(meta)
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        region: str,
+        host: str | None = None,
+        places: PlaceBook | None = None,
+    ):
+        self._rows: Any = _job_model(table_meta(table_name, region, host))
+        self.places = places
 
     def _record(self, row: Any) -> JobRecord:
         values = {name: getattr(row, name) for name in _FIELDS}
@@ -82,21 +111,10 @@ class DynamoJobStore(JobStore):
         except DoesNotExist:
             return None
 
-    def unfinished(self) -> Iterator[JobRecord]:
-        condition = self._rows.status.is_in(*sorted(UNFINISHED_STATES))
+    def active(self) -> Iterator[JobRecord]:
+        condition = self._rows.status.is_in(*sorted(ACTIVE_STATES))
         for row in self._rows.scan(condition, consistent_read=True):
             yield self._record(row)
-
-    def active_jobs(self, tenant: str) -> int:
-        """A filtered scan of the whole table (fine while a table holds thousands of rows; a
-        per-tenant index is the next step past that)."""
-        rows = self._rows
-        mine = rows.tenant == tenant
-        if tenant == DEFAULT_TENANT:
-            mine |= rows.tenant.does_not_exist()
-        condition = mine & rows.status.is_in(*sorted(ACTIVE_STATES))
-        scan = rows.scan(condition, consistent_read=True, attributes_to_get=["job_id"])
-        return sum(1 for _ in scan)
 
     def _apply(self, job_id: str, condition: Condition, changes: Changes) -> JobRecord | None:
         rows = self._rows
@@ -122,3 +140,36 @@ class DynamoJobStore(JobStore):
             expired = rows.lease_expires_at < condition.takeover_before
             expression |= (rows.status == RUNNING) & expired
         return expression  # a missing row has no status: the write fails, nothing is created
+
+
+class DynamoPlaceBook(PlaceBook):
+    """A tenant's places: one item, ``places#<tenant>``; every write a conditional ``PutItem``."""
+
+    def __init__(self, table_name: str, *, limit: int, region: str, host: str | None = None):
+        super().__init__(limit)
+        self._rows: Any = _places_model(table_meta(table_name, region, host))
+
+    def read(self, tenant: str) -> Places:
+        try:
+            return _places_of(self._rows.get(PLACES_PREFIX + tenant, consistent_read=True))
+        except DoesNotExist:
+            return Places()
+
+    def _replace(self, tenant: str, read: Places, jobs: dict[str, Place]) -> bool:
+        rows = self._rows
+        stored = {job_id: [place.since, place.until] for job_id, place in sorted(jobs.items())}
+        row = rows(PLACES_PREFIX + tenant, jobs=json.dumps(stored), version=read.version + 1)
+        new = read.version == 0
+        unchanged = rows.item_id.does_not_exist() if new else rows.version == read.version
+        try:
+            row.save(condition=unchanged)
+        except PutError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def _every(self) -> Iterator[tuple[str, Places]]:
+        rows = self._rows
+        for row in rows.scan(rows.item_id.startswith(PLACES_PREFIX), consistent_read=True):
+            yield row.item_id.removeprefix(PLACES_PREFIX), _places_of(row)

@@ -12,6 +12,10 @@ lease expired more than the queue's visibility timeout (``redelivery_s``) plus `
 ago, with no message sent since, is the job re-queued. So a job released after an unexpected
 error is retried by SQS, and its message reaches the dead-letter queue after the last attempt.
 
+The same sweep records that uploads whose URL expired unstarted have failed (every reader
+already sees them failed; this makes it durable and sends their notices), and frees the places
+of jobs that ended without freeing theirs (``PlaceBook.repair``).
+
 A scan is fine for the job volumes one table sees between TTL expiries; a status index would be
 the next step for very large tables.
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -37,6 +42,8 @@ def _age_s(iso_timestamp: str, now: float) -> float:
 @dataclass
 class ReconcileReport:
     requeued: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)  # uploads failed: their URL expired
+    freed: list[str] = field(default_factory=list)  # places freed by the repair
     examined: int = 0
 
 
@@ -59,13 +66,21 @@ def reconcile(
     stale_after_s: float,
     redelivery_s: float = 0,
     now: float | None = None,
+    on_final: Callable[[JobRecord], None] | None = None,
 ) -> ReconcileReport:
-    """Re-send the ids of stranded jobs (see ``needs_requeue``) and record that they were sent."""
+    """Re-send the ids of stranded jobs (see ``needs_requeue``) and record that they were sent;
+    fail expired uploads (``on_final`` announces each); repair the tenants' places."""
     now = time.time() if now is None else now
     report = ReconcileReport()
-    for job in jobs.unfinished():
+    for job in jobs.active():
         report.examined += 1
-        if needs_requeue(job, stale_after_s=stale_after_s, redelivery_s=redelivery_s, now=now):
+        if job.upload_expired(now):
+            failed = jobs.expire_upload(job)
+            if failed is not None:
+                report.expired.append(job.job_id)
+                if on_final is not None:
+                    on_final(failed)
+        elif needs_requeue(job, stale_after_s=stale_after_s, redelivery_s=redelivery_s, now=now):
             queue.enqueue(job.job_id)
             jobs.mark_enqueued(job.job_id, at=now)
             report.requeued.append(job.job_id)
@@ -75,4 +90,6 @@ def reconcile(
                 job.job_id,
                 extra={"job_id": job.job_id, "stage": job.status, "attempt": job.attempts},
             )
+    if jobs.places is not None:
+        report.freed = jobs.places.repair(jobs.find, now)
     return report

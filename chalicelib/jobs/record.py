@@ -4,7 +4,9 @@
         │            │           │
         └────────────┴───────────┴──────▶ failed
 
-``uploading`` is the state of a presigned-upload job before the caller starts it. Every transition
+``uploading`` is the state of a presigned-upload job before the caller starts it; once its upload
+URL has expired without a start, the job is ``failed`` (``UploadExpired``) from that moment for
+every reader (``JobRecord.as_of``), and the reconcile sweep records it. Every transition
 is ONE conditional write (``chalicelib/jobs/store.py``) whose condition is "the status is still
 one I may leave", so two writers (SQS delivers at least once) can never both win, and no job ever
 moves backwards. ``JobRecord`` is a plain dataclass: no storage library leaks out.
@@ -13,7 +15,7 @@ moves backwards. ``JobRecord`` is a plain dataclass: no storage library leaks ou
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,8 +27,9 @@ RUNNING = "running"
 COMPLETED = "completed"
 FAILED = "failed"
 FINAL_STATES = frozenset({COMPLETED, FAILED})
-UNFINISHED_STATES = frozenset({PENDING, RUNNING})  # what the reconcile sweep looks at
+UNFINISHED_STATES = frozenset({PENDING, RUNNING})  # what the reconcile sweep may re-queue
 ACTIVE_STATES = frozenset({UPLOADING, PENDING, RUNNING})  # what a tenant's job limit counts
+UPLOAD_EXPIRED = "UploadExpired"
 
 # target status -> the statuses it may be reached from
 ALLOWED_SOURCES: dict[str, frozenset[str]] = {
@@ -42,7 +45,21 @@ DAY_S = 86400
 
 def utc_now() -> str:
     """ISO 8601 UTC with milliseconds: sortable as text and unambiguous to every client."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_time(time.time())
+
+
+def iso_time(epoch_s: float, timespec: str = "milliseconds") -> str:
+    """``utc_now``'s format for another moment."""
+    moment = datetime.fromtimestamp(epoch_s, UTC)
+    return moment.isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def upload_expired_message(expired_at: float) -> str:
+    return (
+        f"{UPLOAD_EXPIRED}: no video was started before the upload URL expired at "
+        f"{iso_time(expired_at)}: create a new upload (POST /video/uploads), PUT the video and "
+        "start it before its URL expires"
+    )
 
 
 def expiry(retention_days: int) -> int:
@@ -74,6 +91,7 @@ class JobRecord:
     enqueued_at: float | None = None  # epoch seconds; last time a queue message was sent for it
     expires_at: int | None = None  # epoch seconds; DynamoDB TTL removes old jobs
     tenant: str = DEFAULT_TENANT  # whose job it is (rows from before tenants: the default)
+    upload_expires_at: float | None = None  # epoch seconds; an uploading job's URL expiry
 
     @classmethod
     def new(
@@ -87,6 +105,7 @@ class JobRecord:
         sample_fps: float | None = None,
         options: dict[str, Any] | None = None,
         tenant: str = DEFAULT_TENANT,
+        upload_expires_at: float | None = None,
     ) -> JobRecord:
         now = utc_now()
         return cls(
@@ -100,6 +119,25 @@ class JobRecord:
             options=dict(options or {}),
             expires_at=expiry(retention_days),
             tenant=tenant,
+            upload_expires_at=upload_expires_at,
+        )
+
+    def upload_expired(self, now: float) -> bool:
+        """Still uploading, and its upload URL has expired."""
+        until = self.upload_expires_at
+        return self.status == UPLOADING and until is not None and until <= now
+
+    def as_of(self, now: float) -> JobRecord:
+        """The job as every reader sees it at ``now``: an expired upload is failed from the
+        moment its URL expired, before the sweep writes it down."""
+        if not self.upload_expired(now):
+            return self
+        assert self.upload_expires_at is not None
+        return replace(
+            self,
+            status=FAILED,
+            updated_at=iso_time(self.upload_expires_at),
+            error_message=upload_expired_message(self.upload_expires_at),
         )
 
     @property

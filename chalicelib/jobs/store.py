@@ -6,6 +6,9 @@ while it works. A worker that dies stops renewing; once the lease has expired an
 ``claim`` the job again. Only the lease holder can finish the job, so a worker that lost its
 lease (it was presumed dead) cannot overwrite the outcome of the one that took over.
 
+Given a ``PlaceBook`` (``chalicelib/jobs/places.py``: a tenant's limit on active jobs), the store
+frees a job's place with its final status, and a started upload keeps its place until it ends.
+
 Two implementations honour one contract (tests/integration/test_job_store_contract.py runs
 against both): ``DynamoJobStore`` (``chalicelib/jobs/dynamo.py``, pynamodb) and
 ``InMemoryJobStore`` (here). An adapter implements five row operations; the transitions and
@@ -26,16 +29,20 @@ from typing import Any
 
 from chalicelib.errors import IllegalTransition, JobNotFound
 from chalicelib.jobs.ids import parse_job_id
+from chalicelib.jobs.places import PlaceBook
 from chalicelib.jobs.record import (
     ACTIVE_STATES,
     ALLOWED_SOURCES,
     COMPLETED,
     FAILED,
+    FINAL_STATES,
     MAX_ERROR_CHARS,
     PENDING,
     RUNNING,
     UNFINISHED_STATES,
+    UPLOADING,
     JobRecord,
+    upload_expired_message,
     utc_now,
 )
 from chalicelib.jobs.tenancy import Caller
@@ -66,6 +73,8 @@ class Changes:
 class JobStore(ABC):
     """Job rows; every status change is one conditional write."""
 
+    places: PlaceBook | None = None  # tenants' places, when a limit on active jobs is set
+
     # --- what an adapter implements -------------------------------------------------------
 
     @abstractmethod
@@ -77,12 +86,8 @@ class JobStore(ABC):
         """The row as stored now (a consistent read), or None."""
 
     @abstractmethod
-    def unfinished(self) -> Iterator[JobRecord]:
-        """Every pending or running job (the reconcile sweep's query)."""
-
-    @abstractmethod
-    def active_jobs(self, tenant: str) -> int:
-        """How many of ``tenant``'s jobs are uploading, pending or running."""
+    def active(self) -> Iterator[JobRecord]:
+        """Every uploading, pending or running job (the reconcile sweep's query)."""
 
     @abstractmethod
     def _apply(self, job_id: str, condition: Condition, changes: Changes) -> JobRecord | None:
@@ -97,7 +102,7 @@ class JobStore(ABC):
         job = self.find(job_id)
         if job is None or (caller is not None and not caller.may_see(job.tenant, job_id)):
             raise JobNotFound(f"no job with id {job_id!r}")
-        return job
+        return job.as_of(time.time())
 
     def update_status(
         self,
@@ -126,12 +131,33 @@ class JobStore(ABC):
 
     def start(self, job_id: str, *, input_etag: str | None = None) -> JobRecord:
         """An uploaded job is queued: uploading -> pending, pinned to the upload's ``input_etag``
-        (the version start validated; the worker reads only that one)."""
+        (the version start validated; the worker reads only that one). IllegalTransition once
+        its upload URL has expired (even by a race with the expiry)."""
         values: dict[str, Any] = {"status": PENDING, "updated_at": utc_now()}
         if input_etag is not None:
             values["input_etag"] = input_etag
+        job = self.get(job_id)  # as of now: failed once its upload URL expired
+        if job.status != UPLOADING:
+            raise IllegalTransition(f"job {job_id} cannot go to {PENDING}: it is {job.status}")
+        if self.places is not None:
+            self.places.keep(job)  # held until the job ends
         condition = Condition(ALLOWED_SOURCES[PENDING])
         return self._write(job_id, condition, Changes(values), f"go to {PENDING}")
+
+    def expire_upload(self, job: JobRecord) -> JobRecord | None:
+        """Record that ``job``'s upload URL expired with no start (what every reader already
+        sees); the failed job, or None if it is no longer uploading (it was started in time, or
+        another sweep recorded it)."""
+        assert job.upload_expires_at is not None
+        values = {
+            "status": FAILED,
+            "updated_at": utc_now(),
+            "error_message": upload_expired_message(job.upload_expires_at),
+        }
+        condition = Condition(frozenset({UPLOADING}))
+        with contextlib.suppress(IllegalTransition):
+            return self._write(job.job_id, condition, Changes(values), f"go to {FAILED}")
+        return None
 
     def complete(self, job_id: str, *, owner: str, output_path: str) -> JobRecord:
         return self.update_status(job_id, COMPLETED, owner=owner, output_path=output_path)
@@ -200,6 +226,11 @@ class JobStore(ABC):
                 job.status,
                 extra={"job_id": job_id, "stage": job.status, "attempt": job.attempts},
             )
+        if job.status in FINAL_STATES and self.places is not None:
+            try:
+                self.places.free(job.tenant, {job_id})
+            except Exception:  # the job's outcome stands; the sweep's repair frees the place
+                log.exception("could not free job %s's place", job_id, extra={"job_id": job_id})
         return job
 
 
@@ -215,9 +246,10 @@ def condition_holds(job: JobRecord, condition: Condition) -> bool:
 class InMemoryJobStore(JobStore):
     """Rows in a dict under a lock: the same rules as DynamoDB's conditional writes."""
 
-    def __init__(self) -> None:
+    def __init__(self, places: PlaceBook | None = None) -> None:
         self._jobs: dict[str, JobRecord] = {}
         self._lock = threading.Lock()
+        self.places = places
 
     def create(self, job: JobRecord) -> None:
         with self._lock:
@@ -229,15 +261,10 @@ class InMemoryJobStore(JobStore):
         with self._lock:
             return copy.deepcopy(self._jobs.get(job_id))
 
-    def unfinished(self) -> Iterator[JobRecord]:
+    def active(self) -> Iterator[JobRecord]:
         with self._lock:
-            rows = [job for job in self._jobs.values() if job.status in UNFINISHED_STATES]
+            rows = [job for job in self._jobs.values() if job.status in ACTIVE_STATES]
         return iter(copy.deepcopy(rows))
-
-    def active_jobs(self, tenant: str) -> int:
-        with self._lock:
-            jobs = self._jobs.values()
-            return sum(1 for job in jobs if job.tenant == tenant and job.status in ACTIVE_STATES)
 
     def all(self) -> list[JobRecord]:
         """Every job row (for tests and tools)."""

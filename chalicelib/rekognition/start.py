@@ -1,6 +1,8 @@
 """StartLabelDetection / StartTextDetection: check the S3 object, copy it in, create a normal job.
 
-The video named by ``Video.S3Object`` is checked where it lies (exists, size, MP4 box structure by
+The caller's access key must grant the object's S3 location (and the ``NotificationChannel``
+topic, if any) before anything is read. The video named by ``Video.S3Object`` is checked where
+it lies (exists, size, MP4 box structure by
 ranged reads), then copied server-side to the job's video key, so the job is an ordinary one:
 same table, queue, worker and results, visible to the REST routes too. The request itself (less
 its ClientRequestToken) is stored in the job's options under ``rekognition``; Get* and the
@@ -16,6 +18,7 @@ from chalicelib.adapters.storage import SourceObject, StorageService
 from chalicelib.analysis.mp4 import validate_mp4
 from chalicelib.analysis.registry import PIPELINES
 from chalicelib.errors import (
+    AccessDenied,
     BadRequest,
     InvalidVideo,
     KeyReused,
@@ -65,6 +68,7 @@ def start_job(
     _check_semantics(params)
     s3_object = params["Video"]["S3Object"]
     source = SourceObject(s3_object["Bucket"], s3_object["Name"], s3_object.get("Version"))
+    _check_grants(caller, source, params.get("NotificationChannel"))
     size = storage.source_size(source)
     if size > max_video_bytes:
         raise PayloadTooLarge(
@@ -95,6 +99,28 @@ def start_job(
             "token for a new job, or repeat the first request's parameters exactly"
         ) from None
     return {"JobId": job_id}
+
+
+def _check_grants(caller: Caller, source: SourceObject, channel: dict | None) -> None:
+    """The caller's access key must grant the source's S3 location and the notice's topic;
+    nothing is read before both are checked."""
+    if not caller.may_read(source.bucket, source.key):
+        raise AccessDenied(
+            f"{source.where} is not in an S3 location your access key may analyze "
+            f"({_listed(caller.sources)}): ask the operator for a key that grants it "
+            "(python -m infra.keys create --source s3://bucket/prefix/)"
+        )
+    topic = None if channel is None else channel["SNSTopicArn"]
+    if topic is not None and not caller.may_notify(topic):
+        raise AccessDenied(
+            f"NotificationChannel.SNSTopicArn {topic[:120]!r} is not a topic your access key may "
+            f"name ({_listed(caller.topics)}): ask the operator for a key that grants it "
+            "(python -m infra.keys create --topic ARN)"
+        )
+
+
+def _listed(granted: tuple[str, ...] | None) -> str:
+    return f"it grants {', '.join(granted)}" if granted else "it grants none"
 
 
 def _check_semantics(params: dict) -> None:

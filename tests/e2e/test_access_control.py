@@ -22,10 +22,12 @@ from botocore.exceptions import ClientError
 
 from tests.fixtures.make_tiny_mp4 import make_mp4
 from tests.support.auth import signed_headers
-from tests.support.stack import local_stack
+from tests.support.stack import bearer, keys_cli, local_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT = 2
+TENANTS = ("acme", "globex")
+VIDEOS_BUCKET = "tenant-videos"  # both tenants' keys grant it
 pytestmark = pytest.mark.slow
 UNKNOWN_JOB = "0b4c6a59-8a43-4d4a-9f0e-2a5b9f8a0c11"
 AMZ_JSON = "application/x-amz-json-1.1"
@@ -39,24 +41,10 @@ def stack(tmp_path_factory):
         yield running
 
 
-def keys_cli(stack, *args: str) -> list[dict]:
-    env = {
-        **os.environ,
-        "VIDEO_JOBS_STAGE": "local",
-        "VIDEO_JOBS_AWS_ENDPOINT": stack.aws_base,
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "infra.keys", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
-    return [json.loads(line) for line in done.stdout.splitlines()]
-
-
 @pytest.fixture(scope="module")
 def tenants(stack):
-    return {name: keys_cli(stack, "create", "--tenant", name)[0] for name in ("acme", "globex")}
+    grant = ("--source", f"s3://{VIDEOS_BUCKET}/")
+    return {name: keys_cli(stack, "create", "--tenant", name, *grant)[0] for name in TENANTS}
 
 
 @pytest.fixture(scope="module")
@@ -64,20 +52,16 @@ def tiny(tmp_path_factory) -> bytes:
     return make_mp4(tmp_path_factory.mktemp("clip") / "tiny.mp4").read_bytes()
 
 
-def bearer(key: dict) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key['api_token']}"}
-
-
 def submit(stack, key: dict, data: bytes) -> requests.Response:
     headers = {"Content-Type": "video/mp4", **bearer(key)}
     return requests.post(f"{stack.base}/video/submit", data=data, headers=headers, timeout=30)
 
 
-def rekognition(stack, key: dict, secret: str | None = None):
+def rekognition(stack, key: dict, secret: str | None = None, region: str = "us-east-1"):
     return boto3.client(
         "rekognition",
         endpoint_url=stack.base,
-        region_name="us-east-1",
+        region_name=region,
         aws_access_key_id=key["access_key_id"],
         aws_secret_access_key=secret or key["secret_access_key"],
         config=Config(retries={"total_max_attempts": 1}),
@@ -96,9 +80,9 @@ def videos(stack, tiny):
         "s3", endpoint_url=stack.aws_base, region_name="us-east-1",
         aws_access_key_id="x", aws_secret_access_key="x",
     )  # fmt: skip
-    s3.create_bucket(Bucket="tenant-videos")
-    s3.put_object(Bucket="tenant-videos", Key="tiny.mp4", Body=tiny)
-    return {"S3Object": {"Bucket": "tenant-videos", "Name": "tiny.mp4"}}
+    s3.create_bucket(Bucket=VIDEOS_BUCKET)
+    s3.put_object(Bucket=VIDEOS_BUCKET, Key="tiny.mp4", Body=tiny)
+    return {"S3Object": {"Bucket": VIDEOS_BUCKET, "Name": "tiny.mp4"}}
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +172,14 @@ def test_wrong_secret_and_unknown_key(stack, tenants, videos):
     assert unsigned.json()["__type"] == "MissingAuthenticationTokenException"
 
 
+@pytest.mark.parametrize("region", ["eu-west-1", "x"])
+def test_a_stock_client_configured_for_another_region_is_refused(stack, tenants, region):
+    elsewhere = rekognition(stack, tenants["acme"], region=region)
+    code, message = error_code(elsewhere.get_label_detection, JobId=UNKNOWN_JOB)
+    assert code == "InvalidSignatureException"
+    assert f"not '{region}'" in message and "region_name='us-east-1'" in message
+
+
 def test_a_replayed_signed_request_outside_the_window_is_rejected(stack, tenants, acme_jobs):
     key = tenants["acme"]
     body = json.dumps({"JobId": acme_jobs["rekognition"]}).encode()
@@ -251,7 +243,7 @@ def test_idempotency_keys_and_request_tokens_are_per_tenant(stack, tenants, tiny
 
 
 def test_the_per_tenant_limit(stack, videos):
-    key = keys_cli(stack, "create", "--tenant", "limited")[0]
+    key = keys_cli(stack, "create", "--tenant", "limited", "--source", f"s3://{VIDEOS_BUCKET}/")[0]
     for _ in range(LIMIT):  # uploads stay active (uploading) until started
         created = requests.post(f"{stack.base}/video/uploads", headers=bearer(key), timeout=10)
         assert created.status_code == 201, created.text

@@ -148,7 +148,6 @@ def test_api_may_touch_only_job_keys_rows_and_its_queue(template):
         | expect(
             "dynamodb:GetItem dynamodb:PutItem dynamodb:UpdateItem dynamodb:DeleteItem", arn(TABLE)
         )
-        | expect("dynamodb:Scan", arn(TABLE))  # a tenant's active jobs, counted
         | expect("sqs:SendMessage sqs:GetQueueUrl sqs:GetQueueAttributes", arn(QUEUE))
         | expect("kms:Decrypt", arn("AccessKeysKey"))  # secret access keys, to check SigV4
         | expect("secretsmanager:GetSecretValue", {"Ref": TOKEN_KEY_STORE})  # signs view links
@@ -182,7 +181,7 @@ def test_analyzer_reads_videos_and_writes_results_only(template):
         | expect("s3:GetObject", {"Fn::Sub": results})  # pieces and checkpoints, read back
         | expect("s3:PutObject", {"Fn::Sub": results})
         | expect("s3:ListBucket", arn(BUCKET))
-        | expect("dynamodb:GetItem dynamodb:UpdateItem", arn(TABLE))
+        | expect("dynamodb:GetItem dynamodb:UpdateItem dynamodb:PutItem", arn(TABLE))  # + places
         | expect(
             "sqs:ReceiveMessage sqs:SendMessage sqs:DeleteMessage sqs:GetQueueAttributes "
             "sqs:ChangeMessageVisibility sqs:GetQueueUrl",  # SendMessage: a slice's continuation
@@ -199,11 +198,14 @@ def test_analyzer_reads_videos_and_writes_results_only(template):
         assert fnmatch.fnmatch(bucket_arn + stored, results), stored
 
 
-def test_reconciler_scans_rows_and_requeues_only(template):
+def test_reconciler_scans_rows_requeues_and_ends_expired_uploads_only(template):
     assert grants(template, "ReconcileJobs") == (
         expect("logs:CreateLogStream logs:PutLogEvents", arn("ReconcileJobsLogGroup"))
         | expect("dynamodb:Scan", arn(TABLE))
+        | expect("dynamodb:GetItem dynamodb:UpdateItem dynamodb:PutItem", arn(TABLE))
         | expect("sqs:SendMessage sqs:GetQueueUrl", arn(QUEUE))
+        | expect("sns:Publish", {"Ref": "EventsTopic"})  # an expired upload's notices
+        | expect("sqs:SendMessage sqs:GetQueueUrl", arn(NOTICES_QUEUE))
     )
 
 
@@ -243,8 +245,9 @@ def test_the_webhook_secret_is_a_noecho_parameter_kept_in_secrets_manager(templa
         assert env["VIDEO_JOBS_EVENTS_TOPIC_ARN"] == {"Ref": EVENTS_TOPIC}
         assert env["VIDEO_JOBS_NOTICES_QUEUE"] == {"Fn::GetAtt": [NOTICES_QUEUE, "QueueName"]}
         assert env["VIDEO_JOBS_NOTICES_DLQ"] == {"Fn::GetAtt": [NOTICES_DLQ, "QueueName"]}
-    analyzer_env = props(template, ANALYZER)["Environment"]["Variables"]
-    assert "${RestAPI}" in analyzer_env["VIDEO_JOBS_PUBLIC_URL"]["Fn::Sub"]
+    for announcer in (ANALYZER, "ReconcileJobs"):  # both send events, with absolute URLs
+        announcer_env = props(template, announcer)["Environment"]["Variables"]
+        assert "${RestAPI}" in announcer_env["VIDEO_JOBS_PUBLIC_URL"]["Fn::Sub"], announcer
 
 
 def test_functions_log_to_their_own_group_and_find_the_stack_resources(template):

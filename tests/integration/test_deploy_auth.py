@@ -40,10 +40,12 @@ def test_the_api_finds_the_kms_key_and_gateway_throttles(template):
 
 def test_finish_refuses_a_template_without_the_rest_api():
     merged = merge_template()
-    merged["Resources"]["AnalyzeVideo"] = {
-        "Type": "AWS::Serverless::Function",
-        "Properties": {"Handler": "app.analyze_video", "Events": {}},
-    }
+    for name, handler in (("AnalyzeVideo", "app.analyze_video"),
+                          ("ReconcileJobs", "app.reconcile_jobs")):  # fmt: skip
+        merged["Resources"][name] = {
+            "Type": "AWS::Serverless::Function",
+            "Properties": {"Handler": handler, "Events": {}},
+        }
     with pytest.raises(Exception, match=REST_API):
         finish(merged)
 

@@ -175,15 +175,16 @@ def test_an_expired_lease_can_be_taken_over_and_only_the_holder_finishes(jobs):
     assert jobs.get(job.job_id).status == COMPLETED
 
 
-def test_unfinished_lists_pending_and_running_jobs_only(jobs, request):
+def test_active_lists_uploading_pending_and_running_jobs_only(jobs, request):
     pending, running = new_job(jobs), new_job(jobs, status=RUNNING)
-    for status in (UPLOADING, COMPLETED, FAILED):
+    uploading = new_job(jobs, status=UPLOADING)
+    for status in (COMPLETED, FAILED):
         new_job(jobs, status=status)
     if isinstance(jobs, DynamoJobStore):  # an idempotency key shares the table: not a job
         keys = request.getfixturevalue("aws").submissions.keys
         keys.reserve(KeyRecord("idempotency#abc", pending.job_id, "print", 0))
-    found = {job.job_id: job.status for job in jobs.unfinished()}
-    assert found == {pending.job_id: PENDING, running.job_id: RUNNING}
+    found = {job.job_id: job.status for job in jobs.active()}
+    assert found == {pending.job_id: PENDING, running.job_id: RUNNING, uploading.job_id: UPLOADING}
 
 
 def test_jobs_carry_a_ttl(jobs):

@@ -53,7 +53,8 @@ LOCAL_WEBHOOK_SECRET = "video-jobs-local-webhook-secret"
 LOCAL_SIGNING_KEY = "video-jobs-local-pagination-key"
 
 # Per-job result options (query parameters of submit and uploads) and their defaults.
-DEFAULT_OBJECT_MIN_CONFIDENCE = 0.25  # the detector's own cut: it reports nothing below it
+DEFAULT_OBJECT_MIN_CONFIDENCE = 0.25  # objects below it are not reported (0: down to the floor)
+DETECTION_FLOOR = 0.1  # the detector's own cut; boxes under min_confidence only carry tracks
 DEFAULT_TEXT_MIN_CONFIDENCE = 0.8  # Rekognition's default text filter
 TEXT_SCRIPTS = ("latin", "latin+chinese")  # what text to report; the OCR reads both
 DEFAULT_TEXT_SCRIPTS = "latin"  # what Rekognition reads: Latin letters, digits, punctuation

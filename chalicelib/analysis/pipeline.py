@@ -29,13 +29,13 @@ from dataclasses import asdict
 import cv2
 import numpy as np
 
-from chalicelib.analysis.detector import load_detector
+from chalicelib.analysis.detector import Detection, load_detector
 from chalicelib.analysis.frames import VideoReader
 from chalicelib.analysis.labels import unknown_labels
 from chalicelib.analysis.ocr import load_text_reader
 from chalicelib.analysis.registry import SliceOutcome, VideoPath
 from chalicelib.analysis.resume import AnalysisState
-from chalicelib.config import Settings
+from chalicelib.config import DETECTION_FLOOR, Settings
 from chalicelib.errors import BadRequest
 from chalicelib.jobs.options import JobOptions
 from chalicelib.results.assembly import build_document
@@ -101,7 +101,9 @@ class YoloOcrPipeline:
     ):
         self.detector = None
         if self.detects_objects:
-            self.detector = load_detector(settings.model_path, intra_op_num_threads=1)
+            self.detector = load_detector(
+                settings.model_path, conf_threshold=DETECTION_FLOOR, intra_op_num_threads=1
+            )
         self.reader = load_text_reader(intra_op_num_threads=1) if self.reads_text else None
         self.skip_unchanged_ocr = skip_unchanged_ocr
         self.workers = workers or default_workers()
@@ -214,7 +216,7 @@ class YoloOcrPipeline:
 
         def collect() -> None:
             timestamp_ms, index, objects, lines = in_flight.popleft()
-            found = []
+            found: tuple[list, list] = ([], [])
             if objects is not None:
                 found, seconds = objects.result()
                 spent["detect"] += seconds
@@ -223,7 +225,7 @@ class YoloOcrPipeline:
                 spent["ocr"] += seconds
                 state.ocr_runs += was_read
             state.frames_sampled += 1
-            emit(FrameResult(timestamp_ms, index, found, state.text))
+            emit(FrameResult(timestamp_ms, index, found[0], state.text, found[1]))
 
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="analyze")
         try:
@@ -267,9 +269,16 @@ class YoloOcrPipeline:
         spent["gate"] += time.perf_counter() - started
         return changed
 
-    def _objects(self, options: JobOptions, image: np.ndarray) -> list:
+    def _objects(self, options: JobOptions, image: np.ndarray) -> tuple[list, list]:
+        """The frame's objects to report, and the weak ones that only carry tracks."""
         assert self.detector is not None  # called only when detects_objects
-        return [d for d in self.detector.detect(image) if options.wants_object(d)]
+        reported: list[Detection] = []
+        weak: list[Detection] = []
+        for detection in self.detector.detect(image):
+            if options.wants_label(detection.label):
+                confident = detection.confidence >= options.min_confidence
+                (reported if confident else weak).append(detection)
+        return reported, weak
 
     def _read_text(self, text_filter: TextFilter, image: np.ndarray) -> tuple[list, bool]:
         """The frame's text lines worth reporting, and whether the full reader ran on it."""

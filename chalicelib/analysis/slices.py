@@ -45,7 +45,7 @@ from chalicelib.results.document import FrameResult
 from chalicelib.results.pieces import HEAD_SUFFIX, piece_path, write_once
 
 log = logging.getLogger(__name__)
-CHECKPOINT_VERSION = 2  # 2: with the SHA-256 of its state and of each finished piece
+CHECKPOINT_VERSION = 3  # 2: SHA-256 of its state and of each piece; 3: frames the tracker holds
 MAX_FALLBACKS = 3  # per slice; storage that keeps damaging what was just written is an outage
 
 

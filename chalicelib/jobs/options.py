@@ -63,9 +63,8 @@ class JobOptions:
             "text_scripts": self.text_scripts,
         }
 
-    def wants_object(self, detection: Any) -> bool:
-        """Whether a detection passes the job's object filters."""
-        label = detection.label
+    def wants_label(self, label: str) -> bool:
+        """Whether the job's label filters keep objects of this label."""
         if self.labels is not None and label not in self.labels:
             return False
-        return label not in self.exclude_labels and detection.confidence >= self.min_confidence
+        return label not in self.exclude_labels

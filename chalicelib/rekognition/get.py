@@ -84,7 +84,7 @@ def get_results(
         if aggregate_by == "SEGMENTS":
             entries = label_results.segments(results, accept)
         else:
-            entries = label_results.by_timestamp(results["frames"], accept)
+            entries = label_results.by_timestamp(results["frames"], accept, results.get("tracks"))
         entries = label_results.sort_labels(entries, sort_by)
         answer["LabelModelVersion"] = models.get("detector", {}).get("name", "unknown")
     else:

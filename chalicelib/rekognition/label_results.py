@@ -7,7 +7,7 @@ Confidences become percentages; boxes become Rekognition's {Width, Height, Left,
 
 from __future__ import annotations
 
-from chalicelib.rekognition.labels import LabelInfo, label_info, label_json
+from chalicelib.results.labels import LabelInfo, label_info
 
 DEFAULT_MIN_CONFIDENCE_PERCENT = 50.0  # as Rekognition's MinConfidence
 
@@ -45,13 +45,17 @@ class LabelFilter:
         )
 
 
-def by_timestamp(frames: list[dict], accept: LabelFilter) -> list[dict]:
-    """One entry per label per sampled frame, with its instances (best first)."""
+def by_timestamp(
+    frames: list[dict], accept: LabelFilter, tracks: list[dict] | None = None
+) -> list[dict]:
+    """One entry per label per sampled frame, with its instances (best first); an object is
+    named by its track's label (``tracks``: the document's), decided over the track's life."""
+    named = {track["track_id"]: track["label"] for track in tracks or ()}
     entries = []
     for frame in frames:
         found: dict[str, tuple[LabelInfo, list[dict]]] = {}
         for detection in frame.get("objects", []):
-            info = label_info(detection["label"])
+            info = label_info(named.get(detection.get("track_id"), detection["label"]))
             if accept.allows(info, detection["confidence"]):
                 found.setdefault(info.name, (info, []))[1].append(detection)
         for info, detections in found.values():
@@ -116,3 +120,13 @@ def sort_labels(entries: list[dict], sort_by: str) -> list[dict]:
     if sort_by == "NAME":
         return sorted(entries, key=lambda e: (e["Label"]["Name"], e["Timestamp"]))
     return sorted(entries, key=lambda e: (e["Timestamp"], e["Label"]["Name"]))
+
+
+def label_json(info: LabelInfo) -> dict:
+    """The members of a Rekognition ``Label`` that do not depend on the detection."""
+    return {
+        "Name": info.name,
+        "Parents": [{"Name": parent} for parent in info.parents],
+        "Aliases": [],
+        "Categories": [{"Name": info.category}] if info.category else [],
+    }

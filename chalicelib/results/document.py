@@ -47,6 +47,7 @@ class FrameResult:
     frame_index: int
     objects: Sequence = field(default_factory=tuple)  # Detection-like: label, class_id, ...
     text: Sequence = field(default_factory=tuple)  # TextLine-like: text, confidence, polygon
+    weak: Sequence = field(default_factory=tuple)  # below min_confidence: tracking only
 
 
 def box_json(box: Box) -> dict:
@@ -80,11 +81,13 @@ def text_json(line: TextLine) -> dict:
     }
 
 
-def frame_json(frame: FrameResult, track_ids: Sequence[int]) -> dict:
+def frame_json(frame: FrameResult, track_ids: Sequence[int | None]) -> dict:
+    """The frame's JSON; an object whose track id is None (read twice) is left out."""
+    pairs = zip(frame.objects, track_ids, strict=True)
     return {
         "timestamp_ms": frame.timestamp_ms,
         "frame_index": frame.frame_index,
-        "objects": [object_json(d, t) for d, t in zip(frame.objects, track_ids, strict=True)],
+        "objects": [object_json(d, t) for d, t in pairs if t is not None],
         "text": [text_json(t) for t in frame.text],
     }
 

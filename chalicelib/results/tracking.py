@@ -1,32 +1,66 @@
 """Object tracks: the same object across sampled frames gets one ``track_id``.
 
-Tracking by detection, matched on overlap: a detection continues the track of the same label
-whose last box overlaps it most (IoU at least ``IOU_MIN``), if that track was seen within the
-last ``MAX_MISSED + 1`` sampled frames; pairs are taken greedily, best IoU first. Then the lone
-instance rule: when a frame has exactly one detection of a label and exactly one live track of
-that label is left, they are the same object, however far it moved. Sampled at 1 frame/s a
-running dog moves more than its own width between samples (IoU 0); the rule keeps it one track
-as long as it is the only dog on screen. Its failure mode: one object leaving and another of the
-same label entering within the gap tolerance share an id. Everything else starts a new track.
-Ids are 1, 2, 3, ... in order of first appearance (frame order, then the detector's own
+Tracking by detection in the spirit of ByteTrack: small, deterministic, and measured in
+``make bench`` against objects counted by eye. Per sampled frame:
+
+1. One object read twice is read once: a box over a more confident box of another label (IoU
+   at least ``DUPLICATE_IOU``: "sports ball" and "frisbee" on one ball) is dropped, and so is a
+   box lying (``NESTED``) inside a larger box of the same label, whatever its confidence (a
+   woman's legs inside the woman; the detector's NMS drops only less confident ones).
+2. Every live track predicts where its box is now from its smoothed velocity (centre and
+   size), so a moving object still overlaps its prediction at 1 frame/s.
+3. The frame's reported boxes (at or above the job's ``min_confidence``) are matched to live
+   tracks, each stage taking what the previous one left:
+   a. by overlap with the prediction (IoU at least ``IOU_MIN``), best first, a track already
+      seen with the box's label first;
+   b. by distance, nearest first, within ``GATE`` box sizes, between boxes of a similar size
+      (areas within ``SIZE_RATIO``), confirmed tracks first: a juggled ball moves more than its
+      size between samples;
+   c. lone instances: a box and a track of a similar size that are each other's only
+      candidate are one object, however far it moved (a running dog at 1 frame/s).
+   Stages b and c match a box only to a track seen with its label or one of the same category
+   (``chalicelib/results/labels.py``): a ball read as a frisbee stays the ball; a person
+   never continues a tv.
+4. Weak boxes (below ``min_confidence``, down to the detector's floor) only continue confirmed
+   tracks of their label, by overlap: they carry an object through a dip in confidence, never
+   start a track, and are never reported.
+5. Reported boxes left over start tentative tracks. A track is confirmed once it has been seen
+   in samples ``CONFIRM_MS`` apart or more, one of them at ``REPORT_MIN`` or more, or in one
+   sample at ``CONFIDENT`` or more: one-off and flickering false objects are never reported.
+   Only confirmed tracks are reported, with their objects; a tentative track that ends
+   unconfirmed takes its objects with it (``Assembler`` holds frames back until every object
+   in them is decided: at most ``LOST_MS``).
+6. A track lives ``LOST_MS`` after its last sighting, whatever the sampling rate.
+7. A track's label is the one with the most summed confidence over its life, so a ball read
+   as "frisbee" now and then stays one "sports ball" (segments, summaries and the Rekognition
+   API name its objects by it; each object keeps the label the detector gave it in its frame).
+
+Ids are 1, 2, 3, ... in the order tracks are confirmed (frame order, then the detector's own
 order), so the same video always gets the same ids.
 
-Why greedy and not the Hungarian assignment (``scipy.optimize.linear_sum_assignment``): scipy
-is not in the analyzer's image and would add about 113 MB installed (a 35 MB wheel) to it, and
-the tracking libraries that fit (norfair, motpy) need scipy too, norfair also numpy < 2 (we run
-2.2), motpy also filterpy, which pulls in matplotlib. With a handful of boxes per frame, of
-which only boxes of the same label compete, the two assignments differ only when two boxes
-cross at the same moment; the greedy one is 40 lines and costs microseconds a frame.
+No library: the tracking libraries that fit (norfair, motpy) need scipy (113 MB installed),
+norfair also numpy < 2 (we run 2.2), motpy also filterpy, which pulls in matplotlib. With a
+handful of boxes per frame, three greedy stages cost tens of microseconds a frame.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
-IOU_MIN = 0.3  # at 1 frame/s a walking person's box still overlaps its last one this much
-MAX_MISSED = 1  # sampled frames a track may miss (a detector blink) and still continue
+from chalicelib.results.labels import category_of
+
+IOU_MIN = 0.2  # overlap with the predicted box that continues a track
+GATE = 6.0  # box sizes a box may be from a track's prediction and still continue it
+SIZE_RATIO = 4.0  # areas further apart than this are not one object
+DUPLICATE_IOU = 0.6  # two labels on one box
+NESTED = 0.9  # share of a box inside a larger same-label box that makes it a part of that one
+LOST_MS = 2500  # a track not seen for this long has ended
+REPORT_MIN = 0.4  # a confirmed track was seen at least this confident once...
+CONFIRM_MS = 500  # ...in samples at least this far apart...
+CONFIDENT = 0.85  # ...or once this confident
+SMOOTHING = 0.5  # weight of the newest velocity
 
 Box = tuple[float, float, float, float]  # x, y, w, h (relative)
 
@@ -50,103 +84,251 @@ def iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def _centre(box: Box) -> tuple[float, float]:
+    return box[0] + box[2] / 2, box[1] + box[3] / 2
+
+
+def _named(track: Track, label: str) -> bool:
+    """Whether ``label`` could name the track's object: one it was seen as, or one of the same
+    category (a ball read as a frisbee, a car as a truck; never a person as a tv)."""
+    if label in track.votes:
+        return True
+    category = category_of(label)
+    return category is not None and any(category_of(seen) == category for seen in track.votes)
+
+
+def _same_kind(track: Track, detection: Detected) -> bool:
+    """Could this be the object the track follows: a label that names it, a similar size."""
+    return _named(track, detection.label) and _sizes_fit(track.last_box, detection.box)
+
+
+def _sizes_fit(a: Box, b: Box) -> bool:
+    ratio = (a[2] * a[3]) / max(b[2] * b[3], 1e-12)
+    return 1 / SIZE_RATIO <= ratio <= SIZE_RATIO
+
+
 @dataclass
 class Track:
-    track_id: int
-    label: str
+    key: int  # creation order, internal
+    votes: dict[str, float]  # label -> summed confidence
     first_ms: int
     last_ms: int
     first_box: Box
     last_box: Box
-    last_index: int  # sampled-frame position it was last seen at
+    velocity: tuple[float, float, float, float] | None = None  # per ms: centre x, y, w, h
     frames: int = 1
     max_confidence: float = 0.0
+    track_id: int | None = None  # once confirmed
+
+    @property
+    def label(self) -> str:
+        return min(self.votes, key=lambda label: (-self.votes[label], label))
+
+    def predict(self, timestamp_ms: int) -> Box:
+        if self.velocity is None:
+            return self.last_box
+        dt = timestamp_ms - self.last_ms
+        x, y, w, h = self.last_box
+        vx, vy, vw, vh = self.velocity
+        w2, h2 = max(w + vw * dt, w / 2), max(h + vh * dt, h / 2)
+        cx, cy = x + w / 2 + vx * dt, y + h / 2 + vy * dt
+        return (cx - w2 / 2, cy - h2 / 2, w2, h2)
+
+    def extend(self, timestamp_ms: int, detection: Detected, *, counted: bool = True) -> None:
+        dt = timestamp_ms - self.last_ms
+        if dt > 0:
+            (ox, oy), (nx, ny) = _centre(self.last_box), _centre(detection.box)
+            ow, oh, nw, nh = self.last_box[2], self.last_box[3], detection.box[2], detection.box[3]
+            seen = ((nx - ox) / dt, (ny - oy) / dt, (nw - ow) / dt, (nh - oh) / dt)
+            old = self.velocity or seen
+            self.velocity = tuple(  # type: ignore[assignment]
+                SMOOTHING * s + (1 - SMOOTHING) * o for s, o in zip(seen, old, strict=True)
+            )
+        self.last_ms, self.last_box = timestamp_ms, detection.box
+        if counted:
+            label = detection.label
+            self.votes[label] = self.votes.get(label, 0.0) + detection.confidence
+            self.frames += 1
+            self.max_confidence = max(self.max_confidence, detection.confidence)
+
+    @property
+    def confirmable(self) -> bool:
+        seen_for = self.last_ms - self.first_ms
+        return self.max_confidence >= CONFIDENT or (
+            self.frames >= 2 and seen_for >= CONFIRM_MS and self.max_confidence >= REPORT_MIN
+        )
+
+
+@dataclass
+class _Frame:
+    """One frame's matching: which detection went to which track."""
+
+    timestamp_ms: int
+    live: list[Track]
+    free: set[int] = field(default_factory=set)  # indexes into live
+    assigned: dict[int, Track] = field(default_factory=dict)  # detection index -> track
+
+    def take(self, index: int, track_at: int, detection: Detected, counted: bool = True) -> None:
+        self.free.discard(track_at)
+        track = self.live[track_at]
+        track.extend(self.timestamp_ms, detection, counted=counted)
+        self.assigned[index] = track
 
 
 class Tracker:
-    """Feed it the sampled frames in order (``update``); ``tracks`` lists what it found."""
+    """Feed it the sampled frames in order (``update``); ``tracks`` lists the confirmed ones."""
 
-    def __init__(self, iou_min: float = IOU_MIN, max_missed: int = MAX_MISSED) -> None:
-        self.iou_min, self.max_missed = iou_min, max_missed
+    def __init__(self) -> None:
         self._tracks: list[Track] = []
-        self._index = -1
+        self._confirmed = 0
+        self.now_ms = -1
 
-    def update(self, timestamp_ms: int, detections: Sequence[Detected]) -> list[int]:
-        """The track id of each detection (objects with ``label``, ``confidence``, ``box``)."""
-        self._index += 1
-        live = [t for t in self._tracks if self._index - t.last_index <= self.max_missed + 1]
-        pairs = sorted(
-            (-iou(t.last_box, d.box), t.track_id, i, t)
-            for t in live
-            for i, d in enumerate(detections)
-            if t.label == d.label
-        )
-        ids: list[int | None] = [None] * len(detections)
-        taken: set[int] = set()
-        for negative_iou, track_id, i, track in pairs:
-            if -negative_iou < self.iou_min:
-                break
-            if ids[i] is None and track_id not in taken:
-                ids[i] = track_id
-                taken.add(track_id)
-                self._extend(track, timestamp_ms, detections[i])
-        self._lone_instances(live, taken, detections, ids, timestamp_ms)
-        for i, detection in enumerate(detections):
-            if ids[i] is None:
-                ids[i] = self._start(timestamp_ms, detection).track_id
-        return [int(i) for i in ids if i is not None]
+    def update(
+        self, timestamp_ms: int, reported: Sequence[Detected], weak: Sequence[Detected] = ()
+    ) -> list[int | None]:
+        """The track key of each reported detection, or None for a duplicate (dropped)."""
+        self.now_ms = timestamp_ms
+        kept = _without_duplicates([*reported, *weak])
+        live = [t for t in self._tracks if timestamp_ms - t.last_ms <= LOST_MS]
+        frame = _Frame(timestamp_ms, live, set(range(len(live))))
+        strong = [i for i, d in enumerate(reported) if id(d) in kept]
+        self._by_overlap(frame, {i: reported[i] for i in strong})
+        self._by_distance(frame, {i: reported[i] for i in strong if i not in frame.assigned})
+        self._lone(frame, {i: reported[i] for i in strong if i not in frame.assigned})
+        confirmed = {i for i in frame.free if live[i].track_id is not None}
+        weak_frame = _Frame(timestamp_ms, live, confirmed)
+        self._by_overlap(weak_frame, {i: d for i, d in enumerate(weak) if id(d) in kept}, False)
+        keys: list[int | None] = []
+        for i, detection in enumerate(reported):
+            if i not in frame.assigned and i in strong:
+                frame.assigned[i] = self._start(timestamp_ms, detection)
+            keys.append(frame.assigned[i].key if i in frame.assigned else None)
+        for track in self._tracks:
+            if track.track_id is None and track.confirmable:
+                self._confirmed += 1
+                track.track_id = self._confirmed
+        return keys
 
-    def _lone_instances(
-        self,
-        live: list[Track],
-        taken: set[int],
-        detections: Sequence[Detected],
-        ids: list[int | None],
-        timestamp_ms: int,
+    def _by_overlap(
+        self, frame: _Frame, detections: dict[int, Detected], counted: bool = True
     ) -> None:
-        for i, detection in enumerate(detections):
-            same = [d for d in detections if d.label == detection.label]
-            tracks = [t for t in live if t.label == detection.label]
-            lone = ids[i] is None and len(same) == 1 and len(tracks) == 1
-            if lone and tracks[0].track_id not in taken:
-                ids[i] = tracks[0].track_id
-                taken.add(tracks[0].track_id)
-                self._extend(tracks[0], timestamp_ms, detection)
+        pairs = []
+        for i, detection in detections.items():
+            for at in frame.free:
+                track = frame.live[at]
+                if not counted and detection.label not in track.votes:
+                    continue  # a weak box continues only what it names
+                overlap = iou(track.predict(frame.timestamp_ms), detection.box)
+                if overlap >= IOU_MIN:
+                    pairs.append((detection.label not in track.votes, -overlap, at, i))
+        for _, _, at, i in sorted(pairs):
+            if at in frame.free and i not in frame.assigned:
+                frame.take(i, at, detections[i], counted)
 
-    def _extend(self, track: Track, timestamp_ms: int, detection: Detected) -> None:
-        track.last_ms, track.last_box, track.last_index = timestamp_ms, detection.box, self._index
-        track.frames += 1
-        track.max_confidence = max(track.max_confidence, detection.confidence)
+    def _by_distance(self, frame: _Frame, detections: dict[int, Detected]) -> None:
+        pairs = []
+        for i, detection in detections.items():
+            for at in frame.free:
+                track = frame.live[at]
+                predicted = track.predict(frame.timestamp_ms)
+                if not _named(track, detection.label) or not _sizes_fit(predicted, detection.box):
+                    continue
+                (px, py), (dx, dy) = _centre(predicted), _centre(detection.box)
+                size = (predicted[2] * predicted[3] + detection.box[2] * detection.box[3]) / 2
+                distance = ((px - dx) ** 2 + (py - dy) ** 2) ** 0.5 / max(size**0.5, 1e-9)
+                if distance <= GATE:
+                    unconfirmed = track.track_id is None
+                    pairs.append((unconfirmed, detection.label not in track.votes, distance, at, i))
+        for *_, at, i in sorted(pairs):
+            if at in frame.free and i not in frame.assigned:
+                frame.take(i, at, detections[i])
+
+    def _lone(self, frame: _Frame, detections: dict[int, Detected]) -> None:
+        candidates = {
+            i: [at for at in sorted(frame.free) if _same_kind(frame.live[at], d)]
+            for i, d in detections.items()
+        }
+        for i, tracks in candidates.items():
+            if len(tracks) == 1 and sum(tracks[0] in other for other in candidates.values()) == 1:
+                frame.take(i, tracks[0], detections[i])
 
     def _start(self, timestamp_ms: int, detection: Detected) -> Track:
         track = Track(
             len(self._tracks) + 1,
-            detection.label,
+            {detection.label: detection.confidence},
             timestamp_ms,
             timestamp_ms,
             detection.box,
             detection.box,
-            self._index,
             max_confidence=detection.confidence,
         )
         self._tracks.append(track)
         return track
 
+    def decided(self, key: int) -> bool:
+        """Whether the track's objects can be written: it is confirmed, or it ended without."""
+        track = self._tracks[key - 1]
+        return track.track_id is not None or self.now_ms - track.last_ms > LOST_MS
+
+    def reported(self, key: int) -> Track | None:
+        """The confirmed track of this key, or None (the track ended unconfirmed)."""
+        track = self._tracks[key - 1]
+        return track if track.track_id is not None else None
+
     @property
     def tracks(self) -> list[Track]:
-        return list(self._tracks)
+        """The confirmed tracks, by id."""
+        confirmed = [t for t in self._tracks if t.track_id is not None]
+        return sorted(confirmed, key=lambda t: t.track_id or 0)
 
     def state(self) -> dict:
         """Everything ``from_state`` needs to go on exactly where this tracker is (JSON)."""
-        return {"index": self._index, "tracks": [asdict(t) for t in self._tracks]}
+        return {"now_ms": self.now_ms, "confirmed": self._confirmed,
+                "tracks": [asdict(t) for t in self._tracks]}  # fmt: skip
 
     @classmethod
     def from_state(cls, state: dict | None) -> Tracker:
         tracker = cls()
         if state:
-            tracker._index = state["index"]
-            tracker._tracks = [
-                Track(**dict(t, first_box=tuple(t["first_box"]), last_box=tuple(t["last_box"])))
-                for t in state["tracks"]
-            ]
+            tracker.now_ms, tracker._confirmed = state["now_ms"], state["confirmed"]
+            tracker._tracks = [_track_of(t) for t in state["tracks"]]
         return tracker
+
+
+def _track_of(stored: dict) -> Track:
+    velocity = stored["velocity"]
+    return Track(**{
+        **stored,
+        "first_box": tuple(stored["first_box"]),
+        "last_box": tuple(stored["last_box"]),
+        "velocity": None if velocity is None else tuple(velocity),
+    })  # fmt: skip
+
+
+def _inside(small: Box, big: Box) -> float:
+    """The share of ``small``'s area that lies inside ``big``."""
+    ix = max(0.0, min(small[0] + small[2], big[0] + big[2]) - max(small[0], big[0]))
+    iy = max(0.0, min(small[1] + small[3], big[1] + big[3]) - max(small[1], big[1]))
+    return ix * iy / max(small[2] * small[3], 1e-12)
+
+
+def _without_duplicates(detections: Sequence[Detected]) -> set[int]:
+    """The ids of the detections kept: a box over a more confident box of another label, or
+    inside a larger box of the same label, is the same object read twice."""
+    ranked = sorted(detections, key=lambda d: -d.confidence)
+    kept: list[Detected] = []
+    for detection in ranked:
+        if not any(
+            other.label != detection.label and iou(other.box, detection.box) >= DUPLICATE_IOU
+            for other in kept
+        ):
+            kept.append(detection)
+    area = {id(d): d.box[2] * d.box[3] for d in kept}
+    return {
+        id(d)
+        for d in kept
+        if not any(
+            o.label == d.label and area[id(o)] > area[id(d)] and _inside(d.box, o.box) >= NESTED
+            for o in kept
+        )
+    }

@@ -108,9 +108,10 @@ def screenshot(browser, tmp_path, api, job_id, seconds: float) -> Image.Image:
 
 
 def busiest_frame(results: dict) -> tuple[dict, dict]:
-    """The frame with the most objects, and the one after it."""
+    """The frame with the most objects after the first (a second in, so its picture differs
+    from the first frame's), and the one after it."""
     frames = results["frames"]
-    index = max(range(len(frames) - 1), key=lambda i: len(frames[i]["objects"]))
+    index = max(range(1, len(frames) - 1), key=lambda i: len(frames[i]["objects"]))
     return frames[index], frames[index + 1]
 
 

@@ -283,4 +283,5 @@ def test_a_users_own_ultralytics_model_is_chosen_by_configuration(tmp_path, monk
     monkeypatch.setenv("VIDEO_JOBS_MODEL_PATH", str(model))
     document = YoloOcrPipeline(load_settings()).run(tiny_mp4, sample_fps=1)
     assert document["models"]["detector"]["name"] == "custom-yolov8"
-    assert set(document["summary"]["objects"]) == {"car", "dog", "person"}
+    # the "dog" (0.45) on the car's own box is the car read twice: tracking keeps the car
+    assert set(document["summary"]["objects"]) == {"car", "person"}

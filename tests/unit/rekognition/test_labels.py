@@ -7,7 +7,7 @@ import pytest
 from app import answer_of
 from chalicelib.errors import VideoJobsError
 from chalicelib.rekognition import model
-from chalicelib.rekognition.labels import LABELS, label_info
+from chalicelib.results.labels import LABELS, label_info
 
 
 def refused(operation: str, params: dict) -> VideoJobsError:

@@ -50,8 +50,9 @@ def test_frames_are_rounded_and_relative():
         "class_id": 16,
         "confidence": 0.8123,
         "box": {"x": 0.1, "y": 0.2, "w": 0.3, "h": 0.4},
-        "track_id": 1,
+        "track_id": 2,  # confirmed at its second sighting, after the confident person
     }
+    assert len(first["objects"]) == 1  # the faint second dog, seen once, is not reported
     assert first["text"][0]["polygon"][1] == [0.4, 0.1]
 
 

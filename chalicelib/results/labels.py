@@ -2,7 +2,9 @@
 
 The detector speaks Darknet's COCO names (``motorbike``, ``aeroplane``, ``sofa``, ``tvmonitor``);
 Ultralytics' spellings (``motorcycle``, ``airplane``, ``couch``, ``tv``) map the same way. Any
-other class name (a user's own model) passes through title-cased, with no parents.
+other class name (a user's own model) passes through title-cased, with no parents and no
+category. The Rekognition API names labels with it; the tracker lets a track's label change
+only within a category (``category_of``: a ball read as a frisbee, a car as a truck).
 """
 
 from __future__ import annotations
@@ -98,11 +100,7 @@ def label_info(model_name: str) -> LabelInfo:
     return LabelInfo(" ".join(word.capitalize() for word in model_name.replace("_", " ").split()))
 
 
-def label_json(info: LabelInfo) -> dict:
-    """The members of a Rekognition ``Label`` that do not depend on the detection."""
-    return {
-        "Name": info.name,
-        "Parents": [{"Name": parent} for parent in info.parents],
-        "Aliases": [],
-        "Categories": [{"Name": info.category}] if info.category else [],
-    }
+def category_of(model_name: str) -> str | None:
+    """The category of a model's class name; None for a class we know nothing about."""
+    known = LABELS.get(model_name.lower())
+    return None if known is None else known.category

@@ -34,6 +34,19 @@ FRAMES = [
 ]
 
 
+def test_an_object_is_named_by_its_tracks_label():
+    """The detector called the ball a frisbee on one frame; its track, over its life, a ball."""
+    ball = {**_object("frisbee", 0.9), "track_id": 3}
+    frames = [{"timestamp_ms": 0, "objects": [ball], "text": []}]
+    tracks = [{"track_id": 3, "label": "sports ball"}]
+    entries = label_results.by_timestamp(frames, label_results.LabelFilter({}), tracks)
+    assert [e["Label"]["Name"] for e in entries] == ["Ball"]
+    assert (
+        label_results.by_timestamp(frames, label_results.LabelFilter({}))[0]["Label"]["Name"]
+        == "Frisbee"
+    )  # documents without tracks: the frame's own label
+
+
 def test_labels_group_instances_per_frame_in_percent():
     entries = label_results.by_timestamp(FRAMES, label_results.LabelFilter({}))
     assert [(e["Timestamp"], e["Label"]["Name"]) for e in entries] == [

@@ -79,3 +79,41 @@ def test_results_encoding_is_canonical():
     assert encode({"b": 1, "a": [1.5, "é"]}) == '{"a":[1.5,"é"],"b":1}'.encode()
     with pytest.raises(ValueError):
         encode({"x": float("nan")})
+
+
+def test_frames_wait_for_their_tracks_and_go_on_across_a_saved_state():
+    """A faint kite seen once is held back, then left out once its track ends unconfirmed; the
+    dog's frames are written as soon as it is confirmed; saving and restoring the assembler
+    between any two frames gives the same bytes."""
+    import json
+
+    from chalicelib.results.assembly import Assembler
+
+    kite = Obj("kite", 33, 0.3, (0.7, 0.1, 0.05, 0.05))
+    frames = [
+        FrameResult(t, t // 100, (Obj("dog", 16, 0.6, (0.1 + t / 1e5, 0.2, 0.3, 0.4)),)
+                    + ((kite,) if t == 1000 else ()), ())
+        for t in range(0, 6000, 1000)
+    ]  # fmt: skip
+
+    def build(save_at: int | None) -> tuple[list[bytes], bytes, list[int]]:
+        pieces: list[bytes] = []
+        assembler, held = Assembler(lambda index, piece: pieces.append(piece)), []
+        for i, frame in enumerate(frames):
+            if i == save_at:
+                state = json.loads(json.dumps(assembler.state()))
+                assembler = Assembler(lambda index, piece: pieces.append(piece), state)
+            assembler.add(frame)
+            held.append(len(assembler.state()["held"]))
+        fields = dict(pipeline_id="yolo", options={}, models={}, video={}, sampling={})
+        head = assembler.finish(fields, lambda index: json.loads(pieces[index]))
+        return pieces, head, held
+
+    pieces, head, held = build(None)
+    # the first frame waits for the dog's second sighting; the kite's frame (and those after
+    # it) until the kite has gone unseen for LOST_MS
+    assert held == [1, 1, 2, 3, 0, 0]
+    written = [frame for piece in pieces for frame in json.loads(piece)]
+    assert [[o["label"] for o in f["objects"]] for f in written] == [["dog"]] * 6
+    assert json.loads(head)["results"]["tracks"][0]["label"] == "dog"
+    assert all(build(i)[:2] == (pieces, head) for i in range(1, 6))

@@ -8,8 +8,9 @@ starts from the last checkpoint. The final results are the same bytes as one uni
 
 Frames go to storage as they are analyzed, in the results' own pieces (``results/pieces.py``), so a
 checkpoint holds only what is still to come: where to resume, the pipeline's carried state
-(change gate, last text), the tracker and the unfinished piece. Its size does not grow with the
-video (tracks aside: ~200 bytes each). Every object is written once and is the same bytes
+(change gate, last text), the tracker, the frames it holds back (at most a track's lifetime of
+them, a few seconds) and the unfinished piece. Its size does not grow with the video (tracks
+aside: ~250 bytes each). Every object is written once and is the same bytes
 whoever writes it (the analysis is deterministic), so a duplicate slice is harmless.
 
 What is stored is verified when it is read back: a checkpoint carries a SHA-256 of its state,

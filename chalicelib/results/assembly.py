@@ -15,6 +15,7 @@ checkpoints in between.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Iterable, Iterator
 from types import SimpleNamespace
@@ -65,7 +66,7 @@ class Assembler:
         state = state or {}
         self._write_piece = write_piece
         self.tracker = Tracker.from_state(state.get("tracker"))
-        self._held: list[dict] = state.get("held", [])  # objects carry their track's key
+        self._held: list[dict] = copy.deepcopy(state.get("held", []))  # objects: track keys
         pending = [encode(frame) for frame in state.get("pending", [])]
         self.pieces = PieceBuilder(state.get("counts"), pending)
 
@@ -95,8 +96,8 @@ class Assembler:
 
     def state(self) -> dict:
         pending = [json.loads(frame) for frame in self.pieces.pending]
-        return {"tracker": self.tracker.state(), "held": self._held, "counts": self.pieces.counts,
-                "pending": pending}  # fmt: skip
+        return {"tracker": self.tracker.state(), "held": copy.deepcopy(self._held),
+                "counts": self.pieces.counts, "pending": pending}  # fmt: skip
 
     def finish(self, fields: dict, read_piece: Callable[[int], list]) -> bytes:
         """The head (``pieces``) of the document with ``fields`` (pipeline_id, options,

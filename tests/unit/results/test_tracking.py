@@ -1,6 +1,7 @@
 """Object tracks on synthetic box sequences: moving and crossing objects, occlusion, a missed
 sample, label flicker, boxes read twice, weak boxes, confirmation, state, determinism."""
 
+import json
 from dataclasses import dataclass
 
 from chalicelib.results.tracking import (
@@ -9,6 +10,7 @@ from chalicelib.results.tracking import (
     GATE,
     IOU_MIN,
     LOST_MS,
+    SAME_BOX_IOU,
     Tracker,
     iou,
 )
@@ -184,7 +186,7 @@ def test_ids_follow_confirmation_and_the_state_goes_on_exactly():
     whole = run(frames)[0]
     tracker = Tracker()
     resumed = [tracker.update(i * 1000, frames[i]) for i in range(3)]
-    tracker = Tracker.from_state(tracker.state())
+    tracker = Tracker.from_state(json.loads(json.dumps(tracker.state())))
     resumed += [tracker.update(i * 1000, frames[i]) for i in range(3, 6)]
     assert resumed == whole == run(frames)[0]
     assert [(t.track_id, t.label) for t in Tracker.from_state(tracker.state()).tracks] == [
@@ -201,4 +203,39 @@ def test_distances_are_checked_against_the_gate_and_sizes():
     ]
     keys, _, _ = run(frames, step_ms=200)
     assert keys == [[1, 2], [3, 4]]
-    assert IOU_MIN > 0
+
+
+def test_a_faint_object_seen_all_along_is_decided_within_a_lifetime():
+    """Never once at REPORT_MIN: rejected once it has lived LOST_MS, so frames are not held for
+    the whole video."""
+    chair = [[Det("chair", (0.3, 0.3, 0.2, 0.2), 0.3)] for _ in range(20)]
+    tracker = Tracker()
+    undecided = []
+    for i, frame in enumerate(chair):
+        keys = tracker.update(i * 1000, frame)
+        undecided.append(sum(not tracker.decided(k) for k in range(1, keys[0] + 1)))
+    assert max(undecided) <= 1 and tracker.tracks == []
+
+
+def test_sparse_samples_still_make_tracks():
+    """Samples 5 s apart (0.2 frame/s): a track lives two intervals, so a dog seen in every
+    sample is one track."""
+    dog = [[Det("dog", (0.1 + 0.01 * i, 0.3, 0.2, 0.2), 0.7)] for i in range(6)]
+    keys, tracks, _ = run(dog, step_ms=5000)
+    assert keys == [[1]] * 6 and [t.track_id for t in tracks] == [1]
+
+
+def test_a_person_overlapping_a_tv_does_not_continue_it():
+    tv, person = (0.3, 0.2, 0.3, 0.4), (0.4, 0.15, 0.15, 0.6)
+    assert IOU_MIN <= iou(tv, person) < SAME_BOX_IOU  # walking past it, not on it
+    keys, tracks, _ = run([[Det("tvmonitor", tv)], [Det("person", person)]])
+    assert keys == [[1], [2]] and {t.label for t in tracks} == {"tvmonitor", "person"}
+
+
+def test_a_weak_box_never_removes_a_reported_one_nor_shows_in_its_track():
+    person, around = (0.3, 0.2, 0.2, 0.5), (0.25, 0.15, 0.3, 0.6)
+    tracker = Tracker()
+    assert tracker.update(0, [Det("person", person, 0.9)], [Det("person", around, 0.15)]) == [1]
+    tracker.update(1000, [], [Det("person", person, 0.15)])  # a dip: carried, not reported
+    (track,) = tracker.tracks
+    assert (track.last_ms, track.frames, track.seen_ms) == (0, 1, 1000)

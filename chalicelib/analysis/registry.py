@@ -22,6 +22,7 @@ PIPELINES: dict[str, str] = {
     "yolo_ocr_fast": "chalicelib.analysis.pipeline:YoloOcrFastPipeline",
     "yolo": "chalicelib.analysis.pipeline:YoloPipeline",
     "ocr": "chalicelib.analysis.pipeline:OcrPipeline",
+    "shots": "chalicelib.analysis.shots:ShotsPipeline",
 }
 VideoPath = str | os.PathLike[str]
 
@@ -55,7 +56,8 @@ class Pipeline(Protocol):
         timings: dict[str, float] | None = None,
     ) -> SliceOutcome:
         """Hand each analyzed frame (a ``FrameResult``) to ``emit``, in order, from where
-        ``state`` left off, until the video ends or ``stop()``; ``timings`` gets seconds per
+        ``state`` left off, until the video ends or ``stop()`` (asked only once this call has
+        made progress, so every slice does); ``timings`` gets seconds per
         stage (``decode``, ``detect``, ``ocr``, ...). A ``state`` it cannot take raises
         ``DamagedCheckpoint`` before any frame is emitted."""
         ...

@@ -219,7 +219,7 @@ class SlicedAnalysis:
 
         outcome = self.pipeline.analyze(
             video, sample_fps=sample_fps, options=options, emit=emit, state=point.analysis,
-            timings=timings, stop=lambda: self.frames_done > first and stop(),
+            timings=timings, stop=stop,
         )  # fmt: skip
         before_store()
         started = time.perf_counter()

@@ -23,7 +23,11 @@ from chalicelib.notices.callbacks import check_callback_url
 
 # ASCII digits only: float() also takes "1_0" (10), " 2 " and Arabic-Indic digits.
 _DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?")
-_NUMBER_PARAMS = ("sample_fps", "min_confidence", "text_min_confidence")
+_BLACK_PARAMS = {  # the shots pipeline's black frames (Rekognition's BlackFrame filter)
+    "black_max_pixel_threshold": (1.0, "the darkest share of the luma range a black pixel has"),
+    "black_min_coverage_percentage": (100.0, "the percentage of black pixels a black frame has"),
+}
+_NUMBER_PARAMS = ("sample_fps", "min_confidence", "text_min_confidence", *_BLACK_PARAMS)
 _LIST_PARAMS = ("labels", "exclude_labels")
 PARAMS = ("pipeline_id", *_NUMBER_PARAMS, *_LIST_PARAMS, "text_scripts", "callback_url")
 
@@ -48,6 +52,9 @@ def parse_job_options(params: Mapping[str, str] | None, settings: Settings) -> J
     for name, what in (("min_confidence", "objects"), ("text_min_confidence", "text lines")):
         if name in params:
             values[name] = _number(params, name, 0.0, 1.0, f"the lowest confidence of {what}")
+    for name, (high, meaning) in _BLACK_PARAMS.items():
+        if name in params:
+            values[name] = _number(params, name, 0.0, high, meaning)
     for name in _LIST_PARAMS:
         if name in params:
             values[name] = _label_list(params[name], name, settings)

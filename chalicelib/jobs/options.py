@@ -31,6 +31,9 @@ class JobOptions:
     exclude_labels: tuple[str, ...] = ()
     text_min_confidence: float = DEFAULT_TEXT_MIN_CONFIDENCE
     text_scripts: str = DEFAULT_TEXT_SCRIPTS
+    # black frames (the shots pipeline): Rekognition's TechnicalCueFilter.BlackFrame
+    black_max_pixel_threshold: float = 0.2
+    black_min_coverage_percentage: float = 99.0
     callback_url: str | None = None  # POSTed a signed event when the job ends (notices/)
     rekognition: dict[str, Any] | None = None  # the Start* request of a Rekognition API job
 

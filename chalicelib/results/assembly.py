@@ -42,14 +42,16 @@ def build_document(
     video: dict,
     sampling: dict,
     frames: Iterable[FrameResult],
+    segments: dict | None = None,
 ) -> dict:
-    """``options``: the job's result options in full (``JobOptions.result_options``)."""
+    """``options``: the job's result options in full (``JobOptions.result_options``);
+    ``segments``: what the pipeline found besides its frames (shots, technical cues)."""
     pieces: list[bytes] = []
     assembler = Assembler(lambda index, piece: pieces.append(piece))
     for frame in frames:
         assembler.add(frame)
     fields = dict(pipeline_id=pipeline_id, options=options, models=models, video=video,
-                  sampling=sampling)  # fmt: skip
+                  sampling=sampling, **({"segments": segments} if segments else {}))  # fmt: skip
     document = json.loads(assembler.finish(fields, lambda index: json.loads(pieces[index])))
     return {**document["results"], "frames": [f for p in pieces for f in json.loads(p)]}
 
@@ -101,7 +103,8 @@ class Assembler:
 
     def finish(self, fields: dict, read_piece: Callable[[int], list]) -> bytes:
         """The head (``pieces``) of the document with ``fields`` (pipeline_id, options,
-        models, video, sampling), once the last piece is written."""
+        models, video, sampling, and ``segments`` the pipeline found besides its frames, if
+        any), once the last piece is written."""
         self._release(everything=True)
         self._store(self.pieces.close())
         counts = self.pieces.counts
@@ -111,11 +114,12 @@ class Assembler:
             for index in range(len(counts)):
                 yield from (stored_frame(frame, labels) for frame in read_piece(index))
 
+        own_segments = fields.get("segments", {})
         results = {
             **fields,
             "schema_version": SCHEMA_VERSION,
             "tracks": [track_json(t) for t in self.tracker.tracks],
-            "segments": segments_json(frames),
+            "segments": {**segments_json(frames), **own_segments},
             "summary": {"objects": summarize_objects(frames()), "text": summarize_text(frames())},
         }
         return encode_head(results, counts)

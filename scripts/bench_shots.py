@@ -20,7 +20,7 @@ from pathlib import Path
 
 import cv2
 
-from scripts.bench_analyzer import log, median
+from scripts.bench_analyzer import log
 
 CAPTIONS_CUTS_BY_EYE = (24, 29, 48, 52, 55, 57, 59, 62, 129, 132, 142, 145, 161)
 TOLERANCE = {"cut": 1, "black": 2, "fade": 3}  # frames

@@ -18,8 +18,9 @@ however long the video is.
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import functools
-import os
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -33,10 +34,10 @@ from chalicelib.analysis.detector import Detection, load_detector
 from chalicelib.analysis.frames import VideoReader
 from chalicelib.analysis.labels import unknown_labels
 from chalicelib.analysis.ocr import load_text_reader
-from chalicelib.analysis.registry import SliceOutcome, VideoPath
+from chalicelib.analysis.registry import SliceOutcome, VideoPath, default_workers
 from chalicelib.analysis.resume import AnalysisState
 from chalicelib.config import DETECTION_FLOOR, Settings
-from chalicelib.errors import BadRequest
+from chalicelib.errors import BadRequest, DamagedCheckpoint
 from chalicelib.jobs.options import JobOptions
 from chalicelib.results.assembly import build_document
 from chalicelib.results.document import FrameResult
@@ -51,7 +52,6 @@ OCR_ENGINE = "rapidocr-onnxruntime 1.4.4 (PP-OCRv4 det+rec)"
 # measurements are in docs/measurements.md).
 THUMB_SIZE = (128, 72)
 CHANGE_THRESHOLD = 40.0
-MAX_WORKERS = 8
 
 
 def thumbnail(image_bgr: np.ndarray) -> np.ndarray:
@@ -78,15 +78,6 @@ class ChangeGate:
 def _timed(call: Callable[[np.ndarray], object], image: np.ndarray) -> tuple[object, float]:
     started = time.perf_counter()
     return call(image), time.perf_counter() - started
-
-
-def default_workers() -> int:
-    """One worker per CPU this process may run on (2 on the analyzer's Lambda)."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, MAX_WORKERS))
 
 
 class YoloOcrPipeline:
@@ -150,12 +141,18 @@ class YoloOcrPipeline:
     def fields(self, options: JobOptions | None, outcome: SliceOutcome) -> dict:
         """What the results document says besides its frames (and what is built from them)."""
         options = options or JobOptions(self.pipeline_id)
+        models, segments = self.models(), {}
+        if options.shots:
+            from chalicelib.analysis.shots import shot_models
+
+            models, segments = {**models, **shot_models()}, outcome.state["segments"]
         return {
             "pipeline_id": self.pipeline_id,
             "options": options.result_options(),
-            "models": self.models(),
+            "models": models,
             "video": outcome.video,
             "sampling": outcome.sampling,
+            **({"segments": segments} if segments else {}),
         }
 
     def analyze(
@@ -178,8 +175,52 @@ class YoloOcrPipeline:
         spent = timings if timings is not None else defaultdict(float)
         for stage in ("decode", "gate", "detect", "ocr"):
             spent.setdefault(stage, 0.0)
+        if options.shots:
+            return self._after_shots(file_path, sample_fps, options, spent, emit, state, stop)
         progress = AnalysisState.from_json(state)
         return self._analyze(file_path, sample_fps, options, spent, emit, progress, stop)
+
+    def _after_shots(
+        self,
+        file_path: VideoPath,
+        sample_fps: float,
+        options: JobOptions,
+        spent: dict[str, float],
+        emit: Callable[[FrameResult], None],
+        state: dict | None,
+        stop: Callable[[], bool] | None,
+    ) -> SliceOutcome:
+        """Shots first (every frame: ``chalicelib/analysis/shots.py``), then the sampled
+        frames, each marked ``new_shot`` when a boundary lies since the one before, so no track
+        goes on across a cut. The state says which of the two is under way."""
+        from chalicelib.analysis.shots import ShotsPipeline
+
+        state = state or {}
+        if not isinstance(state, dict):
+            raise DamagedCheckpoint(f"the checkpoint's analysis state is not one: {state!r}")
+        if "segments" not in state:
+            found = ShotsPipeline(threads=self.workers).analyze(
+                file_path, sample_fps=sample_fps, emit=emit, options=options,
+                state=state.get("shots"), stop=stop, timings=spent,
+            )  # fmt: skip
+            if not found.done:
+                return SliceOutcome(False, {"shots": found.state}, found.video, found.sampling)
+            state = {"segments": found.state["segments"]}
+        segments = state["segments"]
+        cuts = [shot["start_frame"] for shot in segments["shots"][1:]]
+        progress = AnalysisState.from_json(state.get("frames"))
+        last = progress.position.index if progress.position else -1
+
+        def marked(frame: FrameResult) -> None:
+            nonlocal last
+            if bisect.bisect_right(cuts, frame.frame_index) > bisect.bisect_right(cuts, last):
+                frame = dataclasses.replace(frame, new_shot=True)
+            last = frame.frame_index
+            emit(frame)
+
+        outcome = self._analyze(file_path, sample_fps, options, spent, marked, progress, stop)
+        frames = {"segments": segments, "frames": outcome.state}
+        return SliceOutcome(outcome.done, frames, outcome.video, outcome.sampling)
 
     def _check_labels(self, options: JobOptions) -> None:
         """The API checks labels only when it knows the model's names

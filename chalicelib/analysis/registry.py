@@ -25,6 +25,16 @@ PIPELINES: dict[str, str] = {
     "shots": "chalicelib.analysis.shots:ShotsPipeline",
 }
 VideoPath = str | os.PathLike[str]
+MAX_WORKERS = 8
+
+
+def default_workers() -> int:
+    """One worker per CPU this process may run on (2 on the analyzer's Lambda)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_WORKERS))
 
 
 @dataclass(frozen=True)

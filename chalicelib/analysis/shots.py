@@ -41,8 +41,7 @@ import cv2
 import numpy as np
 
 from chalicelib.analysis.frames import VideoReader
-from chalicelib.analysis.pipeline import default_workers
-from chalicelib.analysis.registry import SliceOutcome, VideoPath
+from chalicelib.analysis.registry import SliceOutcome, VideoPath, default_workers
 from chalicelib.config import Settings
 from chalicelib.errors import DamagedCheckpoint, InvalidVideo
 from chalicelib.jobs.options import JobOptions
@@ -373,7 +372,7 @@ class ShotsPipeline:
 
     pipeline_id = "shots"
 
-    def __init__(self, settings: Settings, *, threads: int | None = None):
+    def __init__(self, settings: Settings | None = None, *, threads: int | None = None):
         self.threads = threads or default_workers()
 
     def run(
@@ -390,9 +389,7 @@ class ShotsPipeline:
         return build_document(**self.fields(options, outcome), frames=[])
 
     def models(self) -> dict:
-        import scenedetect
-
-        return {"shots": {"name": f"PySceneDetect {scenedetect.__version__} AdaptiveDetector"}}
+        return shot_models()
 
     def analyze(
         self,
@@ -455,19 +452,22 @@ class ShotsPipeline:
 
     def fields(self, options: JobOptions | None, outcome: SliceOutcome) -> dict:
         options = options or JobOptions(self.pipeline_id)
-        black = black_filter(options)
         return {
             "pipeline_id": self.pipeline_id,
-            "options": {
-                **options.result_options(),
-                "black_max_pixel_threshold": black.max_pixel_threshold,
-                "black_min_coverage_percentage": black.min_coverage_percentage,
-            },
+            "options": options.result_options(),
             "models": self.models(),
             "video": outcome.video,
             "sampling": outcome.sampling,
             "segments": outcome.state["segments"],
         }
+
+
+def shot_models() -> dict:
+    """What the results' ``models`` says of shot detection."""
+    import scenedetect
+
+    name = f"PySceneDetect {scenedetect.__version__} AdaptiveDetector + ContentDetector"
+    return {"shots": {"name": name}}
 
 
 def _cue(kind: str, first: int, after: int, start_ms: int, end_ms: int) -> dict:

@@ -29,7 +29,7 @@ _BLACK_PARAMS = {  # the shots pipeline's black frames (Rekognition's BlackFrame
 }
 _NUMBER_PARAMS = ("sample_fps", "min_confidence", "text_min_confidence", *_BLACK_PARAMS)
 _LIST_PARAMS = ("labels", "exclude_labels")
-PARAMS = ("pipeline_id", *_NUMBER_PARAMS, *_LIST_PARAMS, "text_scripts", "callback_url")
+PARAMS = ("pipeline_id", *_NUMBER_PARAMS, *_LIST_PARAMS, "text_scripts", "callback_url", "shots")
 
 
 def parse_job_options(params: Mapping[str, str] | None, settings: Settings) -> JobOptions:
@@ -52,6 +52,13 @@ def parse_job_options(params: Mapping[str, str] | None, settings: Settings) -> J
     for name, what in (("min_confidence", "objects"), ("text_min_confidence", "text lines")):
         if name in params:
             values[name] = _number(params, name, 0.0, 1.0, f"the lowest confidence of {what}")
+    if "shots" in params:
+        if params["shots"] not in ("true", "false"):
+            raise BadRequest(
+                f"shots must be true or false (find shots and technical cues too), "
+                f"got {quoted(params['shots'])}"
+            )
+        values["shots"] = params["shots"] == "true"
     for name, (high, meaning) in _BLACK_PARAMS.items():
         if name in params:
             values[name] = _number(params, name, 0.0, high, meaning)

@@ -31,7 +31,8 @@ class JobOptions:
     exclude_labels: tuple[str, ...] = ()
     text_min_confidence: float = DEFAULT_TEXT_MIN_CONFIDENCE
     text_scripts: str = DEFAULT_TEXT_SCRIPTS
-    # black frames (the shots pipeline): Rekognition's TechnicalCueFilter.BlackFrame
+    shots: bool = False  # find shots and technical cues too (always, in the shots pipeline)
+    # black frames (technical cues): Rekognition's TechnicalCueFilter.BlackFrame
     black_max_pixel_threshold: float = 0.2
     black_min_coverage_percentage: float = 99.0
     callback_url: str | None = None  # POSTed a signed event when the job ends (notices/)
@@ -56,15 +57,27 @@ class JobOptions:
         }
         return cls(job.pipeline_id, job.sample_fps, **stored)
 
+    @property
+    def finds_shots(self) -> bool:
+        return self.shots or self.pipeline_id == "shots"
+
     def result_options(self) -> dict[str, Any]:
-        """The result options in full, as the results document echoes them."""
-        return {
+        """The result options in full, as the results document echoes them (those of shots
+        only when the job finds them)."""
+        options: dict[str, Any] = {
             "min_confidence": self.min_confidence,
             "labels": None if self.labels is None else list(self.labels),
             "exclude_labels": list(self.exclude_labels),
             "text_min_confidence": self.text_min_confidence,
             "text_scripts": self.text_scripts,
         }
+        if self.finds_shots:
+            options.update(
+                shots=True,
+                black_max_pixel_threshold=self.black_max_pixel_threshold,
+                black_min_coverage_percentage=self.black_min_coverage_percentage,
+            )
+        return options
 
     def wants_label(self, label: str) -> bool:
         """Whether the job's label filters keep objects of this label."""

@@ -73,7 +73,9 @@ class Assembler:
         self.pieces = PieceBuilder(state.get("counts"), pending)
 
     def add(self, frame: FrameResult) -> None:
-        keys = self.tracker.update(frame.timestamp_ms, frame.objects, frame.weak)
+        keys = self.tracker.update(
+            frame.timestamp_ms, frame.objects, frame.weak, new_shot=frame.new_shot
+        )
         self._held.append(frame_json(frame, keys))
         self._release()
 

@@ -48,6 +48,7 @@ class FrameResult:
     objects: Sequence = field(default_factory=tuple)  # Detection-like: label, class_id, ...
     text: Sequence = field(default_factory=tuple)  # TextLine-like: text, confidence, polygon
     weak: Sequence = field(default_factory=tuple)  # below min_confidence: tracking only
+    new_shot: bool = False  # a shot boundary lies between the previous sampled frame and this
 
 
 def box_json(box: Box) -> dict:

@@ -35,7 +35,9 @@ Tracking by detection in the spirit of ByteTrack: small, deterministic, and meas
    seen all along): it ends there and takes its objects with it. So ``Assembler``, which holds
    frames back until every object in them is decided, holds at most a lifetime of them.
 6. A track lives ``LOST_MS`` after its last sighting, or two sampling intervals when samples
-   are further apart than that (0.2 frame/s still follows an object).
+   are further apart than that (0.2 frame/s still follows an object), and never past a shot
+   boundary (when the job finds shots, ``chalicelib/analysis/shots.py``): a cut to another
+   camera is another picture, whatever is where the object was.
 7. A track's label is the one with the most summed confidence over its life, so a ball read
    as "frisbee" now and then stays one "sports ball" (segments, summaries and the Rekognition
    API name its objects by it; each object keeps the label the detector gave it in its frame).
@@ -195,9 +197,21 @@ class Tracker:
         self.interval_ms = 0  # between the last two samples
 
     def update(
-        self, timestamp_ms: int, reported: Sequence[Detected], weak: Sequence[Detected] = ()
+        self,
+        timestamp_ms: int,
+        reported: Sequence[Detected],
+        weak: Sequence[Detected] = (),
+        *,
+        new_shot: bool = False,
     ) -> list[int | None]:
-        """The track key of each reported detection, or None for a duplicate (dropped)."""
+        """The track key of each reported detection, or None for a duplicate (dropped).
+        ``new_shot``: a shot boundary lies between the last sample and this one, so every
+        track ends (a tentative one, rejected) and what is seen now starts new ones."""
+        if new_shot:
+            for key in self._open:
+                track = self._tracks[key - 1]
+                track.rejected = track.track_id is None
+            self._open = []
         if self.now_ms >= 0:
             self.interval_ms = timestamp_ms - self.now_ms
         self.now_ms = timestamp_ms

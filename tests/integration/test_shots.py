@@ -85,7 +85,7 @@ def test_slices_with_checkpoints_give_the_bytes_of_one_run(pipeline, joined, mon
     monkeypatch.setattr(shots_module, "STOP_EVERY", 7)
     jobs, queue = InMemoryJobStore(), InMemoryQueue()
     with LocalStorage.temporary() as storage:
-        job = new_job(jobs)
+        job = new_job(jobs, pipeline_id="shots")
         storage.save_file(path, video_path(job.job_id))
         worker = JobWorker(storage=storage, jobs=jobs, pipelines=RealPipeline(pipeline),
                            queue=queue, settings=WorkerSettings(slice_s=0.3))  # fmt: skip
@@ -98,3 +98,51 @@ def test_slices_with_checkpoints_give_the_bytes_of_one_run(pipeline, joined, mon
     whole = json.loads(once)
     assert whole.pop("frames") == [] and stored["frame_pieces"] == []
     assert stored["results"] == whole
+
+
+@pytest.fixture(scope="module")
+def yolo(model_path):
+    from chalicelib.analysis.pipeline import YoloPipeline
+    from chalicelib.config import load_settings
+
+    return YoloPipeline(load_settings())
+
+
+def test_a_frame_pipeline_with_shots_ends_every_track_at_a_cut(yolo):
+    clip = shared_video("captions_vertical.mp4")
+    plain = yolo.run(clip, sample_fps=5)
+    with_shots = yolo.run(clip, sample_fps=5, options=JobOptions("yolo", shots=True))
+    assert "shots" not in plain["segments"] and "shots" not in plain["options"]
+    cuts = [s["start_ms"] for s in with_shots["segments"]["shots"][1:]]
+    assert len(cuts) >= 13 and with_shots["options"]["shots"] is True
+    assert "shots" in with_shots["models"] and "detector" in with_shots["models"]
+    spans_a_cut = [
+        t for t in plain["tracks"] if any(t["first_ms"] < c <= t["last_ms"] for c in cuts)
+    ]
+    assert spans_a_cut  # without shots a track does go on across cuts here
+    for track in with_shots["tracks"]:
+        assert not any(track["first_ms"] < cut <= track["last_ms"] for cut in cuts), track
+
+
+@pytest.mark.slow
+def test_a_frame_pipeline_with_shots_in_slices_gives_the_bytes_of_one_run(
+    yolo, joined, monkeypatch
+):
+    path, _ = joined
+    options = JobOptions("yolo", sample_fps=2.0, shots=True)
+    once = yolo.run(path, sample_fps=2.0, options=options)
+    monkeypatch.setattr(shots_module, "STOP_EVERY", 11)
+    jobs, queue = InMemoryJobStore(), InMemoryQueue()
+    with LocalStorage.temporary() as storage:
+        job = new_job(jobs, pipeline_id="yolo", sample_fps=2.0, options={"shots": True})
+        storage.save_file(path, video_path(job.job_id))
+        worker = JobWorker(storage=storage, jobs=jobs, pipelines=RealPipeline(yolo),
+                           queue=queue, settings=WorkerSettings(slice_s=0.3))  # fmt: skip
+        worker.process(job.job_id)
+        while (message := queue.dequeue()) is not None:
+            worker.handle_message(message.body)
+        done = jobs.get(job.job_id)
+        assert done.status == COMPLETED and done.slices >= 3
+        stored = json.loads(storage.load_file(results_path(job.job_id)))["results"]
+    frames = once.pop("frames")
+    assert len(frames) == 31 and stored == once

@@ -16,6 +16,7 @@ def new_job(
     sample_fps: float | None = None,
     options: dict | None = None,
     storage=None,
+    pipeline_id: str = "yolo_ocr",
 ) -> JobRecord:
     """A stored job (and, given ``storage``, its input video), as submit would leave it."""
     job_id = new_job_id()
@@ -24,7 +25,7 @@ def new_job(
     job = JobRecord.new(
         job_id,
         input_path=video_path(job_id),
-        pipeline_id="yolo_ocr",
+        pipeline_id=pipeline_id,
         status=status,
         sample_fps=sample_fps,
         options=options,

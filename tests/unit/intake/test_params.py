@@ -71,3 +71,30 @@ def test_quoted_cuts_at_40_characters_and_says_how_long_the_value_was():
     assert quoted("y" * 41) == f"{'y' * 40!r}... (41 characters)"
     assert quoted_list(["b", "a"]) == "'a', 'b'"
     assert quoted_list(str(i) for i in range(12)).endswith("and 7 more")
+
+
+@pytest.mark.parametrize("raw", ["1", "yes", "True", "", LONG, "true "])
+def test_shots_is_true_or_false(raw):
+    with pytest.raises(BadRequest, match="shots must be true or false") as refused:
+        options(shots=raw)
+    assert len(refused.value.message) < 200
+
+
+@pytest.mark.parametrize(
+    "name, raw",
+    [("black_max_pixel_threshold", "1.5"), ("black_max_pixel_threshold", "-0.1"),
+     ("black_max_pixel_threshold", "nan"), ("black_min_coverage_percentage", "101"),
+     ("black_min_coverage_percentage", "50%"), ("black_min_coverage_percentage", LONG)],
+)  # fmt: skip
+def test_black_frame_thresholds_are_checked(name, raw):
+    with pytest.raises(BadRequest, match=f"{name} must be a decimal number from 0 to"):
+        options(**{name: raw})
+
+
+def test_shot_options_reach_the_job_and_the_results_echo_them_only_when_shots_are_found():
+    chosen = options(pipeline_id="yolo", shots="true", black_max_pixel_threshold="0.1",
+                     black_min_coverage_percentage="95")  # fmt: skip
+    assert (chosen.shots, chosen.black_max_pixel_threshold) == (True, 0.1)
+    assert chosen.result_options()["black_min_coverage_percentage"] == 95
+    assert "shots" not in options(pipeline_id="yolo").result_options()
+    assert options(pipeline_id="shots").result_options()["shots"] is True

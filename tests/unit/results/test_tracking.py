@@ -239,3 +239,16 @@ def test_a_weak_box_never_removes_a_reported_one_nor_shows_in_its_track():
     tracker.update(1000, [], [Det("person", person, 0.15)])  # a dip: carried, not reported
     (track,) = tracker.tracks
     assert (track.last_ms, track.frames, track.seen_ms) == (0, 1, 1000)
+
+
+def test_no_track_goes_on_across_a_shot_boundary():
+    box = (0.3, 0.3, 0.2, 0.3)
+    tracker = Tracker()
+    assert tracker.update(0, [Det("person", box)]) == [1]
+    assert tracker.update(1000, [Det("person", box)]) == [1]  # confirmed: id 1
+    assert tracker.update(1200, [Det("person", box, 0.5)], new_shot=True) == [2]
+    assert tracker.update(1400, [Det("person", box, 0.5)]) == [2]  # on within its shot
+    assert tracker.update(1600, [Det("person", box, 0.5)], new_shot=True) == [3]
+    assert tracker.decided(2) and tracker.reported(2) is None  # tentative: rejected at the cut
+    (track,) = tracker.tracks
+    assert (track.track_id, track.first_ms, track.last_ms) == (1, 0, 1000)

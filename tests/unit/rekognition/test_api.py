@@ -27,6 +27,7 @@ from chalicelib.intake.submissions import Submissions
 from chalicelib.jobs.ids import decode_message
 from chalicelib.jobs.options import JobOptions
 from chalicelib.jobs.store import InMemoryJobStore
+from chalicelib.rekognition import tokens
 from chalicelib.rekognition.api import TARGET_PREFIX, RekognitionApi, StartLimits
 from tests.support.pieces import store_document
 
@@ -213,8 +214,19 @@ def test_segment_tokens_are_bound_to_their_job_and_operation(api):
     complete_with_shots(api, job_id)
     complete_with_shots(api, other)
     token = call(api, "GetSegmentDetection", {"JobId": job_id, "MaxResults": 1})["NextToken"]
-    for job, next_token in [(other, token), (job_id, "forged"), (job_id, token[:-1] + "A"),
-                            (job_id, "%%%"), (job_id, "OTk5OTk5OTk5LmFi")]:  # fmt: skip
+    assert call(api, "GetSegmentDetection", {"JobId": job_id, "NextToken": token})["Segments"]
+    view = "GetSegmentDetection|TIMESTAMP|TIMESTAMPS"  # what get.py signs for this operation
+    assert (
+        tokens.issue(b"k", job_id, view, 1) == token
+    )  # so the forgeries below differ by one thing
+    for job, next_token in [
+        (other, token),  # another job's
+        (job_id, tokens.issue(b"another key", job_id, view, 1)),
+        (job_id, tokens.issue(b"k", job_id, "GetLabelDetection|TIMESTAMP|TIMESTAMPS", 1)),
+        (job_id, tokens.issue(b"k", job_id, view, 9)),  # past the last segment
+        (job_id, "forged"),
+        (job_id, "%%%"),
+    ]:
         with pytest.raises(InvalidToken):
             call(api, "GetSegmentDetection", {"JobId": job, "NextToken": next_token})
 

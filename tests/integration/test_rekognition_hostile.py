@@ -64,7 +64,7 @@ GARBAGE = [
      b'{"Video": {"S3Object": {"Bucket": "nope", "Name": "k"}}, "SegmentTypes": ["SHOT"]}'),
     (TARGET + "GetSegmentDetection", b'{"JobId": "abc", "MaxResults": -1}'),
     (TARGET + "GetSegmentDetection", json.dumps({"JobId": str(uuid.uuid4())}).encode()),
-    (TARGET + "GetSegmentDetection", b'{"JobId": "abc", "NextToken": "\u0000"}'),
+    (TARGET + "GetSegmentDetection", b'{"JobId": "abc", "NextToken": "\\u0000"}'),
 ]  # fmt: skip
 
 

@@ -36,7 +36,8 @@ def operation_of(target: str | None) -> str:
 
 
 class RekognitionApi:
-    """The four operations over the job system's ports (Start* submits through Submissions)."""
+    """The operations of ``model.OPERATIONS`` over the job system's ports (Start* submits through
+    Submissions)."""
 
     def __init__(
         self,

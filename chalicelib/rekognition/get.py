@@ -1,4 +1,5 @@
-"""GetLabelDetection / GetTextDetection: a job's status and one page of its results."""
+"""GetLabelDetection / GetTextDetection / GetSegmentDetection: a job's status and one page of its
+results."""
 
 from __future__ import annotations
 
@@ -8,12 +9,23 @@ from chalicelib.jobs.queries import damaged
 from chalicelib.jobs.record import COMPLETED, FAILED, JobRecord
 from chalicelib.jobs.store import JobStore
 from chalicelib.jobs.tenancy import Caller
-from chalicelib.rekognition import label_results, text_results, tokens
+from chalicelib.rekognition import label_results, segment_results, text_results, tokens
+from chalicelib.rekognition.timecodes import FrameClock
 from chalicelib.results import pieces
 
 MAX_RESULTS = 1000  # the most one page holds, and the default (a larger MaxResults gets 1000)
 JOB_STATUS = {COMPLETED: "SUCCEEDED", FAILED: "FAILED"}  # every other status: IN_PROGRESS
-STARTED_BY = {"GetLabelDetection": "StartLabelDetection", "GetTextDetection": "StartTextDetection"}
+STARTED_BY = {
+    "GetLabelDetection": "StartLabelDetection",
+    "GetTextDetection": "StartTextDetection",
+    "GetSegmentDetection": "StartSegmentDetection",
+}
+ENTRIES_KEY = {
+    "GetLabelDetection": "Labels",
+    "GetTextDetection": "TextDetections",
+    "GetSegmentDetection": "Segments",
+}
+FALLBACK_FPS = 30.0  # timecodes of a video whose rate could not be read (never seen in practice)
 MP4_FORMAT = "QuickTime / MOV"  # how Rekognition names the MP4 family's container
 
 
@@ -57,8 +69,7 @@ def get_results(
     """One page of a Start* job's results, in Rekognition's shapes; ``signing_key`` signs the
     NextTokens."""
     job, request = find_job(jobs, operation, params["JobId"], caller)
-    labels = operation == "GetLabelDetection"
-    key = "Labels" if labels else "TextDetections"
+    key = ENTRIES_KEY[operation]
     answer: dict = {
         "JobStatus": JOB_STATUS.get(job.status, "IN_PROGRESS"),
         "JobId": job.job_id,
@@ -70,28 +81,43 @@ def get_results(
         params.get("SortBy", "TIMESTAMP"),
         params.get("AggregateBy", "TIMESTAMPS"),
     )
-    if labels:
+    if operation == "GetLabelDetection":
         answer["GetRequestMetadata"] = {"SortBy": sort_by, "AggregateBy": aggregate_by}
     if job.status == FAILED:
         answer["StatusMessage"] = job.error_message or "analysis failed"
     if job.status != COMPLETED:
         return {**answer, key: []}
-    results = _load(storage, job)
-    answer["VideoMetadata"] = video_metadata(results.get("video", {}))
-    models = results.get("models", {})
-    if labels:
+    members, entries = _rendered(operation, request, params, _load(storage, job))
+    answer.update(members)
+    view = f"{operation}|{sort_by}|{aggregate_by}"
+    return {**answer, **_page(entries, key, job.job_id, view, params, signing_key)}
+
+
+def _rendered(operation: str, request: dict, params: dict, results: dict) -> tuple[dict, list]:
+    """The answer's members that describe the results, and its entries (before paging)."""
+    video, models = results.get("video", {}), results.get("models", {})
+    if operation == "GetSegmentDetection":
+        kept = segment_results.SegmentFilter(request)
+        clock = FrameClock.of(video.get("fps") or FALLBACK_FPS)
+        model_version = models.get("shots", {}).get("name", "unknown")
+        members = {
+            "SelectedSegmentTypes": segment_results.selected_types(kept, model_version),
+            "VideoMetadata": [video_metadata(video)],  # a list here: one per video
+            "AudioMetadata": [],  # no audio is analyzed
+        }
+        return members, segment_results.segment_entries(results, kept, clock)
+    if operation == "GetLabelDetection":
         accept = label_results.LabelFilter(request)
-        if aggregate_by == "SEGMENTS":
+        if params.get("AggregateBy") == "SEGMENTS":
             entries = label_results.segments(results, accept)
         else:
             entries = label_results.by_timestamp(results["frames"], accept, results.get("tracks"))
-        entries = label_results.sort_labels(entries, sort_by)
-        answer["LabelModelVersion"] = models.get("detector", {}).get("name", "unknown")
-    else:
-        entries = text_results.text_entries(results["frames"], text_results.WordFilter(request))
-        answer["TextModelVersion"] = models.get("ocr", {}).get("name", "unknown")
-    view = f"{operation}|{sort_by}|{aggregate_by}"
-    return {**answer, **_page(entries, key, job.job_id, view, params, signing_key)}
+        model = models.get("detector", {}).get("name", "unknown")
+        entries = label_results.sort_labels(entries, params.get("SortBy", "TIMESTAMP"))
+        return {"VideoMetadata": video_metadata(video), "LabelModelVersion": model}, entries
+    entries = text_results.text_entries(results["frames"], text_results.WordFilter(request))
+    model = models.get("ocr", {}).get("name", "unknown")
+    return {"VideoMetadata": video_metadata(video), "TextModelVersion": model}, entries
 
 
 def _load(storage: StorageService, job: JobRecord) -> dict:

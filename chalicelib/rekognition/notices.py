@@ -12,7 +12,13 @@ from chalicelib.jobs.record import COMPLETED, FINAL_STATES, JobRecord
 from chalicelib.notices.publisher import Publisher
 
 log = logging.getLogger(__name__)
-API_NAMES = {"StartLabelDetection": "LABEL_DETECTION", "StartTextDetection": "TEXT_DETECTION"}
+# "API" as AWS's notices name it: the developer guide's form for labels and text (kept as
+# published); for segments the Start operation's name, which AWS sends
+API_NAMES = {
+    "StartLabelDetection": "LABEL_DETECTION",
+    "StartTextDetection": "TEXT_DETECTION",
+    "StartSegmentDetection": "StartSegmentDetection",
+}
 
 
 def notice(job: JobRecord, request: dict) -> dict:

@@ -1,4 +1,5 @@
-"""StartLabelDetection / StartTextDetection: check the S3 object, copy it in, create a normal job.
+"""StartLabelDetection / StartTextDetection / StartSegmentDetection: check the S3 object, copy it
+in, create a normal job.
 
 The caller's access key must grant the object's S3 location (and the ``NotificationChannel``
 topic, if any) before anything is read. The video named by ``Video.S3Object`` is checked where
@@ -32,10 +33,16 @@ from chalicelib.jobs.options import JobOptions
 from chalicelib.jobs.tenancy import Caller
 
 # the pipeline each operation runs: the first one registered (objects only / text only, when
-# the registry has them; else the nearest combined pipeline)
+# the registry has them; else the nearest combined pipeline; segments need the shots pipeline)
 PIPELINE_CHOICES = {
     "StartLabelDetection": ("yolo", "yolo_ocr_fast"),
     "StartTextDetection": ("ocr", "yolo_ocr"),
+    "StartSegmentDetection": ("shots",),
+}
+# TechnicalCueFilter.BlackFrame -> the JobOptions the shots pipeline reads
+BLACK_FRAME_OPTIONS = {
+    "MaxPixelThreshold": "black_max_pixel_threshold",
+    "MinCoveragePercentage": "black_min_coverage_percentage",
 }
 
 
@@ -44,9 +51,15 @@ def pipeline_for(operation: str) -> str:
 
 
 def analyzer_filters(record: dict) -> dict:
-    """What the analyzer must keep for Get* to filter: a text job keeps lines down to its
-    WordFilter's MinConfidence (not only the REST default of 0.8); Get* applies the rest."""
-    word = record.get("Filters", {}).get("WordFilter", {})
+    """The filters the analyzer must apply itself: a text job keeps lines down to its
+    WordFilter's MinConfidence (not only the REST default of 0.8), a segment job finds black
+    frames as its BlackFrame filter defines them; Get* applies the rest."""
+    filters = record.get("Filters", {})
+    if record["Operation"] == "StartSegmentDetection":
+        black = filters.get("TechnicalCueFilter", {}).get("BlackFrame", {})
+        return {option: float(black[name]) for name, option in BLACK_FRAME_OPTIONS.items()
+                if name in black}  # fmt: skip
+    word = filters.get("WordFilter", {})
     if record["Operation"] != "StartTextDetection" or "MinConfidence" not in word:
         return {}
     return {"text_min_confidence": word["MinConfidence"] / 100}
@@ -124,10 +137,14 @@ def _listed(granted: tuple[str, ...] | None) -> str:
 
 
 def _check_semantics(params: dict) -> None:
-    """What the model cannot say: the S3 object is required, and each region is complete."""
+    """What the model cannot say: the S3 object is required, each region is complete, and no
+    segment type is asked for twice."""
     s3_object = params["Video"].get("S3Object")
     if not s3_object or "Bucket" not in s3_object or "Name" not in s3_object:
         raise BadRequest("Video.S3Object needs Bucket and Name (the video's S3 location)")
+    types = params.get("SegmentTypes", [])
+    if len(set(types)) != len(types):
+        raise BadRequest(f"SegmentTypes lists a type twice ({', '.join(types)}): name each once")
     regions = params.get("Filters", {}).get("RegionsOfInterest", [])
     for index, region in enumerate(regions):
         where = f"Filters.RegionsOfInterest[{index}]"

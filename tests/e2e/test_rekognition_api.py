@@ -1,6 +1,7 @@
 """A stock boto3 ``rekognition`` client against the live local stack (moto_server + chalice local +
-the worker runner), on real videos: every operation, paging, sorting, segments, the SNS notice,
-and every error code the API answers. Every answer is then checked against botocore's model."""
+the worker runner), on real videos: every operation, paging, sorting, segments, shots and
+technical cues on a clip with known cuts, the SNS notice, and every error code the API answers.
+Every answer is then checked against botocore's model."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from scripts import cuts_clip
 from tests.fixtures.make_tiny_mp4 import make_mp4
 from tests.support.rekognition_shapes import count_members, output_shape, problems
 from tests.support.stack import local_stack
@@ -73,10 +75,21 @@ def videos(stack):
         ).read_bytes(),
         "notes.txt": b"not a video at all",
         "big.mp4": b"\0" * (4 * MIB),
+        "cuts.mp4": _cuts_clip(clips / "cuts.mp4"),
     }
     for key, data in objects.items():
         s3.put_object(Bucket="customer-videos", Key=key, Body=data)
     return "customer-videos"
+
+
+CUTS: list[cuts_clip.Boundary] = []  # the joined clip's boundaries, once it is built
+
+
+def _cuts_clip(path: Path) -> bytes:
+    """The clip joined from the shared clips with known cuts, a dissolve and a second of black
+    (scripts/cuts_clip.py; 25 frames/s)."""
+    CUTS[:] = cuts_clip.build(path)
+    return path.read_bytes()
 
 
 def video(bucket: str, name: str) -> dict:
@@ -287,6 +300,157 @@ def test_client_request_token_makes_start_idempotent(rk, videos):
     assert (code, status) == ("IdempotentParameterMismatchException", 400) and "token" in message
 
 
+# --- segments ------------------------------------------------------------------------------------
+
+BLACK_FRAME = {"MaxPixelThreshold": 0.2, "MinCoveragePercentage": 99}
+
+
+@pytest.fixture(scope="module")
+def segment_job(stack, rk, videos):
+    """AWS's own call shape: both types, each with its filter, and a notice."""
+    channel, inbox = subscribed_topic(stack, "AmazonRekognitionSegments")
+    job_id = rk.start_segment_detection(
+        Video=video(videos, "cuts.mp4"),
+        SegmentTypes=["TECHNICAL_CUE", "SHOT"],
+        Filters={
+            "TechnicalCueFilter": {"MinSegmentConfidence": 90, "BlackFrame": BLACK_FRAME},
+            "ShotFilter": {"MinSegmentConfidence": 50},
+        },
+        NotificationChannel=channel,
+        JobTag="cuts-1",
+    )["JobId"]
+    answer = wait_done(rk.get_segment_detection, job_id)
+    assert answer["JobStatus"] == "SUCCEEDED", answer.get("StatusMessage")
+    return {"id": job_id, "answer": answer, "inbox": inbox}
+
+
+def all_segments(rk, job_id: str, page_size: int) -> list[dict]:
+    segments, token, pages = [], "", 0
+    while token is not None:
+        page = rk.get_segment_detection(JobId=job_id, MaxResults=page_size, NextToken=token)
+        assert len(page["Segments"]) <= page_size and page["JobStatus"] == "SUCCEEDED"
+        segments += page["Segments"]
+        token, pages = page.get("NextToken"), pages + 1
+    assert pages > 1
+    return segments
+
+
+def test_shots_start_at_the_clips_cuts(rk, segment_job):
+    answer = segment_job["answer"]
+    assert "NextToken" not in answer and answer["JobTag"] == "cuts-1"
+    shots = [s for s in answer["Segments"] if s["Type"] == "SHOT"]
+    starts = [s["StartFrameNumber"] for s in shots]
+    cuts = [b.frame for b in CUTS if b.kind == "cut"]
+    assert set(cuts) <= set(starts) and len(starts) == len(CUTS) + 1  # none missed, none false
+    (fade,) = [b.frame for b in CUTS if b.kind == "fade"]
+    assert any(abs(start - fade) <= 3 for start in starts)
+    for shot, following in zip(shots, shots[1:], strict=False):
+        assert following["StartFrameNumber"] == shot["EndFrameNumber"] + 1
+    third = shots[2]  # starts at the second hard cut, frame 120 at 25 frames/s
+    assert (third["StartFrameNumber"], third["StartTimestampMillis"]) == (120, 4800)
+    assert third["StartTimecodeSMPTE"] == "00:00:04:20"
+    assert third["DurationFrames"] == third["EndFrameNumber"] - 120
+    assert [s["ShotSegment"]["Index"] for s in shots] == list(range(len(shots)))
+    assert all(50 <= s["ShotSegment"]["Confidence"] <= 100 for s in shots)
+
+
+def test_a_black_frames_cue_where_the_clip_is_black(segment_job):
+    segments = segment_job["answer"]["Segments"]
+    cues = [s for s in segments if s["Type"] == "TECHNICAL_CUE"]
+    assert cues and segments[: len(cues)] == cues  # TECHNICAL_CUE was asked for first
+    first, after = (b.frame for b in CUTS if b.kind == "black")
+    (black,) = [c for c in cues if c["TechnicalCueSegment"]["Type"] == "BlackFrames"]
+    assert (black["StartFrameNumber"], black["EndFrameNumber"]) == (first, after - 1)
+    assert (black["StartTimestampMillis"], black["EndTimestampMillis"]) == (
+        first * 40,
+        (after - 1) * 40,
+    )
+    assert black["StartTimecodeSMPTE"] == f"00:00:{first // 25:02d}:{first % 25:02d}"
+    assert {c["TechnicalCueSegment"]["Type"] for c in cues} == {"BlackFrames", "Content"}
+
+
+def test_segment_answers_carry_their_metadata(segment_job):
+    answer = segment_job["answer"]
+    (metadata,) = answer["VideoMetadata"]  # a list in this operation
+    assert (metadata["FrameRate"], metadata["FrameWidth"], metadata["FrameHeight"]) == (
+        25.0,
+        640,
+        360,
+    )
+    assert answer["AudioMetadata"] == []
+    assert [t["Type"] for t in answer["SelectedSegmentTypes"]] == ["TECHNICAL_CUE", "SHOT"]
+    assert all("PySceneDetect" in t["ModelVersion"] for t in answer["SelectedSegmentTypes"])
+
+
+def test_segment_pages_of_two_add_up_to_the_whole(rk, segment_job):
+    assert all_segments(rk, segment_job["id"], 2) == segment_job["answer"]["Segments"]
+
+
+def test_the_segment_notice_names_start_segment_detection(stack, segment_job):
+    (notice,) = notices(stack, segment_job["inbox"])
+    assert (notice["JobId"], notice["Status"], notice["API"]) == (
+        segment_job["id"],
+        "SUCCEEDED",
+        "StartSegmentDetection",
+    )
+    assert notice["JobTag"] == "cuts-1"
+
+
+def test_shots_only_with_a_confidence_floor(rk, videos, segment_job):
+    job_id = rk.start_segment_detection(
+        Video=video(videos, "cuts.mp4"),
+        SegmentTypes=["SHOT"],
+        Filters={"ShotFilter": {"MinSegmentConfidence": 99}},
+    )["JobId"]
+    segments = wait_done(rk.get_segment_detection, job_id)["Segments"]
+    every = [s for s in segment_job["answer"]["Segments"] if s["Type"] == "SHOT"]
+    assert {s["Type"] for s in segments} == {"SHOT"}
+    assert segments == [s for s in every if s["ShotSegment"]["Confidence"] >= 99]
+    assert 0 < len(segments) < len(every)  # the floor removed something real
+
+
+def test_segment_jobs_refuse_garbage_and_the_other_kind(rk, videos, label_job, segment_job):
+    cuts = video(videos, "cuts.mp4")
+    for call, params, code, words in [
+        (rk.start_segment_detection, {"Video": cuts, "SegmentTypes": ["COLOR_BARS"]},
+         "InvalidParameterException", "SegmentTypes"),
+        (rk.start_segment_detection, {"Video": cuts, "SegmentTypes": ["SHOT", "SHOT"]},
+         "InvalidParameterException", "twice"),
+        (rk.start_segment_detection,
+         {"Video": cuts, "SegmentTypes": ["SHOT"],
+          "Filters": {"ShotFilter": {"MinSegmentConfidence": 101}}},
+         "InvalidParameterException", "MinSegmentConfidence"),
+        (rk.start_segment_detection,
+         {"Video": cuts, "SegmentTypes": ["TECHNICAL_CUE"],
+          "Filters": {"TechnicalCueFilter": {"BlackFrame": {"MaxPixelThreshold": 2}}}},
+         "InvalidParameterException", "MaxPixelThreshold"),
+        (rk.start_segment_detection,
+         {"Video": video(videos, "notes.txt"), "SegmentTypes": ["SHOT"]},
+         "InvalidS3ObjectException", "not a video"),
+        (rk.get_segment_detection, {"JobId": segment_job["id"], "NextToken": "forged"},
+         "InvalidPaginationTokenException", "NextToken"),
+        (rk.get_segment_detection, {"JobId": label_job["id"]},
+         "ResourceNotFoundException", "StartSegmentDetection"),
+        (rk.get_label_detection, {"JobId": segment_job["id"]},
+         "ResourceNotFoundException", "StartLabelDetection"),
+    ]:  # fmt: skip
+        answered, status, message = error_of(call, **params)
+        assert (answered, status) == (code, 400) and words in message, (params, message)
+
+
+def test_a_segment_client_request_token_gives_the_same_job(rk, videos):
+    token, cuts = uuid.uuid4().hex, video(videos, "cuts.mp4")
+    first = rk.start_segment_detection(Video=cuts, SegmentTypes=["SHOT"], ClientRequestToken=token)
+    again = rk.start_segment_detection(Video=cuts, SegmentTypes=["SHOT"], ClientRequestToken=token)
+    assert again["JobId"] == first["JobId"]
+    code, _, _ = error_of(
+        rk.start_segment_detection, Video=cuts, SegmentTypes=["TECHNICAL_CUE"],
+        ClientRequestToken=token,
+    )  # fmt: skip
+    assert code == "IdempotentParameterMismatchException"
+    wait_done(rk.get_segment_detection, first["JobId"])  # leaves no work behind for later tests
+
+
 # --- errors --------------------------------------------------------------------------------------
 
 
@@ -349,10 +513,11 @@ def test_unsigned_requests_are_denied(stack):
     assert (code, status) == ("AccessDeniedException", 400)
 
 
-def test_an_operation_we_do_not_offer_names_the_four_we_do(stack, rk):
+def test_an_operation_we_do_not_offer_names_the_ones_we_do(stack, rk):
     code, status, message = error_of(rk.detect_labels, Image={"Bytes": b"x"})
     assert (code, status) == ("UnknownOperationException", 400)
-    for name in ("StartLabelDetection", "GetLabelDetection", "StartTextDetection"):
+    for name in ("StartLabelDetection", "GetLabelDetection", "StartTextDetection",
+                 "StartSegmentDetection", "GetSegmentDetection"):  # fmt: skip
         assert name in message
     raw = requests.post(
         stack["api"] + "/",
@@ -398,6 +563,7 @@ def test_the_documented_example_runs(stack):
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert "SUCCEEDED" in run.stdout and " Dog " in run.stdout and "['Animal']" in run.stdout
+    assert "00:00:00;00 to " in run.stdout and "  Shot" in run.stdout  # its segment job, 29.97 fps
 
 
 # --- last: everything answered fits botocore's model ---------------------------------------------
@@ -410,6 +576,8 @@ def test_every_member_answered_exists_in_botocore_model():
         "GetLabelDetection",
         "StartTextDetection",
         "GetTextDetection",
+        "StartSegmentDetection",
+        "GetSegmentDetection",
     }
     checked = 0
     for operation, answer in ANSWERS:

@@ -49,6 +49,22 @@ GARBAGE = [
     (TARGET + "StartTextDetection", b'{"Video": {"S3Object": {"Bucket": "abc", "Name": "k"}}, '
      b'"Filters": {"RegionsOfInterest": [{}]}}'),
     (TARGET + "StartTextDetection", b"{" * 100_000),
+    (TARGET + "StartSegmentDetection", b'{"Video": {"S3Object": {"Bucket": "abc", "Name": "k"}}}'),
+    (TARGET + "StartSegmentDetection",
+     b'{"Video": {"S3Object": {"Bucket": "abc", "Name": "k"}}, "SegmentTypes": ["SHOT", "SHOT"]}'),
+    (TARGET + "StartSegmentDetection",
+     b'{"Video": {"S3Object": {"Bucket": "abc", "Name": "k"}}, "SegmentTypes": ["COLOR_BARS"]}'),
+    (TARGET + "StartSegmentDetection",
+     b'{"Video": {"S3Object": {"Bucket": "abc", "Name": "k"}}, "SegmentTypes": ["SHOT"], '
+     b'"Filters": {"TechnicalCueFilter": {"BlackFrame": {"MaxPixelThreshold": 1e999}}}}'),
+    (TARGET + "StartSegmentDetection",
+     b'{"Video": {"S3Object": {"Bucket": "abc", "Name": "k"}}, "SegmentTypes": ["SHOT"], '
+     b'"Filters": {"ShotFilter": {"MinSegmentConfidence": -5}}}'),
+    (TARGET + "StartSegmentDetection",
+     b'{"Video": {"S3Object": {"Bucket": "nope", "Name": "k"}}, "SegmentTypes": ["SHOT"]}'),
+    (TARGET + "GetSegmentDetection", b'{"JobId": "abc", "MaxResults": -1}'),
+    (TARGET + "GetSegmentDetection", json.dumps({"JobId": str(uuid.uuid4())}).encode()),
+    (TARGET + "GetSegmentDetection", b'{"JobId": "abc", "NextToken": "\\u0000"}'),
 ]  # fmt: skip
 
 

@@ -67,6 +67,30 @@ def test_a_complete_valid_request_passes():
         ("GetTextDetection", {"JobId": JOB, "NextToken": "n" * 256}, "at most 255"),
         ("GetTextDetection", {"JobId": "../etc"}, "pattern"),
         ("GetTextDetection", {"JobId": JOB, "SortBy": "NAME"}, "unknown member"),
+        ("StartSegmentDetection", {"Video": VIDEO}, "needs SegmentTypes"),
+        ("StartSegmentDetection", {"Video": VIDEO, "SegmentTypes": []}, "at least 1 items"),
+        ("StartSegmentDetection", {"Video": VIDEO, "SegmentTypes": "SHOT"}, "must be a list"),
+        ("StartSegmentDetection", {"Video": VIDEO, "SegmentTypes": ["SHOTS"]},
+         "TECHNICAL_CUE, SHOT"),
+        ("StartSegmentDetection", {"Video": VIDEO, "SegmentTypes": [1]}, "must be a string"),
+        ("StartSegmentDetection", {"Video": VIDEO, "SegmentTypes": ["SHOT"],
+         "Filters": {"ShotFilter": {"MinSegmentConfidence": 49.9}}}, "from 50 to 100"),
+        ("StartSegmentDetection", {"Video": VIDEO, "SegmentTypes": ["SHOT"],
+         "Filters": {"TechnicalCueFilter": {"MinSegmentConfidence": 101}}}, "from 50 to 100"),
+        ("StartSegmentDetection", {"Video": VIDEO, "SegmentTypes": ["TECHNICAL_CUE"],
+         "Filters": {"TechnicalCueFilter": {"BlackFrame": {"MaxPixelThreshold": 1.5}}}},
+         "from 0 to 1"),
+        ("StartSegmentDetection", {"Video": VIDEO, "SegmentTypes": ["TECHNICAL_CUE"],
+         "Filters": {"TechnicalCueFilter": {"BlackFrame": {"MinCoveragePercentage": -1}}}},
+         "from 0 to 100"),
+        ("StartSegmentDetection", {"Video": VIDEO, "SegmentTypes": ["TECHNICAL_CUE"],
+         "Filters": {"TechnicalCueFilter": {"BlackFrame": {"MaxPixelThreshold": "0.1"}}}},
+         "must be a number"),
+        ("StartSegmentDetection", {"Video": VIDEO, "SegmentTypes": ["SHOT"],
+         "Filters": {"WordFilter": {}}}, "unknown member"),
+        ("GetSegmentDetection", {"JobId": JOB, "MaxResults": 0}, "at least 1"),
+        ("GetSegmentDetection", {"JobId": JOB, "SortBy": "TIMESTAMP"}, "unknown member"),
+        ("GetSegmentDetection", {"JobId": JOB, "NextToken": 5}, "must be a string"),
     ],
 )  # fmt: skip
 def test_the_server_enforces_maximums_patterns_and_enums(operation, params, words):
@@ -82,3 +106,43 @@ def test_a_body_that_is_not_a_json_object_is_refused(raw):
 
 def test_an_empty_body_is_an_empty_request():
     assert model.parse_body(b"") == {}
+
+
+def _kinds(shape, seen: set[str]) -> set[str]:
+    if shape.name in seen:
+        return set()
+    seen.add(shape.name)
+    kinds = {shape.type_name}
+    if shape.type_name == "structure":
+        for member in shape.members.values():
+            kinds |= _kinds(member, seen)
+    elif shape.type_name == "list":
+        kinds |= _kinds(shape.member, seen)
+    return kinds
+
+
+def test_every_shape_kind_in_the_operations_inputs_is_checked():
+    """``_check`` refuses a kind it does not know: every kind the offered operations' inputs
+    use must be one it checks."""
+    kinds: set[str] = set()
+    for operation in model.OPERATIONS:
+        kinds |= _kinds(model.service_model().operation_model(operation).input_shape, set())
+    assert kinds <= {"structure", "list", "string", *model._NUMBERS}
+    assert {"structure", "list", "string", "float", "integer"} <= kinds
+
+
+def test_a_complete_valid_segment_request_passes():
+    params = {
+        "Video": VIDEO,
+        "SegmentTypes": ["TECHNICAL_CUE", "SHOT"],
+        "Filters": {
+            "TechnicalCueFilter": {
+                "MinSegmentConfidence": 90,
+                "BlackFrame": {"MaxPixelThreshold": 0.1, "MinCoveragePercentage": 95},
+            },
+            "ShotFilter": {"MinSegmentConfidence": 60.5},
+        },
+        "ClientRequestToken": "seg-1",
+        "JobTag": "cuts",
+    }
+    assert model.validate("StartSegmentDetection", params) is params

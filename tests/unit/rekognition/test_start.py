@@ -151,3 +151,16 @@ def test_a_text_job_keeps_lines_down_to_its_word_filter_for_get_to_filter():
     assert analyzer_filters(text) == {"text_min_confidence": 0.55}
     assert analyzer_filters({"Operation": "StartTextDetection"}) == {}  # the REST default, 0.8
     assert analyzer_filters({"Operation": "StartLabelDetection", "MinConfidence": 10}) == {}
+
+
+def test_a_segment_jobs_notice_names_its_start_operation_as_aws_does(parts):
+    request = {**REQUEST, "Operation": "StartSegmentDetection", "SegmentTypes": ["SHOT"]}
+    topic = REQUEST["NotificationChannel"]["SNSTopicArn"]
+    publisher = InMemoryPublisher([topic])
+    publish_notice(finished(parts[2], COMPLETED, request), lambda: publisher)
+    (published,) = publisher.published(topic)
+    assert json.loads(published.message)["API"] == "StartSegmentDetection"
+
+
+def test_a_segment_job_runs_the_shots_pipeline():
+    assert pipeline_for("StartSegmentDetection") == "shots"

@@ -10,6 +10,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from chalicelib.config import (
+    DEFAULT_DETECTOR_SIZE,
     DEFAULT_OBJECT_MIN_CONFIDENCE,
     DEFAULT_TEXT_MIN_CONFIDENCE,
     DEFAULT_TEXT_SCRIPTS,
@@ -33,6 +34,7 @@ class JobOptions:
     text_scripts: str = DEFAULT_TEXT_SCRIPTS
     callback_url: str | None = None  # POSTed a signed event when the job ends (notices/)
     rekognition: dict[str, Any] | None = None  # the Start* request of a Rekognition API job
+    detector_size: int = DEFAULT_DETECTOR_SIZE  # the detector's input, pixels a side
 
     def row_options(self) -> dict[str, Any]:
         """The options a job row keeps in its one ``options`` attribute: every option other
@@ -54,14 +56,19 @@ class JobOptions:
         return cls(job.pipeline_id, job.sample_fps, **stored)
 
     def result_options(self) -> dict[str, Any]:
-        """The result options in full, as the results document echoes them."""
-        return {
+        """The result options in full, as the results document echoes them. ``detector_size``
+        only when it is not the default, so a job that leaves it alone gets the very bytes it
+        got before the option existed."""
+        echoed: dict[str, Any] = {
             "min_confidence": self.min_confidence,
             "labels": None if self.labels is None else list(self.labels),
             "exclude_labels": list(self.exclude_labels),
             "text_min_confidence": self.text_min_confidence,
             "text_scripts": self.text_scripts,
         }
+        if self.detector_size != DEFAULT_DETECTOR_SIZE:
+            echoed["detector_size"] = self.detector_size
+        return echoed
 
     def wants_label(self, label: str) -> bool:
         """Whether the job's label filters keep objects of this label."""

@@ -71,3 +71,22 @@ def test_quoted_cuts_at_40_characters_and_says_how_long_the_value_was():
     assert quoted("y" * 41) == f"{'y' * 40!r}... (41 characters)"
     assert quoted_list(["b", "a"]) == "'a', 'b'"
     assert quoted_list(str(i) for i in range(12)).endswith("and 7 more")
+
+
+@pytest.mark.parametrize(
+    "size",
+    ["500", "abc", "0", "10000", "416.5", "608.0", "0608", "+608", " 608", "608 ", "٦٠٨", "６０８",
+     "6_08", "", "-416", "416,608", "nan"],
+)  # fmt: skip
+def test_a_detector_size_other_than_416_or_608_is_a_bad_request_that_says_what_to_fix(size):
+    with pytest.raises(BadRequest) as error:
+        options(detector_size=size)
+    assert error.value.message.startswith("detector_size must be 416 or 608 (the detector's input")
+    assert error.value.message.endswith(f"got {quoted(size)}")
+
+
+@pytest.mark.parametrize("size, value", [("416", 416), ("608", 608)])
+def test_the_two_detector_sizes_are_accepted(size, value):
+    parsed = options(detector_size=size)
+    assert parsed.detector_size == value and type(parsed.detector_size) is int
+    assert options().detector_size == 416

@@ -32,8 +32,8 @@ PARAMS = (
     *_NUMBER_PARAMS,
     *_LIST_PARAMS,
     "text_scripts",
-    "detector_size",
     "callback_url",
+    "detector_size",
 )
 
 

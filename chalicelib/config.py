@@ -56,6 +56,10 @@ LOCAL_SIGNING_KEY = "video-jobs-local-pagination-key"
 DEFAULT_OBJECT_MIN_CONFIDENCE = 0.25  # objects below it are not reported (0: down to the floor)
 DETECTION_FLOOR = 0.1  # the detector's own cut; boxes under min_confidence only carry tracks
 DEFAULT_TEXT_MIN_CONFIDENCE = 0.8  # Rekognition's default text filter
+# The detector's input, in pixels a side: 416 is what YOLOv3-tiny was trained at; 608 sees
+# smaller objects for about twice the detector's time (docs/measurements.md, make bench 2c).
+DETECTOR_SIZES = (416, 608)
+DEFAULT_DETECTOR_SIZE = 416
 TEXT_SCRIPTS = ("latin", "latin+chinese")  # what text to report; the OCR reads both
 DEFAULT_TEXT_SCRIPTS = "latin"  # what Rekognition reads: Latin letters, digits, punctuation
 AUTH_OFF, AUTH_REQUIRED = "off", "required"
@@ -141,6 +145,14 @@ def _model_path() -> Path:
         return Path(os.environ["VIDEO_JOBS_MODEL_PATH"]).expanduser()
     model_dir = os.environ.get("VIDEO_JOBS_MODEL_DIR") or Path.home() / ".cache/video-jobs/models"
     return Path(model_dir).expanduser() / MODEL_FILE
+
+
+def sized_model_path(model_path: Path, size: int) -> Path:
+    """The detector model for an input size: the model itself at the default size, else the
+    file beside it that layers/model builds for that size (``<stem>-<size>.onnx``)."""
+    if size == DEFAULT_DETECTOR_SIZE:
+        return model_path
+    return model_path.with_name(f"{model_path.stem}-{size}{model_path.suffix}")
 
 
 def _state_dir() -> Path:

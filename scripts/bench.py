@@ -4,8 +4,9 @@
                                                           [--clips NAME ...] [--only SECTION ...])
 
 Sections: 1 whole job vs bare model calls, 2 naive vs yolo_ocr vs yolo_ocr_fast, 2b text recall
-by size (yolo_ocr vs yolo_ocr_fast), 2c tracks and labels against objects counted by eye, 2d shot
-detection's cost per decoded frame and its boundaries against known and counted ones, 3 warm
+by size (yolo_ocr vs yolo_ocr_fast), 2c tracks and labels against objects counted by eye
+(the detector at 416 and, except with --quick, 608 px side by side), 2d shot detection's cost
+per decoded frame and its boundaries against known and counted ones, 3 warm
 model reuse, 4 peak memory, 5 API import time and submit latency, 6 scaling with the sampling
 rate, 7 cost per video hour; then the targets. Progress goes to stderr, the report to stdout.
 Times are medians of ``--repeats`` runs, interleaved so that a busy neighbour slows every variant
@@ -194,26 +195,57 @@ def _lines_vs(naive: set[str], lines: set[str]) -> str:
     return f"{len(lines)}{diff}"
 
 
-def tracking_section(report: Report, clips: list[Path]) -> None:
-    from scripts.bench_tracking import BY_EYE, measure_tracking
+def tracking_section(report: Report, clips: list[Path], with_large: bool) -> None:
+    """``with_large``: the detector at 608 px too (detector_size=608), side by side."""
+    from scripts.bench_tracking import BY_EYE, LARGE_SIZE, TrackingRow, measure_tracking
 
-    log("tracking: the detector on every clip at 1 and 5 frames/s")
-    rows = measure_tracking(clips)
+    log("tracking: the detector on every clip at 1 and 5 frames/s" + ", 608 px too" * with_large)
+    rows: list[TrackingRow] = []
+    large: list[TrackingRow | None] = []
+    large_s = 0.0
+    for clip in clips:  # clip by clip, so a busy neighbour slows both sizes alike
+        found = measure_tracking([clip])
+        rows += found
+        started = time.perf_counter()
+        large += measure_tracking([clip], LARGE_SIZE) if with_large else [None] * len(found)
+        large_s += time.perf_counter() - started
+
+    def tracks(row: TrackingRow | None) -> str:
+        if row is None:
+            return "not run (--quick)"
+        return f"{sum(row.tracks.values())} ({row.by_label()}){'' if row.within else ' (out)'}"
+
+    def false(row: TrackingRow | None) -> str:
+        return "-" if row is None else ", ".join(row.false_labels) or "none"
+
+    def per_frame(row: TrackingRow | None) -> str:
+        return "-" if row is None else ms(row.detect_s / max(row.frames, 1))
+
     report.section("2c. Tracks and labels vs objects counted by eye (default min_confidence)")
     report.table(
-        ["clip", "fps", "objects by eye", "tracks", "within", "false labels", "tracker µs/frame"],
+        ["clip", "fps", "objects by eye", "tracks at 416", f"tracks at {LARGE_SIZE}",
+         "false labels at 416", f"at {LARGE_SIZE}", "detector ms/frame 416", f"{LARGE_SIZE}",
+         "tracker µs/frame"],
         [
-            [row.clip, f"{row.fps:g}", BY_EYE[row.clip].count,
-             f"{sum(row.tracks.values())} ({row.by_label()})",
-             "yes" if row.within else "no", ", ".join(row.false_labels) or "none",
+            [row.clip, f"{row.fps:g}", BY_EYE[row.clip].count, tracks(row), tracks(big),
+             false(row), false(big), per_frame(row), per_frame(big),
              f"{row.tracker_s / max(row.frames, 1) * 1e6:.0f}"]
-            for row in rows
+            for row, big in zip(rows, large, strict=True)
         ],
     )  # fmt: skip
+    ran = [big for big in large if big is not None]
     report.note(
-        "within: tracks within ±20% of the objects counted by eye (±1 under 5 objects); how they "
-        "were counted: scripts/bench_tracking.py. False labels: reported at the defaults but not "
-        "in the clip."
+        "(out): tracks not within ±20% of the objects counted by eye (±1 under 5 objects); how "
+        "they were counted: scripts/bench_tracking.py. False labels: reported at the defaults "
+        f"but not in the clip. {LARGE_SIZE}: the job option detector_size={LARGE_SIZE}"
+        + (
+            f" ({sum(big.within for big in ran)} of {len(ran)} within, "
+            f"{sum(not big.false_labels for big in ran)} of {len(ran)} clean; its rows added "
+            f"{large_s:.0f} s to this bench)"
+            if ran
+            else " (skipped with --quick)"
+        )
+        + ". Detector ms: its whole call (letterbox, model, NMS) on ORT's default threads."
     )
     within = sum(row.within for row in rows)
     clean = sum(not row.false_labels for row in rows)
@@ -617,7 +649,7 @@ def main(argv: list[str] | None = None) -> int:
     if "recall" in args.only:
         recall_section(report, clips)
     if "tracking" in args.only:
-        tracking_section(report, clips)
+        tracking_section(report, clips, with_large=not args.quick)
     if "shots" in args.only:
         shots_section(report, clips, args.repeats)
     if "warm" in args.only:

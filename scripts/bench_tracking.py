@@ -8,9 +8,10 @@ highway_dashcam are not counted. ``present`` are the labels that are right for t
 other label reported at the defaults is a false label. ``allowed``: labels neither counted nor
 false (the dog's red toy may be called a ball).
 
-The detector runs once per clip and rate; its boxes are split at ``min_confidence`` as the
-pipeline splits them, then go through a job's path (``build_document``: tracking, held frames,
-labels).
+The detector runs once per clip, rate and input size (``detector_size``: 416, the default, and
+608); its boxes are split at ``min_confidence`` as the pipeline splits them, then go through a
+job's path (``build_document``: tracking, held frames, labels). ``detect_s`` is the detector's
+whole call (letterbox, model, NMS) on the bench's own process, on ORT's default threads.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from chalicelib.config import DEFAULT_OBJECT_MIN_CONFIDENCE, DETECTION_FLOOR, load_settings
+from chalicelib.config import (
+    DEFAULT_DETECTOR_SIZE,
+    DEFAULT_OBJECT_MIN_CONFIDENCE,
+    DETECTION_FLOOR,
+    DETECTOR_SIZES,
+    load_settings,
+    sized_model_path,
+)
 from chalicelib.results.assembly import build_document
 from chalicelib.results.document import FrameResult
 from chalicelib.results.tracking import Tracker
@@ -50,6 +58,7 @@ BY_EYE = {
     "soccer_juggle": Seen({"person": 1, "sports ball": 1}),
 }
 RATES = (1.0, 5.0)
+LARGE_SIZE = max(DETECTOR_SIZES)  # measured side by side with the default
 
 
 @dataclass
@@ -60,6 +69,8 @@ class TrackingRow:
     false_labels: list[str]
     tracker_s: float
     frames: int
+    size: int = DEFAULT_DETECTOR_SIZE
+    detect_s: float = 0.0
 
     def by_label(self) -> str:
         return ", ".join(f"{n} {label}" for label, n in sorted(self.tracks.items()))
@@ -70,22 +81,30 @@ class TrackingRow:
         return abs(found - eye) <= (1 if eye < 5 else 0.2 * eye)
 
 
-def _detections(clip: Path, fps: float) -> list[tuple[int, int, list]]:
+def _detections(clip: Path, fps: float, size: int) -> tuple[list[tuple[int, int, list]], float]:
+    """Each sampled frame's detections, and the seconds the detector took over all of them."""
     from chalicelib.analysis.detector import load_detector
     from chalicelib.analysis.frames import VideoReader
 
-    detector = load_detector(load_settings().model_path, conf_threshold=DETECTION_FLOOR)
+    model = sized_model_path(load_settings().model_path, size)
+    detector = load_detector(model, conf_threshold=DETECTION_FLOOR, input_size=size)
+    found, detect_s = [], 0.0
     with VideoReader(clip) as reader:
-        return [(f.timestamp_ms, f.index, detector.detect(f.image)) for f in reader.sample(fps)]
+        for frame in reader.sample(fps):
+            started = time.perf_counter()
+            detections = detector.detect(frame.image)
+            detect_s += time.perf_counter() - started
+            found.append((frame.timestamp_ms, frame.index, detections))
+    return found, detect_s
 
 
-def measure_tracking(clips: list[Path]) -> list[TrackingRow]:
+def measure_tracking(clips: list[Path], size: int = DEFAULT_DETECTOR_SIZE) -> list[TrackingRow]:
     rows = []
     for clip in clips:
         if clip.stem not in BY_EYE:
             continue
         for fps in RATES:
-            detected = _detections(clip, fps)
+            detected, detect_s = _detections(clip, fps, size)
             cut = DEFAULT_OBJECT_MIN_CONFIDENCE  # as the pipeline splits them (_objects)
             frames = [
                 FrameResult(t, index, [d for d in found if d.confidence >= cut],
@@ -100,5 +119,7 @@ def measure_tracking(clips: list[Path]) -> list[TrackingRow]:
                                       sampling={}, frames=frames)  # fmt: skip
             tracks = Counter(track["label"] for track in document["tracks"])
             false = sorted(set(tracks) - BY_EYE[clip.stem].present)
-            rows.append(TrackingRow(clip.stem, fps, tracks, false, tracker_s, len(frames)))
+            rows.append(
+                TrackingRow(clip.stem, fps, tracks, false, tracker_s, len(frames), size, detect_s)
+            )
     return rows

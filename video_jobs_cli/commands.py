@@ -37,6 +37,8 @@ from video_jobs_cli.video_file import (
 # local API takes 6 MB), so one default fits both.
 PRESIGNED_ABOVE_BYTES = 4_000_000
 POLL_INTERVAL_S = 1.0
+# The API's detector_size values (it checks them too; this client imports nothing from the API).
+DETECTOR_SIZES = ("416", "608")
 
 
 class Group(click.Group):
@@ -73,7 +75,10 @@ def cli(ctx: click.Context, api: str | None) -> None:
 
 
 def job_options(
-    sample_fps: float | None, pipeline: str | None, extra: Iterable[str]
+    sample_fps: float | None,
+    pipeline: str | None,
+    extra: Iterable[str],
+    detector_size: str | None = None,
 ) -> dict[str, str]:
     """Query parameters of a submit; ``--option key=value`` passes any other one through."""
     options = {}
@@ -86,6 +91,8 @@ def job_options(
         options["sample_fps"] = f"{sample_fps:g}"
     if pipeline is not None:
         options["pipeline_id"] = pipeline
+    if detector_size is not None:
+        options["detector_size"] = detector_size
     return options
 
 
@@ -94,6 +101,9 @@ def job_options(
 @click.option("--wait", is_flag=True, help="Follow the job to its end and print a summary.")
 @click.option("--sample-fps", type=POSITIVE, help="Frames analyzed per second of video.")
 @click.option("--pipeline", type=TEXT, help="Pipeline id, e.g. yolo_ocr or yolo_ocr_fast.")
+@click.option("--detector-size", type=click.Choice(DETECTOR_SIZES),
+              help="Detector input in pixels a side: 416 (the API's default) or 608, which "
+              "finds smaller objects for about twice the detector's time.")  # fmt: skip
 @click.option("--option", "extra", type=TEXT, multiple=True, metavar="KEY=VALUE",
               help="Any other job option (query parameter); repeatable.")  # fmt: skip
 @click.option("--direct-max-bytes", type=click.IntRange(0, API_MAX_DIRECT_UPLOAD_BYTES),
@@ -107,12 +117,13 @@ def submit(
     wait: bool,
     sample_fps: float | None,
     pipeline: str | None,
+    detector_size: str | None,
     extra: tuple[str, ...],
     direct_max_bytes: int,
     timeout: float,
 ) -> None:
     """Upload FILE (an MP4, a regular file) as a new job and print its id."""
-    options = job_options(sample_fps, pipeline, extra)
+    options = job_options(sample_fps, pipeline, extra, detector_size)
     handle, size = open_video(file)
     with handle:
         if size <= direct_max_bytes:

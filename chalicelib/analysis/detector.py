@@ -195,10 +195,20 @@ def _resolve_class_names(given: Sequence[str] | None, metadata: dict[str, str]) 
     )
 
 
-def _resolve_input_size(shape: Sequence[object], metadata: dict[str, str]) -> tuple[int, int]:
-    """Ultralytics exports may have dynamic H/W, so fall back to 'imgsz' metadata, then 640."""
+def _resolve_input_size(
+    shape: Sequence[object], metadata: dict[str, str], wanted: int | None, path: Path
+) -> tuple[int, int]:
+    """The model's own fixed H/W, which must be ``wanted`` if one is asked for. Ultralytics
+    exports may have dynamic H/W: then ``wanted``, else 'imgsz' metadata, else 640."""
     if len(shape) == 4 and isinstance(shape[2], int) and isinstance(shape[3], int):
+        if wanted is not None and (shape[2], shape[3]) != (wanted, wanted):
+            raise AnalysisError(
+                f"Detector model {path} takes {shape[3]}x{shape[2]} input, not {wanted}x{wanted}; "
+                f"`make model` builds the model at each size (layers/model/MODEL_CARD.md)."
+            )
         return shape[2], shape[3]
+    if wanted is not None:
+        return wanted, wanted
     imgsz = _parse_literal(metadata.get("imgsz"), "imgsz")
     if isinstance(imgsz, int):
         return imgsz, imgsz
@@ -236,7 +246,10 @@ class YoloDetector:
         iou_threshold: float = 0.45,
         max_detections: int = 100,
         intra_op_num_threads: int | None = None,
+        input_size: int | None = None,
     ):
+        """``input_size``: the square input the model must take (a model with dynamic H/W is
+        run at it); None takes the model's own."""
         path = Path(model_path)
         if not path.is_file():
             raise AnalysisError(
@@ -252,7 +265,7 @@ class YoloDetector:
         self._name = metadata.get("model_name") or path.stem
         model_input, model_output = self._session.get_inputs()[0], self._session.get_outputs()[0]
         self._input_name, self._output_name = model_input.name, model_output.name
-        self._input_size = _resolve_input_size(model_input.shape, metadata)
+        self._input_size = _resolve_input_size(model_input.shape, metadata, input_size, path)
         self.class_names = _resolve_class_names(class_names, metadata)
         if all(isinstance(d, int) for d in model_output.shape):
             choose_layout(model_output.shape, len(self.class_names))  # fail at load, not per frame

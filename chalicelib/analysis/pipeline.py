@@ -30,13 +30,13 @@ from dataclasses import asdict
 import cv2
 import numpy as np
 
-from chalicelib.analysis.detector import Detection, load_detector
+from chalicelib.analysis.detector import Detection, YoloDetector, load_detector
 from chalicelib.analysis.frames import VideoReader
 from chalicelib.analysis.labels import unknown_labels
 from chalicelib.analysis.ocr import load_text_reader
 from chalicelib.analysis.registry import SliceOutcome, VideoPath, default_workers
 from chalicelib.analysis.resume import AnalysisState
-from chalicelib.config import DETECTION_FLOOR, Settings
+from chalicelib.config import DEFAULT_DETECTOR_SIZE, DETECTION_FLOOR, Settings, sized_model_path
 from chalicelib.errors import BadRequest, DamagedCheckpoint
 from chalicelib.jobs.options import JobOptions
 from chalicelib.results.assembly import build_document
@@ -91,6 +91,7 @@ class YoloOcrPipeline:
         self, settings: Settings, *, skip_unchanged_ocr: bool = True, workers: int | None = None
     ):
         self.detector = None
+        self.model_path = settings.model_path
         if self.detects_objects:
             self.detector = load_detector(
                 settings.model_path, conf_threshold=DETECTION_FLOOR, intra_op_num_threads=1
@@ -99,13 +100,22 @@ class YoloOcrPipeline:
         self.skip_unchanged_ocr = skip_unchanged_ocr
         self.workers = workers or default_workers()
 
-    def models(self) -> dict:
+    def detector_for(self, size: int) -> YoloDetector:
+        """The detector at this input size: the one built with the pipeline at the default, else
+        the model's variant for that size, loaded on the first job that asks (once a process)."""
+        assert self.detector is not None  # called only when detects_objects
+        if size == DEFAULT_DETECTOR_SIZE:
+            return self.detector
+        return load_detector(
+            sized_model_path(self.model_path, size),
+            conf_threshold=DETECTION_FLOOR, intra_op_num_threads=1, input_size=size,
+        )  # fmt: skip
+
+    def models(self, detector_size: int = DEFAULT_DETECTOR_SIZE) -> dict:
         models = {}
         if self.detector is not None:
-            models["detector"] = {
-                "name": self.detector.model_name,
-                "sha256": self.detector.model_sha256,
-            }
+            detector = self.detector_for(detector_size)
+            models["detector"] = {"name": detector.model_name, "sha256": detector.model_sha256}
         if self.reader is not None:
             models["ocr"] = {"name": OCR_ENGINE}
         return models
@@ -141,7 +151,7 @@ class YoloOcrPipeline:
     def fields(self, options: JobOptions | None, outcome: SliceOutcome) -> dict:
         """What the results document says besides its frames (and what is built from them)."""
         options = options or JobOptions(self.pipeline_id)
-        models, segments = self.models(), {}
+        models, segments = self.models(options.detector_size), {}
         if options.shots:
             from chalicelib.analysis.shots import shot_models
 
@@ -172,6 +182,8 @@ class YoloOcrPipeline:
         not, ``emit`` sees exactly the frames one uninterrupted call would."""
         options = options or JobOptions(self.pipeline_id)
         self._check_labels(options)
+        if self.detector is not None:  # load it here, not on the pool's threads
+            self.detector_for(options.detector_size)
         spent = timings if timings is not None else defaultdict(float)
         for stage in ("decode", "gate", "detect", "ocr"):
             spent.setdefault(stage, 0.0)
@@ -316,7 +328,7 @@ class YoloOcrPipeline:
         assert self.detector is not None  # called only when detects_objects
         reported: list[Detection] = []
         weak: list[Detection] = []
-        for detection in self.detector.detect(image):
+        for detection in self.detector_for(options.detector_size).detect(image):
             if options.wants_label(detection.label):
                 confident = detection.confidence >= options.min_confidence
                 (reported if confident else weak).append(detection)

@@ -10,7 +10,9 @@ from typing import Any
 from chalicelib.analysis.labels import known_class_names, unknown_labels
 from chalicelib.analysis.registry import check_pipeline_id
 from chalicelib.config import (
+    DEFAULT_DETECTOR_SIZE,
     DEFAULT_TEXT_SCRIPTS,
+    DETECTOR_SIZES,
     LOCAL_STAGE,
     MAX_SAMPLE_FPS,
     MIN_SAMPLE_FPS,
@@ -29,7 +31,15 @@ _BLACK_PARAMS = {  # the shots pipeline's black frames (Rekognition's BlackFrame
 }
 _NUMBER_PARAMS = ("sample_fps", "min_confidence", "text_min_confidence", *_BLACK_PARAMS)
 _LIST_PARAMS = ("labels", "exclude_labels")
-PARAMS = ("pipeline_id", *_NUMBER_PARAMS, *_LIST_PARAMS, "text_scripts", "callback_url", "shots")
+PARAMS = (
+    "pipeline_id",
+    *_NUMBER_PARAMS,
+    *_LIST_PARAMS,
+    "text_scripts",
+    "callback_url",
+    "detector_size",
+    "shots",
+)
 
 
 def parse_job_options(params: Mapping[str, str] | None, settings: Settings) -> JobOptions:
@@ -72,6 +82,8 @@ def parse_job_options(params: Mapping[str, str] | None, settings: Settings) -> J
             f"text_scripts must be one of {', '.join(TEXT_SCRIPTS)}, got {quoted(scripts)}"
         )
     values["text_scripts"] = scripts
+    if "detector_size" in params:
+        values["detector_size"] = _detector_size(params["detector_size"])
     callback_url = params.get("callback_url")
     if callback_url is not None:  # resolved and checked now; again at each delivery
         check_callback_url(callback_url, allow_loopback=settings.stage == LOCAL_STAGE)
@@ -88,6 +100,18 @@ def _number(params: Mapping[str, str], name: str, low: float, high: float, meani
             f"got {quoted(raw)}"
         )
     return value
+
+
+def _detector_size(raw: str) -> int:
+    """Exactly one of the sizes, spelt as digits: no 608.0, 0608 or other look-alikes."""
+    sizes = {str(size): size for size in DETECTOR_SIZES}
+    if raw not in sizes:
+        raise BadRequest(
+            f"detector_size must be {' or '.join(sizes)} (the detector's input in pixels a side: "
+            f"{DEFAULT_DETECTOR_SIZE}, the default, or 608 to find smaller objects at about "
+            f"twice the detector's time), got {quoted(raw)}"
+        )
+    return sizes[raw]
 
 
 def _label_list(raw: str, name: str, settings: Settings) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from chalicelib.config import (
+    DEFAULT_DETECTOR_SIZE,
     DEFAULT_OBJECT_MIN_CONFIDENCE,
     DEFAULT_TEXT_MIN_CONFIDENCE,
     DEFAULT_TEXT_SCRIPTS,
@@ -37,6 +38,7 @@ class JobOptions:
     black_min_coverage_percentage: float = 99.0
     callback_url: str | None = None  # POSTed a signed event when the job ends (notices/)
     rekognition: dict[str, Any] | None = None  # the Start* request of a Rekognition API job
+    detector_size: int = DEFAULT_DETECTOR_SIZE  # the detector's input, pixels a side
 
     def row_options(self) -> dict[str, Any]:
         """The options a job row keeps in its one ``options`` attribute: every option other
@@ -62,22 +64,25 @@ class JobOptions:
         return self.shots or self.pipeline_id == "shots"
 
     def result_options(self) -> dict[str, Any]:
-        """The result options in full, as the results document echoes them (those of shots
-        only when the job finds them)."""
-        options: dict[str, Any] = {
+        """The result options in full, as the results document echoes them: ``detector_size``
+        only when it is not the default, so a job that leaves it alone gets the very bytes it
+        got before the option existed, and those of shots only when the job finds them."""
+        echoed: dict[str, Any] = {
             "min_confidence": self.min_confidence,
             "labels": None if self.labels is None else list(self.labels),
             "exclude_labels": list(self.exclude_labels),
             "text_min_confidence": self.text_min_confidence,
             "text_scripts": self.text_scripts,
         }
+        if self.detector_size != DEFAULT_DETECTOR_SIZE:
+            echoed["detector_size"] = self.detector_size
         if self.finds_shots:
-            options.update(
+            echoed.update(
                 shots=True,
                 black_max_pixel_threshold=self.black_max_pixel_threshold,
                 black_min_coverage_percentage=self.black_min_coverage_percentage,
             )
-        return options
+        return echoed
 
     def wants_label(self, label: str) -> bool:
         """Whether the job's label filters keep objects of this label."""

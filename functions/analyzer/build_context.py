@@ -13,7 +13,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from chalicelib.config import load_settings
+from chalicelib.config import DEFAULT_DETECTOR_SIZE, DETECTOR_SIZES, load_settings, sized_model_path
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = Path(__file__).with_name("Dockerfile")
@@ -29,9 +29,14 @@ REQUIREMENTS = {
 
 
 def stage(out_dir: Path, model: Path) -> Path:
-    """Write a fresh context into ``out_dir`` (the Dockerfile, code, requirements, model)."""
-    if not model.is_file():
-        raise FileNotFoundError(f"no model at {model}; build it with `make model`")
+    """Write a fresh context into ``out_dir`` (the Dockerfile, code, requirements, the model
+    and its variant for each other ``detector_size``, named as the analyzer looks for them)."""
+    sizes = [size for size in DETECTOR_SIZES if size != DEFAULT_DETECTOR_SIZE]
+    models = {MODEL_IN_CONTEXT: model}
+    models |= {sized_model_path(MODEL_IN_CONTEXT, s): sized_model_path(model, s) for s in sizes}
+    for wanted in models.values():
+        if not wanted.is_file():
+            raise FileNotFoundError(f"no model at {wanted}; build it with `make model`")
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
     shutil.copy2(DOCKERFILE, out_dir / "Dockerfile")
@@ -45,7 +50,8 @@ def stage(out_dir: Path, model: Path) -> Path:
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
     )
     (out_dir / MODEL_IN_CONTEXT).parent.mkdir()
-    shutil.copy2(model, out_dir / MODEL_IN_CONTEXT)
+    for in_context, built in models.items():
+        shutil.copy2(built, out_dir / in_context)
     return out_dir
 
 

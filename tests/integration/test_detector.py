@@ -16,6 +16,7 @@ from chalicelib.analysis.detector import (
     load_detector,
     non_max_suppression,
 )
+from chalicelib.config import sized_model_path
 from chalicelib.errors import AnalysisError
 from tests.support.models import NAMES, v5_rows, v8_rows, write_model
 from tests.support.videos import read_frame
@@ -112,6 +113,33 @@ def test_identity_properties(tmp_path):
     detector = YoloDetector(path)
     assert detector.model_name == "tiny-model"
     assert detector.model_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_an_asked_input_size_must_be_the_models_own_or_sizes_a_dynamic_one(tmp_path):
+    fixed = write_model(tmp_path / "fixed.onnx", v5_rows())  # takes 64x64
+    assert YoloDetector(fixed, input_size=64).input_size == (64, 64)
+    with pytest.raises(AnalysisError, match=r"takes 64x64 input, not 608x608; `make model`"):
+        YoloDetector(fixed, input_size=608)
+    meta = {"names": NAMES, "imgsz": "[64, 64]"}
+    dynamic = write_model(tmp_path / "d.onnx", v5_rows(), meta, ("batch", 3, "height", "width"))
+    detector = YoloDetector(dynamic, input_size=608)
+    tensor, _ = detector.preprocess(FRAME)
+    assert detector.input_size == (608, 608) and tensor.shape == (1, 3, 608, 608)
+
+
+@pytest.mark.slow
+def test_the_608_model_letterboxes_frames_into_608x608(model_path):
+    detector = load_detector(sized_model_path(model_path, 608), input_size=608)
+    frame = read_frame("dog_and_woman.mp4", 3.0)
+    assert frame.shape == (720, 1280, 3)
+    tensor, transform = detector.preprocess(frame)
+    assert tensor.shape == (1, 3, 608, 608)
+    # 1280x720 scaled by 608/1280 is 608x342, centred: 133 rows of grey above, 133 below
+    assert (transform.scale_x, transform.pad_x, transform.pad_y) == (0.475, 0, 133)
+    np.testing.assert_allclose(tensor[0, :, 132, 300], [114 / 255] * 3, atol=1e-6)
+    assert not np.allclose(tensor[0, :, 133:475, :], 114 / 255)
+    assert detector.model_name == "yolov3-tiny-coco-608"
+    assert {"dog", "person"} & {d.label for d in detector.detect(frame)}
 
 
 def test_load_detector_reuses_one_session_per_options(tmp_path, monkeypatch):

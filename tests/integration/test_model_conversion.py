@@ -19,7 +19,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from onnx import numpy_helper
 
+from chalicelib.config import sized_model_path
 from layers.model import build_yolov3_tiny as build
 from layers.model import darknet_to_onnx
 from tests.support.videos import shared_video
@@ -118,6 +120,23 @@ def test_weights_that_do_not_fit_the_cfg_are_rejected(extra: int) -> None:
         darknet_to_onnx.convert(darknet_to_onnx.parse_cfg(TINY_CFG), weights, {})
 
 
+def test_another_input_size_rebuilds_the_decode_grids_and_keeps_the_weights() -> None:
+    weights, _ = _tiny_weights(np.random.default_rng(2))
+    sections = darknet_to_onnx.parse_cfg(TINY_CFG)
+    resized = darknet_to_onnx.with_input_size(sections, 32, 64)
+    assert darknet_to_onnx.input_size(resized) == (32, 64)
+    assert darknet_to_onnx.input_size(sections) == (8, 8)  # the original is left alone
+    model = darknet_to_onnx.convert(resized, weights, {})
+    image = np.random.default_rng(3).random((1, 3, 32, 64), dtype=np.float32)
+    rows = _session(model).run(None, {"images": image})[0]
+    assert rows.shape == (1, 3 * 32 * 64, 7)
+    # rows run (anchor, y, x): the last cell of the first anchor sits at x 63, y 31 (+ sigmoid)
+    assert 63 < rows[0, 32 * 64 - 1, 0] < 64 and 31 < rows[0, 32 * 64 - 1, 1] < 32
+    for bad in ((500, 500), (0, 32), (608, 600)):
+        with pytest.raises(darknet_to_onnx.DarknetFormatError, match="multiple of 32"):
+            darknet_to_onnx.with_input_size(sections, *bad)
+
+
 # --- slow: the real model ------------------------------------------------------------------
 
 
@@ -132,13 +151,13 @@ def onnx_outputs(artifacts: build.ModelArtifacts, frames: np.ndarray) -> np.ndar
     return np.concatenate([session.run(None, {"images": blob[None]})[0] for blob in frames])
 
 
-def _letterbox(image_bgr: np.ndarray) -> np.ndarray:
-    """Fit into 416x416 keeping aspect ratio, with Darknet's mid-grey (0.5) bars."""
+def _letterbox(image_bgr: np.ndarray, size: int = SIZE) -> np.ndarray:
+    """Fit into size x size keeping aspect ratio, with Darknet's mid-grey (0.5) bars."""
     height, width = image_bgr.shape[:2]
-    scale = SIZE / max(height, width)
+    scale = size / max(height, width)
     new_w, new_h = round(width * scale), round(height * scale)
-    canvas = np.full((SIZE, SIZE, 3), 128, np.uint8)
-    top, left = (SIZE - new_h) // 2, (SIZE - new_w) // 2
+    canvas = np.full((size, size, 3), 128, np.uint8)
+    top, left = (size - new_h) // 2, (size - new_w) // 2
     resized = cv2.resize(image_bgr, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
     canvas[top : top + new_h, left : left + new_w] = resized
     return canvas
@@ -214,6 +233,60 @@ def test_metadata_follows_ultralytics(artifacts: build.ModelArtifacts) -> None:
 
 
 @pytest.mark.slow
+def test_the_608_variant_is_the_same_network_where_the_analyzer_looks(
+    artifacts: build.ModelArtifacts,
+) -> None:
+    path = artifacts.variants[608]
+    assert path == sized_model_path(artifacts.onnx_path, 608)
+    session = _session(path)
+    (image,), (output,) = session.get_inputs(), session.get_outputs()
+    assert image.shape == [1, 3, 608, 608]
+    assert output.shape == [1, 3 * (38 * 38 + 19 * 19), 85]
+    large, base = onnx.load(path), onnx.load(artifacts.onnx_path)
+    meta = {prop.key: prop.value for prop in large.metadata_props}
+    assert ast.literal_eval(meta["imgsz"]) == [608, 608]
+    assert meta["model_name"] == "yolov3-tiny-coco-608"
+    assert meta["weights_sha256"] == build.WEIGHTS_SHA256
+    # The same weights and strides (16, 32): only the decode's grids and shapes differ.
+    ours = {t.name: numpy_helper.to_array(t) for t in large.graph.initializer}
+    theirs = {t.name: numpy_helper.to_array(t) for t in base.graph.initializer}
+    assert ours.keys() == theirs.keys()
+    differ = {name for name in ours if not np.array_equal(ours[name], theirs[name])}
+    assert differ and all(name.startswith("yolo") for name in differ), differ
+    assert {name.split(".")[1] for name in differ} == {"shape5", "grid", "shape3"}
+
+
+@pytest.mark.slow
+def test_the_608_variant_matches_opencv_darknet_at_608(
+    artifacts: build.ModelArtifacts, tmp_path: Path
+) -> None:
+    """OpenCV runs the cfg with width=height=608, as Darknet would: the same rows come out."""
+    cfg = artifacts.cfg_path.read_text().replace("[yolo]", "[yolo]\nthresh=0")
+    cfg = cfg.replace("width=416", "width=608").replace("height=416", "height=608")
+    (tmp_path / "608.cfg").write_text(cfg)
+    net = cv2.dnn.readNetFromDarknet(str(tmp_path / "608.cfg"), str(artifacts.weights_path))
+    name, index, _ = FRAME_SOURCES[1]
+    blob = cv2.dnn.blobFromImage(
+        _letterbox(_read_frame(shared_video(name), index), 608), 1 / 255, swapRB=True
+    )
+    net.setInput(blob)
+    heads = net.forward(net.getUnconnectedOutLayersNames())
+    theirs = np.concatenate(
+        [
+            rows.reshape(grid, grid, 3, -1).transpose(2, 0, 1, 3).reshape(-1, rows.shape[1])
+            for rows, grid in zip(heads, (19, 38), strict=True)
+        ][::-1]
+    )
+    theirs[:, :4] *= 608
+    ours = _session(artifacts.variants[608]).run(None, {"images": blob})[0][0]
+    np.testing.assert_allclose(ours[:, :4], theirs[:, :4], atol=1e-3 * 608, rtol=0)
+    np.testing.assert_allclose(ours[:, 4:5] * ours[:, 5:], theirs[:, 5:], atol=1e-4, rtol=0)
+    detections = _confident(ours[:, 4:5] * ours[:, 5:])
+    assert detections == _confident(theirs[:, 5:])
+    assert 0 in {cls for _, cls in detections}, "the woman (the dog scores under 0.25 at 608)"
+
+
+@pytest.mark.slow
 def test_matches_opencv_darknet_on_real_frames(
     onnx_outputs: np.ndarray, opencv_outputs: list[np.ndarray]
 ) -> None:
@@ -266,6 +339,8 @@ def test_build_is_byte_deterministic_and_heals_a_corrupt_model(
     assert capsys.readouterr().out.splitlines()[-1] == f"sha256: {artifacts.onnx_sha256}"
     rebuilt = tmp_path / build.ONNX_NAME
     assert hashlib.sha256(rebuilt.read_bytes()).hexdigest() == artifacts.onnx_sha256
+    variant = tmp_path / build.variant_name(608)
+    assert build.sha256_of(variant) == build.sha256_of(artifacts.variants[608])
 
     rebuilt.write_bytes(b"truncated")
     assert build.ensure_model(tmp_path).onnx_sha256 == artifacts.onnx_sha256

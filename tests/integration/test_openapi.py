@@ -294,6 +294,7 @@ def test_every_documented_error_answer_conforms(client, aws, spec, tiny_mp4, mon
     check("post", "/video/submit", submit(client, mp4, query="?pipeline_id=nope"), 400)
     check("post", "/video/submit", submit(client, mp4, "text/plain"), 415)
     check("post", "/video/uploads", client.http.post("/video/uploads?sample_fps=0"), 400)
+    check("post", "/video/uploads", client.http.post("/video/uploads?detector_size=500"), 400)
     results = "/video/results/{job_id}"
     check("get", results, client.http.get(f"/video/results/{new_job_id()}?max_frames=0"), 400)
     for path in ("/video/status/{job_id}", "/video/results/{job_id}"):
@@ -332,13 +333,15 @@ def _unavailable(*args, **kwargs):
 
 
 @pytest.mark.slow
-def test_real_analysis_results_conform(client, aws, spec, tiny_mp4, pipeline, monkeypatch):
+@pytest.mark.parametrize("query", ["?sample_fps=2", "?sample_fps=2&detector_size=608"])
+def test_real_analysis_results_conform(client, aws, spec, tiny_mp4, pipeline, monkeypatch, query):
     """The real detector and OCR behind the real SQS handler: the stored document fits."""
     monkeypatch.setattr(aws.worker.pipelines, "pipeline", lambda pipeline_id: pipeline)
-    job_id = submit(client, tiny_mp4.read_bytes(), query="?sample_fps=2").json_body["job_id"]
+    job_id = submit(client, tiny_mp4.read_bytes(), query=query).json_body["job_id"]
     event = client.events.generate_sqs_event([json.dumps({"job_id": job_id})], "video-jobs-queue")
     client.lambda_.invoke("analyze_video", event)
     response = client.http.get(f"/video/results/{job_id}")
     body = Conformance(spec).check("get", "/video/results/{job_id}", response, 200)
     assert body["results"]["sampling"]["frames_sampled"] == 4  # 2 s at 2 frames/s
     assert re.fullmatch(r"[0-9a-f]{64}", body["results"]["models"]["detector"]["sha256"])
+    assert body["results"]["options"].get("detector_size") == (608 if "608" in query else None)

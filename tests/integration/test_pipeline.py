@@ -288,3 +288,27 @@ def test_a_users_own_ultralytics_model_is_chosen_by_configuration(tmp_path, monk
     assert document["models"]["detector"]["name"] == "custom-yolov8"
     # the "dog" (0.45) on the car's own box is the car read twice: tracking keeps the car
     assert set(document["summary"]["objects"]) == {"car", "person"}
+
+
+def test_detector_size_608_runs_a_real_clip_end_to_end(model_path):
+    """Five frames of a real clip through the objects-only pipeline at 608: the 608 model runs,
+    the results name it and the option, and two runs are the same bytes."""
+    from chalicelib.analysis.pipeline import YoloPipeline
+    from chalicelib.config import load_settings, sized_model_path
+    from chalicelib.jobs.options import JobOptions
+    from layers.model.build_yolov3_tiny import sha256_of
+
+    pipeline, clip = YoloPipeline(load_settings()), shared_video("dog_and_woman.mp4")
+    large = JobOptions("yolo", detector_size=608)
+    document = pipeline.run(clip, sample_fps=0.5, options=large)
+    assert document["sampling"]["frames_sampled"] == 5
+    assert document["options"]["detector_size"] == 608
+    assert document["models"]["detector"] == {
+        "name": "yolov3-tiny-coco-608",
+        "sha256": sha256_of(sized_model_path(model_path, 608)),
+    }
+    assert {"dog", "person"} <= set(document["summary"]["objects"])
+    assert encode(pipeline.run(clip, sample_fps=0.5, options=large)) == encode(document)
+    default = pipeline.run(clip, sample_fps=0.5)
+    assert "detector_size" not in default["options"]
+    assert default["models"]["detector"]["sha256"] == sha256_of(model_path)

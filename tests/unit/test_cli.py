@@ -125,6 +125,23 @@ def test_job_options_become_query_parameters(tmp_path):
 
 
 @responses.activate
+def test_detector_size_becomes_its_query_parameter_and_only_416_or_608_is_taken(tmp_path):
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"\x00" * 10)
+    responses.post(
+        "http://api.test/video/submit",
+        json={"job_id": "j1", "status": "pending"}, status=202,
+        match=[responses.matchers.query_param_matcher({"detector_size": "608"})],
+    )  # fmt: skip
+    result = run("--api", "http://api.test", "submit", str(clip), "--detector-size", "608")
+    assert (result.exit_code, result.output) == (0, "j1\n")
+    for bad in ("500", "608.0", "abc"):
+        refused = run("--api", "http://api.test", "submit", str(clip), "--detector-size", bad)
+        assert refused.exit_code == 2 and "'416', '608'" in refused.output, refused.output
+    assert len(responses.calls) == 1  # nothing sent for a refused value
+
+
+@responses.activate
 def test_api_errors_are_one_line(monkeypatch):
     monkeypatch.setenv("VIDEO_JOBS_API", "http://api.test")
     responses.get("http://api.test/video/status/j1", json={"job_id": "j1", "status": "failed",

@@ -37,7 +37,7 @@ def test_plain_decimals_are_accepted(fps, value):
 
 def short(error: pytest.ExceptionInfo) -> str:
     message = error.value.message
-    assert LONG[:100] not in message and len(message) < 300, message[:400]
+    assert LONG[:100] not in message and len(message) < 400, message[:400]
     return message
 
 
@@ -98,3 +98,22 @@ def test_shot_options_reach_the_job_and_the_results_echo_them_only_when_shots_ar
     assert chosen.result_options()["black_min_coverage_percentage"] == 95
     assert "shots" not in options(pipeline_id="yolo").result_options()
     assert options(pipeline_id="shots").result_options()["shots"] is True
+
+
+@pytest.mark.parametrize(
+    "size",
+    ["500", "abc", "0", "10000", "416.5", "608.0", "0608", "+608", " 608", "608 ", "٦٠٨", "６０８",
+     "6_08", "", "-416", "416,608", "nan"],
+)  # fmt: skip
+def test_a_detector_size_other_than_416_or_608_is_a_bad_request_that_says_what_to_fix(size):
+    with pytest.raises(BadRequest) as error:
+        options(detector_size=size)
+    assert error.value.message.startswith("detector_size must be 416 or 608 (the detector's input")
+    assert error.value.message.endswith(f"got {quoted(size)}")
+
+
+@pytest.mark.parametrize("size, value", [("416", 416), ("608", 608)])
+def test_the_two_detector_sizes_are_accepted(size, value):
+    parsed = options(detector_size=size)
+    assert parsed.detector_size == value and type(parsed.detector_size) is int
+    assert options().detector_size == 416

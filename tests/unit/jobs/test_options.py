@@ -78,6 +78,7 @@ def test_every_option_parsed_and_only_what_differs_goes_to_the_row(settings):
         ({"labels": "person,unicorn"}, "unknown class name(s) 'unicorn'"),
         ({"labels": "motorcycle"}, "the model's classes are: person, bicycle, car, motorbike"),
         ({"text_scripts": "cyrillic"}, "text_scripts must be one of latin, latin+chinese"),
+        ({"detector_size": "500"}, "detector_size must be 416 or 608"),
         ({"min_conf": "0.5"}, "the accepted ones are pipeline_id, sample_fps, min_confidence"),
     ],
 )
@@ -85,6 +86,22 @@ def test_bad_values_say_what_to_fix(settings, params, says):
     with pytest.raises(BadRequest) as raised:
         parse_job_options(params, settings)
     assert says in raised.value.message
+
+
+def test_detector_size_goes_to_the_row_and_the_results_only_when_it_is_608(settings):
+    """A job that leaves it alone (or asks for 416) keeps the row and the results' options of
+    before the option existed, so its results are the same bytes."""
+    before = {"min_confidence", "labels", "exclude_labels", "text_min_confidence", "text_scripts"}
+    for params in ({}, {"detector_size": "416"}):
+        options = parse_job_options(params, settings)
+        assert options == parse_job_options({}, settings)
+        assert options.row_options() == {} and set(options.result_options()) == before
+    large = parse_job_options({"detector_size": "608"}, settings)
+    assert large.row_options() == {"detector_size": 608}
+    assert large.result_options()["detector_size"] == 608
+    assert set(large.result_options()) == before | {"detector_size"}
+    as_json = json.loads(json.dumps(large.row_options()))
+    assert JobOptions.from_record(_row(large, as_json)) == large
 
 
 def test_an_own_model_is_checked_by_its_sidecar_or_not_at_all(monkeypatch, tmp_path):

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from video_jobs_cli.api import Answer, Api
 from video_jobs_cli.errors import CliError, one_line_errors
-from video_jobs_cli.params import POSITIVE, TEXT, ApiUrl
+from video_jobs_cli.params import POSITIVE, TEXT, ApiUrl, Within
 from video_jobs_cli.report import summary_lines, write_csv
 from video_jobs_cli.video_file import (
     API_MAX_DIRECT_UPLOAD_BYTES,
@@ -79,8 +79,10 @@ def job_options(
     pipeline: str | None,
     extra: Iterable[str],
     detector_size: str | None = None,
+    numbers: dict[str, float | None] | None = None,
 ) -> dict[str, str]:
-    """Query parameters of a submit; ``--option key=value`` passes any other one through."""
+    """Query parameters of a submit; ``numbers`` are options of their own (None: not given);
+    ``--option key=value`` passes any other one through."""
     options = {}
     for item in extra:
         key, sep, value = item.partition("=")
@@ -93,6 +95,9 @@ def job_options(
         options["pipeline_id"] = pipeline
     if detector_size is not None:
         options["detector_size"] = detector_size
+    for name, number in (numbers or {}).items():
+        if number is not None:
+            options[name] = repr(number)  # every digit: 0.1234567 stays itself
     return options
 
 
@@ -100,7 +105,14 @@ def job_options(
 @click.argument("file", type=VideoPath())
 @click.option("--wait", is_flag=True, help="Follow the job to its end and print a summary.")
 @click.option("--sample-fps", type=POSITIVE, help="Frames analyzed per second of video.")
-@click.option("--pipeline", type=TEXT, help="Pipeline id, e.g. yolo_ocr or yolo_ocr_fast.")
+@click.option("--pipeline", type=TEXT,
+              help="Pipeline id, e.g. yolo_ocr, yolo_ocr_fast or shots.")  # fmt: skip
+@click.option("--black-max-pixel-threshold", type=Within(0, 1),
+              help="Shots pipeline: a pixel is black at a luma of at most this share of the "
+              "full range (0-1; the API's default 0.2).")  # fmt: skip
+@click.option("--black-min-coverage-percentage", type=Within(0, 100),
+              help="Shots pipeline: a frame is black when at least this percentage of its "
+              "pixels are (0-100; the API's default 99).")  # fmt: skip
 @click.option("--detector-size", type=click.Choice(DETECTOR_SIZES),
               help="Detector input in pixels a side: 416 (the API's default) or 608, which "
               "finds smaller objects for about twice the detector's time.")  # fmt: skip
@@ -118,12 +130,16 @@ def submit(
     sample_fps: float | None,
     pipeline: str | None,
     detector_size: str | None,
+    black_max_pixel_threshold: float | None,
+    black_min_coverage_percentage: float | None,
     extra: tuple[str, ...],
     direct_max_bytes: int,
     timeout: float,
 ) -> None:
     """Upload FILE (an MP4, a regular file) as a new job and print its id."""
-    options = job_options(sample_fps, pipeline, extra, detector_size)
+    black = {"black_max_pixel_threshold": black_max_pixel_threshold,
+             "black_min_coverage_percentage": black_min_coverage_percentage}  # fmt: skip
+    options = job_options(sample_fps, pipeline, extra, detector_size, black)
     handle, size = open_video(file)
     with handle:
         if size <= direct_max_bytes:
@@ -163,7 +179,8 @@ def status(api: Api, job_id: str) -> None:
 @click.option("--timeout", type=POSITIVE, default=3600, show_default=True, help="Seconds.")
 @click.pass_obj
 def wait(api: Api, job_id: str, timeout: float) -> None:
-    """Follow a job to its end, then print each label's time ranges and each text span."""
+    """Follow a job to its end, then print each label's time ranges and each text span (for
+    the shots pipeline, a table of shots and one of technical cues)."""
     _follow(api, job_id, timeout)
 
 

@@ -52,4 +52,24 @@ class Positive(click.ParamType):
         return number
 
 
+class Within(click.ParamType):
+    """A finite number from ``low`` to ``high``, both included (click's FloatRange takes nan)."""
+
+    name = "number"
+
+    def __init__(self, low: float, high: float):
+        self.low, self.high = low, high
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not (math.isfinite(number) and self.low <= number <= self.high):
+            self.fail(f"{value!r} is not a number from {self.low:g} to {self.high:g}", param, ctx)
+        return number
+
+
 TEXT, POSITIVE = Text(), Positive()

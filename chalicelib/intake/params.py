@@ -26,9 +26,11 @@ from chalicelib.notices.callbacks import check_callback_url
 # ASCII digits only: float() also takes "1_0" (10), " 2 " and Arabic-Indic digits.
 _DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?")
 _BLACK_PARAMS = {  # the shots pipeline's black frames (Rekognition's BlackFrame filter)
-    "black_max_pixel_threshold": (1.0, "the darkest share of the luma range a black pixel has"),
-    "black_min_coverage_percentage": (100.0, "the percentage of black pixels a black frame has"),
-}
+    "black_max_pixel_threshold": (
+        1.0, "the darkest share of the luma range a black pixel has, e.g. 0.2"),
+    "black_min_coverage_percentage": (
+        100.0, "the percentage of black pixels a black frame has, e.g. 99"),
+}  # fmt: skip
 _NUMBER_PARAMS = ("sample_fps", "min_confidence", "text_min_confidence", *_BLACK_PARAMS)
 _LIST_PARAMS = ("labels", "exclude_labels")
 PARAMS = (
@@ -71,7 +73,7 @@ def parse_job_options(params: Mapping[str, str] | None, settings: Settings) -> J
         values["shots"] = params["shots"] == "true"
     for name, (high, meaning) in _BLACK_PARAMS.items():
         if name in params:
-            values[name] = _number(params, name, 0.0, high, meaning)
+            values[name] = _number(params, name, 0.0, high, meaning, example=None)
     for name in _LIST_PARAMS:
         if name in params:
             values[name] = _label_list(params[name], name, settings)
@@ -91,13 +93,22 @@ def parse_job_options(params: Mapping[str, str] | None, settings: Settings) -> J
     return JobOptions(**values)
 
 
-def _number(params: Mapping[str, str], name: str, low: float, high: float, meaning: str) -> float:
+def _number(
+    params: Mapping[str, str],
+    name: str,
+    low: float,
+    high: float,
+    meaning: str,
+    *,
+    example: str | None = "0.5",
+) -> float:
+    """``example`` None: ``meaning`` gives its own."""
     raw = params[name]
     value = float(raw) if _DECIMAL.fullmatch(raw) else None  # no 1_0, nan, inf, other digits
     if value is None or not low <= value <= high:
+        hint = meaning if example is None else f"{meaning}, e.g. {example}"
         raise BadRequest(
-            f"{name} must be a decimal number from {low:g} to {high:g} ({meaning}, e.g. 0.5), "
-            f"got {quoted(raw)}"
+            f"{name} must be a decimal number from {low:g} to {high:g} ({hint}), got {quoted(raw)}"
         )
     return value
 

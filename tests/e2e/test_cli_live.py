@@ -11,8 +11,10 @@ import sys
 import pytest
 import requests
 
+from scripts import cuts_clip
 from tests.fixtures.make_tiny_mp4 import make_mp4
 from tests.support.stack import ROOT, local_stack
+from tests.support.videos import shared_video
 
 pytestmark = pytest.mark.slow
 
@@ -88,3 +90,32 @@ def test_unknown_and_failed_jobs_exit_1_with_one_line(api, tmp_path):
         assert again.returncode == 1 and again.stderr == done.stderr.splitlines()[-1] + "\n"
     results = video_jobs(api, "results", job_id)
     assert results.returncode == 1 and "it is failed" in results.stderr
+
+
+def test_the_shots_pipeline_prints_its_tables_and_its_csv_rows(api, tmp_path):
+    """A clip with known cuts (scripts/cuts_clip.py): the summary and the CSV show the API's
+    shots and cues."""
+    shared_video("soccer_juggle.mp4")  # skips (fails under CI) without ../shared
+    clip = tmp_path / "cuts.mp4"
+    cuts_clip.build(clip)
+    done = video_jobs(api, "submit", str(clip), "--pipeline", "shots", "--wait",
+                      "--black-min-coverage-percentage", "98")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    job_id, *summary = done.stdout.splitlines()
+    results = requests.get(f"{api}/video/results/{job_id}", timeout=5).json()["results"]
+    shots, cues = results["segments"]["shots"], results["segments"]["technical_cues"]
+    assert results["options"]["black_min_coverage_percentage"] == 98.0
+    assert len(shots) == 7 and "BlackFrames" in [c["type"] for c in cues]
+    assert summary[0] == f"shots ({len(shots)}):"
+    rows = summary[2 : 2 + len(shots)]
+    assert [row.split()[:3] for row in rows] == [
+        [str(s["index"]), f"{s['start_ms'] / 1000:.2f}-{s['end_ms'] / 1000:.2f}",
+         f"{s['start_frame']}-{s['end_frame']}"] for s in shots
+    ]  # fmt: skip
+    assert summary[2 + len(shots)] == f"technical cues ({len(cues)}):"
+    table = video_jobs(api, "results", job_id, "--format", "csv").stdout.splitlines()
+    rows = list(csv.DictReader(table))
+    assert [r["label"] for r in rows if r["kind"] == "shot"] == [str(s["index"]) for s in shots]
+    assert [(r["label"], int(r["start_frame"]), int(r["end_frame"])) for r in rows
+            if r["kind"] == "cue"] == [(c["type"], c["start_frame"], c["end_frame"])
+                                       for c in cues]  # fmt: skip

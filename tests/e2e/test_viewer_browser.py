@@ -18,40 +18,25 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import subprocess
 import time
 from urllib.parse import quote, urlsplit
 
-import cv2
 import numpy as np
 import pytest
 import requests
-from PIL import Image, ImageChops
+from PIL import Image
 
+from tests.support.browser import CSP_VIOLATION, WINDOW, find_browser, headless, save_for_docs
 from tests.support.stack import local_stack
 from tests.support.videos import read_frame, shared_video
 
 pytestmark = pytest.mark.slow
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-WINDOW = (1280, 900)
 VIDEO = "dog_and_woman.mp4"
-CSP_VIOLATION = "Content Security Policy"  # in each violation's console message
-DOC_COLOURS = 32  # the README's screenshot: a palette PNG (the video frame is a photo)
-DOC_MARGIN = 16  # px kept right of and below the page's content, as the page has left and above
 
 
 @pytest.fixture(scope="module")
 def browser() -> str:
-    found = os.environ.get("VIDEO_JOBS_CHROMIUM") or next(
-        (path for path in map(shutil.which, BROWSERS) if path), None
-    )
-    if found:
-        return found
-    message = "Chromium is not installed: apt-get install -y chromium (make test does it as root)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    return find_browser()
 
 
 @pytest.fixture(scope="module")
@@ -71,19 +56,6 @@ def job(browser, model_path, tmp_path_factory):
             time.sleep(0.3)
         results = requests.get(f"{api}/video/results/{job_id}", timeout=5).json()["results"]
         yield api, job_id, results
-
-
-def headless(browser: str, tmp_path, url: str, *args: str) -> tuple[str, str]:
-    """Chromium's stdout, and the page's console messages (its log lines on stderr)."""
-    done = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-         f"--window-size={WINDOW[0]},{WINDOW[1]}", "--force-device-scale-factor=1",
-         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000",
-         "--enable-logging=stderr", "--v=0", *args, url],
-        capture_output=True, text=True, timeout=90,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout, "\n".join(line for line in done.stderr.splitlines() if ":CONSOLE" in line)
 
 
 def viewer(browser, tmp_path, api, job_id, seconds: float, *args: str) -> tuple[str, str]:
@@ -161,22 +133,6 @@ def test_the_screenshot_shows_each_box_in_its_colour(browser, job, tmp_path):
         save_for_docs(image, os.environ["VIDEO_JOBS_VIEWER_SCREENSHOT"])
 
 
-def save_for_docs(image: Image.Image, path: str) -> None:
-    """The page's content without the empty window around it, in ``DOC_COLOURS`` colours
-    (k-means in OpenCV, seeded: the same screenshot gives the same file)."""
-    window = Image.new("RGB", image.size, image.getpixel((image.width - 1, image.height - 1)))
-    _, _, right, bottom = ImageChops.difference(image, window).getbbox()
-    right, bottom = min(image.width, right + DOC_MARGIN), min(image.height, bottom + DOC_MARGIN)
-    page = np.asarray(image.crop((0, 0, right, bottom)))
-    cv2.setRNGSeed(0)
-    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
-    _, labels, centres = cv2.kmeans(page.reshape(-1, 3).astype(np.float32), DOC_COLOURS, None,
-                                    criteria, 1, cv2.KMEANS_PP_CENTERS)  # fmt: skip
-    small = Image.fromarray(labels.reshape(page.shape[:2]).astype(np.uint8), "P")
-    small.putpalette(centres.round().clip(0, 255).astype(np.uint8).flatten().tolist())
-    small.save(path, optimize=True)
-
-
 def grey_video_area(image: Image.Image, canvas: dict) -> np.ndarray:
     """The video's rectangle in grey levels, less its bottom fifth (the player's controls)."""
     left, top = round(canvas["left"]), round(canvas["top"])
@@ -220,6 +176,19 @@ def test_the_page_plays_and_draws_under_its_content_security_policy(browser, job
         "nosniff", "no-referrer")  # fmt: skip
     drawn = drawn_at(browser, tmp_path, api, job_id, frame["timestamp_ms"] / 1000)  # no violation
     assert drawn["clock"] == "video" and drawn["objects"], drawn  # script, fetches, media all ran
+
+
+def test_a_document_without_shots_has_no_shot_rows_and_draws_no_shot(browser, job, tmp_path):
+    """yolo_ocr_fast's document has no segments.shots: the timeline is labels and text only."""
+    api, job_id, results = job
+    assert "shots" not in results["segments"]
+    html, console = viewer(browser, tmp_path, api, job_id, 2.0, "--dump-dom")
+    assert 'data-ready="1"' in html and 'class="failed"' not in html, html[-3000:]
+    rows = re.findall(r'data-label="([^"]+)"', html)
+    assert rows and "shots" not in rows and "technical cues" not in rows, rows
+    assert 'class="span shot' not in html
+    drawn = json.loads(re.search(r'<pre id="drawn"[^>]*>(.*?)</pre>', html, re.S).group(1))
+    assert (drawn["shot"], drawn["cue"]) == (None, None) and drawn["objects"], drawn
 
 
 def test_the_console_log_shows_csp_violations(browser, tmp_path):

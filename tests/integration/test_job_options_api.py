@@ -32,7 +32,11 @@ def test_submit_stores_the_options_in_dynamodb_as_one_attribute(client, aws, tin
     "query",
     ["?min_confidence=NaN", "?labels=", "?labels=dog,dog", "?exclude_labels=unicorn",
      "?detector_size=500", "?detector_size=abc", "?detector_size=0", "?detector_size=10000",
-     "?detector_size=416.5"],
+     "?detector_size=416.5",
+     "?black_max_pixel_threshold=1.5", "?black_max_pixel_threshold=-0.1",
+     "?black_max_pixel_threshold=", "?black_max_pixel_threshold=0x1",
+     "?black_min_coverage_percentage=100.5", "?black_min_coverage_percentage=inf",
+     "?black_min_coverage_percentage=99%25", "?black_min_coverage_percentage=1e999"],
 )  # fmt: skip
 def test_both_routes_answer_bad_options_with_a_400(client, route, query):
     response = client.http.post(
@@ -80,3 +84,21 @@ def test_a_job_runs_at_its_detector_size_and_its_results_say_so(client, aws, tin
     assert large["options"] == {**default["options"], "detector_size": 608}
     assert large["models"]["detector"]["name"] == "yolov3-tiny-coco-608"
     assert len(large["frames"]) == len(default["frames"]) == 4
+
+
+def test_black_frame_options_are_stored_and_their_ranges_named(client, aws, tiny_mp4):
+    response = client.http.post(
+        "/video/submit?pipeline_id=shots&black_max_pixel_threshold=0.1"
+        "&black_min_coverage_percentage=99",  # the default: not stored
+        body=tiny_mp4.read_bytes(),
+        headers={"Content-Type": "video/mp4"},
+    )
+    assert response.status_code == 202, response.json_body
+    job = aws.jobs.get(response.json_body["job_id"])
+    assert (job.pipeline_id, job.options) == ("shots", {"black_max_pixel_threshold": 0.1})
+    bad = client.http.post("/video/uploads?black_min_coverage_percentage=250")
+    assert bad.json_body == {
+        "code": "BadRequest",
+        "message": "black_min_coverage_percentage must be a decimal number from 0 to 100 (the "
+        "percentage of black pixels a black frame has, e.g. 99), got '250'",
+    }

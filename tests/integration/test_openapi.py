@@ -20,6 +20,7 @@ from openapi_spec_validator import validate as validate_spec
 
 from app import answer_of, app
 from chalicelib import errors
+from chalicelib.analysis.shots import ShotsPipeline
 from chalicelib.jobs.ids import new_job_id
 from chalicelib.jobs.options import JobOptions
 from chalicelib.jobs.record import COMPLETED
@@ -345,3 +346,34 @@ def test_real_analysis_results_conform(client, aws, spec, tiny_mp4, pipeline, mo
     assert body["results"]["sampling"]["frames_sampled"] == 4  # 2 s at 2 frames/s
     assert re.fullmatch(r"[0-9a-f]{64}", body["results"]["models"]["detector"]["sha256"])
     assert body["results"]["options"].get("detector_size") == (608 if "608" in query else None)
+
+
+def test_real_shots_results_conform_and_the_schema_tells_them_apart(client, aws, spec, tiny_mp4,
+                                                                     monkeypatch):  # fmt: skip
+    """The real shots pipeline behind the real SQS handler: its document fits the schema, and
+    the parts only it has (or lacks) are held to its pipeline_id."""
+    shots = ShotsPipeline(None)
+    monkeypatch.setattr(aws.worker.pipelines, "pipeline", lambda pipeline_id: shots)
+    query = "?pipeline_id=shots&black_max_pixel_threshold=0.1"
+    job_id = submit(client, tiny_mp4.read_bytes(), query=query).json_body["job_id"]
+    event = client.events.generate_sqs_event([json.dumps({"job_id": job_id})], "video-jobs-queue")
+    client.lambda_.invoke("analyze_video", event)
+    response = client.http.get(f"/video/results/{job_id}")
+    results = Conformance(spec).check("get", "/video/results/{job_id}", response, 200)["results"]
+    assert results["segments"]["shots"][0]["start_ms"] == 0 and results["frames"] == []
+    assert results["sampling"]["fps"] is None and results["options"]["black_max_pixel_threshold"]
+    schema = validator(spec, spec["components"]["schemas"]["ResultsDocument"])
+    assert schema.is_valid(results)
+    without_shots = json.loads(json.dumps(results))
+    del without_shots["segments"]["shots"]
+    as_yolo = {**results, "pipeline_id": "yolo"}
+    yolo = synthetic_document()
+    yolo_with_shots = {**yolo, "segments": {**yolo["segments"], "shots": []}}
+    assert schema.is_valid(yolo)
+    for wrong in (
+        without_shots,
+        as_yolo,
+        yolo_with_shots,
+        {**yolo, "sampling": results["sampling"]},
+    ):
+        assert not schema.is_valid(wrong)

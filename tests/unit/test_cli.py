@@ -10,9 +10,33 @@ import responses
 from click.testing import CliRunner
 
 from tests.support.servers import free_port
+from tests.support.stub_api import Exchange, stub_api
 from video_jobs_cli.api import Api
 from video_jobs_cli.commands import cli
 from video_jobs_cli.report import CSV_HEADER, object_segments, summary_lines, text_spans, write_csv
+
+# segments of the shots pipeline on scripts/cuts_clip.py's clip, cut to three shots
+SHOTS = [
+    {"index": 0, "start_frame": 0, "end_frame": 59, "start_ms": 0, "end_ms": 2400,
+     "confidence": 1.0},
+    {"index": 1, "start_frame": 60, "end_frame": 178, "start_ms": 2400, "end_ms": 7160,
+     "confidence": 0.8089},
+    {"index": 2, "start_frame": 179, "end_frame": 379, "start_ms": 7160, "end_ms": 15200,
+     "confidence": 1.0},
+]  # fmt: skip
+CUES = [
+    {"type": "Content", "start_frame": 0, "end_frame": 234, "start_ms": 0, "end_ms": 9400,
+     "confidence": 1.0},
+    {"type": "BlackFrames", "start_frame": 235, "end_frame": 259, "start_ms": 9400,
+     "end_ms": 10400, "confidence": 1.0},
+    {"type": "Content", "start_frame": 260, "end_frame": 379, "start_ms": 10400,
+     "end_ms": 15200, "confidence": 1.0},
+]  # fmt: skip
+SHOTS_DOCUMENT = {
+    "schema_version": 2, "pipeline_id": "shots", "video": {"duration_ms": 15200}, "frames": [],
+    "segments": {"objects": [], "text": [], "shots": SHOTS, "technical_cues": CUES},
+    "summary": {"objects": {}, "text": []},
+}  # fmt: skip
 
 POLYGON = [[0.1, 0.2], [0.3, 0.2], [0.3, 0.25], [0.1, 0.25]]
 FRAMES = [
@@ -69,9 +93,51 @@ def test_csv_has_one_row_per_object_and_line(results, track):
     assert write_csv(results, out) == 2
     lines = out.getvalue().splitlines()
     assert lines[0] == ",".join(CSV_HEADER)
-    assert lines[0] == "timestamp_ms,kind,label,text,confidence,track_id,x,y,w,h"
-    assert lines[1] == f"0,object,dog,,0.8,{track},0.4,0.5,0.2,0.3"
-    assert lines[2] == "0,text,,SAM,0.98,,0.1,0.2,0.2,0.05"
+    assert lines[0] == (
+        "timestamp_ms,kind,label,text,confidence,track_id,x,y,w,h,end_ms,start_frame,end_frame"
+    )
+    assert lines[1] == f"0,object,dog,,0.8,{track},0.4,0.5,0.2,0.3,,,"
+    assert lines[2] == "0,text,,SAM,0.98,,0.1,0.2,0.2,0.05,,,"
+
+
+def test_csv_has_one_row_per_shot_and_per_cue():
+    out = io.StringIO()
+    assert write_csv(SHOTS_DOCUMENT, out) == 6
+    assert out.getvalue().splitlines()[1:] == [
+        "0,shot,0,,1.0,,,,,,2400,0,59",
+        "2400,shot,1,,0.8089,,,,,,7160,60,178",
+        "7160,shot,2,,1.0,,,,,,15200,179,379",
+        "0,cue,Content,,1.0,,,,,,9400,0,234",
+        "9400,cue,BlackFrames,,1.0,,,,,,10400,235,259",
+        "10400,cue,Content,,1.0,,,,,,15200,260,379",
+    ]
+
+
+def test_a_shots_document_is_summed_up_as_a_table_of_shots_and_one_of_cues():
+    assert summary_lines(SHOTS_DOCUMENT) == [
+        "shots (3):",
+        "  #  time (s)    frames   confidence",
+        "  0  0.00-2.40   0-59     1.00",
+        "  1  2.40-7.16   60-178   0.81",
+        "  2  7.16-15.20  179-379  1.00",
+        "technical cues (3):",
+        "  type         time (s)     frames",
+        "  Content      0.00-9.40    0-234",
+        "  BlackFrames  9.40-10.40   235-259",
+        "  Content      10.40-15.20  260-379",
+    ]
+    empty = {**SHOTS_DOCUMENT, "segments": {"objects": [], "text": [], "shots": [],
+                                           "technical_cues": []}}  # fmt: skip
+    assert summary_lines(empty) == ["shots: none", "technical cues: none"]
+
+
+def test_shots_follow_the_labels_when_a_document_has_both():
+    results = schema_2()
+    results["segments"] = {**results["segments"], "shots": SHOTS[:1], "technical_cues": []}
+    lines = summary_lines(results)
+    assert lines[:4] == summary_lines(schema_2())  # a document without shots: as before
+    assert lines[4:] == ["shots (1):", "  #  time (s)   frames  confidence",
+                         "  0  0.00-2.40  0-59    1.00", "technical cues: none"]  # fmt: skip
 
 
 @responses.activate
@@ -121,6 +187,23 @@ def test_job_options_become_query_parameters(tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output == "j1\n"
     assert run("submit", str(clip), "--option", "novalue").exit_code == 2
+
+
+@responses.activate
+def test_black_frame_options_become_query_parameters(tmp_path):
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"\x00" * 10)
+    responses.post(
+        "http://api.test/video/submit",
+        json={"job_id": "j1", "status": "pending"}, status=202,
+        match=[responses.matchers.query_param_matcher(
+            {"pipeline_id": "shots", "black_max_pixel_threshold": "0.1234567",
+             "black_min_coverage_percentage": "100.0"})],
+    )  # fmt: skip
+    result = run("--api", "http://api.test", "submit", str(clip), "--pipeline", "shots",
+                 "--black-max-pixel-threshold", "0.1234567",
+                 "--black-min-coverage-percentage", "100")  # fmt: skip
+    assert result.exit_code == 0, result.output
     assert run("submit", str(tmp_path)).exit_code == 2  # a directory: refused before any request
 
 
@@ -157,3 +240,28 @@ def test_api_errors_are_one_line(monkeypatch):
         1,
         "Error: unexpected answer from the API: HTTP 502\n",
     )
+
+
+def test_submit_wait_on_the_shots_pipeline_prints_its_shots_and_cues(tmp_path):
+    """Over real HTTP: the query names the pipeline, the summary is the shots' tables."""
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"\x00" * 10)
+    job = {"job_id": "j1", "status": "completed", "progress": 1.0}
+
+    def respond(exchange: Exchange) -> None:
+        if exchange.method == "POST":
+            exchange.send(202, {**job, "status": "pending"})
+        elif exchange.path.startswith("/video/status/j1"):
+            exchange.send(200, job)
+        else:
+            exchange.send(200, {**job, "results": SHOTS_DOCUMENT})
+
+    with stub_api(respond) as api:
+        result = run("--api", api.url, "submit", str(clip), "--pipeline", "shots", "--wait",
+                     "--black-min-coverage-percentage", "95")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["j1", *summary_lines(SHOTS_DOCUMENT)]
+    assert "shots (3):" in result.stdout and "BlackFrames  9.40-10.40" in result.stdout
+    method, path, _ = api.requests[0]
+    assert (method, path) == (
+        "POST", "/video/submit?pipeline_id=shots&black_min_coverage_percentage=95.0")  # fmt: skip

@@ -178,7 +178,7 @@ class YoloOcrPipeline:
     ) -> SliceOutcome:
         """Analyze frames in order, handing each to ``emit``, from where ``state`` (a
         ``SliceOutcome.state`` of an earlier call) left off, until the video ends or ``stop()``
-        says so (asked before each frame is decoded, once this call has taken one). Resumed or
+        says so (asked before each frame is decoded, once this call has emitted one). Resumed or
         not, ``emit`` sees exactly the frames one uninterrupted call would."""
         options = options or JobOptions(self.pipeline_id)
         self._check_labels(options)
@@ -284,8 +284,8 @@ class YoloOcrPipeline:
         try:
             with VideoReader(file_path) as video:
                 samples = video.sample(sample_fps, resume=state.position)
-                done, submitted = False, 0
-                while not (stop is not None and submitted and stop()):
+                done, first = False, state.frames_sampled
+                while not (stop is not None and state.frames_sampled > first and stop()):
                     started = time.perf_counter()
                     frame = next(samples, None)
                     spent["decode"] += time.perf_counter() - started
@@ -298,7 +298,6 @@ class YoloOcrPipeline:
                     if self.reader is not None and self._changed(gate, frame.image, spent):
                         lines = pool.submit(_timed, read, frame.image)
                     in_flight.append((frame.timestamp_ms, frame.index, objects, lines))
-                    submitted += 1
                     del frame  # the tasks hold the image only until they have run
                     while len(in_flight) > 2 * self.workers:
                         collect()

@@ -64,6 +64,7 @@ ERRORS: dict[type[errors.VideoJobsError], Answer] = {
     errors.AccessDenied: Answer(403, "AccessDeniedException"),
     errors.JobNotFound: Answer(404, "ResourceNotFoundException"),
     errors.ResultsNotReady: Answer(404, "ResourceNotFoundException"),
+    errors.StatsUnavailable: Answer(404, "ResourceNotFoundException"),
     errors.Conflict: Answer(409, "InvalidParameterException"),
     errors.KeyReused: Answer(409, "IdempotentParameterMismatchException", code="Conflict"),
     errors.PayloadTooLarge: Answer(413, "VideoTooLargeException"),
@@ -152,6 +153,7 @@ ALLOWED_METHODS = {
     "/video/results/{job_id}": ("job_results_options", "GET, HEAD, OPTIONS"),
     "/video/view/{job_id}": ("view_job_options", "GET, HEAD, OPTIONS"),
     "/video/view/{job_id}/link": ("view_link_options", "POST, OPTIONS"),
+    "/video/stats": ("job_stats_options", "GET, OPTIONS"),
     "/": ("rekognition_api_options", "POST, OPTIONS"),
 }
 
@@ -272,6 +274,14 @@ def view_link(job_id: str) -> Response:
     """A link to the viewer page that works in a browser (it carries a short-lived view token
     for this one job when auth is required)."""
     return _json(services().viewer.link(job_id, _caller(), services().auth))
+
+
+@app.route("/video/stats", methods=["GET"], content_types=ANY_TYPE)
+@maps_errors(rest_error)
+def job_stats() -> Response:
+    """The last ``minutes`` of the metrics, for the local operator (chalicelib/jobs/stats.py
+    says who sees which tenants)."""
+    return _json(services().stats.last(_request().query_params, _caller()))
 
 
 def _amz_json(body: dict, status: int) -> Response:

@@ -96,6 +96,8 @@ class Settings:
     auth: str = AUTH_OFF  # "required": API tokens / SigV4 keys per tenant (chalicelib/access/)
     keys_kms_key: str = DEFAULT_KEYS_KMS_KEY  # KMS key id, ARN or alias
     max_active_jobs_per_tenant: int = 0  # uploading + pending + running; 0: no limit
+    # the local stack's copy of the metrics' EMF lines (GET /video/stats); None: stdout only
+    metrics_file: Path | None = None
 
     @property
     def stale_after_s(self) -> float:
@@ -237,4 +239,10 @@ def load_settings() -> Settings:
                 0 if stage == LOCAL_STAGE else DEFAULT_MAX_ACTIVE_JOBS_PER_TENANT,
             )
         ),
+        metrics_file=_optional_path("VIDEO_JOBS_METRICS_FILE"),
     )
+
+
+def _optional_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value).expanduser() if value else None

@@ -260,7 +260,7 @@ def metrics_ledger(settings: Settings) -> MetricsLedger | None:
 
 
 def metrics_of(settings: Settings) -> Metrics:
-    return Metrics(printer(metrics_ledger(settings)))
+    return Metrics(printer(metrics_ledger(settings)), service=settings.metrics_service)
 
 
 @functools.cache

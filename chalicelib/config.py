@@ -61,6 +61,7 @@ DEFAULT_TEXT_SCRIPTS = "latin"  # what Rekognition reads: Latin letters, digits,
 AUTH_OFF, AUTH_REQUIRED = "off", "required"
 DEFAULT_KEYS_KMS_KEY = "alias/video-jobs-keys"  # encrypts access keys' secrets (moto locally)
 MAX_ACTIVE_JOBS_LIMIT = 1000  # ~80 KB of places in one item
+DEFAULT_METRICS_SERVICE = "video-jobs"  # the template sets the stack's name instead
 DEFAULT_MAX_ACTIVE_JOBS_PER_TENANT = 20  # on every stage but local (0 there: no limit)
 LIMIT_RETRY_AFTER_S = 30  # what a 429 for too many active jobs tells the client to wait
 
@@ -98,6 +99,7 @@ class Settings:
     max_active_jobs_per_tenant: int = 0  # uploading + pending + running; 0: no limit
     # the local stack's copy of the metrics' EMF lines (GET /video/stats); None: stdout only
     metrics_file: Path | None = None
+    metrics_service: str = DEFAULT_METRICS_SERVICE  # the metrics' Service dimension
 
     @property
     def stale_after_s(self) -> float:
@@ -240,6 +242,7 @@ def load_settings() -> Settings:
             )
         ),
         metrics_file=_optional_path("VIDEO_JOBS_METRICS_FILE"),
+        metrics_service=os.environ.get("VIDEO_JOBS_METRICS_SERVICE") or DEFAULT_METRICS_SERVICE,
     )
 
 

@@ -26,8 +26,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from chalicelib.config import DEFAULT_METRICS_SERVICE
+
 NAMESPACE = "VideoJobs"
-SERVICE = "video-jobs"
 COUNT, SECONDS = "Count", "Seconds"
 UNITS = {
     "JobsSubmitted": COUNT,  # accepted and queued (submit, upload start, Rekognition Start*)
@@ -50,9 +51,14 @@ class Metrics:
     things). Safe to share between threads: each line is one call of ``write``."""
 
     def __init__(
-        self, write: Callable[[str], None] | None = None, clock: Callable[[], float] = time.time
+        self,
+        write: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.time,
+        service: str = DEFAULT_METRICS_SERVICE,
     ):
-        self._write, self._clock = write, clock
+        """``service``: the Service dimension's value (the template passes the stack's name,
+        so two stacks in one account keep apart)."""
+        self._write, self._clock, self._service = write, clock, service
 
     def put(
         self,
@@ -64,11 +70,17 @@ class Metrics:
         """One measurement; ``name`` is one of ``UNITS``, ``dimensions`` from ``DIMENSIONS``."""
         if self._write is None:
             return
-        self._write(json.dumps(emf(name, value, dict(dimensions or {}), properties, self._clock())))
+        entry = emf(name, value, dict(dimensions or {}), properties, self._clock(), self._service)
+        self._write(json.dumps(entry))
 
 
 def emf(
-    name: str, value: float, dimensions: dict[str, str], properties: dict[str, Any], now: float
+    name: str,
+    value: float,
+    dimensions: dict[str, str],
+    properties: dict[str, Any],
+    now: float,
+    service: str = DEFAULT_METRICS_SERVICE,
 ) -> dict[str, Any]:
     """The EMF object of one measurement (properties that are None are left out)."""
     if name not in UNITS or not set(dimensions) <= set(DIMENSIONS):
@@ -85,7 +97,7 @@ def emf(
                 }
             ],
         },
-        "Service": SERVICE,
+        "Service": service,
         **{key: str(val) for key, val in dimensions.items()},
         **{key: val for key, val in properties.items() if val is not None},
         name: value,

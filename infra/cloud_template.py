@@ -21,6 +21,7 @@ from chalicelib.config import (
     DEFAULT_RETENTION_DAYS,
     load_settings,
 )
+from infra import cloud_alarms
 from infra.resources import (
     MAX_RECEIVE_COUNT,
     NOTICE_MAX_RECEIVE_COUNT,
@@ -53,6 +54,7 @@ NOTICES_DLQ = "NoticesDeadLetterQueue"
 EVENTS_TOPIC = "EventsTopic"
 WEBHOOK_SECRET_STORE = "WebhookSecretStore"
 REST_API = "RestAPI"  # chalice's API Gateway REST API
+API_HANDLER = "APIHandler"  # chalice's name for the REST routes' function
 KEYS_KEY = "AccessKeysKey"  # KMS key that encrypts tenants' secret access keys
 KEYS_KEY_ALIAS = "AccessKeysKeyAlias"
 TOKEN_KEY_STORE = "TokenSigningKeyStore"  # signs viewer links and Rekognition NextTokens
@@ -181,7 +183,7 @@ def alarm_resources() -> dict[str, dict]:
             "Properties": {
                 "AlarmDescription": (
                     f"A video job's message failed {MAX_RECEIVE_COUNT} deliveries and was "
-                    "dead-lettered; see docs/deploy.md (Operations)."
+                    "dead-lettered. Runbook: docs/operations.md#job-dead-letters"
                 ),
                 "Namespace": "AWS/SQS",
                 "MetricName": "ApproximateNumberOfMessagesVisible",
@@ -305,10 +307,24 @@ def outputs() -> dict[str, dict]:
     }
 
 
+def operations_resources() -> dict[str, dict]:
+    """The alarms beside the dead-letter alarm, and the dashboard (infra/cloud_alarms.py)."""
+    widgets = cloud_alarms.dashboard_widgets(
+        queue=QUEUE, notices_dlq=NOTICES_DLQ, dead_letter_alarm=ALARM, analyzer=ANALYZER,
+        api=API_HANDLER,
+    )  # fmt: skip
+    return {
+        **cloud_alarms.alarm_resources(
+            topic=ALARM_TOPIC, notices_dlq=NOTICES_DLQ, queue=QUEUE, analyzer=ANALYZER
+        ),
+        **cloud_alarms.dashboard_resource(widgets),
+    }
+
+
 def merge_template() -> dict:
     """What ``chalice package --merge-template`` adds to Chalice's template."""
     return {
-        "Parameters": parameters(),
+        "Parameters": {**parameters(), **cloud_alarms.parameters()},
         "Conditions": {
             HAS_ALARM_EMAIL: {"Fn::Not": [{"Fn::Equals": [{"Ref": ALARM_EMAIL}, ""]}]},
             HAS_SOURCE_BUCKETS: {
@@ -322,6 +338,7 @@ def merge_template() -> dict:
             **alarm_resources(),
             **notice_resources(),
             **keys_key_resources(),
+            **operations_resources(),
         },
         "Outputs": outputs(),
     }
@@ -343,6 +360,8 @@ def function_environment() -> dict:
         # the sweep waits this long past a lease for the queue's own redelivery
         "VIDEO_JOBS_VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S),
         "VIDEO_JOBS_KEYS_KMS_KEY": {"Fn::GetAtt": [KEYS_KEY, "Arn"]},
+        # the Service dimension of the metrics: two stacks in one account keep apart
+        "VIDEO_JOBS_METRICS_SERVICE": {"Ref": "AWS::StackName"},
     }
 
 
@@ -427,6 +446,8 @@ def _throttle(template: dict) -> None:
     api = template["Resources"].get(REST_API)
     if api is None:
         raise TemplateError(f"chalice generated no {REST_API}")
+    # the API's name is the stack's, so its CloudWatch metrics (ApiName) name this stack
+    api["Properties"]["Name"] = {"Ref": "AWS::StackName"}
     api["Properties"]["MethodSettings"] = [
         {
             "ResourcePath": "/*",

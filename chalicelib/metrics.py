@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from chalicelib import logs
 from chalicelib.config import DEFAULT_METRICS_SERVICE
 
 NAMESPACE = "VideoJobs"
@@ -70,6 +71,7 @@ class Metrics:
         """One measurement; ``name`` is one of ``UNITS``, ``dimensions`` from ``DIMENSIONS``."""
         if self._write is None:
             return
+        properties = {**logs.ids(), **properties}  # the request and trace this happened in
         entry = emf(name, value, dict(dimensions or {}), properties, self._clock(), self._service)
         self._write(json.dumps(entry))
 

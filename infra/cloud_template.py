@@ -7,7 +7,8 @@ parameters, the dead-letter alarm, the events topic, the webhook secret and the 
 ``chalice package --merge-template``.
 ``finish()`` then makes the edits a merge cannot express (a merge only adds or overwrites keys):
 the analyzer becomes a container-image function, every function gets a named log group with a
-retention, the shared environment, and the SQS trigger is bound to the queue defined here.
+retention, the shared environment and X-Ray tracing (the ``Tracing`` parameter), and the SQS
+trigger is bound to the queue defined here. The alarms and the dashboard: infra/cloud_alarms.py.
 """
 
 from __future__ import annotations
@@ -69,6 +70,10 @@ HAS_SOURCE_BUCKETS = "HasRekognitionSourceBuckets"
 WEBHOOK_SECRET = "WebhookSecret"
 THROTTLE_RATE = "ApiThrottleRate"
 THROTTLE_BURST = "ApiThrottleBurst"
+TRACING = "Tracing"
+TRACING_ON = "TracingOn"
+# AWS's managed policy for sending traces (X-Ray takes no resource ARNs: its grants are "*")
+XRAY_WRITE = "arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess"
 
 LOG_RETENTION_DAYS = 30
 DEFAULT_MAX_CONCURRENCY = 10  # analyzers at once; SQS event sources accept 2..1000
@@ -291,6 +296,13 @@ def parameters() -> dict[str, dict]:
             "MinValue": 1,
             "Description": "API Gateway: requests allowed in a burst above the steady rate",
         },
+        TRACING: {
+            "Type": "String",
+            "Default": "Active",
+            "AllowedValues": ["Active", "PassThrough"],
+            "Description": "X-Ray: Active traces every request from API Gateway through the "
+            "queue to the analyzer; PassThrough sends no traces of its own",
+        },
     }
 
 
@@ -330,6 +342,7 @@ def merge_template() -> dict:
             HAS_SOURCE_BUCKETS: {
                 "Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": SOURCE_BUCKETS}]}, ""]}]
             },
+            TRACING_ON: {"Fn::Equals": [{"Ref": TRACING}, "Active"]},
         },
         "Resources": {
             TABLE: table_resource(),
@@ -437,7 +450,22 @@ def finish(template: dict) -> dict:
         found[announcer]["Properties"]["Environment"]["Variables"].update(events_environment())
     to_image_function(found[ANALYZER]["Properties"])
     _throttle(template)
+    for logical_id, resource in found.items():
+        _trace(template, logical_id, resource["Properties"])
     return template
+
+
+def _trace(template: dict, logical_id: str, properties: dict) -> None:
+    """X-Ray on the function (the Tracing parameter) and its role's right to send traces. A
+    traced function's boto3 calls carry its trace header, so SQS hands it to the analyzer
+    (AWSTraceHeader): one trace from API Gateway through the queue to the analysis."""
+    properties["Tracing"] = {"Ref": TRACING}
+    if "Fn::GetAtt" not in properties.get("Role", {}):
+        raise TemplateError(f"{logical_id} has no role of its own to let it send traces")
+    role = template["Resources"][properties["Role"]["Fn::GetAtt"][0]]["Properties"]
+    role.setdefault("ManagedPolicyArns", []).append(
+        {"Fn::If": [TRACING_ON, {"Fn::Sub": XRAY_WRITE}, {"Ref": "AWS::NoValue"}]}
+    )
 
 
 def _throttle(template: dict) -> None:
@@ -448,6 +476,7 @@ def _throttle(template: dict) -> None:
         raise TemplateError(f"chalice generated no {REST_API}")
     # the API's name is the stack's, so its CloudWatch metrics (ApiName) name this stack
     api["Properties"]["Name"] = {"Ref": "AWS::StackName"}
+    api["Properties"]["TracingEnabled"] = {"Fn::If": [TRACING_ON, True, False]}
     api["Properties"]["MethodSettings"] = [
         {
             "ResourcePath": "/*",

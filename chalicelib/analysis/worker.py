@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from chalicelib import logs
 from chalicelib.adapters.queue import QueueService
 from chalicelib.adapters.storage import StorageService
 from chalicelib.analysis.budget import check_frame_budget
@@ -168,11 +169,17 @@ class JobWorker:
 
     def process(self, job_id: str, receive_count: int = 1, deadline: float = math.inf) -> bool:
         """Run the job (or its next slice) if it is pending or abandoned; True if this call
-        did the work. ``deadline`` (``time.monotonic``): when the slice must end at the latest."""
+        did the work. ``deadline`` (``time.monotonic``): when the slice must end at the latest.
+        Every line logged meanwhile names the job and its tenant."""
+        with logs.context(job_id=job_id):
+            return self._process(job_id, receive_count, deadline)
+
+    def _process(self, job_id: str, receive_count: int, deadline: float) -> bool:
         found = self.jobs.find(job_id)
         if found is None:
             log.warning("dropping message for unknown job %s", job_id, extra={"job_id": job_id})
             return False
+        logs.bind(tenant=found.tenant)
         if found.status not in UNFINISHED_STATES:
             log.info(
                 "job %s is %s: nothing to do (duplicate delivery?)",

@@ -43,6 +43,8 @@ from infra.cloud_template import (
     SOURCE_BUCKETS,
     TABLE,
     TOKEN_KEY_STORE,
+    TRACING,
+    TRACING_ON,
     WEBHOOK_SECRET,
     WEBHOOK_SECRET_STORE,
     functions,
@@ -522,3 +524,15 @@ def test_the_dashboard_graphs_every_metric_and_names_only_what_the_stack_has(tem
     logs = [w["properties"]["query"] for w in widgets if w["type"] == "log"]
     assert any("by tenant" in query and API_HANDLER in query for query in logs)
     assert any("AnalysisSeconds" in query and ANALYZER in query for query in logs)
+
+
+def test_tracing_is_one_parameter_for_the_api_and_every_function_with_the_right_to_send(template):
+    assert template["Parameters"][TRACING]["AllowedValues"] == ["Active", "PassThrough"]
+    assert template["Parameters"][TRACING]["Default"] == "Active"
+    assert props(template, REST_API)["TracingEnabled"] == {"Fn::If": [TRACING_ON, True, False]}
+    for name, resource in functions(template):
+        assert resource["Properties"]["Tracing"] == {"Ref": TRACING}, name
+        role = props(template, resource["Properties"]["Role"]["Fn::GetAtt"][0])
+        (managed,) = role["ManagedPolicyArns"]
+        assert managed["Fn::If"][0] == TRACING_ON
+        assert managed["Fn::If"][1]["Fn::Sub"].endswith(":policy/AWSXrayWriteOnlyAccess")

@@ -212,8 +212,14 @@ class Services:
             stale_after_s=self.settings.stale_after_s,
             redelivery_s=self.settings.visibility_timeout_s,
             now=now,
-            on_final=self.announce,
+            on_final=self._upload_expired,
         )
+
+    def _upload_expired(self, job: JobRecord) -> None:
+        """The sweep failed an upload nobody started: count it, then announce it."""
+        fields = {"Pipeline": job.pipeline_id, "ErrorCode": "UploadExpired"}
+        self.metrics.put("JobsFailed", 1, fields, tenant=job.tenant, job_id=job.job_id)
+        self.announce(job)
 
 
 @functools.cache

@@ -204,7 +204,8 @@ class Submissions:
         self._take_place(job, forget_key)
         _step(lambda: put_video(job.input_path), f"{verb} the video", forget_place)
         _step(lambda: self.jobs.create(job), "record the job", forget_all)
-        self._enqueue(job)
+        self._submitted(job)
+        self._enqueue(job.job_id)
 
     def _take_place(self, job: JobRecord, undo: Callable[[], None] | None = None) -> None:
         """One of the tenant's places for ``job``, or TooManyJobs when all are held (exact
@@ -257,12 +258,13 @@ class Submissions:
             upload_expires_at=upload_expires_at,
         )
 
-    def _enqueue(self, job: JobRecord) -> None:
-        """Queue a recorded job: from here on it is submitted, whatever the queue says."""
+    def _submitted(self, job: JobRecord) -> None:
+        """A recorded job is submitted, whatever the queue says next (the sweep queues it)."""
         self.metrics.put(
             "JobsSubmitted", 1, {"Pipeline": job.pipeline_id}, tenant=job.tenant, job_id=job.job_id
         )
-        job_id = job.job_id
+
+    def _enqueue(self, job_id: str) -> None:
         try:
             self.queue.enqueue(job_id)
         except Exception:  # the job is recorded: the reconcile sweep will queue it
@@ -331,7 +333,8 @@ class Submissions:
             job = self.jobs.start(job.job_id, input_etag=upload.etag)
         except IllegalTransition:  # its URL expired (or another start won) while we checked
             raise self._not_startable(self.jobs.get(job.job_id)) from None
-        self._enqueue(job)
+        self._submitted(job)
+        self._enqueue(job.job_id)
         log.info(
             "job %s started after upload (%d bytes)",
             job.job_id,

@@ -158,3 +158,15 @@ def test_with_auth_required_stats_need_a_token(metrics_file, client, aws, monkey
     response = client.http.get("/video/stats")
     assert response.status_code == 401
     assert json.loads(response.body)["code"] == "Unauthorized"
+
+
+def test_an_upload_the_sweep_fails_counts_as_failed(metrics_file, client, aws):
+    job_id = json.loads(client.http.post("/video/uploads").body)["job_id"]
+    report = aws.reconcile(now=time.time() + aws.settings.upload_url_expiry_s + 1)
+    assert report.expired == [job_id]
+    (line,) = named(emf_lines(metrics_file), "JobsFailed")
+    assert (line["job_id"], line["ErrorCode"], line["tenant"]) == (
+        job_id,
+        "UploadExpired",
+        "default",
+    )

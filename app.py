@@ -36,6 +36,7 @@ logs.configure()
 app.api.binary_types.extend(["video/mp4", "multipart/form-data"])
 ANY_TYPE = ["*/*"]  # we check Content-Type ourselves, to answer with a message that helps
 RECONCILE_EVERY_MIN = 5
+MAX_TRACE_ID_CHARS = 256  # an X-Ray header is under 100; a log line keeps no more than this
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,7 @@ def _request_ids(job_id: object) -> dict[str, Any]:
         invocation, "aws_request_id", None
     )
     trace_id = request.headers.get("x-amzn-trace-id") if request else None
+    trace_id = trace_id[:MAX_TRACE_ID_CHARS] if trace_id else None  # the caller's header
     try:
         named = parse_job_id(job_id) if job_id is not None else None
     except errors.JobNotFound:

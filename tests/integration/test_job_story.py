@@ -75,3 +75,14 @@ def test_a_route_naming_a_malformed_id_logs_it_as_no_job(client, aws, lines, mon
     assert all("job_id" not in line and line["request_id"] for line in lines)
     client.http.get("/video/status/0b4c6a59-8a43-4d4a-9f0e-2a5b9f8a0c11")
     assert lines[-1]["job_id"] == "0b4c6a59-8a43-4d4a-9f0e-2a5b9f8a0c11"  # a well-formed id
+
+
+def test_a_caller_s_trace_header_is_kept_short(client, aws, lines, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(aws.queries, "status", broken)
+    headers = {"X-Amzn-Trace-Id": "Root=" + "x" * 5000}
+    client.http.get("/video/status/0b4c6a59-8a43-4d4a-9f0e-2a5b9f8a0c11", headers=headers)
+    (line,) = lines
+    assert line["trace_id"] == ("Root=" + "x" * 5000)[:256]

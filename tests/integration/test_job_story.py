@@ -26,7 +26,8 @@ class Lines(logging.Handler):
 
 
 @pytest.fixture
-def lines():
+def lines(caplog):
+    caplog.set_level(logging.INFO)  # whatever an earlier test left the root logger at
     handler, root = Lines(), logging.getLogger()
     root.addHandler(handler)
     yield handler.lines
@@ -49,6 +50,7 @@ def test_every_line_of_a_job_names_it_its_tenant_stage_and_request(
     client.lambda_.invoke("analyze_video", event)
 
     story = [line for line in lines if line.get("job_id") == job_id]
+    assert story, f"no line of the job: root logger at {logging.getLogger().level}, {lines}"
     for line in story:
         assert line["tenant"] == "default" and line["stage"] and line["request_id"], line
     api = [line for line in story if line["request_id"] == story[0]["request_id"]]

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install model run key clean-state test test-fast bench lint format clean package image-context image size-report browser
+.PHONY: install model run key clean-state test test-fast bench lint format clean package image-context image size-report browser deploy rollback smoke
 
 install: $(STAMP)
 
@@ -67,6 +67,23 @@ image-context: model
 
 image: image-context  # needs a Docker daemon
 	docker build --platform linux/amd64 --provenance=false -t video-jobs-analyzer build/analyzer-image
+
+# One command each (docs/deploy.md, docs/rollback.md): infra/deploy.py writes the steps as one
+# script and runs it; DRY_RUN=1 prints it instead, YES=1 executes the change set without asking.
+DEPLOY_FLAGS = $(if $(ARTIFACTS),--artifacts "$(ARTIFACTS)") $(if $(REGION),--region "$(REGION)") \
+	$(if $(YES),--yes) $(if $(DRY_RUN),--dry-run)
+deploy: $(STAMP)
+	@test -n "$(STACK)" -a -n "$(IMAGE_URI)" || (echo "usage: make deploy STACK=<name> IMAGE_URI=<ecr image> [PARAMS=\"Key=Value ...\"] [ARTIFACTS=<bucket>] [REGION=<region>] [YES=1] [DRY_RUN=1]" >&2; exit 2)
+	@$(BIN)/python -m infra.deploy deploy --stack "$(STACK)" --image-uri "$(IMAGE_URI)" $(foreach p,$(PARAMS),--param "$(p)") $(DEPLOY_FLAGS)
+
+rollback: $(STAMP)
+	@test -n "$(STACK)" || (echo "usage: make rollback STACK=<name> [RELEASE=<stack>/releases/<time>] [ARTIFACTS=<bucket>] [REGION=<region>] [YES=1] [DRY_RUN=1]" >&2; exit 2)
+	@$(BIN)/python -m infra.deploy rollback --stack "$(STACK)" $(if $(RELEASE),--release "$(RELEASE)") $(DEPLOY_FLAGS)
+
+# The smoke test against any stack (a deployed one needs VIDEO_JOBS_TOKEN, a tenant's API token).
+smoke: $(STAMP)
+	@test -n "$(API)" || (echo "usage: make smoke API=https://<api>/api/ (VIDEO_JOBS_TOKEN=<api_token> in the environment)" >&2; exit 2)
+	$(BIN)/python -m scripts.smoke_test --url "$(API)" --timeout $(or $(TIMEOUT),300)
 
 size-report: $(STAMP)
 	$(BIN)/python -m layers.analyzer.size_report

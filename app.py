@@ -23,6 +23,7 @@ from chalicelib.bootstrap import courier, services
 from chalicelib.config import DEFAULT_NOTICES_QUEUE_NAME, DEFAULT_QUEUE_NAME
 from chalicelib.intake import idempotency
 from chalicelib.intake.body import extract_video
+from chalicelib.jobs.ids import parse_job_id
 from chalicelib.jobs.record import JobRecord
 from chalicelib.jobs.tenancy import Caller
 from chalicelib.results.pages import results_page
@@ -35,6 +36,7 @@ logs.configure()
 app.api.binary_types.extend(["video/mp4", "multipart/form-data"])
 ANY_TYPE = ["*/*"]  # we check Content-Type ourselves, to answer with a message that helps
 RECONCILE_EVERY_MIN = 5
+MAX_TRACE_ID_CHARS = 256  # an X-Ray header is under 100; a log line keeps no more than this
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ ERRORS: dict[type[errors.VideoJobsError], Answer] = {
     errors.AccessDenied: Answer(403, "AccessDeniedException"),
     errors.JobNotFound: Answer(404, "ResourceNotFoundException"),
     errors.ResultsNotReady: Answer(404, "ResourceNotFoundException"),
+    errors.StatsUnavailable: Answer(404, "ResourceNotFoundException"),
     errors.Conflict: Answer(409, "InvalidParameterException"),
     errors.KeyReused: Answer(409, "IdempotentParameterMismatchException", code="Conflict"),
     errors.PayloadTooLarge: Answer(413, "VideoTooLargeException"),
@@ -118,22 +121,41 @@ def rekognition_error(error: errors.VideoJobsError | None) -> Response:
 
 def maps_errors(render: Callable[[errors.VideoJobsError | None], Response]) -> Callable:
     """Turn domain errors into answers through ``render``; anything else is a logged,
-    traceback-free 500."""
+    traceback-free 500. Every line logged meanwhile carries the request's ids, the route as its
+    ``stage`` and the job it names (chalicelib/logs.py)."""
 
     def decorate(handler: Callable[..., Response]) -> Callable[..., Response]:
         @functools.wraps(handler)
         def wrapper(*args: Any, **kwargs: Any) -> Response:
-            try:
-                return handler(*args, **kwargs)
-            except errors.VideoJobsError as error:
-                return render(error)
-            except Exception:
-                app.log.exception("unhandled error in %s", handler.__name__)
-                return render(None)
+            with logs.context(stage=handler.__name__, **_request_ids(kwargs.get("job_id"))):
+                try:
+                    return handler(*args, **kwargs)
+                except errors.VideoJobsError as error:
+                    return render(error)
+                except Exception:
+                    app.log.exception("unhandled error in %s", handler.__name__)
+                    return render(None)
 
         return wrapper
 
     return decorate
+
+
+def _request_ids(job_id: object) -> dict[str, Any]:
+    """API Gateway's request id (locally, the invocation's), the X-Ray trace header, and the
+    job a path names (a malformed one is left out: it names no job)."""
+    request = app.current_request
+    invocation = getattr(app, "lambda_context", None)
+    request_id = (request.context.get("requestId") if request else None) or getattr(
+        invocation, "aws_request_id", None
+    )
+    trace_id = request.headers.get("x-amzn-trace-id") if request else None
+    trace_id = trace_id[:MAX_TRACE_ID_CHARS] if trace_id else None  # the caller's header
+    try:
+        named = parse_job_id(job_id) if job_id is not None else None
+    except errors.JobNotFound:
+        named = None
+    return {"request_id": request_id, "trace_id": trace_id, "job_id": named}
 
 
 def _request() -> Request:
@@ -152,6 +174,7 @@ ALLOWED_METHODS = {
     "/video/results/{job_id}": ("job_results_options", "GET, HEAD, OPTIONS"),
     "/video/view/{job_id}": ("view_job_options", "GET, HEAD, OPTIONS"),
     "/video/view/{job_id}/link": ("view_link_options", "POST, OPTIONS"),
+    "/video/stats": ("job_stats_options", "GET, OPTIONS"),
     "/": ("rekognition_api_options", "POST, OPTIONS"),
 }
 
@@ -176,7 +199,9 @@ def _without_body(response: Response) -> Response:
 def _caller(job_id: str | None = None) -> Caller:
     """Who sends this request (chalicelib/access/authenticator.py); ``job_id``: a route that
     only reads that job, which a viewer link's token may do too."""
-    return services().auth.bearer(_request().headers.get("authorization"), job_id=job_id)
+    caller = services().auth.bearer(_request().headers.get("authorization"), job_id=job_id)
+    logs.bind(tenant=caller.tenant)
+    return caller
 
 
 def _accepted(job: JobRecord) -> Response:
@@ -274,6 +299,14 @@ def view_link(job_id: str) -> Response:
     return _json(services().viewer.link(job_id, _caller(), services().auth))
 
 
+@app.route("/video/stats", methods=["GET"], content_types=ANY_TYPE)
+@maps_errors(rest_error)
+def job_stats() -> Response:
+    """The last ``minutes`` of the metrics, for the local operator (chalicelib/jobs/stats.py
+    says who sees which tenants)."""
+    return _json(services().stats.last(_request().query_params, _caller()))
+
+
 def _amz_json(body: dict, status: int) -> Response:
     headers: dict[str, str | list[str]] = {
         "Content-Type": "application/x-amz-json-1.1",
@@ -290,6 +323,7 @@ def rekognition_api() -> Response:
     target, signature = request.headers.get("x-amz-target"), request.headers.get("authorization")
     body = cast(bytes, request.raw_body) or b""
     caller = services().auth.signed(_signed_request(request, body))
+    logs.bind(tenant=caller.tenant)
     return _amz_json(services().rekognition.call(target, signature, body, caller), 200)
 
 
@@ -316,14 +350,27 @@ def analyze_video(event: Any) -> None:
         attributes = record.to_dict().get("attributes", {})
         remaining = context.get_remaining_time_in_millis() if context is not None else None
         count = int(attributes.get("ApproximateReceiveCount", 1))
-        worker.handle_message(record.body, count, remaining)
+        with logs.context(stage="analyze", **_invocation_ids(context, attributes)):
+            worker.handle_message(record.body, count, remaining)
+
+
+def _invocation_ids(context: Any, attributes: Mapping[str, str]) -> dict[str, Any]:
+    """The invocation's request id, and the trace its message carries (SQS passes the
+    sender's X-Ray header on as ``AWSTraceHeader``)."""
+    return {
+        "request_id": getattr(context, "aws_request_id", None),
+        "trace_id": attributes.get("AWSTraceHeader"),
+    }
 
 
 @app.on_sqs_message(queue=DEFAULT_NOTICES_QUEUE_NAME, batch_size=1)
 def deliver_notice(event: Any) -> None:
     """One webhook attempt per message; a failed one is re-queued with a delay (delivery.py)."""
+    context = getattr(event, "context", None)
     for record in event:
-        courier().handle(record.body)
+        attributes = record.to_dict().get("attributes", {})
+        with logs.context(stage="deliver_notice", **_invocation_ids(context, attributes)):
+            courier().handle(record.body)
 
 
 @app.schedule(Rate(RECONCILE_EVERY_MIN, unit=Rate.MINUTES))

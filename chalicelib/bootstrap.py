@@ -35,7 +35,9 @@ from chalicelib.jobs.dynamo import DynamoJobStore, DynamoPlaceBook
 from chalicelib.jobs.queries import JobQueries
 from chalicelib.jobs.reconcile import ReconcileReport, reconcile
 from chalicelib.jobs.record import JobRecord
+from chalicelib.jobs.stats import JobStats
 from chalicelib.jobs.store import JobStore
+from chalicelib.metrics import Metrics, MetricsLedger, printer
 
 if TYPE_CHECKING:  # built on first use: a route's cold start imports only what it needs
     from chalicelib.analysis.worker import JobWorker
@@ -66,7 +68,18 @@ class Services:
                 settings.table_name, region=settings.region, host=settings.aws_endpoint
             ),
             settings=settings,
+            metrics=self.metrics,
         )
+
+    @functools.cached_property
+    def metrics(self) -> Metrics:
+        """EMF lines on stdout (CloudWatch on AWS), and into the local stack's metrics file."""
+        return metrics_of(self.settings)
+
+    @functools.cached_property
+    def stats(self) -> JobStats:
+        """The last minutes of the local stack's metrics (GET /video/stats)."""
+        return JobStats(metrics_ledger(self.settings))
 
     @functools.cached_property
     def queries(self) -> JobQueries:
@@ -92,6 +105,7 @@ class Services:
             settings=WorkerSettings.of(self.settings),
             queue=self.queue,
             on_finish=self.announce,
+            metrics=self.metrics,
         )
 
     def announce(self, job: JobRecord) -> None:
@@ -180,6 +194,7 @@ class Services:
             view_key=view_key(self.signing_key),
             view_ttl_s=self.settings.view_url_expiry_s,
             region=self.settings.region,
+            metrics=self.metrics,
         )
 
     @functools.cached_property
@@ -197,8 +212,14 @@ class Services:
             stale_after_s=self.settings.stale_after_s,
             redelivery_s=self.settings.visibility_timeout_s,
             now=now,
-            on_final=self.announce,
+            on_final=self._upload_expired,
         )
+
+    def _upload_expired(self, job: JobRecord) -> None:
+        """The sweep failed an upload nobody started: count it, then announce it."""
+        fields = {"Pipeline": job.pipeline_id, "ErrorCode": "UploadExpired"}
+        self.metrics.put("JobsFailed", 1, fields, tenant=job.tenant, job_id=job.job_id)
+        self.announce(job)
 
 
 @functools.cache
@@ -239,6 +260,15 @@ def secret_box(settings: Settings) -> KmsSecretBox:
     return KmsSecretBox(aws_client("kms", settings), settings.keys_kms_key)
 
 
+def metrics_ledger(settings: Settings) -> MetricsLedger | None:
+    """The local stack's metrics file, when it keeps one (VIDEO_JOBS_METRICS_FILE)."""
+    return MetricsLedger(settings.metrics_file) if settings.metrics_file else None
+
+
+def metrics_of(settings: Settings) -> Metrics:
+    return Metrics(printer(metrics_ledger(settings)), service=settings.metrics_service)
+
+
 @functools.cache
 def services() -> Services:
     settings = load_settings()
@@ -275,4 +305,5 @@ def courier() -> Courier:
         settings=settings.notices,
         secret=_webhook_secret(settings),
         allow_loopback=settings.stage == LOCAL_STAGE,
+        metrics=metrics_of(settings),
     )

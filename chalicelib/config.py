@@ -65,6 +65,7 @@ DEFAULT_TEXT_SCRIPTS = "latin"  # what Rekognition reads: Latin letters, digits,
 AUTH_OFF, AUTH_REQUIRED = "off", "required"
 DEFAULT_KEYS_KMS_KEY = "alias/video-jobs-keys"  # encrypts access keys' secrets (moto locally)
 MAX_ACTIVE_JOBS_LIMIT = 1000  # ~80 KB of places in one item
+DEFAULT_METRICS_SERVICE = "video-jobs"  # the template sets the stack's name instead
 DEFAULT_MAX_ACTIVE_JOBS_PER_TENANT = 20  # on every stage but local (0 there: no limit)
 LIMIT_RETRY_AFTER_S = 30  # what a 429 for too many active jobs tells the client to wait
 
@@ -100,6 +101,9 @@ class Settings:
     auth: str = AUTH_OFF  # "required": API tokens / SigV4 keys per tenant (chalicelib/access/)
     keys_kms_key: str = DEFAULT_KEYS_KMS_KEY  # KMS key id, ARN or alias
     max_active_jobs_per_tenant: int = 0  # uploading + pending + running; 0: no limit
+    # the local stack's copy of the metrics' EMF lines (GET /video/stats); None: stdout only
+    metrics_file: Path | None = None
+    metrics_service: str = DEFAULT_METRICS_SERVICE  # the metrics' Service dimension
 
     @property
     def stale_after_s(self) -> float:
@@ -249,4 +253,11 @@ def load_settings() -> Settings:
                 0 if stage == LOCAL_STAGE else DEFAULT_MAX_ACTIVE_JOBS_PER_TENANT,
             )
         ),
+        metrics_file=_optional_path("VIDEO_JOBS_METRICS_FILE"),
+        metrics_service=os.environ.get("VIDEO_JOBS_METRICS_SERVICE") or DEFAULT_METRICS_SERVICE,
     )
+
+
+def _optional_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value).expanduser() if value else None

@@ -23,6 +23,7 @@ REST API's public ``code`` unless the table names another (``KeyReused`` is a ``
     ├── AccessDenied                the caller may not do this (an unsigned request)
     ├── JobNotFound                 no such job (or an id that could never exist)
     ├── ResultsNotReady             job exists but has no results (pending/running/failed)
+    ├── StatsUnavailable            this deployment keeps no stats to show (CloudWatch has them)
     ├── ResultsDamaged              a completed job's stored results are unreadable
     │   └── DamagedPiece            one stored head or piece is missing or not what was written
     ├── DamagedCheckpoint           an unfinished job's checkpoint or frame piece is unusable
@@ -113,6 +114,10 @@ class JobNotFound(VideoJobsError):
 
 class ResultsNotReady(VideoJobsError):
     pass
+
+
+class StatsUnavailable(VideoJobsError):
+    """Only the local stack keeps the metrics it shows; on AWS they are in CloudWatch."""
 
 
 class ResultsDamaged(VideoJobsError):

@@ -7,7 +7,8 @@ parameters, the dead-letter alarm, the events topic, the webhook secret and the 
 ``chalice package --merge-template``.
 ``finish()`` then makes the edits a merge cannot express (a merge only adds or overwrites keys):
 the analyzer becomes a container-image function, every function gets a named log group with a
-retention, the shared environment, and the SQS trigger is bound to the queue defined here.
+retention, the shared environment and X-Ray tracing (the ``Tracing`` parameter), and the SQS
+trigger is bound to the queue defined here. The alarms and the dashboard: infra/cloud_alarms.py.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from chalicelib.config import (
     DEFAULT_RETENTION_DAYS,
     load_settings,
 )
+from infra import cloud_alarms
 from infra.resources import (
     MAX_RECEIVE_COUNT,
     NOTICE_MAX_RECEIVE_COUNT,
@@ -53,6 +55,7 @@ NOTICES_DLQ = "NoticesDeadLetterQueue"
 EVENTS_TOPIC = "EventsTopic"
 WEBHOOK_SECRET_STORE = "WebhookSecretStore"
 REST_API = "RestAPI"  # chalice's API Gateway REST API
+API_HANDLER = "APIHandler"  # chalice's name for the REST routes' function
 KEYS_KEY = "AccessKeysKey"  # KMS key that encrypts tenants' secret access keys
 KEYS_KEY_ALIAS = "AccessKeysKeyAlias"
 TOKEN_KEY_STORE = "TokenSigningKeyStore"  # signs viewer links and Rekognition NextTokens
@@ -67,6 +70,10 @@ HAS_SOURCE_BUCKETS = "HasRekognitionSourceBuckets"
 WEBHOOK_SECRET = "WebhookSecret"
 THROTTLE_RATE = "ApiThrottleRate"
 THROTTLE_BURST = "ApiThrottleBurst"
+TRACING = "Tracing"
+TRACING_ON = "TracingOn"
+# AWS's managed policy for sending traces (X-Ray takes no resource ARNs: its grants are "*")
+XRAY_WRITE = "arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess"
 
 LOG_RETENTION_DAYS = 30
 DEFAULT_MAX_CONCURRENCY = 10  # analyzers at once; SQS event sources accept 2..1000
@@ -181,7 +188,7 @@ def alarm_resources() -> dict[str, dict]:
             "Properties": {
                 "AlarmDescription": (
                     f"A video job's message failed {MAX_RECEIVE_COUNT} deliveries and was "
-                    "dead-lettered; see docs/deploy.md (Operations)."
+                    "dead-lettered. Runbook: docs/operations.md#job-dead-letters"
                 ),
                 "Namespace": "AWS/SQS",
                 "MetricName": "ApproximateNumberOfMessagesVisible",
@@ -289,6 +296,13 @@ def parameters() -> dict[str, dict]:
             "MinValue": 1,
             "Description": "API Gateway: requests allowed in a burst above the steady rate",
         },
+        TRACING: {
+            "Type": "String",
+            "Default": "Active",
+            "AllowedValues": ["Active", "PassThrough"],
+            "Description": "X-Ray: Active traces every request from API Gateway through the "
+            "queue to the analyzer; PassThrough sends no traces of its own",
+        },
     }
 
 
@@ -305,15 +319,30 @@ def outputs() -> dict[str, dict]:
     }
 
 
+def operations_resources() -> dict[str, dict]:
+    """The alarms beside the dead-letter alarm, and the dashboard (infra/cloud_alarms.py)."""
+    widgets = cloud_alarms.dashboard_widgets(
+        queue=QUEUE, notices_dlq=NOTICES_DLQ, dead_letter_alarm=ALARM, analyzer=ANALYZER,
+        api=API_HANDLER,
+    )  # fmt: skip
+    return {
+        **cloud_alarms.alarm_resources(
+            topic=ALARM_TOPIC, notices_dlq=NOTICES_DLQ, queue=QUEUE, analyzer=ANALYZER
+        ),
+        **cloud_alarms.dashboard_resource(widgets),
+    }
+
+
 def merge_template() -> dict:
     """What ``chalice package --merge-template`` adds to Chalice's template."""
     return {
-        "Parameters": parameters(),
+        "Parameters": {**parameters(), **cloud_alarms.parameters()},
         "Conditions": {
             HAS_ALARM_EMAIL: {"Fn::Not": [{"Fn::Equals": [{"Ref": ALARM_EMAIL}, ""]}]},
             HAS_SOURCE_BUCKETS: {
                 "Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": SOURCE_BUCKETS}]}, ""]}]
             },
+            TRACING_ON: {"Fn::Equals": [{"Ref": TRACING}, "Active"]},
         },
         "Resources": {
             TABLE: table_resource(),
@@ -322,6 +351,7 @@ def merge_template() -> dict:
             **alarm_resources(),
             **notice_resources(),
             **keys_key_resources(),
+            **operations_resources(),
         },
         "Outputs": outputs(),
     }
@@ -343,6 +373,8 @@ def function_environment() -> dict:
         # the sweep waits this long past a lease for the queue's own redelivery
         "VIDEO_JOBS_VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S),
         "VIDEO_JOBS_KEYS_KMS_KEY": {"Fn::GetAtt": [KEYS_KEY, "Arn"]},
+        # the Service dimension of the metrics: two stacks in one account keep apart
+        "VIDEO_JOBS_METRICS_SERVICE": {"Ref": "AWS::StackName"},
     }
 
 
@@ -418,7 +450,22 @@ def finish(template: dict) -> dict:
         found[announcer]["Properties"]["Environment"]["Variables"].update(events_environment())
     to_image_function(found[ANALYZER]["Properties"])
     _throttle(template)
+    for logical_id, resource in found.items():
+        _trace(template, logical_id, resource["Properties"])
     return template
+
+
+def _trace(template: dict, logical_id: str, properties: dict) -> None:
+    """X-Ray on the function (the Tracing parameter) and its role's right to send traces. A
+    traced function's boto3 calls carry its trace header, so SQS hands it to the analyzer
+    (AWSTraceHeader): one trace from API Gateway through the queue to the analysis."""
+    properties["Tracing"] = {"Ref": TRACING}
+    if "Fn::GetAtt" not in properties.get("Role", {}):
+        raise TemplateError(f"{logical_id} has no role of its own to let it send traces")
+    role = template["Resources"][properties["Role"]["Fn::GetAtt"][0]]["Properties"]
+    role.setdefault("ManagedPolicyArns", []).append(
+        {"Fn::If": [TRACING_ON, {"Fn::Sub": XRAY_WRITE}, {"Ref": "AWS::NoValue"}]}
+    )
 
 
 def _throttle(template: dict) -> None:
@@ -427,6 +474,9 @@ def _throttle(template: dict) -> None:
     api = template["Resources"].get(REST_API)
     if api is None:
         raise TemplateError(f"chalice generated no {REST_API}")
+    # the API's name is the stack's, so its CloudWatch metrics (ApiName) name this stack
+    api["Properties"]["Name"] = {"Ref": "AWS::StackName"}
+    api["Properties"]["TracingEnabled"] = {"Fn::If": [TRACING_ON, True, False]}
     api["Properties"]["MethodSettings"] = [
         {
             "ResourcePath": "/*",

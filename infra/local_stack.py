@@ -24,10 +24,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from chalicelib.config import EMULATOR_ACCESS_KEY_ID, EMULATOR_SECRET_ACCESS_KEY
+from chalicelib.config import EMULATOR_ACCESS_KEY_ID, EMULATOR_SECRET_ACCESS_KEY, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRST_DELAY_S, MAX_DELAY_S = 0.5, 30.0
+METRICS_FILE = "metrics.jsonl"  # in the state directory, beside the emulator's state
 STABLE_AFTER_S = 60  # a component up this long starts again from the first delay
 PR_SET_PDEATHSIG = 1
 
@@ -62,6 +63,9 @@ def stack_environment(host: str, aws_port: int) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": EMULATOR_SECRET_ACCESS_KEY,
         "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
         "PYTHONUNBUFFERED": "1",
+        # every process appends its metrics here too: GET /video/stats reads them back
+        "VIDEO_JOBS_METRICS_FILE": os.environ.get("VIDEO_JOBS_METRICS_FILE")
+        or str(load_settings().state_dir / METRICS_FILE),
     }
 
 

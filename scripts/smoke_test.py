@@ -1,6 +1,10 @@
 """Smoke test of a running stack: one real clip, submitted, polled and read back over HTTP.
 
     python -m scripts.smoke_test --url http://127.0.0.1:8000 [--video CLIP] [--timeout 180]
+    make smoke API=https://<api id>.execute-api.<region>.amazonaws.com/api/   (a deployed stack)
+
+With ``VIDEO_JOBS_TOKEN`` set (a tenant's API token, required on AWS) every request carries it as
+``Authorization: Bearer``.
 
 Unit tests exercise the parts; this proves the assembled service answers the way the README
 says, end to end (API, queue, worker, models, storage). It waits for the API to come up (so CI
@@ -11,6 +15,7 @@ can start the stack and call this at once), then prints ONE line, ``smoke: OK ..
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import uuid
@@ -146,11 +151,13 @@ def wait_until_final(
         time.sleep(POLL_INTERVAL_S)
 
 
-def run_smoke(base_url: str, video: Path, timeout_s: float) -> Outcome:
+def run_smoke(base_url: str, video: Path, timeout_s: float, token: str | None = None) -> Outcome:
     if not video.is_file():
         raise SmokeFailure(f"video {video} not found (the repository's clips are in samples/)")
     deadline = time.monotonic() + timeout_s
     with requests.Session() as session:
+        if token:
+            session.headers["Authorization"] = f"Bearer {token}"
         wait_for_api(session, base_url, deadline)
         started = time.monotonic()
         job_id = submit(session, base_url, video)
@@ -172,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds, start to results")
     args = parser.parse_args(argv)
     try:
-        outcome = run_smoke(args.url.rstrip("/"), args.video, args.timeout)
+        token = os.environ.get("VIDEO_JOBS_TOKEN") or None
+        outcome = run_smoke(args.url.rstrip("/"), args.video, args.timeout, token)
     except SmokeFailure as failure:
         print(f"smoke: FAILED {failure}")
         return 1

@@ -147,6 +147,11 @@ class Api:
         _fields(_fields(page, results=dict)["results"], frames=list)
         return _fields(page, optional=True, next_token=str)
 
+    def stats(self, minutes: int) -> Answer:
+        """The last ``minutes`` of the service's metrics (the local stack keeps them)."""
+        answer = self._call("GET", "/video/stats", params={"minutes": str(minutes)})
+        return _fields(answer, minutes=int, metrics=dict)
+
     def view_url(self, job_id: str) -> str:
         """The viewer page's URL; with an API token, a link that carries a short-lived view
         token for this job (a browser cannot send the Bearer header itself)."""

@@ -25,6 +25,7 @@ from video_jobs_cli.api import Answer, Api
 from video_jobs_cli.errors import CliError, one_line_errors
 from video_jobs_cli.params import POSITIVE, TEXT, ApiUrl, Within
 from video_jobs_cli.report import summary_lines, write_csv
+from video_jobs_cli.stats import stats_lines
 from video_jobs_cli.video_file import (
     API_MAX_DIRECT_UPLOAD_BYTES,
     BoundedFile,
@@ -249,6 +250,22 @@ def view(api: Api, job_id: str, open_browser: bool) -> None:
     click.echo(url)
     if open_browser and not webbrowser.open(url):
         raise CliError(f"no web browser could be opened; open {url} yourself")
+
+
+@cli.command()
+@click.option("--minutes", type=click.IntRange(1, 1440), default=60, show_default=True,
+              help="The window: this many minutes up to now.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON answer as it is.")
+@click.pass_obj
+def stats(api: Api, minutes: int, as_json: bool) -> None:
+    """The service's metrics over the last minutes (jobs, failures by code, analysis and queue
+    times, webhook attempts, auth refusals): what the local stack measured."""
+    answer = api.stats(minutes)
+    if as_json:
+        click.echo(json.dumps(answer, indent=1))
+        return
+    for line in stats_lines(answer):
+        click.echo(line)
 
 
 def main() -> None:

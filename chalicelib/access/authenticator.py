@@ -32,6 +32,7 @@ from chalicelib.access.secrets import SecretBox
 from chalicelib.access.sigv4 import SignedRequest, verify
 from chalicelib.errors import Unauthorized, UnknownAccessKey
 from chalicelib.jobs.tenancy import PUBLIC, TENANT_NAME, Caller
+from chalicelib.metrics import Metrics
 
 VIEW_TOKEN_PREFIX = "vt1."
 EXPIRY_DIGITS = 12  # a view token's expiry is a Unix time: 12 digits last until the year 33658
@@ -64,6 +65,7 @@ class Authenticator:
         view_ttl_s: int,
         region: str,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ):
         self.required = required
         self._keys, self._secrets = keys, secrets
@@ -71,6 +73,12 @@ class Authenticator:
         self._region = region  # the deployment's: SigV4 scopes naming another are refused
         self._cache: dict[tuple[str, bytes], tuple[float, str]] = {}
         self._lock = threading.Lock()
+        self._metrics = metrics or Metrics()
+
+    def _refuse(self, reason: str, error: Unauthorized) -> Unauthorized:
+        """Count a refusal by its reason (the AuthRefusals metric), then hand back the error."""
+        self._metrics.put("AuthRefusals", 1, {"Reason": reason})
+        return error
 
     # --- REST --------------------------------------------------------------------------------
 
@@ -82,15 +90,21 @@ class Authenticator:
         scheme, _, token = (authorization or "").strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            raise Unauthorized(f"send Authorization: Bearer <api_token> ({HOW_TO_GET_A_TOKEN})")
+            raise self._refuse(
+                "MissingToken",
+                Unauthorized(f"send Authorization: Bearer <api_token> ({HOW_TO_GET_A_TOKEN})"),
+            )
         if token.startswith(VIEW_TOKEN_PREFIX) and job_id is not None:
             return self.viewer(token, job_id)
         tenant = (
             None if len(token) > MAX_TOKEN_CHARS else self._keys.tenant_of_token(token_hash(token))
         )
         if tenant is None:
-            raise Unauthorized(
-                f"the API token is not valid: it is wrong or was revoked ({HOW_TO_GET_A_TOKEN})"
+            raise self._refuse(
+                "UnknownToken",
+                Unauthorized(
+                    f"the API token is not valid: it is wrong or was revoked ({HOW_TO_GET_A_TOKEN})"
+                ),
             )
         return Caller(tenant)
 
@@ -100,15 +114,21 @@ class Authenticator:
             return PUBLIC
         match = VIEW_TOKEN.fullmatch(view_token or "")
         if match is None:
-            raise Unauthorized(
-                "this viewer link's token is malformed (a view token is "
-                f"{VIEW_TOKEN_PREFIX}<expiry>.<tenant>.<mac>): {GET_A_VIEW_LINK}"
+            raise self._refuse(
+                "MalformedViewToken",
+                Unauthorized(
+                    "this viewer link's token is malformed (a view token is "
+                    f"{VIEW_TOKEN_PREFIX}<expiry>.<tenant>.<mac>): {GET_A_VIEW_LINK}"
+                ),
             )
         expires, tenant, mac = int(match[1]), match[2], match[3]
         good = hmac.compare_digest(mac, self._view_mac(tenant, job_id, expires))
         if good and expires >= self._clock():
             return Caller(tenant, job_id=job_id)
-        raise Unauthorized(f"this viewer link is not valid or has expired: {GET_A_VIEW_LINK}")
+        raise self._refuse(
+            "InvalidViewToken",
+            Unauthorized(f"this viewer link is not valid or has expired: {GET_A_VIEW_LINK}"),
+        )
 
     def view_token(self, caller: Caller, job_id: str) -> tuple[str, int]:
         """A view token for ``job_id`` (which the caller may see) and its expiry, epoch s."""
@@ -136,7 +156,11 @@ class Authenticator:
             found.append(key)
             return self._secret(access_key_id, key.secret_ciphertext)
 
-        verify(request, secret_of, self._clock(), region=self._region)
+        try:
+            verify(request, secret_of, self._clock(), region=self._region)
+        except Unauthorized as error:  # SignatureMissing, ..., UnknownAccessKey
+            self._refuse(type(error).__name__, error)
+            raise
         key = found[0]
         return Caller(key.tenant, sources=key.sources, topics=key.topics)
 

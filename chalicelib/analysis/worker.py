@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from chalicelib import logs
 from chalicelib.adapters.queue import QueueService
 from chalicelib.adapters.storage import StorageService
 from chalicelib.analysis.budget import check_frame_budget
@@ -52,12 +53,18 @@ from chalicelib.errors import (
 )
 from chalicelib.jobs.ids import decode_message, results_path
 from chalicelib.jobs.options import JobOptions
-from chalicelib.jobs.record import FINAL_STATES, UNFINISHED_STATES, JobRecord
+from chalicelib.jobs.record import COMPLETED, FINAL_STATES, UNFINISHED_STATES, JobRecord
 from chalicelib.jobs.store import JobStore
+from chalicelib.metrics import Metrics
 
 log = logging.getLogger(__name__)
 INTERNAL_ERROR = "analysis failed because of an internal error; the details are in the worker log"
 STAGES = ("download", "decode", "detect", "ocr", "store")  # seconds of each, logged per job
+
+
+def _ids(job: JobRecord) -> dict[str, str]:
+    """A metric's properties: whose job, which one."""
+    return {"tenant": job.tenant, "job_id": job.job_id}
 
 
 class StageClock:
@@ -65,6 +72,11 @@ class StageClock:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = dict.fromkeys(STAGES, 0.0)
+        self.started = time.perf_counter()
+
+    def elapsed(self) -> float:
+        """Wall seconds since this attempt began (download included)."""
+        return time.perf_counter() - self.started
 
     @contextlib.contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -86,7 +98,10 @@ class StageClock:
 
 
 def _fields(job: JobRecord, **more: object) -> dict[str, object]:
-    return {"job_id": job.job_id, "stage": job.status, "attempt": job.attempts, **more}
+    return {
+        "job_id": job.job_id, "tenant": job.tenant, "stage": job.status,
+        "attempt": job.attempts, **more,
+    }  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -125,6 +140,7 @@ class JobWorker:
         settings: WorkerSettings | None = None,
         queue: QueueService | None = None,
         on_finish: Callable[[JobRecord], None] | None = None,
+        metrics: Metrics | None = None,
     ):
         """``queue``: where a slice sends its continuation (None: a job is one slice).
         ``on_finish(job)`` runs once the job's final status is written (the completion
@@ -133,6 +149,7 @@ class JobWorker:
         self.storage, self.jobs, self.pipelines = storage, jobs, pipelines
         self.settings = settings or WorkerSettings()
         self.queue, self.on_finish = queue, on_finish
+        self.metrics = metrics or Metrics()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def handle_message(
@@ -152,11 +169,17 @@ class JobWorker:
 
     def process(self, job_id: str, receive_count: int = 1, deadline: float = math.inf) -> bool:
         """Run the job (or its next slice) if it is pending or abandoned; True if this call
-        did the work. ``deadline`` (``time.monotonic``): when the slice must end at the latest."""
+        did the work. ``deadline`` (``time.monotonic``): when the slice must end at the latest.
+        Every line logged meanwhile names the job and its tenant."""
+        with logs.context(job_id=job_id):
+            return self._process(job_id, receive_count, deadline)
+
+    def _process(self, job_id: str, receive_count: int, deadline: float) -> bool:
         found = self.jobs.find(job_id)
         if found is None:
             log.warning("dropping message for unknown job %s", job_id, extra={"job_id": job_id})
             return False
+        logs.bind(tenant=found.tenant)
         if found.status not in UNFINISHED_STATES:
             log.info(
                 "job %s is %s: nothing to do (duplicate delivery?)",
@@ -174,12 +197,15 @@ class JobWorker:
         except IllegalTransition:
             log.info("job %s is held by another worker", job_id, extra=_fields(found))
             return False
+        if found.enqueued_at is not None:  # how long its message waited for this claim
+            wait_s = max(0.0, time.time() - found.enqueued_at)
+            self.metrics.put("QueueWaitSeconds", round(wait_s, 3), None, **_ids(job))
         if job.attempts > self.settings.max_attempts:  # its workers kept dying (e.g. out of memory)
             reason = (
                 f"analysis was abandoned {self.settings.max_attempts} times "
                 "(worker crashed or timed out)"
             )
-            self._finish(job, error_message=reason)
+            self._finish(job, error_message=reason, error_code="Abandoned")
             return True
         final = (
             job.attempts >= self.settings.max_attempts
@@ -206,7 +232,8 @@ class JobWorker:
             raise
         except VideoJobsError as error:  # the video itself is the problem: no retry
             log.warning("job %s failed: %s", job.job_id, error.message, extra=_fields(job))
-            self._finish(job, error_message=error.message, clock=clock)
+            self._finish(job, error_message=error.message, clock=clock,
+                         error_code=type(error).__name__)  # fmt: skip
             return
         except Exception:  # traceback to the log only; retry unless this was the last attempt
             log.exception(
@@ -216,7 +243,8 @@ class JobWorker:
                 extra=_fields(job),
             )
             if final:
-                self._finish(job, error_message=INTERNAL_ERROR, clock=clock)
+                self._finish(job, error_message=INTERNAL_ERROR, clock=clock,
+                             error_code="InternalError")  # fmt: skip
             else:
                 self.jobs.release_lease(job.job_id, self.owner)
             raise
@@ -272,6 +300,7 @@ class JobWorker:
             clock.add(timings)
         clock.seconds["store"] += end.store_s
         number = job.slices + 1
+        self._measure_slice(job, end.frames_done - end.first_frame, fps, clock.elapsed())
         log.info(
             "job %s: slice %d analyzed frames %d to %d%s",
             job.job_id, number, end.first_frame, end.frames_done,
@@ -286,6 +315,15 @@ class JobWorker:
         self.queue.enqueue(job.job_id, number)
         self.jobs.mark_enqueued(job.job_id)
         return None
+
+    def _measure_slice(self, job: JobRecord, frames: int, fps: float, seconds: float) -> None:
+        """This invocation's cost: its seconds, frames, and seconds per minute of video."""
+        fields = {"Pipeline": job.pipeline_id}
+        self.metrics.put("AnalysisSeconds", round(seconds, 3), fields, **_ids(job))
+        self.metrics.put("FramesAnalyzed", frames, fields, **_ids(job))
+        if frames > 0:
+            per_minute = seconds / (frames / fps / 60)
+            self.metrics.put("SecondsPerVideoMinute", round(per_minute, 3), fields, **_ids(job))
 
     def _download(self, job: JobRecord, local: Path) -> None:
         """Exactly the bytes that were validated (the ETag ``start`` pinned), within the limit."""
@@ -322,9 +360,12 @@ class JobWorker:
         *,
         output_path: str | None = None,
         error_message: str | None = None,
+        error_code: str = "AnalysisError",
         clock: StageClock | None = None,
     ) -> JobRecord:
-        """Complete (given ``output_path``) or fail the job, as its lease holder."""
+        """Complete (given ``output_path``) or fail the job, as its lease holder; ``error_code``
+        names the failure in the JobsFailed metric (an error class, or InternalError,
+        Abandoned)."""
         try:
             if output_path is not None:
                 done = self.jobs.complete(job.job_id, owner=self.owner, output_path=output_path)
@@ -333,6 +374,12 @@ class JobWorker:
         except IllegalTransition:
             raise LeaseLost(f"job {job.job_id} was taken over before it was finished") from None
         seconds = (clock or StageClock()).report()
+        pipeline = {"Pipeline": done.pipeline_id}
+        if done.status == COMPLETED:
+            self.metrics.put("JobsCompleted", 1, pipeline, **_ids(done))
+            self.metrics.put("SlicesPerJob", job.slices + 1, pipeline, **_ids(done))
+        else:
+            self.metrics.put("JobsFailed", 1, {**pipeline, "ErrorCode": error_code}, **_ids(done))
         log.info(
             "job %s finished %s",
             job.job_id,

@@ -42,6 +42,7 @@ from chalicelib.jobs.options import JobOptions
 from chalicelib.jobs.record import FAILED, PENDING, UPLOADING, JobRecord, iso_time
 from chalicelib.jobs.store import JobStore
 from chalicelib.jobs.tenancy import PUBLIC, Caller
+from chalicelib.metrics import Metrics
 
 log = logging.getLogger(__name__)
 UPLOAD_CONTENT_TYPE = "video/mp4"
@@ -91,9 +92,10 @@ class Submissions:
         jobs: JobStore,
         keys: IdempotencyKeys,
         settings: Settings,
+        metrics: Metrics | None = None,
     ):
         self.storage, self.queue, self.jobs, self.keys = storage, queue, jobs, keys
-        self.settings = settings
+        self.settings, self.metrics = settings, metrics or Metrics()
 
     def parse_options(self, params: Mapping[str, str] | None) -> JobOptions:
         return parse_job_options(params, self.settings)
@@ -202,6 +204,7 @@ class Submissions:
         self._take_place(job, forget_key)
         _step(lambda: put_video(job.input_path), f"{verb} the video", forget_place)
         _step(lambda: self.jobs.create(job), "record the job", forget_all)
+        self._submitted(job)
         self._enqueue(job.job_id)
 
     def _take_place(self, job: JobRecord, undo: Callable[[], None] | None = None) -> None:
@@ -253,6 +256,12 @@ class Submissions:
             retention_days=self.settings.job_retention_days,
             tenant=caller.tenant,
             upload_expires_at=upload_expires_at,
+        )
+
+    def _submitted(self, job: JobRecord) -> None:
+        """A recorded job is submitted, whatever the queue says next (the sweep queues it)."""
+        self.metrics.put(
+            "JobsSubmitted", 1, {"Pipeline": job.pipeline_id}, tenant=job.tenant, job_id=job.job_id
         )
 
     def _enqueue(self, job_id: str) -> None:
@@ -324,6 +333,7 @@ class Submissions:
             job = self.jobs.start(job.job_id, input_etag=upload.etag)
         except IllegalTransition:  # its URL expired (or another start won) while we checked
             raise self._not_startable(self.jobs.get(job.job_id)) from None
+        self._submitted(job)
         self._enqueue(job.job_id)
         log.info(
             "job %s started after upload (%d bytes)",

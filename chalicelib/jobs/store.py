@@ -224,7 +224,12 @@ class JobStore(ABC):
                 "job %s is %s",
                 job_id,
                 job.status,
-                extra={"job_id": job_id, "stage": job.status, "attempt": job.attempts},
+                extra={
+                    "job_id": job_id,
+                    "tenant": job.tenant,
+                    "stage": job.status,
+                    "attempt": job.attempts,
+                },  # fmt: skip
             )
         if job.status in FINAL_STATES and self.places is not None:
             try:

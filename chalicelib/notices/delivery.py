@@ -27,6 +27,7 @@ from botocore.httpsession import where as ca_bundle
 
 from chalicelib.config import WEBHOOK_MAX_ANSWER_BYTES, NoticeSettings
 from chalicelib.errors import BadRequest, MalformedMessage
+from chalicelib.metrics import Metrics
 from chalicelib.notices.callbacks import (
     CallbackTarget,
     Resolver,
@@ -163,11 +164,13 @@ class Courier:
         allow_loopback: bool = False,
         resolve: Resolver = system_resolver,
         tls: ssl.SSLContext | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._sqs, self._queue_url, self._dlq_url = sqs, queue_url, dlq_url
         self._settings, self._secret = settings, secret
         self._allow_loopback, self._resolve = allow_loopback, resolve
         self._tls = tls or default_tls()  # shared by the threads of the local runner
+        self._metrics = metrics or Metrics()
 
     def handle(self, body: str, now: float | None = None) -> bool:
         """Work on one queue message; True if its notice was delivered now."""
@@ -182,6 +185,8 @@ class Courier:
             return False
         problem = self.attempt(notice)
         job_id = notice.event["job_id"]
+        outcome = "delivered" if problem is None else "failed"
+        self._metrics.put("NoticeAttempts", 1, {"Outcome": outcome}, job_id=job_id)
         if problem is None:
             log.info("notice for job %s delivered", job_id, extra={"job_id": job_id})
             return True
@@ -221,6 +226,7 @@ class Courier:
         failed = replace(notice, attempts=failures, due_at=due_at, first_attempt_at=first)
         if due_at - first > self._settings.retry_window_s:
             self._sqs.send_message(QueueUrl=self._dlq_url, MessageBody=failed.encode())
+            self._metrics.put("NoticesDeadLettered", 1, job_id=job_id)
             log.error(
                 "notice for job %s dead-lettered after %d attempts; last: %s",
                 job_id,

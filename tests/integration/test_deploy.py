@@ -21,11 +21,15 @@ from chalicelib.bootstrap import aws_client
 from chalicelib.config import DEFAULT_RETENTION_DAYS, load_settings, sized_model_path
 from chalicelib.jobs.ids import new_job_id, results_path, video_path
 from chalicelib.jobs.record import JobRecord
+from chalicelib.metrics import NAMESPACE, UNITS
 from chalicelib.results.pieces import piece_path
 from functions.analyzer.build_context import DOCKERFILE, stage
+from infra.cloud_alarms import ALARMS, DASHBOARD, FAILURE_PERCENT, OLDEST_JOB_ALARM, OLDEST_JOB_S
 from infra.cloud_template import (
     ALARM,
+    ALARM_TOPIC,
     ANALYZER,
+    API_HANDLER,
     BUCKET,
     DLQ,
     EVENTS_TOPIC,
@@ -34,10 +38,13 @@ from infra.cloud_template import (
     NOTICES_DLQ,
     NOTICES_QUEUE,
     QUEUE,
+    REST_API,
     RETENTION_DAYS,
     SOURCE_BUCKETS,
     TABLE,
     TOKEN_KEY_STORE,
+    TRACING,
+    TRACING_ON,
     WEBHOOK_SECRET,
     WEBHOOK_SECRET_STORE,
     functions,
@@ -440,3 +447,99 @@ def test_tokens_are_signed_with_a_generated_secret_never_a_plain_or_guessable_ke
         env = resource["Properties"]["Environment"]["Variables"]
         assert "VIDEO_JOBS_PAGINATION_KEY" not in env, f"{name} has a signing key in plain text"
         assert env["VIDEO_JOBS_SIGNING_KEY_ARN"] == {"Ref": TOKEN_KEY_STORE}
+
+
+# --- Operations: alarms with runbooks, the dashboard (infra/cloud_alarms.py) -------------------
+
+OPERATIONS_DOC = ROOT / "docs" / "operations.md"
+
+
+def runbooks() -> dict[str, str]:
+    """docs/operations.md's ``### name`` sections under "Alarms", by heading."""
+    text = OPERATIONS_DOC.read_text(encoding="utf-8").split("## Alarms and what to do", 1)[1]
+    parts = re.split(r"^### (.+)$", text, flags=re.MULTILINE)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def alarms_of(template: dict) -> dict[str, dict]:
+    return {
+        logical_id: resource["Properties"]
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+    }
+
+
+def test_every_alarm_notifies_the_topic_and_has_a_runbook_paragraph(template):
+    alarms, books = alarms_of(template), runbooks()
+    assert set(alarms) == {ALARM, *ALARMS} and len(alarms) == 7
+    assert len(books) == len(alarms)
+    for logical_id, alarm in alarms.items():
+        assert {"Ref": ALARM_TOPIC} in alarm["AlarmActions"], logical_id
+        (anchor,) = re.findall(r"docs/operations\.md#([a-z0-9-]+)", alarm["AlarmDescription"])
+        book = books[anchor]  # the heading the description links to
+        assert f"`{logical_id}`" in book, anchor
+        assert all(part in book for part in ("*Means:*", "*Look at:*", "*Do:*")), anchor
+
+
+def test_alarms_watch_this_stacks_queues_functions_api_and_metrics(template):
+    alarms = alarms_of(template)
+    stack = {"Ref": "AWS::StackName"}
+    for name, resource in functions(template):  # the metrics' Service dimension: the stack
+        assert resource["Properties"]["Environment"]["Variables"]["VIDEO_JOBS_METRICS_SERVICE"] == (
+            stack
+        ), name
+    oldest = alarms[OLDEST_JOB_ALARM]
+    assert oldest["MetricName"] == "ApproximateAgeOfOldestMessage"
+    assert oldest["Dimensions"][0]["Value"] == {"Fn::GetAtt": [QUEUE, "QueueName"]}
+    assert oldest["Threshold"] == {"Ref": OLDEST_JOB_S}
+    notices = [a for a in alarms.values() if a.get("Dimensions", [{}])[0].get("Value") ==
+               {"Fn::GetAtt": [NOTICES_DLQ, "QueueName"]}]  # fmt: skip
+    assert len(notices) == 1 and notices[0]["Threshold"] == 0
+    analyzer = props(template, ANALYZER)["FunctionName"]
+    lambda_alarms = [a for a in alarms.values() if a.get("Namespace") == "AWS/Lambda"]
+    assert sorted(a["MetricName"] for a in lambda_alarms) == ["Errors", "Throttles"]
+    assert all(a["Dimensions"] == [{"Name": "FunctionName", "Value": analyzer}]
+               for a in lambda_alarms)  # fmt: skip
+    (api,) = [a for a in alarms.values() if a.get("Namespace") == "AWS/ApiGateway"]
+    assert api["MetricName"] == "5XXError" and props(template, REST_API)["Name"] == stack
+    assert {"Name": "ApiName", "Value": stack} in api["Dimensions"]
+    (rate,) = [a for a in alarms.values() if "Metrics" in a]
+    watched = [m["MetricStat"]["Metric"] for m in rate["Metrics"] if "MetricStat" in m]
+    assert sorted(m["MetricName"] for m in watched) == ["JobsCompleted", "JobsFailed"]
+    assert all(m["Namespace"] == NAMESPACE and m["Dimensions"] == [
+        {"Name": "Service", "Value": stack}] for m in watched)  # fmt: skip
+    assert rate["Threshold"] == {"Ref": FAILURE_PERCENT}
+    parameters = template["Parameters"]
+    assert (
+        parameters[OLDEST_JOB_S]["Default"] == 900 and parameters[FAILURE_PERCENT]["Default"] == 20
+    )
+
+
+def test_the_dashboard_graphs_every_metric_and_names_only_what_the_stack_has(template):
+    body = props(template, DASHBOARD)["DashboardBody"]["Fn::Sub"]
+    for reference in re.findall(r"\$\{([^}]+)\}", body):
+        name = reference.split(".")[0]
+        assert name.startswith("AWS::") or name in template["Resources"], reference
+    widgets = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))["widgets"]
+    graphed = set()
+    for widget in widgets:
+        found = json.dumps(widget)
+        graphed |= {name for name in UNITS if re.search(rf"\b{name}\b", found)}
+    assert graphed == set(UNITS)
+    (alarm_widget,) = [w for w in widgets if w["type"] == "alarm"]
+    assert len(alarm_widget["properties"]["alarms"]) == len(alarms_of(template))
+    logs = [w["properties"]["query"] for w in widgets if w["type"] == "log"]
+    assert any("by tenant" in query and API_HANDLER in query for query in logs)
+    assert any("AnalysisSeconds" in query and ANALYZER in query for query in logs)
+
+
+def test_tracing_is_one_parameter_for_the_api_and_every_function_with_the_right_to_send(template):
+    assert template["Parameters"][TRACING]["AllowedValues"] == ["Active", "PassThrough"]
+    assert template["Parameters"][TRACING]["Default"] == "Active"
+    assert props(template, REST_API)["TracingEnabled"] == {"Fn::If": [TRACING_ON, True, False]}
+    for name, resource in functions(template):
+        assert resource["Properties"]["Tracing"] == {"Ref": TRACING}, name
+        role = props(template, resource["Properties"]["Role"]["Fn::GetAtt"][0])
+        (managed,) = role["ManagedPolicyArns"]
+        assert managed["Fn::If"][0] == TRACING_ON
+        assert managed["Fn::If"][1]["Fn::Sub"].endswith(":policy/AWSXrayWriteOnlyAccess")

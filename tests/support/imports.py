@@ -11,7 +11,8 @@ LAYERS = (
     "adapters", "results", "jobs", "analysis", "notices", "access", "intake", "rekognition",
     "viewer",
 )  # fmt: skip
-TOP_LEVEL = ("config", "errors", "logs")  # importable from everywhere; they import no package
+# importable from everywhere; they import no package
+TOP_LEVEL = ("config", "errors", "logs", "metrics")
 ROOT_ONLY = ("bootstrap",)  # the composition root: only app.py and tools import it
 
 

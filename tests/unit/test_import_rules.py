@@ -30,7 +30,7 @@ def test_every_layer_is_a_package_with_a_docstring():
 
 def test_the_top_of_chalicelib_holds_only_the_shared_modules():
     top = sorted(path.stem for path in (ROOT / "chalicelib").glob("*.py"))
-    assert top == ["__init__", "bootstrap", "config", "errors", "logs"]
+    assert top == ["__init__", "bootstrap", "config", "errors", "logs", "metrics"]
 
 
 @pytest.fixture

@@ -2,7 +2,9 @@
 
 import json
 import logging
+import threading
 
+from chalicelib import logs
 from chalicelib.logs import JsonFormatter
 
 
@@ -23,3 +25,25 @@ def test_job_fields_are_fields_not_text():
 
 def test_a_plain_record_has_no_job_fields():
     assert set(format_record()) == {"ts", "level", "logger", "msg"}
+
+
+def test_a_context_adds_its_fields_until_it_ends_and_a_line_keeps_its_own():
+    with logs.context(job_id="j", request_id="r1", stage="submit", tenant=None):
+        logs.bind(tenant="acme")
+        inside = format_record(stage="running")
+        assert logs.ids() == {"request_id": "r1"}
+        with logs.context(request_id="r2"):
+            assert format_record()["request_id"] == "r2"
+        assert format_record()["request_id"] == "r1"
+    assert (inside["job_id"], inside["tenant"], inside["request_id"]) == ("j", "acme", "r1")
+    assert inside["stage"] == "running"  # the line's own stage wins
+    assert set(format_record()) == {"ts", "level", "logger", "msg"} and logs.ids() == {}
+
+
+def test_contexts_do_not_cross_threads():
+    seen = []
+    with logs.context(job_id="mine"):
+        thread = threading.Thread(target=lambda: seen.append(format_record()))
+        thread.start()
+        thread.join()
+    assert seen and "job_id" not in seen[0]

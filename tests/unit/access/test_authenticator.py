@@ -15,6 +15,7 @@ from chalicelib.access.keys import InMemoryKeyStore
 from chalicelib.access.sigv4 import SignedRequest
 from chalicelib.jobs.record import utc_now
 from chalicelib.jobs.tenancy import PUBLIC, Caller
+from chalicelib.metrics import Metrics
 from infra.keys import create
 from tests.support.auth import ReversibleBox, signed_headers
 
@@ -314,3 +315,36 @@ def test_the_decrypted_secret_is_cached_but_revocation_is_immediate(parts):
     assert box.decrypts == 1
     keys.revoke(key["access_key_id"], utc_now())
     assert code_of(lambda: auth.signed(request(signed(key))))[0] == UNRECOGNIZED_CLIENT
+
+
+# --- Refusals are counted by reason (the AuthRefusals metric) --------------------------------
+
+
+def test_each_refusal_is_counted_once_with_its_reason(parts):
+    _, keys, box, clock = parts
+    lines: list[str] = []
+    auth = Authenticator(
+        required=True, keys=keys, secrets=lambda: box, view_key=b"k" * 32, view_ttl_s=600,
+        region=REGION, clock=clock, metrics=Metrics(lines.append),
+    )  # fmt: skip
+    key = create(keys, box, "acme")
+    stranger = {**key, "access_key_id": "VJAAAAAAAAAAAAAAAAAA"}
+    expired = f"vt1.{int(NOW) - 1}.acme.{'0' * 32}"
+    for call in [
+        lambda: auth.bearer(None),
+        lambda: auth.bearer("Bearer nope"),
+        lambda: auth.viewer("vt1.x", JOB),
+        lambda: auth.bearer(f"Bearer {expired}", job_id=JOB),
+        lambda: auth.signed(request(signed(key, secret="wrong" * 8))),
+        lambda: auth.signed(request(signed(stranger))),
+        lambda: auth.signed(request({})),
+    ]:
+        with pytest.raises(errors.Unauthorized):
+            call()
+    assert auth.bearer(f"Bearer {key['api_token']}") == Caller("acme")  # not counted
+    reasons = [json.loads(line)["Reason"] for line in lines]
+    assert reasons == [
+        "MissingToken", "UnknownToken", "MalformedViewToken", "InvalidViewToken",
+        "SignatureMismatch", "UnknownAccessKey", "SignatureMissing",
+    ]  # fmt: skip
+    assert all(json.loads(line)["AuthRefusals"] == 1 for line in lines)

@@ -152,7 +152,7 @@ def test_results_do_not_depend_on_the_number_of_workers(pipeline, tiny_mp4):
 
     one = YoloOcrPipeline(load_settings(), workers=1)
     three = YoloOcrPipeline(load_settings(), workers=3)
-    assert one.detector is pipeline.detector and one.reader is pipeline.reader  # shared models
+    assert one.detector is three.detector and one.reader is three.reader  # shared models
     expected = encode(pipeline.run(tiny_mp4, sample_fps=5))
     assert encode(one.run(tiny_mp4, sample_fps=5)) == expected
     assert encode(three.run(tiny_mp4, sample_fps=5)) == expected

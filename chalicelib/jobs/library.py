@@ -50,20 +50,21 @@ def _moment(name: str, raw: str) -> str:
     """An ISO 8601 date or time (UTC unless it names an offset), as ``created_at`` spells it."""
     try:
         moment = datetime.fromisoformat(raw)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return iso_time(moment.timestamp())
+    except (ValueError, OverflowError, OSError):  # not a time, or one UTC cannot write (year 0)
         raise _bad(
-            f"{name} {quoted(raw)} is not an ISO 8601 date or time: use e.g. 2026-12-07 or "
-            "2026-12-07T08:30:00Z"
+            f"{name} {quoted(raw)} is not an ISO 8601 date or time in the years 1 to 9999 (UTC): "
+            "use e.g. 2026-12-07 or 2026-12-07T08:30:00Z"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return iso_time(moment.timestamp())
 
 
 def _limit(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_LIST_LIMIT
-    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_LIST_LIMIT):
+    # len first: int() refuses more than 4300 digits
+    if not (len(raw) <= 3 and raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_LIST_LIMIT):
         raise _bad(f"limit {quoted(raw)}: use a whole number from 1 to {MAX_LIST_LIMIT}")
     return int(raw)
 

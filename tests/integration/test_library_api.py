@@ -112,13 +112,17 @@ def test_pages_are_signed_for_one_tenant_and_one_set_of_filters(tenants, mp4_byt
         ("?status=", "status '': use one of"),
         ("?pipeline_id=../x", "pipeline_id '../x': use a pipeline id"),
         ("?created_after=yesterday", "created_after 'yesterday' is not an ISO 8601 date"),
+        ("?created_after=2026-12-07%00", "created_after '2026-12-07\\x00' is not"),
         ("?created_before=2026-13-01", "created_before '2026-13-01' is not an ISO 8601"),
+        ("?created_after=0001-01-01T00:00:00%2B14:00", "is not an ISO 8601"),  # year 0 in UTC
+        ("?created_before=9999-12-31T23:59:59-14:00", "is not an ISO 8601"),  # year 10000
         ("?created_after=2026-12-08&created_before=2026-12-07", "created_after is later than"),
         ("?limit=0", "limit '0': use a whole number from 1 to 100"),
         ("?limit=101", "limit '101': use a whole number from 1 to 100"),
         ("?limit=-1", "limit '-1'"),
         ("?limit=%D9%A3", "limit '\\u0663'"),  # an Arabic-Indic three is no limit
         ("?limit=1e3", "limit '1e3'"),
+        ("?limit=" + "9" * 5000, "limit '9999"),  # more digits than int() takes
         ("?tenant=globex", "unknown query parameter(s) 'tenant': the accepted ones are status"),
     ],
 )

@@ -175,6 +175,8 @@ ALLOWED_METHODS = {
     "/video/view/{job_id}": ("view_job_options", "GET, HEAD, OPTIONS"),
     "/video/view/{job_id}/link": ("view_link_options", "POST, OPTIONS"),
     "/video/stats": ("job_stats_options", "GET, OPTIONS"),
+    "/video/jobs": ("list_jobs_options", "GET, OPTIONS"),
+    "/video/{job_id}": ("delete_job_options", "DELETE, OPTIONS"),
     "/": ("rekognition_api_options", "POST, OPTIONS"),
 }
 
@@ -305,6 +307,20 @@ def job_stats() -> Response:
     """The last ``minutes`` of the metrics, for the local operator (chalicelib/jobs/stats.py
     says who sees which tenants)."""
     return _json(services().stats.last(_request().query_params, _caller()))
+
+
+@app.route("/video/jobs", methods=["GET"], content_types=ANY_TYPE)
+@maps_errors(rest_error)
+def list_jobs() -> Response:
+    """The caller's jobs, newest first, paged (chalicelib/jobs/library.py)."""
+    return _json(services().library.list(_request().query_params, _caller()))
+
+
+@app.route("/video/{job_id}", methods=["DELETE"], content_types=ANY_TYPE)
+@maps_errors(rest_error)
+def delete_job(job_id: str) -> Response:
+    """Cancel an unfinished job, or remove an ended one with everything stored for it."""
+    return _json(services().library.delete(job_id, _caller()))
 
 
 def _amz_json(body: dict, status: int) -> Response:

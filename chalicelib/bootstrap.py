@@ -32,6 +32,7 @@ from chalicelib.config import (
 from chalicelib.intake.dynamo_idempotency import DynamoIdempotencyKeys
 from chalicelib.intake.submissions import Submissions
 from chalicelib.jobs.dynamo import DynamoJobStore, DynamoPlaceBook
+from chalicelib.jobs.library import JobLibrary
 from chalicelib.jobs.queries import JobQueries
 from chalicelib.jobs.reconcile import ReconcileReport, reconcile
 from chalicelib.jobs.record import JobRecord
@@ -84,6 +85,14 @@ class Services:
     @functools.cached_property
     def queries(self) -> JobQueries:
         return JobQueries(jobs=self.jobs, storage=self.storage)
+
+    @functools.cached_property
+    def library(self) -> JobLibrary:
+        """A tenant's jobs: the listing and the delete."""
+        return JobLibrary(
+            jobs=self.jobs, storage=self.storage, signing_key=self.signing_key,
+            forget_key=self.submissions.keys.release,
+        )  # fmt: skip
 
     @functools.cached_property
     def viewer(self) -> JobViewer:

@@ -67,6 +67,8 @@ DEFAULT_KEYS_KMS_KEY = "alias/video-jobs-keys"  # encrypts access keys' secrets 
 MAX_ACTIVE_JOBS_LIMIT = 1000  # ~80 KB of places in one item
 DEFAULT_METRICS_SERVICE = "video-jobs"  # the template sets the stack's name instead
 DEFAULT_MAX_ACTIVE_JOBS_PER_TENANT = 20  # on every stage but local (0 there: no limit)
+DEFAULT_LIST_LIMIT = 20  # jobs on one page of GET /video/jobs
+MAX_LIST_LIMIT = 100
 LIMIT_RETRY_AFTER_S = 30  # what a 429 for too many active jobs tells the client to wait
 
 

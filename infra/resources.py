@@ -54,9 +54,26 @@ def dlq_name(settings: Settings) -> str:
 def table_definition(settings: Settings) -> dict:
     return {
         "TableName": settings.table_name,
-        "AttributeDefinitions": [{"AttributeName": "job_id", "AttributeType": "S"}],
+        "AttributeDefinitions": [
+            {"AttributeName": name, "AttributeType": "S"}
+            for name in ("job_id", "list_tenant", "created_at")
+        ],
         "KeySchema": [{"AttributeName": "job_id", "KeyType": "HASH"}],
+        "GlobalSecondaryIndexes": [tenant_index()],
         "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
+def tenant_index() -> dict:
+    """A tenant's jobs newest first (chalicelib/jobs/dynamo.py, TENANT_INDEX): only job rows
+    carry ``list_tenant``. Same shape for boto3 and CloudFormation."""
+    return {
+        "IndexName": "tenant-created",
+        "KeySchema": [
+            {"AttributeName": "list_tenant", "KeyType": "HASH"},
+            {"AttributeName": "created_at", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
     }
 
 
@@ -121,6 +138,7 @@ def ensure_table(settings: Settings) -> None:
     if settings.table_name not in dynamodb.list_tables()["TableNames"]:
         dynamodb.create_table(**table_definition(settings))
         dynamodb.get_waiter("table_exists").wait(TableName=settings.table_name)
+    ensure_tenant_index(dynamodb, settings)
     ttl = dynamodb.describe_time_to_live(TableName=settings.table_name)["TimeToLiveDescription"]
     if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):  # enabling twice is an error
         dynamodb.update_time_to_live(
@@ -129,6 +147,19 @@ def ensure_table(settings: Settings) -> None:
     dynamodb.update_continuous_backups(
         TableName=settings.table_name, PointInTimeRecoverySpecification=point_in_time_recovery()
     )
+
+
+def ensure_tenant_index(dynamodb: Any, settings: Settings) -> None:
+    """A table from before the job listing gets its index (a local stack's kept state)."""
+    table = dynamodb.describe_table(TableName=settings.table_name)["Table"]
+    names = {index["IndexName"] for index in table.get("GlobalSecondaryIndexes", [])}
+    if tenant_index()["IndexName"] not in names:
+        definition = table_definition(settings)
+        dynamodb.update_table(
+            TableName=settings.table_name,
+            AttributeDefinitions=definition["AttributeDefinitions"],
+            GlobalSecondaryIndexUpdates=[{"Create": tenant_index()}],
+        )
 
 
 def ensure_bucket(settings: Settings) -> None:

@@ -152,6 +152,18 @@ class Api:
         answer = self._call("GET", "/video/stats", params={"minutes": str(minutes)})
         return _fields(answer, minutes=int, metrics=dict)
 
+    def jobs(self, params: dict[str, str]) -> Answer:
+        """One page of the caller's jobs, newest first (``next_token`` while more follow)."""
+        page = _fields(self._call("GET", "/video/jobs", params=params), jobs=list)
+        for job in page["jobs"]:
+            _fields(job, job_id=str, status=str, progress=float)
+        return _fields(page, optional=True, next_token=str)
+
+    def delete(self, job_id: str) -> Answer:
+        """Cancel an unfinished job, or remove an ended one with everything stored for it."""
+        answer = self._call("DELETE", f"/video/{_segment(job_id)}")
+        return _fields(answer, job_id=str, status=str, deleted=bool)
+
     def view_url(self, job_id: str) -> str:
         """The viewer page's URL; with an API token, a link that carries a short-lived view
         token for this job (a browser cannot send the Bearer header itself)."""
@@ -223,7 +235,7 @@ def _json_or_error(status: int, content: bytes) -> Answer:
 
 
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", dict: "an object",
-               list: "a list"}  # fmt: skip
+               list: "a list", bool: "true or false"}  # fmt: skip
 
 
 def _fields(answer: Answer, optional: bool = False, **types: type) -> Answer:
@@ -241,7 +253,7 @@ def _fields(answer: Answer, optional: bool = False, **types: type) -> Answer:
 
 def _is(value: Any, kind: type) -> bool:
     if isinstance(value, bool):
-        return False
+        return kind is bool
     if kind is float:
         return isinstance(value, int | float) and math.isfinite(value)
     return isinstance(value, kind)

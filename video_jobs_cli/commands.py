@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from video_jobs_cli.api import Answer, Api
 from video_jobs_cli.errors import CliError, one_line_errors
+from video_jobs_cli.library import jobs_lines
 from video_jobs_cli.params import POSITIVE, TEXT, ApiUrl, Within
 from video_jobs_cli.report import summary_lines, write_csv
 from video_jobs_cli.stats import stats_lines
@@ -40,6 +41,9 @@ PRESIGNED_ABOVE_BYTES = 4_000_000
 POLL_INTERVAL_S = 1.0
 # The API's detector_size values (it checks them too; this client imports nothing from the API).
 DETECTOR_SIZES = ("416", "608")
+# The API's job statuses (it checks them too), and those a job never leaves.
+STATUSES = ("uploading", "pending", "running", "completed", "failed", "cancelled")
+ENDED = ("completed", "failed", "cancelled")
 
 
 class Group(click.Group):
@@ -188,6 +192,8 @@ def wait(api: Api, job_id: str, timeout: float) -> None:
 def _raise_if_failed(job: dict) -> None:
     if job["status"] == "failed":
         raise CliError(f"job {job['job_id']} failed: {job.get('error_message')}")
+    if job["status"] == "cancelled":
+        raise CliError(f"job {job['job_id']} was cancelled (deleted by its owner)")
 
 
 def _progress(job: dict) -> tuple[int, int]:
@@ -201,7 +207,7 @@ def _follow(api: Api, job_id: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     job = api.status(job_id)
     with tqdm(total=_progress(job)[1], desc=job["status"], file=sys.stderr, disable=None) as bar:
-        while job["status"] not in ("completed", "failed"):
+        while job["status"] not in ENDED:
             if time.monotonic() > deadline:
                 raise CliError(f"job {job_id} is still {job['status']} after {timeout_s:g} s")
             time.sleep(POLL_INTERVAL_S)
@@ -266,6 +272,42 @@ def stats(api: Api, minutes: int, as_json: bool) -> None:
         return
     for line in stats_lines(answer):
         click.echo(line)
+
+
+@cli.command(name="list")
+@click.option("--status", type=click.Choice(STATUSES), help="Only jobs with this status.")
+@click.option("--pipeline", type=TEXT, help="Only jobs of this pipeline.")
+@click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True,
+              help="Jobs on the page.")  # fmt: skip
+@click.option("--next-token", type=TEXT, help="The page after the one that printed it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON answer as it is.")
+@click.pass_obj
+def list_jobs(api: Api, status: str | None, pipeline: str | None, limit: int,
+              next_token: str | None, as_json: bool) -> None:  # fmt: skip
+    """Your jobs, newest first: id, status, progress, pipeline, creation time, error."""
+    chosen = {"status": status, "pipeline_id": pipeline, "next_token": next_token}
+    params = {"limit": str(limit), **{k: v for k, v in chosen.items() if v is not None}}
+    page = api.jobs(params)
+    if as_json:
+        click.echo(json.dumps(page, indent=1))
+        return
+    for line in jobs_lines(page["jobs"]):
+        click.echo(line)
+    if page.get("next_token"):
+        click.echo(f"more: video-jobs list --next-token {page['next_token']} (same filters)",
+                   err=True)  # fmt: skip
+
+
+@cli.command()
+@click.argument("job_id", type=TEXT)
+@click.pass_obj
+def delete(api: Api, job_id: str) -> None:
+    """Cancel an unfinished job, or remove an ended one: its video, results and row."""
+    answer = api.delete(job_id)
+    if answer["deleted"]:
+        click.echo(f"{answer['job_id']}  deleted (it was {answer['status']})")
+    else:
+        click.echo(f"{answer['job_id']}  {answer['status']} (delete it again to remove it)")
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ is ``SourceUnreadable`` with the reason.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
 import tempfile
@@ -34,6 +35,7 @@ from chalicelib.errors import ObjectChanged, ObjectTooLarge, SourceUnreadable
 
 Source = bytes | str | Path | BinaryIO
 COPY_CHUNK = 1024 * 1024
+S3_DELETE_BATCH = 1000  # the most keys one DeleteObjects call takes
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,11 @@ class StorageService(ABC):
     @abstractmethod
     def delete_file(self, path: str) -> None:
         """Remove ``path``; removing a missing key is not an error (deletes are retried)."""
+
+    @abstractmethod
+    def delete_under(self, prefix: str) -> int:
+        """Remove every key that starts with ``prefix`` (a job's video, results pieces and
+        checkpoints share one); how many there were. Nothing there is not an error."""
 
     @abstractmethod
     def download_file(
@@ -164,6 +171,22 @@ class S3Storage(StorageService):
 
     def delete_file(self, path: str) -> None:
         self._s3.delete_object(Bucket=self.bucket, Key=path)
+
+    def delete_under(self, prefix: str) -> int:
+        removed = 0
+        pages = self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": S3_DELETE_BATCH}
+        )
+        for page in pages:
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                answer = self._s3.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True}
+                )
+                if answer.get("Errors"):  # the caller retries; a half-done delete is safe
+                    raise OSError(f"could not delete {len(answer['Errors'])} objects of {prefix}")
+                removed += len(keys)
+        return removed
 
     def download_file(
         self, path: str, local_path: Path, *, etag: str | None = None, max_bytes: int | None = None
@@ -305,6 +328,14 @@ class LocalStorage(StorageService):
 
     def delete_file(self, path: str) -> None:
         self._file(path).unlink(missing_ok=True)
+
+    def delete_under(self, prefix: str) -> int:
+        folder, _, start = prefix.rpartition("/")
+        directory = self._file(folder) if folder else self.root
+        doomed = [path for path in directory.glob(f"{glob.escape(start)}*") if path.is_file()]
+        for path in doomed:
+            path.unlink(missing_ok=True)
+        return len(doomed)
 
     def download_file(
         self, path: str, local_path: Path, *, etag: str | None = None, max_bytes: int | None = None

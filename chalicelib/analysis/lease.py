@@ -27,6 +27,9 @@ class JobProgress:
     def __init__(self) -> None:
         self.frames_total: int | None = None
         self.analysis: Counting | None = None
+        # set when a renewal finds the lease gone (the job was cancelled or taken over): the
+        # analysis stops at its next frame check instead of running on to the slice's end
+        self.lost = threading.Event()
 
     def fields(self) -> dict[str, int | None]:
         done = self.analysis.frames_done if self.analysis else None
@@ -55,7 +58,8 @@ class LeaseKeeper:
             try:
                 progress = self._progress.fields()
                 self._jobs.renew_lease(self._job_id, self._owner, self._lease_s, **progress)
-            except IllegalTransition:  # taken over; the worker finds out before it stores
+            except IllegalTransition:  # cancelled or taken over; the worker stops before it stores
+                self._progress.lost.set()
                 return
             except Exception:  # a blip: the next beat retries before the lease runs out
                 log.warning(

@@ -53,7 +53,7 @@ from chalicelib.errors import (
 )
 from chalicelib.jobs.ids import decode_message, results_path
 from chalicelib.jobs.options import JobOptions
-from chalicelib.jobs.record import COMPLETED, FINAL_STATES, UNFINISHED_STATES, JobRecord
+from chalicelib.jobs.record import ANNOUNCED_STATES, COMPLETED, UNFINISHED_STATES, JobRecord
 from chalicelib.jobs.store import JobStore
 from chalicelib.metrics import Metrics
 
@@ -187,7 +187,7 @@ class JobWorker:
                 found.status,
                 extra=_fields(found),
             )
-            if found.status in FINAL_STATES and receive_count > 1 and self.on_finish:
+            if found.status in ANNOUNCED_STATES and receive_count > 1 and self.on_finish:
                 # The delivery before this one may have died between the final write and its
                 # notices: announce again (same event id; receivers drop repeats).
                 self.on_finish(found)
@@ -272,7 +272,7 @@ class JobWorker:
                 )
             pipeline = self.pipelines.pipeline(job.pipeline_id)
             progress.analysis = SlicedAnalysis(self.storage, pipeline, job.job_id)
-            return self._slice(job, video, fps, clock, deadline, progress.analysis)
+            return self._slice(job, video, fps, clock, deadline, progress)
 
     def _slice(
         self,
@@ -281,7 +281,7 @@ class JobWorker:
         fps: float,
         clock: StageClock,
         deadline: float,
-        analysis: SlicedAnalysis,
+        progress: JobProgress,
     ) -> str | None:
         """Analyze from the job's last checkpoint until the video's end (the results' path) or
         the slice's end (checkpoint stored, continuation sent: None)."""
@@ -290,10 +290,12 @@ class JobWorker:
         elif self.settings.slice_s:
             deadline = min(deadline, time.monotonic() + self.settings.slice_s)
         timings: dict[str, float] = {}
+        analysis, lost = progress.analysis, progress.lost
+        assert isinstance(analysis, SlicedAnalysis)
         try:
             end = analysis.run(
                 video, number=job.slices, sample_fps=fps, options=JobOptions.from_record(job),
-                stop=lambda: time.monotonic() > deadline, timings=timings,
+                stop=lambda: time.monotonic() > deadline or lost.is_set(), timings=timings,
                 before_store=lambda: self._confirm_lease(job),
             )  # fmt: skip
         finally:

@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib.adapters.queue import QueueService
@@ -122,7 +122,7 @@ class Submissions:
             repr(options.sample_fps),
             *([json.dumps(chosen, sort_keys=True)] if chosen else []),
         )
-        job, key = self._new_job(options, PENDING, caller), idempotency_key
+        job, key = self._new_job(options, PENDING, caller, idempotency_key), idempotency_key
         earlier = self._reserve(job, key, request, "check the Idempotency-Key")
         if earlier is not None:
             return self._replayed(earlier)
@@ -149,7 +149,7 @@ class Submissions:
         key (server-side). Returns the job id; a repeated idempotency key with the same
         fingerprint returns the id of the job it created (even while that request is still
         being accepted); with another one, KeyReused."""
-        job, key = self._new_job(options, PENDING, caller), idempotency_key
+        job, key = self._new_job(options, PENDING, caller, idempotency_key), idempotency_key
         earlier = self._reserve(job, key, request_fingerprint, "check the request token")
         if earlier is not None:
             log.info("job %s returned again for a repeated request token", earlier)
@@ -243,10 +243,11 @@ class Submissions:
         options: JobOptions,
         status: str,
         caller: Caller,
+        key: str | None = None,
         upload_expires_at: float | None = None,
     ) -> JobRecord:
         job_id = new_job_id()
-        return JobRecord.new(
+        job = JobRecord.new(
             job_id,
             input_path=video_path(job_id),
             pipeline_id=options.pipeline_id,
@@ -257,6 +258,9 @@ class Submissions:
             tenant=caller.tenant,
             upload_expires_at=upload_expires_at,
         )
+        if key is None:
+            return job
+        return replace(job, idempotency_key_id=idempotency.key_id(key, caller.tenant))
 
     def _submitted(self, job: JobRecord) -> None:
         """A recorded job is submitted, whatever the queue says next (the sweep queues it)."""

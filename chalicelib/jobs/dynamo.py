@@ -6,6 +6,11 @@ places are one item, ``places#<tenant>``: the holders as a JSON object and a ver
 table also holds idempotency keys (``chalicelib/intake/dynamo_idempotency.py``) and
 access keys (``chalicelib/access/dynamo_keys.py``), under partition keys that can never be job
 ids and without a ``status``, so the sweep's scan passes them by.
+
+A job row also carries ``list_tenant`` (its tenant again), the partition key of the
+``tenant-created`` index (sort key ``created_at``) that lists a tenant's jobs newest first. Only
+job rows carry it, so key items (which have a ``tenant`` and a ``created_at``) stay out of it;
+rows written before the index existed lack it and are not listed (they expire with their TTL).
 """
 
 from __future__ import annotations
@@ -15,20 +20,35 @@ from collections.abc import Iterator
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import Condition as RowCondition
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.adapters.dynamo import is_condition_failure, table_meta
 from chalicelib.errors import IllegalTransition
 from chalicelib.jobs.places import Place, PlaceBook, Places
-from chalicelib.jobs.record import ACTIVE_STATES, RUNNING, JobRecord
-from chalicelib.jobs.store import Changes, Condition, JobStore
+from chalicelib.jobs.record import ACTIVE_STATES, FINAL_STATES, RUNNING, JobRecord
+from chalicelib.jobs.store import Changes, Condition, Cursor, JobStore, JobWindow
 from chalicelib.jobs.tenancy import DEFAULT_TENANT
 
 PLACES_PREFIX = "places#"  # + tenant: a tenant's places, never a job id
+QUERY_PAGE = 100  # rows read per query call while a filter skips some
+TENANT_INDEX = "tenant-created"  # infra/resources.py declares it (list_tenant, created_at)
 
 _FIELDS = [name for name in JobRecord.__dataclass_fields__ if name != "options"]
+
+
+def _tenant_index() -> GlobalSecondaryIndex:
+    class TenantCreated(GlobalSecondaryIndex):
+        class Meta:
+            index_name = TENANT_INDEX
+            projection = AllProjection()
+
+        list_tenant = UnicodeAttribute(hash_key=True)
+        created_at = UnicodeAttribute(range_key=True)
+
+    return TenantCreated()
 
 
 def _job_model(meta: type) -> type[Model]:
@@ -55,6 +75,9 @@ def _job_model(meta: type) -> type[Model]:
         expires_at = NumberAttribute(null=True)  # the table's TTL attribute
         tenant = UnicodeAttribute(null=True)  # absent on rows from before tenants: the default
         upload_expires_at = NumberAttribute(null=True)  # an uploading job's URL expiry
+        idempotency_key_id = UnicodeAttribute(null=True)
+        list_tenant = UnicodeAttribute(null=True)  # the tenant-created index's partition key
+        by_tenant = _tenant_index()
 
     return JobRow
 
@@ -95,7 +118,7 @@ class DynamoJobStore(JobStore):
     def _row(self, job: JobRecord) -> Model:
         values: dict[str, Any] = {name: getattr(job, name) for name in _FIELDS}
         values["options"] = json.dumps(job.options, sort_keys=True) if job.options else None
-        return self._rows(**values)
+        return self._rows(**values, list_tenant=job.tenant)
 
     def create(self, job: JobRecord) -> None:
         try:
@@ -115,6 +138,50 @@ class DynamoJobStore(JobStore):
         condition = self._rows.status.is_in(*sorted(ACTIVE_STATES))
         for row in self._rows.scan(condition, consistent_read=True):
             yield self._record(row)
+
+    def newest(
+        self, tenant: str, window: JobWindow, limit: int, after: Cursor | None = None
+    ) -> list[JobRecord]:
+        rows = self._rows
+        low, high = window.created_after, window.created_before
+        created = None
+        if low is not None or high is not None:  # a key may not be "": no open-ended between
+            created = (
+                rows.created_at.between(low, high) if low is not None and high is not None
+                else rows.created_at >= low if low is not None
+                else rows.created_at <= high
+            )  # fmt: skip
+        wanted = None
+        if window.status is not None:
+            wanted = rows.status == window.status
+        if window.pipeline_id is not None:
+            same = rows.pipeline_id == window.pipeline_id
+            wanted = same if wanted is None else wanted & same
+        start = None
+        if after is not None:
+            created_at, job_id = after
+            start = {"list_tenant": {"S": tenant}, "created_at": {"S": created_at},
+                     "job_id": {"S": job_id}}  # fmt: skip
+        found = rows.by_tenant.query(
+            tenant, created, filter_condition=wanted,
+            scan_index_forward=False, limit=limit, page_size=max(limit, QUERY_PAGE),
+            last_evaluated_key=start,
+        )  # fmt: skip
+        return [self._record(row) for row in found]
+
+    def remove(self, job_id: str) -> bool:
+        try:
+            self._rows(job_id).delete(condition=self._rows.status.is_in(*sorted(FINAL_STATES)))
+        except DeleteError as error:
+            if not is_condition_failure(error):
+                raise
+            current = self.find(job_id)
+            if current is None:
+                return False
+            raise IllegalTransition(
+                f"job {job_id} cannot be removed: it is {current.status}"
+            ) from None
+        return True
 
     def _apply(self, job_id: str, condition: Condition, changes: Changes) -> JobRecord | None:
         rows = self._rows

@@ -2,7 +2,8 @@
 
     uploading ──▶ pending ──▶ running ──▶ completed
         │            │           │
-        └────────────┴───────────┴──────▶ failed
+        ├────────────┼───────────┼──────▶ failed
+        └────────────┴───────────┴──────▶ cancelled (DELETE /video/{job_id})
 
 ``uploading`` is the state of a presigned-upload job before the caller starts it; once its upload
 URL has expired without a start, the job is ``failed`` (``UploadExpired``) from that moment for
@@ -26,7 +27,10 @@ PENDING = "pending"
 RUNNING = "running"
 COMPLETED = "completed"
 FAILED = "failed"
-FINAL_STATES = frozenset({COMPLETED, FAILED})
+CANCELLED = "cancelled"  # its owner deleted it before it ended
+FINAL_STATES = frozenset({COMPLETED, FAILED, CANCELLED})
+ANNOUNCED_STATES = frozenset({COMPLETED, FAILED})  # final statuses that send notices; a cancel:
+# its owner asked for it through the API and was answered there
 UNFINISHED_STATES = frozenset({PENDING, RUNNING})  # what the reconcile sweep may re-queue
 ACTIVE_STATES = frozenset({UPLOADING, PENDING, RUNNING})  # what a tenant's job limit counts
 UPLOAD_EXPIRED = "UploadExpired"
@@ -37,8 +41,11 @@ ALLOWED_SOURCES: dict[str, frozenset[str]] = {
     RUNNING: frozenset({PENDING}),  # by claim() only (it takes a lease)
     COMPLETED: frozenset({RUNNING}),
     FAILED: frozenset({UPLOADING, PENDING, RUNNING}),
+    CANCELLED: frozenset({UPLOADING, PENDING, RUNNING}),
 }
-PROGRESS = {UPLOADING: 0.0, PENDING: 0.0, RUNNING: 0.5, COMPLETED: 1.0, FAILED: 1.0}
+PROGRESS = {
+    UPLOADING: 0.0, PENDING: 0.0, RUNNING: 0.5, COMPLETED: 1.0, FAILED: 1.0, CANCELLED: 1.0,
+}  # fmt: skip
 MAX_ERROR_CHARS = 500
 DAY_S = 86400
 
@@ -92,6 +99,8 @@ class JobRecord:
     expires_at: int | None = None  # epoch seconds; DynamoDB TTL removes old jobs
     tenant: str = DEFAULT_TENANT  # whose job it is (rows from before tenants: the default)
     upload_expires_at: float | None = None  # epoch seconds; an uploading job's URL expiry
+    idempotency_key_id: str | None = None  # the Idempotency-Key item that names it (a delete
+    # removes it with the job)
 
     @classmethod
     def new(

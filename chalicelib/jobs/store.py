@@ -33,6 +33,7 @@ from chalicelib.jobs.places import PlaceBook
 from chalicelib.jobs.record import (
     ACTIVE_STATES,
     ALLOWED_SOURCES,
+    CANCELLED,
     COMPLETED,
     FAILED,
     FINAL_STATES,
@@ -62,6 +63,28 @@ class Condition:
 
 
 @dataclass(frozen=True)
+class JobWindow:
+    """Which of a tenant's jobs a listing shows: ``created_after`` and ``created_before`` are
+    inclusive bounds on ``created_at`` (ISO 8601 UTC text, which sorts as time does)."""
+
+    status: str | None = None
+    pipeline_id: str | None = None
+    created_after: str | None = None
+    created_before: str | None = None
+
+    def holds(self, job: JobRecord) -> bool:
+        return (
+            self.status in (None, job.status)
+            and self.pipeline_id in (None, job.pipeline_id)
+            and (self.created_after is None or job.created_at >= self.created_after)
+            and (self.created_before is None or job.created_at <= self.created_before)
+        )
+
+
+Cursor = tuple[str, str]  # (created_at, job_id) of the last job a page showed
+
+
+@dataclass(frozen=True)
 class Changes:
     """What a write does: set these attributes, remove those, and maybe count one attempt more."""
 
@@ -88,6 +111,18 @@ class JobStore(ABC):
     @abstractmethod
     def active(self) -> Iterator[JobRecord]:
         """Every uploading, pending or running job (the reconcile sweep's query)."""
+
+    @abstractmethod
+    def newest(
+        self, tenant: str, window: JobWindow, limit: int, after: Cursor | None = None
+    ) -> list[JobRecord]:
+        """Up to ``limit`` of ``tenant``'s jobs in ``window``, newest first, from the one after
+        ``after`` on (DynamoDB: a query on the tenant-created index, never a scan)."""
+
+    @abstractmethod
+    def remove(self, job_id: str) -> bool:
+        """Delete the row iff the job has ended (one conditional delete); True if it went,
+        False if there was none. IllegalTransition if the job has not ended."""
 
     @abstractmethod
     def _apply(self, job_id: str, condition: Condition, changes: Changes) -> JobRecord | None:
@@ -158,6 +193,11 @@ class JobStore(ABC):
         with contextlib.suppress(IllegalTransition):
             return self._write(job.job_id, condition, Changes(values), f"go to {FAILED}")
         return None
+
+    def cancel(self, job_id: str) -> JobRecord:
+        """Its owner deleted an unfinished job: uploading, pending or running -> cancelled (the
+        worker of a running one loses its lease at the next renewal or store, and stops)."""
+        return self.update_status(job_id, CANCELLED)
 
     def complete(self, job_id: str, *, owner: str, output_path: str) -> JobRecord:
         return self.update_status(job_id, COMPLETED, owner=owner, output_path=output_path)
@@ -275,6 +315,28 @@ class InMemoryJobStore(JobStore):
         """Every job row (for tests and tools)."""
         with self._lock:
             return copy.deepcopy(list(self._jobs.values()))
+
+    def newest(
+        self, tenant: str, window: JobWindow, limit: int, after: Cursor | None = None
+    ) -> list[JobRecord]:
+        with self._lock:
+            rows = [
+                job for job in self._jobs.values() if job.tenant == tenant and window.holds(job)
+            ]
+        rows.sort(key=lambda job: (job.created_at, job.job_id), reverse=True)
+        if after is not None:
+            rows = [job for job in rows if (job.created_at, job.job_id) < after]
+        return copy.deepcopy(rows[:limit])
+
+    def remove(self, job_id: str) -> bool:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                return False
+            if job.status not in FINAL_STATES:
+                raise IllegalTransition(f"job {job_id} cannot be removed: it is {job.status}")
+            del self._jobs[job_id]
+            return True
 
     def _apply(self, job_id: str, condition: Condition, changes: Changes) -> JobRecord | None:
         with self._lock:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from chalicelib.adapters.storage import StorageService
 from chalicelib.errors import DamagedPiece, JobNotFound
 from chalicelib.jobs.queries import damaged
-from chalicelib.jobs.record import COMPLETED, FAILED, JobRecord
+from chalicelib.jobs.record import CANCELLED, COMPLETED, FAILED, JobRecord
 from chalicelib.jobs.store import JobStore
 from chalicelib.jobs.tenancy import Caller
 from chalicelib.rekognition import label_results, segment_results, text_results, tokens
@@ -14,7 +14,11 @@ from chalicelib.rekognition.timecodes import FrameClock
 from chalicelib.results import pieces
 
 MAX_RESULTS = 1000  # the most one page holds, and the default (a larger MaxResults gets 1000)
-JOB_STATUS = {COMPLETED: "SUCCEEDED", FAILED: "FAILED"}  # every other status: IN_PROGRESS
+JOB_STATUS = {
+    COMPLETED: "SUCCEEDED",
+    FAILED: "FAILED",
+    CANCELLED: "FAILED",
+}  # every other status: IN_PROGRESS
 STARTED_BY = {
     "GetLabelDetection": "StartLabelDetection",
     "GetTextDetection": "StartTextDetection",
@@ -85,6 +89,8 @@ def get_results(
         answer["GetRequestMetadata"] = {"SortBy": sort_by, "AggregateBy": aggregate_by}
     if job.status == FAILED:
         answer["StatusMessage"] = job.error_message or "analysis failed"
+    if job.status == CANCELLED:
+        answer["StatusMessage"] = "the job was cancelled by its owner"
     if job.status != COMPLETED:
         return {**answer, key: []}
     members, entries = _rendered(operation, request, params, _load(storage, job))

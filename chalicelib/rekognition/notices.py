@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from chalicelib.jobs.record import COMPLETED, FINAL_STATES, JobRecord
+from chalicelib.jobs.record import ANNOUNCED_STATES, COMPLETED, JobRecord
 from chalicelib.notices.publisher import Publisher
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def publish_notice(job: JobRecord, publisher: Callable[[], Publisher]) -> None:
     durable, and a topic that refuses it must not make the worker retry the job."""
     request = job.options.get("rekognition") or {}
     channel = request.get("NotificationChannel")
-    if channel is None or job.status not in FINAL_STATES:
+    if channel is None or job.status not in ANNOUNCED_STATES:
         return
     try:
         publisher().publish(channel["SNSTopicArn"], json.dumps(notice(job, request)))

@@ -16,8 +16,9 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from chalicelib.config import DEFAULT_BUCKET, DEFAULT_TABLE_NAME
 from tests.fixtures.make_tiny_mp4 import make_mp4
-from tests.support.stack import bearer, keys_cli, local_stack, run_keys
+from tests.support.stack import bearer, keys_cli, local_stack, run_keys, wait_for
 
 pytestmark = pytest.mark.slow
 LIMIT = 3
@@ -167,3 +168,48 @@ def test_a_bad_grant_is_a_usage_error(stack, garbage):
     done = run_keys(stack, "create", "--tenant", "x", "--source", garbage)
     assert done.returncode == 2 and "use s3://<bucket>/" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_each_tenant_lists_and_deletes_only_its_own_jobs_and_a_delete_leaves_nothing(
+    stack, tmp_path
+):
+    """Over real HTTP, with the real worker: a completed job of each tenant; each lists its
+    own, neither can delete the other's, and a delete leaves no object or item naming the job."""
+    keys = {name: keys_cli(stack, "create", "--tenant", name)[0] for name in ("lib-a", "lib-b")}
+    clip = make_mp4(tmp_path / "tiny.mp4").read_bytes()
+    jobs = {}
+    for name, key in keys.items():
+        answer = requests.post(f"{stack.base}/video/submit", data=clip, timeout=30,
+                               headers={**bearer(key), "Content-Type": "video/mp4"})  # fmt: skip
+        assert answer.status_code == 202, answer.text
+        jobs[name] = answer.json()["job_id"]
+    for name, job_id in jobs.items():
+        wait_for(lambda: status_of(stack, keys[name], job_id)["status"] == "completed", 120,  # noqa: B023
+                 f"job {job_id} to complete", stack)  # fmt: skip
+
+    def listed(name: str) -> list[str]:
+        answer = requests.get(f"{stack.base}/video/jobs", headers=bearer(keys[name]), timeout=10)
+        return [job["job_id"] for job in answer.json()["jobs"]]
+
+    assert (listed("lib-a"), listed("lib-b")) == ([jobs["lib-a"]], [jobs["lib-b"]])
+    doomed = jobs["lib-a"]
+    crossed = requests.delete(f"{stack.base}/video/{doomed}", headers=bearer(keys["lib-b"]),
+                              timeout=10)  # fmt: skip
+    assert (crossed.status_code, crossed.json()["code"]) == (404, "JobNotFound")
+    s3, table = aws(stack, "s3"), aws(stack, "dynamodb")
+    bucket = [b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"] == DEFAULT_BUCKET][0]
+
+    def stored() -> tuple[list[str], list[str]]:
+        objects = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+        items = table.scan(TableName=DEFAULT_TABLE_NAME, ConsistentRead=True)["Items"]
+        return ([k for k in objects if doomed in k],
+                [str(i["job_id"]) for i in items if doomed in str(i)])  # fmt: skip
+
+    objects, items = stored()
+    assert objects and items  # what the delete must remove is there
+    deleted = requests.delete(f"{stack.base}/video/{doomed}", headers=bearer(keys["lib-a"]),
+                              timeout=10)  # fmt: skip
+    assert deleted.json() == {"job_id": doomed, "status": "completed", "deleted": True}
+    assert stored() == ([], [])
+    assert status_of(stack, keys["lib-a"], doomed)["code"] == "JobNotFound"
+    assert (listed("lib-a"), listed("lib-b")) == ([], [jobs["lib-b"]])

@@ -191,6 +191,20 @@ def test_a_document_without_shots_has_no_shot_rows_and_draws_no_shot(browser, jo
     assert (drawn["shot"], drawn["cue"]) == (None, None) and drawn["objects"], drawn
 
 
+def test_a_cancelled_job_says_so_and_stops_polling(browser, job, tmp_path):
+    """A job deleted before it ended reads cancelled; the page says so instead of waiting. (An
+    upload that was never started: no worker can finish it first.)"""
+    api = job[0]
+    job_id = requests.post(f"{api}/video/uploads", timeout=30).json()["job_id"]
+    deleted = requests.delete(f"{api}/video/{job_id}", timeout=30)
+    assert deleted.json() == {"job_id": job_id, "status": "cancelled", "deleted": False}
+    html, _ = viewer(browser, tmp_path, api, job_id, 0.0, "--dump-dom")
+    assert 'data-status="cancelled"' in html and 'data-ready="1"' in html, html[-3000:]
+    assert "The job was cancelled by its owner" in html
+    requests.delete(f"{api}/video/{job_id}", timeout=30)  # removed: the page is a 404 now
+    assert requests.get(f"{api}/video/view/{job_id}", timeout=30).status_code == 404
+
+
 def test_the_console_log_shows_csp_violations(browser, tmp_path):
     """What the checks above rely on: a blocked inline script shows in the console log."""
     policy = "<meta http-equiv='Content-Security-Policy' content=\"script-src 'none'\">"

@@ -19,6 +19,7 @@ from moto import mock_aws
 from chalicelib.analysis.slices import checkpoint_path
 from chalicelib.bootstrap import aws_client
 from chalicelib.config import DEFAULT_RETENTION_DAYS, load_settings, sized_model_path
+from chalicelib.jobs.dynamo import TENANT_INDEX
 from chalicelib.jobs.ids import new_job_id, results_path, video_path
 from chalicelib.jobs.record import JobRecord
 from chalicelib.metrics import NAMESPACE, UNITS
@@ -58,6 +59,7 @@ from infra.resources import (
     VISIBILITY_TIMEOUT_S,
     bootstrap,
     dlq_name,
+    table_definition,
 )
 from layers.analyzer.size_report import report
 
@@ -310,6 +312,12 @@ def test_local_bootstrap_builds_what_the_template_declares(template, aws_env):
     assert described["KeySchema"] == table["KeySchema"]
     assert described["AttributeDefinitions"] == table["AttributeDefinitions"]
     assert described["BillingModeSummary"]["BillingMode"] == table["BillingMode"]
+    (index,) = described["GlobalSecondaryIndexes"]  # GET /video/jobs queries it
+    (declared,) = table["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == declared["IndexName"] == TENANT_INDEX
+    assert index["KeySchema"] == declared["KeySchema"] and index["Projection"] == {
+        "ProjectionType": "ALL"
+    }
     assert ttl == {"AttributeName": JOB_TTL_ATTRIBUTE, "TimeToLiveStatus": "ENABLED"}
     assert table["TimeToLiveSpecification"] == {"AttributeName": JOB_TTL_ATTRIBUTE, "Enabled": True}
     assert recovery["PointInTimeRecoveryStatus"] == "ENABLED"
@@ -543,3 +551,18 @@ def test_tracing_is_one_parameter_for_the_api_and_every_function_with_the_right_
         (managed,) = role["ManagedPolicyArns"]
         assert managed["Fn::If"][0] == TRACING_ON
         assert managed["Fn::If"][1]["Fn::Sub"].endswith(":policy/AWSXrayWriteOnlyAccess")
+
+
+def test_a_table_from_before_the_job_listing_gets_its_index(aws_env):
+    """The local stack keeps its table across restarts: bootstrap adds the index it lacks."""
+    with mock_aws():
+        settings = load_settings()
+        dynamodb = aws_client("dynamodb", settings)
+        old = {key: value for key, value in table_definition(settings).items()
+               if key != "GlobalSecondaryIndexes"}  # fmt: skip
+        old["AttributeDefinitions"] = [{"AttributeName": "job_id", "AttributeType": "S"}]
+        dynamodb.create_table(**old)
+        bootstrap(settings)
+        bootstrap(settings)  # and a second run leaves it as it is
+        described = dynamodb.describe_table(TableName=settings.table_name)["Table"]
+    assert [index["IndexName"] for index in described["GlobalSecondaryIndexes"]] == [TENANT_INDEX]

@@ -42,7 +42,7 @@ WORKER_ONLY_ERRORS = {
 # route answers (a damaged piece is ResultsDamaged, a changed upload a Conflict), or answered
 # under another code (KeyReused is a Conflict to REST clients)
 NOT_REST_ERRORS = {
-    "SourceUnreadable", "InvalidToken", "UnknownOperation", "SignatureMissing",
+    "SourceUnreadable", "UnknownOperation", "SignatureMissing",
     "SignatureIncomplete", "SignatureMismatch", "UnknownAccessKey", "AccessDenied",
     "KeyReused", "ObjectChanged", "DamagedPiece",
 }  # fmt: skip

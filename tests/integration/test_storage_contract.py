@@ -54,6 +54,25 @@ def test_delete(storage):
     assert storage.size("video_jobs/d.mp4") is None
 
 
+def test_delete_under_removes_every_key_with_the_prefix_and_no_other(storage):
+    kept = ["video_jobs/job-b.mp4", "video_jobs/job.mp4", "other/video_jobs/job-a.mp4"]
+    doomed = ["video_jobs/job-a.mp4", "video_jobs/job-a_results.json",
+              "video_jobs/job-a_frames00000_results.json"]  # fmt: skip
+    for path in kept + doomed:
+        storage.save_file(path.encode(), path)
+    assert storage.delete_under("video_jobs/job-a") == 3
+    assert [path for path in doomed if storage.size(path) is not None] == []
+    assert [storage.load_file(path) for path in kept] == [path.encode() for path in kept]
+    assert storage.delete_under("video_jobs/job-a") == 0  # again: nothing there, no error
+
+
+def test_delete_under_pages_past_a_thousand_keys(aws):
+    for index in range(1003):
+        aws.storage.save_file(b"", f"video_jobs/many_{index:05d}")
+    assert aws.storage.delete_under("video_jobs/many_") == 1003
+    assert aws.storage.size("video_jobs/many_01002") is None
+
+
 def test_size_range_and_download(storage, tmp_path):
     data = bytes(range(256)) * 40
     storage.save_file(data, "video_jobs/big.mp4")

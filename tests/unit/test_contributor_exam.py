@@ -17,6 +17,7 @@ NOT_CODE = {
     "completed",
     "failed",
     "uploading",
+    "cancelled",
     "slow",
     "worker",
     "async",

@@ -15,7 +15,9 @@ from chalicelib.errors import Conflict, InvalidVideo, ServiceUnavailable
 from chalicelib.jobs.ids import decode_message, new_job_id, video_path
 from chalicelib.jobs.options import JobOptions
 from chalicelib.jobs.record import COMPLETED, FAILED, JobRecord
+from chalicelib.jobs.tenancy import PUBLIC
 from chalicelib.notices.publisher import InMemoryPublisher
+from chalicelib.rekognition.get import get_results
 from chalicelib.rekognition.notices import publish_notice
 from chalicelib.rekognition.start import analyzer_filters, pipeline_for
 from tests.support.jobs import new_job
@@ -164,3 +166,22 @@ def test_a_segment_jobs_notice_names_its_start_operation_as_aws_does(parts):
 
 def test_a_segment_job_runs_the_shots_pipeline():
     assert pipeline_for("StartSegmentDetection") == "shots"
+
+
+def test_a_cancelled_job_sends_no_notice_and_gets_as_failed(parts):
+    storage, _, jobs = parts
+    job_id = new_job_id()
+    options = {"rekognition": REQUEST}
+    job = JobRecord.new(job_id, input_path=video_path(job_id), pipeline_id=LABELS_PIPELINE,
+                        retention_days=30, options=options)  # fmt: skip
+    jobs.create(job)
+    cancelled = jobs.cancel(job_id)
+
+    def no_client():
+        raise AssertionError("a publisher was built for a cancelled job")
+
+    publish_notice(cancelled, no_client)
+    answer = get_results("GetLabelDetection", {"JobId": job_id}, PUBLIC, jobs=jobs,
+                         storage=storage, signing_key=b"k")  # fmt: skip
+    assert answer["JobStatus"] == "FAILED" and answer["Labels"] == []
+    assert answer["StatusMessage"] == "the job was cancelled by its owner"

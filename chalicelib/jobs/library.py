@@ -1,0 +1,177 @@
+"""A tenant's video library: ``GET /video/jobs`` (its jobs, newest first, paged) and
+``DELETE /video/{job_id}`` (cancel an unfinished job; remove an ended one with everything stored
+for it).
+
+Listing reads the store's ``newest`` (on DynamoDB one query on the tenant-created index, never a
+scan). A page's ``next_token`` names the last job shown, signed (HMAC-SHA256 with the
+deployment's signing key) over the tenant and the filters, so it cannot be edited into another
+tenant's jobs or replayed with other filters.
+
+Deleting an ended job removes its objects first (every key under ``video_jobs/<job_id>``: the
+video, the results head and pieces, the checkpoints), then the Idempotency-Key item that names
+it, and its row last, so a delete cut short is finished by the next one: the row is what makes
+the job findable.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.adapters.storage import StorageService
+from chalicelib.config import DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT
+from chalicelib.errors import BadRequest, IllegalTransition, InvalidToken, quoted, quoted_list
+from chalicelib.jobs.ids import PREFIX
+from chalicelib.jobs.queries import status_view
+from chalicelib.jobs.record import ALLOWED_SOURCES, FINAL_STATES, UPLOADING, iso_time
+from chalicelib.jobs.store import Cursor, JobStore, JobWindow
+from chalicelib.jobs.tenancy import Caller
+
+log = logging.getLogger(__name__)
+LIST_PARAMS = ("status", "pipeline_id", "created_after", "created_before", "limit", "next_token")
+STATUSES = tuple(sorted({UPLOADING, *ALLOWED_SOURCES}))
+PIPELINE_ID = re.compile(r"[a-z0-9_]{1,64}")
+_MAC_CHARS = 32
+
+
+def _bad(message: str) -> BadRequest:
+    return BadRequest(message)
+
+
+def _moment(name: str, raw: str) -> str:
+    """An ISO 8601 date or time (UTC unless it names an offset), as ``created_at`` spells it."""
+    try:
+        moment = datetime.fromisoformat(raw)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return iso_time(moment.timestamp())
+    except (ValueError, OverflowError, OSError):  # not a time, or one UTC cannot write (year 0)
+        raise _bad(
+            f"{name} {quoted(raw)} is not an ISO 8601 date or time in the years 1 to 9999 (UTC): "
+            "use e.g. 2026-12-07 or 2026-12-07T08:30:00Z"
+        ) from None
+
+
+def _limit(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_LIST_LIMIT
+    # len first: int() refuses more than 4300 digits
+    if not (len(raw) <= 3 and raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_LIST_LIMIT):
+        raise _bad(f"limit {quoted(raw)}: use a whole number from 1 to {MAX_LIST_LIMIT}")
+    return int(raw)
+
+
+def list_window(params: Mapping[str, str]) -> JobWindow:
+    unknown = set(params) - set(LIST_PARAMS)
+    if unknown:
+        raise _bad(
+            f"unknown query parameter(s) {quoted_list(unknown)}: the accepted ones are "
+            f"{', '.join(LIST_PARAMS)}"
+        )
+    status, pipeline_id = params.get("status"), params.get("pipeline_id")
+    if status is not None and status not in STATUSES:
+        raise _bad(f"status {quoted(status)}: use one of {', '.join(STATUSES)}")
+    if pipeline_id is not None and not PIPELINE_ID.fullmatch(pipeline_id):
+        raise _bad(f"pipeline_id {quoted(pipeline_id)}: use a pipeline id such as yolo_ocr")
+    after, before = params.get("created_after"), params.get("created_before")
+    window = JobWindow(
+        status=status,
+        pipeline_id=pipeline_id,
+        created_after=None if after is None else _moment("created_after", after),
+        created_before=None if before is None else _moment("created_before", before),
+    )
+    if (
+        window.created_after
+        and window.created_before
+        and window.created_after > window.created_before
+    ):
+        raise _bad("created_after is later than created_before: no job can be in between")
+    return window
+
+
+class PageTokens:
+    """``next_token``: the last job shown, bound to the tenant and the filters."""
+
+    def __init__(self, key: bytes):
+        self._key = key
+
+    def _mac(self, tenant: str, window: JobWindow, payload: str) -> str:
+        message = json.dumps([tenant, window.status, window.pipeline_id, window.created_after,
+                              window.created_before, payload])  # fmt: skip
+        return hmac.new(self._key, message.encode(), hashlib.sha256).hexdigest()[:_MAC_CHARS]
+
+    def issue(self, tenant: str, window: JobWindow, cursor: Cursor) -> str:
+        payload = json.dumps(list(cursor), separators=(",", ":"))
+        raw = f"{payload}\n{self._mac(tenant, window, payload)}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def read(self, tenant: str, window: JobWindow, token: str | None) -> Cursor | None:
+        if not token:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("utf-8")
+            payload, mac = raw.rsplit("\n", 1)
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            payload, mac = "", ""
+        if len(token) > 400 or not hmac.compare_digest(mac, self._mac(tenant, window, payload)):
+            raise InvalidToken(
+                "next_token is not one this API issued for this list: pass back the next_token "
+                "of the previous page unchanged, with the same filters"
+            )
+        created_at, job_id = json.loads(payload)
+        return str(created_at), str(job_id)
+
+
+class JobLibrary:
+    def __init__(
+        self,
+        *,
+        jobs: JobStore,
+        storage: StorageService,
+        signing_key: bytes,
+        forget_key: Callable[[str], None],
+    ):
+        """``forget_key``: removes an Idempotency-Key item by its id (the intake's key store)."""
+        self.jobs, self.storage, self.forget_key = jobs, storage, forget_key
+        self.tokens = PageTokens(signing_key)
+
+    def list(self, params: Mapping[str, str] | None, caller: Caller) -> dict[str, Any]:
+        """One page of the caller's jobs, newest first (``GET /video/jobs``)."""
+        params = params or {}
+        window, limit = list_window(params), _limit(params.get("limit"))
+        after = self.tokens.read(caller.tenant, window, params.get("next_token"))
+        found = self.jobs.newest(caller.tenant, window, limit + 1, after)
+        body: dict[str, Any] = {"jobs": [status_view(job) for job in found[:limit]]}
+        if len(found) > limit:
+            last = found[limit - 1]
+            cursor = (last.created_at, last.job_id)
+            body["next_token"] = self.tokens.issue(caller.tenant, window, cursor)
+        return body
+
+    def delete(self, job_id: str, caller: Caller) -> dict[str, Any]:
+        """Cancel an unfinished job, or remove an ended one (objects, then the row); what was
+        done. JobNotFound for a job the caller may not see, or one already removed."""
+        job = self.jobs.get(job_id, caller)
+        fields = {"job_id": job.job_id, "tenant": job.tenant}
+        if job.status not in FINAL_STATES:
+            try:
+                cancelled = self.jobs.cancel(job.job_id)
+            except IllegalTransition:  # it ended meanwhile: remove it as an ended job
+                job = self.jobs.get(job.job_id, caller)
+            else:
+                log.info("job %s cancelled by its owner", job.job_id, extra=fields)
+                return {"job_id": job.job_id, "status": cancelled.status, "deleted": False}
+        objects = self.storage.delete_under(f"{PREFIX}/{job.job_id}")
+        if job.idempotency_key_id is not None:  # a retry of its request would name a lost job
+            self.forget_key(job.idempotency_key_id)
+        self.jobs.remove(job.job_id)
+        log.info("job %s deleted with its %d stored objects", job.job_id, objects, extra=fields)
+        return {"job_id": job.job_id, "status": job.status, "deleted": True}

@@ -91,7 +91,7 @@ class Services:
         """A tenant's jobs: the listing and the delete."""
         return JobLibrary(
             jobs=self.jobs, storage=self.storage, signing_key=self.signing_key,
-            forget_key=self.submissions.keys.release,
+            forget_key=self.submissions.keys.release, metrics=self.metrics,
         )  # fmt: skip
 
     @functools.cached_property

@@ -35,6 +35,7 @@ UNITS = {
     "JobsSubmitted": COUNT,  # accepted and queued (submit, upload start, Rekognition Start*)
     "JobsCompleted": COUNT,
     "JobsFailed": COUNT,  # dimension ErrorCode
+    "JobsCancelled": COUNT,  # by their owners (DELETE /video/{job_id} before the job ended)
     "AnalysisSeconds": SECONDS,  # one invocation's download, analysis and store (a slice)
     "SecondsPerVideoMinute": SECONDS,  # that time per minute of video it covered
     "FramesAnalyzed": COUNT,  # frames sampled in that invocation

@@ -182,7 +182,10 @@ def dashboard_widgets(
     return [
         _graph(
             "Jobs per hour",
-            [_job_metric(n) for n in ("JobsSubmitted", "JobsCompleted", "JobsFailed")],
+            [
+                _job_metric(n)
+                for n in ("JobsSubmitted", "JobsCompleted", "JobsFailed", "JobsCancelled")
+            ],
             period=3600,
         ),
         _graph(

@@ -34,6 +34,7 @@ from chalicelib.jobs.queries import status_view
 from chalicelib.jobs.record import ALLOWED_SOURCES, FINAL_STATES, UPLOADING, iso_time
 from chalicelib.jobs.store import Cursor, JobStore, JobWindow
 from chalicelib.jobs.tenancy import Caller
+from chalicelib.metrics import Metrics
 
 log = logging.getLogger(__name__)
 LIST_PARAMS = ("status", "pipeline_id", "created_after", "created_before", "limit", "next_token")
@@ -138,9 +139,12 @@ class JobLibrary:
         storage: StorageService,
         signing_key: bytes,
         forget_key: Callable[[str], None],
+        metrics: Metrics | None = None,
     ):
-        """``forget_key``: removes an Idempotency-Key item by its id (the intake's key store)."""
+        """``forget_key``: removes an Idempotency-Key item by its id (the intake's key store);
+        ``metrics`` counts each cancel (``JobsCancelled``)."""
         self.jobs, self.storage, self.forget_key = jobs, storage, forget_key
+        self.metrics = metrics or Metrics()
         self.tokens = PageTokens(signing_key)
 
     def list(self, params: Mapping[str, str] | None, caller: Caller) -> dict[str, Any]:
@@ -168,6 +172,8 @@ class JobLibrary:
                 job = self.jobs.get(job.job_id, caller)
             else:
                 log.info("job %s cancelled by its owner", job.job_id, extra=fields)
+                pipeline = {"Pipeline": job.pipeline_id}
+                self.metrics.put("JobsCancelled", 1, pipeline, **fields)
                 return {"job_id": job.job_id, "status": cancelled.status, "deleted": False}
         objects = self.storage.delete_under(f"{PREFIX}/{job.job_id}")
         if job.idempotency_key_id is not None:  # a retry of its request would name a lost job

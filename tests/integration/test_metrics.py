@@ -85,12 +85,15 @@ def test_jobs_notices_and_refusals_write_every_metric(
         deliver(aws, done, hook.url)
     with WebhookReceiver(statuses=[500]) as hook:
         deliver(aws, failed, hook.url, retry_window_s=0)  # one failure ends it
+    dropped = json.loads(client.http.post("/video/uploads").body)["job_id"]
+    client.http.delete(f"/video/{dropped}")  # its owner cancels it
     require_auth(monkeypatch)
     assert client.http.get(f"/video/status/{done}").status_code == 401
 
     lines = emf_lines(metrics_file)
     assert {name for name in UNITS if named(lines, name)} == set(UNITS)
     assert [line["Pipeline"] for line in named(lines, "JobsSubmitted")] == ["yolo", "yolo_ocr"]
+    assert [line["job_id"] for line in named(lines, "JobsCancelled")] == [dropped]
     assert [line["job_id"] for line in named(lines, "JobsCompleted")] == [done]
     assert [(line["job_id"], line["ErrorCode"]) for line in named(lines, "JobsFailed")] == [
         (failed, "InputMissing")
@@ -170,3 +173,10 @@ def test_an_upload_the_sweep_fails_counts_as_failed(metrics_file, client, aws):
         "UploadExpired",
         "default",
     )
+
+
+def test_a_job_its_owner_deletes_before_it_ends_counts_as_cancelled(metrics_file, client, aws):
+    job_id = json.loads(client.http.post("/video/uploads").body)["job_id"]
+    assert json.loads(client.http.delete(f"/video/{job_id}").body)["status"] == "cancelled"
+    (line,) = named(emf_lines(metrics_file), "JobsCancelled")
+    assert (line["job_id"], line["tenant"], line["JobsCancelled"]) == (job_id, "default", 1)

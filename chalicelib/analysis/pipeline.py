@@ -88,12 +88,7 @@ class YoloOcrPipeline:
     text_prefilter = False
 
     def __init__(
-        self,
-        settings: Settings,
-        *,
-        skip_unchanged_ocr: bool = True,
-        workers: int | None = None,
-        decode_every_frame: bool = False,
+        self, settings: Settings, *, skip_unchanged_ocr: bool = True, workers: int | None = None
     ):
         self.detector = None
         self.model_path = settings.model_path
@@ -103,7 +98,6 @@ class YoloOcrPipeline:
             )
         self.reader = load_text_reader(intra_op_num_threads=1) if self.reads_text else None
         self.skip_unchanged_ocr = skip_unchanged_ocr
-        self.decode_every_frame = decode_every_frame  # the naive baseline: no sparse decoding
         self.workers = workers or default_workers()
 
     def detector_for(self, size: int) -> YoloDetector:
@@ -288,10 +282,8 @@ class YoloOcrPipeline:
 
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="analyze")
         try:
-            with VideoReader(file_path, every_frame=self.decode_every_frame) as video:
-                started = time.perf_counter()  # planning a sparse decode counts as decoding
+            with VideoReader(file_path) as video:
                 samples = video.sample(sample_fps, resume=state.position)
-                spent["decode"] += time.perf_counter() - started
                 done, first = False, state.frames_sampled
                 while not (stop is not None and state.frames_sampled > first and stop()):
                     started = time.perf_counter()

@@ -6,10 +6,11 @@ full-size colour conversion, the cost that dominates OpenCV's ``retrieve``); dec
 nearly all the cost (``make bench`` section 2d).
 
 * Cuts: PySceneDetect's ``AdaptiveDetector`` (the content score of each frame against the one
-  before, compared with its neighbours' scores, so a fast camera pan is not a cut). It runs with
-  no minimum scene length; ``MIN_SHOT_FRAMES`` is applied here over the whole list, so the
-  detector's state is only its last frame and its window of scores, which a checkpoint restores
-  by replaying the last ``TAIL`` small frames through a new detector.
+  before, compared with its neighbours' scores, so a fast camera pan is not a cut), and its
+  ``ContentDetector`` at ``HARD_CUT_CONTENT`` for shots of 2-3 frames, whose neighbours score
+  high too. Both run with no minimum scene length; ``MIN_SHOT_FRAMES`` is applied here over the
+  whole list, so their state is only the last frame and a window of scores, which a checkpoint
+  restores by replaying the last frames (``tail``) through new detectors.
 * Dissolves (cross-fades), which no PySceneDetect detector finds (each frame differs little
   from the one before): each frame's hue-saturation histogram against the one
   ``DISSOLVE_SPAN_S`` before. Motion within a picture changes it little (0.49 at most on the
@@ -52,7 +53,7 @@ WINDOW = 2  # AdaptiveDetector's window: frames each side of the one judged
 TAIL = 2 * WINDOW + 2  # frames a new detector needs to be where the old one was
 ADAPTIVE_THRESHOLD = 3.0  # a frame's content score over the mean of its window's, at least
 MIN_CONTENT = 15.0  # and a content score (0-255 scale) of at least this
-HARD_CUT_CONTENT = 55.0  # a content score that is a cut whatever the neighbours' (motion: <= 22)
+HARD_CUT_CONTENT = 55.0  # a cut whatever the neighbours' scores (in a shot: <= 22, flashes 35-50)
 MIN_SHOT_FRAMES = 2  # a one-frame "shot" is a flash
 DISSOLVE_SPAN_S = 0.5  # dissolves: each frame's colours against those this long before
 DISSOLVE_CHANGE = 0.7  # 1 - correlation of the two histograms (0 same, 1 unrelated)

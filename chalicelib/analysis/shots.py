@@ -2,8 +2,9 @@
 
 Shot boundaries need every frame, not a sample, so this decodes the whole video with PyAV and
 has FFmpeg scale each frame to ``SHOT_SIDE_PX`` on its longer side as it converts it (no
-full-size colour conversion, the cost that dominates OpenCV's ``retrieve``); decoding is then
-nearly all the cost (``make bench`` section 2d).
+full-size colour conversion: a third cheaper than OpenCV's ``retrieve`` and resize at 1080p,
+about even at 720p); decoding is then most of the cost and detection about 1 ms a frame
+(``make bench`` section 2d).
 
 * Cuts: PySceneDetect's ``AdaptiveDetector`` (the content score of each frame against the one
   before, compared with its neighbours' scores, so a fast camera pan is not a cut), and its

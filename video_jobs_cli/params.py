@@ -35,30 +35,14 @@ class Text(click.ParamType):
         return value
 
 
-class Positive(click.ParamType):
-    """A finite number above 0 (click's float takes nan and inf)."""
-
-    name = "number"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> float:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            self.fail(f"{value!r} is not a number", param, ctx)
-        if not (math.isfinite(number) and number > 0):
-            self.fail(f"{value!r} is not a finite number above 0", param, ctx)
-        return number
-
-
 class Within(click.ParamType):
-    """A finite number from ``low`` to ``high``, both included (click's FloatRange takes nan)."""
+    """A finite number from ``low`` to ``high``, both included (click's float and FloatRange
+    take nan and inf); ``low`` itself left out when ``above``."""
 
     name = "number"
 
-    def __init__(self, low: float, high: float):
-        self.low, self.high = low, high
+    def __init__(self, low: float, high: float = math.inf, *, above: bool = False):
+        self.low, self.high, self.above = low, high, above
 
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
@@ -67,9 +51,15 @@ class Within(click.ParamType):
             number = float(value)
         except (TypeError, ValueError):
             self.fail(f"{value!r} is not a number", param, ctx)
-        if not (math.isfinite(number) and self.low <= number <= self.high):
-            self.fail(f"{value!r} is not a number from {self.low:g} to {self.high:g}", param, ctx)
+        low_ok = number > self.low if self.above else number >= self.low
+        if not (math.isfinite(number) and low_ok and number <= self.high):
+            self.fail(f"{value!r} is not {self._span()}", param, ctx)
         return number
 
+    def _span(self) -> str:
+        if self.above and self.high == math.inf:
+            return f"a finite number above {self.low:g}"
+        return f"a number from {self.low:g} to {self.high:g}"
 
-TEXT, POSITIVE = Text(), Positive()
+
+TEXT, POSITIVE = Text(), Within(0, above=True)  # POSITIVE: a finite number above 0

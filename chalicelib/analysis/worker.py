@@ -404,11 +404,17 @@ class JobWorker:
         InternalError, Abandoned)."""
         try:
             if output_path is not None:
-                done = self.jobs.complete(job.job_id, owner=self.owner, output_path=output_path,
-                                          duration_s=duration_s, thumbnail_path=thumbnail)
+                done = self.jobs.complete(
+                    job.job_id,
+                    owner=self.owner,
+                    output_path=output_path,
+                    duration_s=duration_s,
+                    thumbnail_path=thumbnail,
+                )
             else:
-                done = self.jobs.fail(job.job_id, error_message or "", owner=self.owner,
-                                      error_code=error_code)
+                done = self.jobs.fail(
+                    job.job_id, error_message or "", owner=self.owner, error_code=error_code
+                )
         except IllegalTransition:
             raise LeaseLost(f"job {job.job_id} was taken over before it was finished") from None
         seconds = (clock or StageClock()).report()

@@ -11,9 +11,9 @@ A listed job with a thumbnail carries a presigned GET of it (``thumbnail_url``):
 already checked the caller, and the URL names one object.
 
 Deleting an ended job removes its objects first (every key under ``video_jobs/<job_id>``: the
-video, the results head and pieces, the checkpoints, the thumbnail), then the Idempotency-Key item that names
-it, and its row last, so a delete cut short is finished by the next one: the row is what makes
-the job findable.
+video, the results head and pieces, the checkpoints, the thumbnail), then the Idempotency-Key
+item that names it, and its row last, so a delete cut short is finished by the next one: the
+row is what makes the job findable.
 """
 
 from __future__ import annotations

@@ -29,10 +29,9 @@ def tenants(aws, monkeypatch):
 
 
 def multipart(video: bytes, filename: str) -> tuple[bytes, dict]:
-    body = (
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-        f"Content-Type: video/mp4\r\n\r\n"
-    ).encode() + video + f"\r\n--{BOUNDARY}--\r\n".encode()
+    disposition = f'Content-Disposition: form-data; name="file"; filename="{filename}"'
+    head = f"--{BOUNDARY}\r\n{disposition}\r\nContent-Type: video/mp4\r\n\r\n".encode()
+    body = head + video + f"\r\n--{BOUNDARY}--\r\n".encode()
     return body, {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
 
 

@@ -55,7 +55,8 @@ def test_the_policy_runs_only_the_pages_own_blocks_and_shows_images_from_the_job
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="media")
         headers = LibraryPages(storage=S3Storage(s3, "media")).page(None).headers
-    policy = dict(part.split(" ", 1) for part in str(headers["Content-Security-Policy"]).split("; "))
+    csp = str(headers["Content-Security-Policy"])
+    policy = dict(part.split(" ", 1) for part in csp.split("; "))
     text = PAGE.read_text(encoding="utf-8")
     for block, source in (("script", "script-src"), ("style", "style-src")):
         bodies = re.findall(rf"<{block}>(.*?)</{block}>", text, re.S)

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 PAGE = Path(__file__).with_name("library.html")
 PAGE_PARAMS = ("token",)
+MAX_PAGE_TOKEN_CHARS = 200  # a library token is at most 90 characters
 PATH = "/video/library"
 
 
@@ -54,7 +55,13 @@ def check_page_params(params: Mapping[str, str] | None) -> str | None:
             f"unknown query parameter(s) {quoted_list(unknown)}: the library page takes only "
             "token (from POST /video/library/link, or `video-jobs library`)"
         )
-    return (params or {}).get("token")
+    token = (params or {}).get("token")
+    if token is not None and len(token) > MAX_PAGE_TOKEN_CHARS:  # whether auth is on or off
+        raise BadRequest(
+            f"token is {len(token)} characters, longer than any library link's token: open the "
+            "link POST /video/library/link (or `video-jobs library`) gives, unchanged"
+        )
+    return token
 
 
 class LibraryPages:

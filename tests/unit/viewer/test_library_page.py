@@ -84,6 +84,11 @@ def test_any_parameter_but_token_is_a_400_naming_what_the_page_takes(params):
         check_page_params(params)
 
 
+def test_a_token_longer_than_any_library_token_is_a_400_even_with_auth_off():
+    with pytest.raises(BadRequest, match="201 characters, longer than any"):
+        check_page_params({"token": "x" * 201})
+
+
 def test_the_page_takes_no_parameter_or_its_token():
     assert check_page_params(None) is None and check_page_params({"token": "t"}) == "t"
 

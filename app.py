@@ -22,11 +22,12 @@ from chalicelib.access.sigv4 import SignedRequest
 from chalicelib.bootstrap import courier, services
 from chalicelib.config import DEFAULT_NOTICES_QUEUE_NAME, DEFAULT_QUEUE_NAME
 from chalicelib.intake import idempotency
-from chalicelib.intake.body import extract_video
+from chalicelib.intake.body import extract_video, video_name
 from chalicelib.jobs.ids import parse_job_id
 from chalicelib.jobs.record import JobRecord
 from chalicelib.jobs.tenancy import Caller
 from chalicelib.results.pages import results_page
+from chalicelib.viewer.library import check_page_params
 
 app = Chalice(app_name="video-jobs", configure_logs=False)  # logs.configure: JSON lines
 app.log.setLevel(logging.INFO)
@@ -176,6 +177,8 @@ ALLOWED_METHODS = {
     "/video/view/{job_id}/link": ("view_link_options", "POST, OPTIONS"),
     "/video/stats": ("job_stats_options", "GET, OPTIONS"),
     "/video/jobs": ("list_jobs_options", "GET, OPTIONS"),
+    "/video/library": ("library_page_options", "GET, HEAD, OPTIONS"),
+    "/video/library/link": ("library_link_options", "POST, OPTIONS"),
     "/video/{job_id}": ("delete_job_options", "DELETE, OPTIONS"),
     "/": ("rekognition_api_options", "POST, OPTIONS"),
 }
@@ -198,10 +201,12 @@ def _without_body(response: Response) -> Response:
     return response
 
 
-def _caller(job_id: str | None = None) -> Caller:
+def _caller(job_id: str | None = None, *, library: bool = False) -> Caller:
     """Who sends this request (chalicelib/access/authenticator.py); ``job_id``: a route that
-    only reads that job, which a viewer link's token may do too."""
-    caller = services().auth.bearer(_request().headers.get("authorization"), job_id=job_id)
+    only reads that job, which a viewer link's token may do too; ``library``: a read-only route
+    the library page calls, which a library link's token may too."""
+    authorization = _request().headers.get("authorization")
+    caller = services().auth.bearer(authorization, job_id=job_id, library=library)
     logs.bind(tenant=caller.tenant)
     return caller
 
@@ -217,10 +222,12 @@ def _accepted(job: JobRecord) -> Response:
 @maps_errors(rest_error)
 def submit() -> Response:
     request, submissions, caller = _request(), services().submissions, _caller()
-    data = extract_video(cast(bytes, request.raw_body), request.headers.get("content-type"))
+    body, content_type = cast(bytes, request.raw_body), request.headers.get("content-type")
+    data, name = extract_video(body, content_type), video_name(body, content_type)
     options = submissions.parse_options(request.query_params)
     key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
-    return _accepted(submissions.submit(data, options, idempotency_key=key, caller=caller))
+    job = submissions.submit(data, options, idempotency_key=key, caller=caller, source_name=name)
+    return _accepted(job)
 
 
 @app.route("/video/uploads", methods=["POST"], content_types=ANY_TYPE)
@@ -298,7 +305,7 @@ def view_job_head(job_id: str) -> Response:
 def view_link(job_id: str) -> Response:
     """A link to the viewer page that works in a browser (it carries a short-lived view token
     for this one job when auth is required)."""
-    return _json(services().viewer.link(job_id, _caller(), services().auth))
+    return _json(services().viewer.link(job_id, _caller(library=True), services().auth))
 
 
 @app.route("/video/stats", methods=["GET"], content_types=ANY_TYPE)
@@ -313,7 +320,31 @@ def job_stats() -> Response:
 @maps_errors(rest_error)
 def list_jobs() -> Response:
     """The caller's jobs, newest first, paged (chalicelib/jobs/library.py)."""
-    return _json(services().library.list(_request().query_params, _caller()))
+    return _json(services().library.list(_request().query_params, _caller(library=True)))
+
+
+@app.route("/video/library", methods=["GET"], content_types=ANY_TYPE)
+@maps_errors(rest_error)
+def library_page() -> Response:
+    """The library page (HTML): the caller's jobs, thumbnails and a search box. With auth
+    required it needs a library link's ``token`` (or the API token, as a Bearer header)."""
+    token = check_page_params(_request().query_params)
+    caller = services().auth.library(token) if token else _caller(library=True)
+    page = services().library_pages.page(token if caller.restricted else None)
+    return Response(page.html, status_code=200, headers=page.headers)
+
+
+@app.route("/video/library", methods=["HEAD"], content_types=ANY_TYPE)
+def library_page_head() -> Response:
+    return _without_body(library_page())
+
+
+@app.route("/video/library/link", methods=["POST"], content_types=ANY_TYPE)
+@maps_errors(rest_error)
+def library_link() -> Response:
+    """A link to the library page that works in a browser (it carries a short-lived library
+    token for the caller's tenant when auth is required)."""
+    return _json(services().library_pages.link(_caller(), services().auth))
 
 
 @app.route("/video/{job_id}", methods=["DELETE"], content_types=ANY_TYPE)

@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # built on first use: a route's cold start imports only what 
     from chalicelib.notices.events import Notifier
     from chalicelib.notices.publisher import Publisher
     from chalicelib.rekognition.api import RekognitionApi
+    from chalicelib.viewer.library import LibraryPages
     from chalicelib.viewer.page import JobViewer
 
 
@@ -92,6 +93,7 @@ class Services:
         return JobLibrary(
             jobs=self.jobs, storage=self.storage, signing_key=self.signing_key,
             forget_key=self.submissions.keys.release, metrics=self.metrics,
+            url_expiry_s=self.settings.view_url_expiry_s,
         )  # fmt: skip
 
     @functools.cached_property
@@ -101,6 +103,12 @@ class Services:
         return JobViewer(
             jobs=self.jobs, storage=self.storage, url_expiry_s=self.settings.view_url_expiry_s
         )
+
+    @functools.cached_property
+    def library_pages(self) -> LibraryPages:
+        from chalicelib.viewer.library import LibraryPages
+
+        return LibraryPages(storage=self.storage)
 
     @functools.cached_property
     def worker(self) -> JobWorker:

@@ -69,6 +69,10 @@ DEFAULT_METRICS_SERVICE = "video-jobs"  # the template sets the stack's name ins
 DEFAULT_MAX_ACTIVE_JOBS_PER_TENANT = 20  # on every stage but local (0 there: no limit)
 DEFAULT_LIST_LIMIT = 20  # jobs on one page of GET /video/jobs
 MAX_LIST_LIMIT = 100
+THUMBNAIL_AT_S = 1.0  # the library's picture of a job: its frame nearest this time
+THUMBNAIL_WIDTH_PX = 320  # scaled down to this width (a smaller video keeps its own)
+THUMBNAIL_QUALITY = 80  # JPEG quality: about 10-20 KB a picture
+MAX_SOURCE_NAME_CHARS = 255  # a video's file name, as the library lists it
 LIMIT_RETRY_AFTER_S = 30  # what a 429 for too many active jobs tells the client to wait
 
 

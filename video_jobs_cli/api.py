@@ -172,6 +172,14 @@ class Api:
         link = self._call("POST", f"/video/view/{_segment(job_id)}/link")
         return self.url(_fields(link, url=str)["url"])
 
+    def library_url(self) -> str:
+        """The library page's URL; with an API token, a link carrying a short-lived library
+        token for the caller's tenant."""
+        if "Authorization" not in self._session.headers:
+            return self.url("/video/library")
+        link = self._call("POST", "/video/library/link")
+        return self.url(_fields(link, url=str)["url"])
+
 
 def _segment(job_id: str) -> str:
     return quote(job_id, safe="")

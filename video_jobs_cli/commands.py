@@ -259,6 +259,17 @@ def view(api: Api, job_id: str, open_browser: bool) -> None:
 
 
 @cli.command()
+@click.option("--open", "open_browser", is_flag=True, help="Open it in a web browser.")
+@click.pass_obj
+def library(api: Api, open_browser: bool) -> None:
+    """Print the URL of your library page (your jobs with thumbnails, and a search box)."""
+    url = api.library_url()
+    click.echo(url)
+    if open_browser and not webbrowser.open(url):
+        raise CliError(f"no web browser could be opened; open {url} yourself")
+
+
+@cli.command()
 @click.option("--minutes", type=click.IntRange(1, 1440), default=60, show_default=True,
               help="The window: this many minutes up to now.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON answer as it is.")
@@ -284,7 +295,8 @@ def stats(api: Api, minutes: int, as_json: bool) -> None:
 @click.pass_obj
 def list_jobs(api: Api, status: str | None, pipeline: str | None, limit: int,
               next_token: str | None, as_json: bool) -> None:  # fmt: skip
-    """Your jobs, newest first: id, status, progress, pipeline, creation time, error."""
+    """Your jobs, newest first: id, status, progress, pipeline, creation time, file name,
+    video duration, and a failed job's error (code: message)."""
     chosen = {"status": status, "pipeline_id": pipeline, "next_token": next_token}
     params = {"limit": str(limit), **{k: v for k, v in chosen.items() if v is not None}}
     page = api.jobs(params)

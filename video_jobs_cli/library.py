@@ -4,21 +4,37 @@ from __future__ import annotations
 
 from typing import Any
 
-HEADER = ("job", "status", "progress", "pipeline", "created", "error")
+HEADER = ("job", "status", "progress", "pipeline", "created", "name", "duration", "error")
 MAX_ERROR_CHARS = 60  # a row stays on one line; `video-jobs status JOB` has the whole message
+MAX_NAME_CHARS = 30
+UNKNOWN = "-"  # no name (a raw upload), no duration (not analyzed yet)
+
+
+def _cut(text: str, limit: int) -> str:
+    text = " ".join(text.split())  # no line breaks inside a row
+    return text[: limit - 3] + "..." if len(text) > limit else text
+
+
+def _duration(seconds: object) -> str:
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+        return UNKNOWN
+    minutes, rest = divmod(round(float(seconds)), 60)
+    return f"{minutes}:{rest:02d}"
 
 
 def _row(job: dict[str, Any]) -> list[str]:
     error = job.get("error_message") or ""
-    if len(error) > MAX_ERROR_CHARS:
-        error = error[: MAX_ERROR_CHARS - 3] + "..."
+    if job.get("error_code"):
+        error = f"{job['error_code']}: {error}"
     return [
         str(job["job_id"]),
         str(job["status"]),
         f"{round(float(job['progress']) * 100)}%",
         str(job.get("pipeline_id", "")),
         str(job.get("created_at", "")),
-        " ".join(error.split()),  # no line breaks inside a row
+        _cut(str(job.get("source_name") or UNKNOWN), MAX_NAME_CHARS),
+        _duration(job.get("duration_s")),
+        _cut(error, MAX_ERROR_CHARS),
     ]
 
 

@@ -10,6 +10,11 @@
   (``vt1.<expiry>.<tenant>.<mac>``, an HMAC bound to one job and tenant, valid
   ``view_url_expiry_s``). The page sends it back as its Bearer token when it fetches that job's
   status and results; it opens nothing else.
+* The library page (``GET /video/library``): likewise, ``POST /video/library/link`` gives a
+  link carrying a *library token* (``lt1.<expiry>.<tenant>.<mac>``, bound to the tenant and to
+  that purpose, valid ``view_url_expiry_s``). The page sends it as its Bearer token to the few
+  read-only routes that opt in (``library=True``: the list, search, view links); every other
+  route refuses it, as the viewer's token opens only its job's status and results.
 * POST / (Rekognition): SigV4 against the tenant's secret (``chalicelib/access/sigv4.py``),
   scoped to the deployment's region and to ``rekognition``, as AWS requires.
 
@@ -35,14 +40,24 @@ from chalicelib.jobs.tenancy import PUBLIC, TENANT_NAME, Caller
 from chalicelib.metrics import Metrics
 
 VIEW_TOKEN_PREFIX = "vt1."
-EXPIRY_DIGITS = 12  # a view token's expiry is a Unix time: 12 digits last until the year 33658
-# The one spelling of a view token: ASCII digits with no leading zero (so no other digits, sign,
-# padding or 5000-digit number reaches int()), the tenant's name, 32 lower-case hex digits.
-VIEW_TOKEN = re.compile(
-    re.escape(VIEW_TOKEN_PREFIX)
-    + rf"([1-9][0-9]{{0,{EXPIRY_DIGITS - 1}}})\.({TENANT_NAME.pattern})\.([0-9a-f]{{32}})"
-)
+LIBRARY_TOKEN_PREFIX = "lt1."
+EXPIRY_DIGITS = 12  # a token's expiry is a Unix time: 12 digits last until the year 33658
+
+
+def _token_pattern(prefix: str) -> re.Pattern[str]:
+    """The one spelling of a link's token: ASCII digits with no leading zero (so no other
+    digits, sign, padding or 5000-digit number reaches int()), the tenant's name, 32 lower-case
+    hex digits."""
+    return re.compile(
+        re.escape(prefix)
+        + rf"([1-9][0-9]{{0,{EXPIRY_DIGITS - 1}}})\.({TENANT_NAME.pattern})\.([0-9a-f]{{32}})"
+    )
+
+
+VIEW_TOKEN = _token_pattern(VIEW_TOKEN_PREFIX)
+LIBRARY_TOKEN = _token_pattern(LIBRARY_TOKEN_PREFIX)
 GET_A_VIEW_LINK = "get a new one with `video-jobs view <job_id>`"
+GET_A_LIBRARY_LINK = "get a new one with `video-jobs library`"
 SECRET_CACHE_S = 300
 MAX_TOKEN_CHARS = 512
 HOW_TO_GET_A_TOKEN = "an operator creates one with `make key TENANT=<name>`"
@@ -82,9 +97,12 @@ class Authenticator:
 
     # --- REST --------------------------------------------------------------------------------
 
-    def bearer(self, authorization: str | None, *, job_id: str | None = None) -> Caller:
+    def bearer(
+        self, authorization: str | None, *, job_id: str | None = None, library: bool = False
+    ) -> Caller:
         """The caller of a REST route. ``job_id``: the route reads that one job, so a view token
-        for it is accepted too."""
+        for it is accepted too; ``library``: a read-only route the library page calls, so a
+        library token is."""
         if not self.required:
             return PUBLIC
         scheme, _, token = (authorization or "").strip().partition(" ")
@@ -96,6 +114,8 @@ class Authenticator:
             )
         if token.startswith(VIEW_TOKEN_PREFIX) and job_id is not None:
             return self.viewer(token, job_id)
+        if token.startswith(LIBRARY_TOKEN_PREFIX) and library:
+            return self.library(token)
         tenant = (
             None if len(token) > MAX_TOKEN_CHARS else self._keys.tenant_of_token(token_hash(token))
         )
@@ -135,6 +155,39 @@ class Authenticator:
         expires = int(self._clock()) + self._view_ttl_s
         mac = self._view_mac(caller.tenant, job_id, expires)
         return f"{VIEW_TOKEN_PREFIX}{expires}.{caller.tenant}.{mac}", expires
+
+    def library(self, library_token: str | None) -> Caller:
+        """The caller of a library link: its tenant's jobs, through the routes that opt in."""
+        if not self.required:
+            return PUBLIC
+        match = LIBRARY_TOKEN.fullmatch(library_token or "")
+        if match is None:
+            raise self._refuse(
+                "MalformedLibraryToken",
+                Unauthorized(
+                    "this library link's token is malformed (a library token is "
+                    f"{LIBRARY_TOKEN_PREFIX}<expiry>.<tenant>.<mac>): {GET_A_LIBRARY_LINK}"
+                ),
+            )
+        expires, tenant, mac = int(match[1]), match[2], match[3]
+        good = hmac.compare_digest(mac, self._library_mac(tenant, expires))
+        if good and expires >= self._clock():
+            return Caller(tenant)
+        raise self._refuse(
+            "InvalidLibraryToken",
+            Unauthorized(f"this library link is not valid or has expired: {GET_A_LIBRARY_LINK}"),
+        )
+
+    def library_token(self, caller: Caller) -> tuple[str, int]:
+        """A library token for the caller's tenant, and its expiry, epoch s."""
+        expires = int(self._clock()) + self._view_ttl_s
+        mac = self._library_mac(caller.tenant, expires)
+        return f"{LIBRARY_TOKEN_PREFIX}{expires}.{caller.tenant}.{mac}", expires
+
+    def _library_mac(self, tenant: str, expires: int) -> str:
+        # Another first line than a view token's: neither can pass for the other.
+        message = f"library\n{tenant}\n{expires}".encode()
+        return hmac.new(self._view_key, message, hashlib.sha256).hexdigest()[:32]
 
     def _view_mac(self, tenant: str, job_id: str, expires: int) -> str:
         message = f"view\n{tenant}\n{job_id}\n{expires}".encode()

@@ -31,10 +31,11 @@ from pathlib import Path
 from chalicelib import logs
 from chalicelib.adapters.queue import QueueService
 from chalicelib.adapters.storage import StorageService
-from chalicelib.analysis.budget import check_frame_budget
+from chalicelib.analysis.budget import check_frame_budget, video_duration_s
 from chalicelib.analysis.lease import JobProgress, LeaseKeeper
 from chalicelib.analysis.registry import PipelineSource
 from chalicelib.analysis.slices import SlicedAnalysis
+from chalicelib.analysis.thumbnail import make_thumbnail, thumbnail_path
 from chalicelib.config import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_MAX_FRAMES_PER_JOB,
@@ -59,7 +60,7 @@ from chalicelib.metrics import Metrics
 
 log = logging.getLogger(__name__)
 INTERNAL_ERROR = "analysis failed because of an internal error; the details are in the worker log"
-STAGES = ("download", "decode", "detect", "ocr", "store")  # seconds of each, logged per job
+STAGES = ("download", "decode", "detect", "ocr", "store", "thumbnail")  # seconds, logged per job
 
 
 def _ids(job: JobRecord) -> dict[str, str]:
@@ -102,6 +103,15 @@ def _fields(job: JobRecord, **more: object) -> dict[str, object]:
         "job_id": job.job_id, "tenant": job.tenant, "stage": job.status,
         "attempt": job.attempts, **more,
     }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What a job's last slice ends with."""
+
+    results_path: str
+    duration_s: float | None
+    thumbnail: str | None  # its stored path
 
 
 @dataclass(frozen=True)
@@ -249,12 +259,14 @@ class JobWorker:
                 self.jobs.release_lease(job.job_id, self.owner)
             raise
         if output is not None:
-            self._finish(job, output_path=output, clock=clock)
+            self._finish(job, output_path=output.results_path, clock=clock,
+                         duration_s=output.duration_s, thumbnail=output.thumbnail)  # fmt: skip
 
     def _run(
         self, job: JobRecord, clock: StageClock, deadline: float, progress: JobProgress
-    ) -> str | None:
-        """Download, then analyze this slice; the results' path (None: a continuation goes on)."""
+    ) -> Finished | None:
+        """Download, then analyze this slice; what the job ends with (None: a continuation
+        goes on)."""
         with tempfile.TemporaryDirectory(prefix="video-jobs-") as workdir:
             video = Path(workdir) / "input.mp4"
             with clock.timed("download"):
@@ -272,7 +284,27 @@ class JobWorker:
                 )
             pipeline = self.pipelines.pipeline(job.pipeline_id)
             progress.analysis = SlicedAnalysis(self.storage, pipeline, job.job_id)
-            return self._slice(job, video, fps, clock, deadline, progress)
+            output = self._slice(job, video, fps, clock, deadline, progress)
+            if output is None:
+                return None
+            with clock.timed("thumbnail"):
+                return self._finished(job, video, output)
+
+    def _finished(self, job: JobRecord, video: Path, output: str) -> Finished:
+        """The results' path, the video's duration and its thumbnail (stored now, while the
+        video is on disk; None if none could be made)."""
+        duration_s = video_duration_s(video)
+        try:
+            picture = make_thumbnail(video, duration_s)
+        except Exception:  # OpenCV's own errors: the job completes without a picture
+            log.exception("job %s: making its thumbnail failed", job.job_id, extra=_fields(job))
+            picture = None
+        if picture is None:
+            log.info("job %s: no thumbnail could be made", job.job_id, extra=_fields(job))
+            return Finished(output, duration_s, None)
+        path = thumbnail_path(job.job_id)
+        self.storage.save_file(picture, path)
+        return Finished(output, duration_s, path)
 
     def _slice(
         self,
@@ -364,15 +396,25 @@ class JobWorker:
         error_message: str | None = None,
         error_code: str = "AnalysisError",
         clock: StageClock | None = None,
+        duration_s: float | None = None,
+        thumbnail: str | None = None,
     ) -> JobRecord:
         """Complete (given ``output_path``) or fail the job, as its lease holder; ``error_code``
-        names the failure in the JobsFailed metric (an error class, or InternalError,
-        Abandoned)."""
+        names the failure in the JobsFailed metric and on the row (an error class, or
+        InternalError, Abandoned)."""
         try:
             if output_path is not None:
-                done = self.jobs.complete(job.job_id, owner=self.owner, output_path=output_path)
+                done = self.jobs.complete(
+                    job.job_id,
+                    owner=self.owner,
+                    output_path=output_path,
+                    duration_s=duration_s,
+                    thumbnail_path=thumbnail,
+                )
             else:
-                done = self.jobs.fail(job.job_id, error_message or "", owner=self.owner)
+                done = self.jobs.fail(
+                    job.job_id, error_message or "", owner=self.owner, error_code=error_code
+                )
         except IllegalTransition:
             raise LeaseLost(f"job {job.job_id} was taken over before it was finished") from None
         seconds = (clock or StageClock()).report()

@@ -107,9 +107,11 @@ class Submissions:
         *,
         idempotency_key: str | None = None,
         caller: Caller = PUBLIC,
+        source_name: str | None = None,
     ) -> JobRecord:
         """Accept a video sent in the request body (see ``_accept`` for the guarantees). A
-        retry of an accepted request with the same idempotency key returns the job it created."""
+        retry of an accepted request with the same idempotency key returns the job it created.
+        ``source_name``: the file name it was sent under, if any (the library shows it)."""
         limit = self.settings.max_direct_upload_bytes
         if len(data) > limit:
             advice = "use POST /video/uploads to get a presigned upload URL for large files"
@@ -122,7 +124,8 @@ class Submissions:
             repr(options.sample_fps),
             *([json.dumps(chosen, sort_keys=True)] if chosen else []),
         )
-        job, key = self._new_job(options, PENDING, caller, idempotency_key), idempotency_key
+        job = self._new_job(options, PENDING, caller, idempotency_key, source_name=source_name)
+        key = idempotency_key
         earlier = self._reserve(job, key, request, "check the Idempotency-Key")
         if earlier is not None:
             return self._replayed(earlier)
@@ -144,12 +147,14 @@ class Submissions:
         idempotency_key: str | None = None,
         request_fingerprint: str = "",
         caller: Caller = PUBLIC,
+        source_name: str | None = None,
     ) -> str:
         """Accept a video that is already in S3: ``copy_into(path)`` copies it to the job's video
         key (server-side). Returns the job id; a repeated idempotency key with the same
         fingerprint returns the id of the job it created (even while that request is still
         being accepted); with another one, KeyReused."""
-        job, key = self._new_job(options, PENDING, caller, idempotency_key), idempotency_key
+        job = self._new_job(options, PENDING, caller, idempotency_key, source_name=source_name)
+        key = idempotency_key
         earlier = self._reserve(job, key, request_fingerprint, "check the request token")
         if earlier is not None:
             log.info("job %s returned again for a repeated request token", earlier)
@@ -245,6 +250,7 @@ class Submissions:
         caller: Caller,
         key: str | None = None,
         upload_expires_at: float | None = None,
+        source_name: str | None = None,
     ) -> JobRecord:
         job_id = new_job_id()
         job = JobRecord.new(
@@ -257,6 +263,7 @@ class Submissions:
             retention_days=self.settings.job_retention_days,
             tenant=caller.tenant,
             upload_expires_at=upload_expires_at,
+            source_name=source_name,
         )
         if key is None:
             return job

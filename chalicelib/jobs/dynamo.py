@@ -76,6 +76,10 @@ def _job_model(meta: type) -> type[Model]:
         tenant = UnicodeAttribute(null=True)  # absent on rows from before tenants: the default
         upload_expires_at = NumberAttribute(null=True)  # an uploading job's URL expiry
         idempotency_key_id = UnicodeAttribute(null=True)
+        source_name = UnicodeAttribute(null=True)
+        duration_s = NumberAttribute(null=True)
+        error_code = UnicodeAttribute(null=True)
+        thumbnail_path = UnicodeAttribute(null=True)
         list_tenant = UnicodeAttribute(null=True)  # the tenant-created index's partition key
         by_tenant = _tenant_index()
 

@@ -7,10 +7,13 @@ scan). A page's ``next_token`` names the last job shown, signed (HMAC-SHA256 wit
 deployment's signing key) over the tenant and the filters, so it cannot be edited into another
 tenant's jobs or replayed with other filters.
 
+A listed job with a thumbnail carries a presigned GET of it (``thumbnail_url``): the list
+already checked the caller, and the URL names one object.
+
 Deleting an ended job removes its objects first (every key under ``video_jobs/<job_id>``: the
-video, the results head and pieces, the checkpoints), then the Idempotency-Key item that names
-it, and its row last, so a delete cut short is finished by the next one: the row is what makes
-the job findable.
+video, the results head and pieces, the checkpoints, the thumbnail), then the Idempotency-Key
+item that names it, and its row last, so a delete cut short is finished by the next one: the
+row is what makes the job findable.
 """
 
 from __future__ import annotations
@@ -31,7 +34,13 @@ from chalicelib.config import DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT
 from chalicelib.errors import BadRequest, IllegalTransition, InvalidToken, quoted, quoted_list
 from chalicelib.jobs.ids import PREFIX
 from chalicelib.jobs.queries import status_view
-from chalicelib.jobs.record import ALLOWED_SOURCES, FINAL_STATES, UPLOADING, iso_time
+from chalicelib.jobs.record import (
+    ALLOWED_SOURCES,
+    FINAL_STATES,
+    UPLOADING,
+    JobRecord,
+    iso_time,
+)
 from chalicelib.jobs.store import Cursor, JobStore, JobWindow
 from chalicelib.jobs.tenancy import Caller
 from chalicelib.metrics import Metrics
@@ -140,10 +149,13 @@ class JobLibrary:
         signing_key: bytes,
         forget_key: Callable[[str], None],
         metrics: Metrics | None = None,
+        url_expiry_s: int = 3600,
     ):
         """``forget_key``: removes an Idempotency-Key item by its id (the intake's key store);
-        ``metrics`` counts each cancel (``JobsCancelled``)."""
+        ``metrics`` counts each cancel (``JobsCancelled``); ``url_expiry_s``: how long a listed
+        thumbnail's presigned URL works."""
         self.jobs, self.storage, self.forget_key = jobs, storage, forget_key
+        self.url_expiry_s = url_expiry_s
         self.metrics = metrics or Metrics()
         self.tokens = PageTokens(signing_key)
 
@@ -153,12 +165,21 @@ class JobLibrary:
         window, limit = list_window(params), _limit(params.get("limit"))
         after = self.tokens.read(caller.tenant, window, params.get("next_token"))
         found = self.jobs.newest(caller.tenant, window, limit + 1, after)
-        body: dict[str, Any] = {"jobs": [status_view(job) for job in found[:limit]]}
+        body: dict[str, Any] = {"jobs": [self._entry(job) for job in found[:limit]]}
         if len(found) > limit:
             last = found[limit - 1]
             cursor = (last.created_at, last.job_id)
             body["next_token"] = self.tokens.issue(caller.tenant, window, cursor)
         return body
+
+    def _entry(self, job: JobRecord) -> dict[str, Any]:
+        """A job as listed: its status, and a presigned GET of its thumbnail if it has one
+        (signed locally: no request to S3 per job)."""
+        entry = status_view(job)
+        if job.thumbnail_path is not None:
+            url = self.storage.presigned_get_url(job.thumbnail_path, self.url_expiry_s)
+            entry["thumbnail_url"] = url
+        return entry
 
     def delete(self, job_id: str, caller: Caller) -> dict[str, Any]:
         """Cancel an unfinished job, or remove an ended one (objects, then the row); what was

@@ -30,11 +30,17 @@ def status_view(job: JobRecord) -> dict[str, Any]:
         "created_at": job.created_at,
         "updated_at": job.updated_at,
     }
+    if job.source_name is not None:
+        view["source_name"] = job.source_name
+    if job.duration_s is not None:
+        view["duration_s"] = round(job.duration_s, 3)
     if job.status == RUNNING and job.frames_total is not None:
         view["frames_done"] = job.frames_done or 0
         view["frames_total"] = job.frames_total
     if job.status == FAILED:
         view["error_message"] = job.error_message
+        if job.error_code is not None:  # rows from before codes were kept have none
+            view["error_code"] = job.error_code
     return view
 
 

@@ -101,6 +101,10 @@ class JobRecord:
     upload_expires_at: float | None = None  # epoch seconds; an uploading job's URL expiry
     idempotency_key_id: str | None = None  # the Idempotency-Key item that names it (a delete
     # removes it with the job)
+    source_name: str | None = None  # the video's file name, when the caller gave one
+    duration_s: float | None = None  # the video's duration, known once it was analyzed
+    error_code: str | None = None  # a failed job's reason, as a word (e.g. TooManyFrames)
+    thumbnail_path: str | None = None  # one small JPEG frame, stored at completion
 
     @classmethod
     def new(
@@ -115,6 +119,7 @@ class JobRecord:
         options: dict[str, Any] | None = None,
         tenant: str = DEFAULT_TENANT,
         upload_expires_at: float | None = None,
+        source_name: str | None = None,
     ) -> JobRecord:
         now = utc_now()
         return cls(
@@ -129,6 +134,7 @@ class JobRecord:
             expires_at=expiry(retention_days),
             tenant=tenant,
             upload_expires_at=upload_expires_at,
+            source_name=source_name,
         )
 
     def upload_expired(self, now: float) -> bool:
@@ -147,6 +153,7 @@ class JobRecord:
             status=FAILED,
             updated_at=iso_time(self.upload_expires_at),
             error_message=upload_expired_message(self.upload_expires_at),
+            error_code=UPLOAD_EXPIRED,
         )
 
     @property

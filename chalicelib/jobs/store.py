@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -41,6 +41,7 @@ from chalicelib.jobs.record import (
     PENDING,
     RUNNING,
     UNFINISHED_STATES,
+    UPLOAD_EXPIRED,
     UPLOADING,
     JobRecord,
     upload_expired_message,
@@ -147,6 +148,7 @@ class JobStore(ABC):
         error_message: str | None = None,
         output_path: str | None = None,
         owner: str | None = None,
+        more: Mapping[str, Any] | None = None,
     ) -> JobRecord:
         """Move to ``new_status`` iff the stored status still allows it (and, given ``owner``,
         that worker still holds the lease); else IllegalTransition."""
@@ -160,6 +162,7 @@ class JobStore(ABC):
             values["error_message"] = error_message[:MAX_ERROR_CHARS]
         if output_path is not None:
             values["output_path"] = output_path
+        values.update({name: value for name, value in (more or {}).items() if value is not None})
         remove = ("lease_expires_at",) if owner is not None else ()
         changes = Changes(values, remove)
         return self._write(job_id, Condition(sources, owner), changes, f"go to {new_status}")
@@ -188,6 +191,7 @@ class JobStore(ABC):
             "status": FAILED,
             "updated_at": utc_now(),
             "error_message": upload_expired_message(job.upload_expires_at),
+            "error_code": UPLOAD_EXPIRED,
         }
         condition = Condition(frozenset({UPLOADING}))
         with contextlib.suppress(IllegalTransition):
@@ -199,11 +203,34 @@ class JobStore(ABC):
         worker of a running one loses its lease at the next renewal or store, and stops)."""
         return self.update_status(job_id, CANCELLED)
 
-    def complete(self, job_id: str, *, owner: str, output_path: str) -> JobRecord:
-        return self.update_status(job_id, COMPLETED, owner=owner, output_path=output_path)
+    def complete(
+        self,
+        job_id: str,
+        *,
+        owner: str,
+        output_path: str,
+        duration_s: float | None = None,
+        thumbnail_path: str | None = None,
+    ) -> JobRecord:
+        """``duration_s`` and ``thumbnail_path``: what the library shows of it, when known."""
+        more = {"duration_s": duration_s, "thumbnail_path": thumbnail_path}
+        return self.update_status(
+            job_id, COMPLETED, owner=owner, output_path=output_path, more=more
+        )
 
-    def fail(self, job_id: str, error_message: str, *, owner: str | None = None) -> JobRecord:
-        return self.update_status(job_id, FAILED, error_message=error_message, owner=owner)
+    def fail(
+        self,
+        job_id: str,
+        error_message: str,
+        *,
+        owner: str | None = None,
+        error_code: str | None = None,
+    ) -> JobRecord:
+        """``error_code``: the reason as one word (an error class name), for lists and scripts."""
+        more = {"error_code": error_code}
+        return self.update_status(
+            job_id, FAILED, error_message=error_message, owner=owner, more=more
+        )
 
     def claim(self, job_id: str, owner: str, lease_s: float) -> JobRecord:
         """Take the job: pending, or running under an expired lease (its worker died)."""

@@ -28,6 +28,7 @@ from chalicelib.errors import (
     TooManyJobs,
 )
 from chalicelib.intake import idempotency
+from chalicelib.intake.body import source_name
 from chalicelib.intake.submissions import Submissions
 from chalicelib.jobs.options import JobOptions
 from chalicelib.jobs.tenancy import Caller
@@ -105,6 +106,7 @@ def start_job(
             idempotency_key=None if token is None else f"rekognition:{token}",
             request_fingerprint=idempotency.fingerprint(json.dumps(record, sort_keys=True)),
             caller=caller,
+            source_name=source_name(source.key),
         )
     except KeyReused:
         raise KeyReused(

@@ -61,12 +61,45 @@ def _hashes(blocks: list[str]) -> str:
 
 
 @functools.cache
-def _template() -> _Template:
-    page = PAGE.read_text(encoding="utf-8")
-    assert page.count(CONFIG_SLOT) == 1, f"{PAGE} must hold {CONFIG_SLOT} exactly once"
+def template_of(path: Path) -> _Template:
+    """A page of this package: its text (with one config slot) and its blocks' hashes."""
+    page = path.read_text(encoding="utf-8")
+    assert page.count(CONFIG_SLOT) == 1, f"{path} must hold {CONFIG_SLOT} exactly once"
     scripts, styles = _SCRIPT.findall(page), _STYLE.findall(page)
     assert scripts and not any(CONFIG_SLOT in s for s in scripts), "the config must stay data"
     return _Template(page, _hashes(scripts), _hashes(styles))
+
+
+def _template() -> _Template:
+    return template_of(PAGE)
+
+
+def fill(template: _Template, config: dict[str, Any]) -> str:
+    """The page with its config: inside <script>, "<" is escaped so no value can close it."""
+    return template.text.replace(CONFIG_SLOT, json.dumps(config).replace("<", "\\u003c"))
+
+
+def secure_headers(template: _Template, **sources: str) -> dict[str, str | list[str]]:
+    """A page's type and security headers: it runs only its own script and style, fetches from
+    this API only, loads what ``sources`` allow (``media_src="..."``) and nothing else."""
+    policy = {
+        "default-src": "'none'",
+        "script-src": template.script_hashes,
+        "style-src": template.style_hashes,
+        "connect-src": "'self'",  # the page's fetches from this API
+        **{name.replace("_", "-"): value for name, value in sources.items()},
+        "base-uri": "'none'",
+        "form-action": "'none'",
+        "frame-ancestors": "'none'",
+        "object-src": "'none'",
+    }
+    return {
+        "Content-Type": "text/html; charset=utf-8",
+        "Content-Security-Policy": "; ".join(f"{name} {value}" for name, value in policy.items()),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-store",  # it holds presigned URLs (and maybe a link's token)
+    }
 
 
 def media_source(video_url: str | None) -> str:
@@ -82,26 +115,8 @@ def media_source(video_url: str | None) -> str:
 
 
 def page_headers(video_url: str | None) -> dict[str, str | list[str]]:
-    """The page's type and security headers; ``video_url``: the one media it may play."""
-    template = _template()
-    policy = {
-        "default-src": "'none'",
-        "script-src": template.script_hashes,
-        "style-src": template.style_hashes,
-        "connect-src": "'self'",  # the status and results fetches
-        "media-src": media_source(video_url),
-        "base-uri": "'none'",
-        "form-action": "'none'",
-        "frame-ancestors": "'none'",
-        "object-src": "'none'",
-    }
-    return {
-        "Content-Type": "text/html; charset=utf-8",
-        "Content-Security-Policy": "; ".join(f"{name} {value}" for name, value in policy.items()),
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-        "Cache-Control": "no-store",  # it holds a presigned URL (and maybe a view token)
-    }
+    """The viewer's headers; ``video_url``: the one media it may play."""
+    return secure_headers(_template(), media_src=media_source(video_url))
 
 
 class JobViewer:
@@ -128,10 +143,7 @@ class JobViewer:
             config["token"] = token
         if job.status == COMPLETED:
             config["video_url"] = self.storage.presigned_get_url(job.input_path, self.url_expiry_s)
-        # Inside <script>, "<" is escaped so no value can close the element.
-        data = json.dumps(config).replace("<", "\\u003c")
-        html = _template().text.replace(CONFIG_SLOT, data)
-        return ViewerPage(html, page_headers(config["video_url"]))
+        return ViewerPage(fill(_template(), config), page_headers(config["video_url"]))
 
     def link(self, job_id: str, caller: Caller, auth: Authenticator) -> dict[str, Any]:
         """The viewer's path (relative to the API's root) for a job the caller may see; with

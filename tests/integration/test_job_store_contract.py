@@ -47,6 +47,24 @@ def test_options_round_trip_as_one_attribute(jobs):
     assert jobs.get(job.job_id).options == job.options
 
 
+def test_what_the_library_shows_round_trips(jobs):
+    job = JobRecord.new(new_job_id(), input_path="video_jobs/x.mp4", pipeline_id="yolo_ocr",
+                        retention_days=30, source_name="harbour walk.mp4")  # fmt: skip
+    jobs.create(job)
+    assert jobs.get(job.job_id).source_name == "harbour walk.mp4"
+    jobs.claim(job.job_id, "w", lease_s=60)
+    done = jobs.complete(job.job_id, owner="w", output_path="r.json", duration_s=12.345,
+                         thumbnail_path=f"video_jobs/{job.job_id}/thumbnail.jpg")  # fmt: skip
+    stored = jobs.get(job.job_id)
+    assert stored == done and stored.duration_s == 12.345 and stored.error_code is None
+    assert stored.thumbnail_path == f"video_jobs/{job.job_id}/thumbnail.jpg"
+    failed = new_job(jobs)
+    jobs.fail(failed.job_id, "too long", error_code="TooManyFrames")
+    assert (jobs.get(failed.job_id).error_code, jobs.get(failed.job_id).duration_s) == (
+        "TooManyFrames", None,
+    )  # fmt: skip
+
+
 def test_create_refuses_to_overwrite_an_existing_job(jobs):
     job = new_job(jobs)
     with pytest.raises(IllegalTransition, match="already exists"):

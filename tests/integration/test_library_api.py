@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 from chalice.test import Client
 
@@ -14,8 +13,7 @@ from app import app
 from chalicelib.bootstrap import services
 from chalicelib.jobs.ids import results_path, video_path
 from chalicelib.jobs.record import CANCELLED, COMPLETED, PENDING, UPLOADING
-from chalicelib.results.pieces import piece_path
-from infra.keys import create
+from tests.support.library import Api, completed, everything_stored, keys_for_tenants
 
 
 @pytest.fixture
@@ -25,55 +23,10 @@ def tenants(aws, monkeypatch):
     monkeypatch.setenv("VIDEO_JOBS_PAGINATION_KEY", "a test stage's own key")
     monkeypatch.setenv("VIDEO_JOBS_MAX_ACTIVE_JOBS_PER_TENANT", "5")
     services.cache_clear()
-    wired = services()
-    keys = {
-        name: create(wired.keys, wired.secrets, name)["api_token"] for name in ("acme", "globex")
-    }
+    keys = keys_for_tenants()
     with Client(app) as client:
         yield Api(client, keys)
     services.cache_clear()
-
-
-class Api:
-    def __init__(self, client: Client, keys: dict[str, str]):
-        self.client, self.keys = client, keys
-
-    def call(self, method: str, path: str, tenant: str | None, **kwargs) -> tuple[int, dict]:
-        headers = {"Authorization": f"Bearer {self.keys[tenant]}"} if tenant else {}
-        headers.update(kwargs.pop("headers", {}))
-        response = getattr(self.client.http, method)(path, headers=headers, **kwargs)
-        return response.status_code, json.loads(response.body)
-
-    def submit(self, tenant: str, video: bytes, key: str | None = None) -> str:
-        headers = {"Content-Type": "video/mp4", **({"Idempotency-Key": key} if key else {})}
-        status, body = self.call("post", "/video/submit", tenant, body=video, headers=headers)
-        assert status == 202, body
-        return body["job_id"]
-
-    def listed(self, tenant: str, query: str = "") -> list[str]:
-        status, body = self.call("get", f"/video/jobs{query}", tenant)
-        assert status == 200, body
-        return [job["job_id"] for job in body["jobs"]]
-
-
-def completed(job_id: str) -> None:
-    """Finish a submitted job as a worker would leave it: results head, a piece, a checkpoint."""
-    wired = services()
-    head = results_path(job_id)
-    for path in (head, piece_path(head, 0), head.replace("_results", "_checkpoint00001_results")):
-        wired.storage.save_file(b"{}", path)
-    wired.jobs.claim(job_id, "worker", lease_s=60)
-    wired.jobs.complete(job_id, owner="worker", output_path=head)
-
-
-def everything_stored(aws) -> tuple[list[str], list[dict]]:
-    """Every key in the bucket and every item in the table (boto3 on moto, not our adapters)."""
-    s3 = boto3.client("s3", region_name="us-east-1")
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=aws.settings.bucket)
-    keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
-    table = boto3.client("dynamodb", region_name="us-east-1")
-    items = table.scan(TableName=aws.settings.table_name, ConsistentRead=True)["Items"]
-    return keys, items
 
 
 def test_each_tenant_lists_its_own_jobs_newest_first(tenants, mp4_bytes):
@@ -187,7 +140,7 @@ def test_a_deleted_job_leaves_no_object_row_or_place_behind(tenants, mp4_bytes, 
     doomed = tenants.submit("acme", mp4_bytes, key="upload-1")
     completed(doomed)
     keys, items = everything_stored(aws)
-    assert sum(doomed in key for key in keys) == 4  # the video, head, piece and checkpoint
+    assert sum(doomed in key for key in keys) == 5  # video, head, piece, checkpoint, thumbnail
     assert sum(doomed in json.dumps(item) for item in items) == 2  # its row and its key
     status, body = tenants.call("delete", f"/video/{doomed}", "acme")
     assert (status, body) == (200, {"job_id": doomed, "status": COMPLETED, "deleted": True})

@@ -106,8 +106,11 @@ def test_an_expired_upload_reads_as_failed_and_cannot_start(store_with):
     upload = admitted(jobs, "acme", upload_expires_at=time.time() - 1)
     seen = jobs.get(upload.job_id)
     assert seen.status == FAILED and seen.error_message.startswith("UploadExpired: no video")
+    assert seen.error_code == "UploadExpired"
     with pytest.raises(IllegalTransition, match="it is failed"):
         jobs.start(upload.job_id)
+    recorded = jobs.expire_upload(jobs.find(upload.job_id))  # what the sweep writes down
+    assert recorded is not None and recorded.error_code == "UploadExpired"
 
 
 def test_a_started_upload_holds_its_place_past_the_url_expiry(store_with):

@@ -105,7 +105,10 @@ class DevToolsPage:
         os.close(from_browser)
         self._inbox: queue.Queue[dict] = queue.Queue()
         self._next_id = 0
+        self._fakes: dict[str, dict] = {}  # URL part -> the JSON answered in place of the server
+        self._sent_aside = 0
         self.messages: list[str] = []
+        self.faked: list[str] = []  # the URLs answered by a fake
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         target = self._call("Target.createTarget", {"url": "about:blank"})["targetId"]
@@ -139,6 +142,8 @@ class DevToolsPage:
 
     def _note(self, event: dict) -> None:
         params = event.get("params", {})
+        if event.get("method") == "Fetch.requestPaused":
+            self._answer_paused(params)
         if event.get("method") == "Log.entryAdded":
             self.messages.append(params["entry"]["text"])
         elif event.get("method") == "Runtime.consoleAPICalled":
@@ -148,6 +153,30 @@ class DevToolsPage:
 
     def call(self, method: str, params: dict | None = None) -> Any:
         return self._call(method, params, self._session)
+
+    def fake_json(self, url_part: str, answer: dict) -> None:
+        """Answer every request whose URL holds ``url_part`` with ``answer`` (200, JSON) in
+        place of the server: a route another branch builds, stood in for at the page's level."""
+        self._fakes[url_part] = answer
+        patterns = [{"urlPattern": f"*{part}*", "requestStage": "Request"} for part in self._fakes]
+        self.call("Fetch.enable", {"patterns": patterns})
+
+    def _answer_paused(self, params: dict) -> None:
+        """Fulfil a paused request (sent aside, with ids of its own: no ``_call`` waits on it)."""
+        url = params["request"]["url"]
+        answer = next((a for part, a in self._fakes.items() if part in url), None)
+        self._sent_aside += 1
+        message: dict[str, Any] = {"id": 10**9 + self._sent_aside, "sessionId": self._session,
+                                   "params": {"requestId": params["requestId"]}}  # fmt: skip
+        if answer is None:
+            message["method"] = "Fetch.continueRequest"
+        else:
+            self.faked.append(url)
+            body = base64.b64encode(json.dumps(answer).encode()).decode()
+            message["method"] = "Fetch.fulfillRequest"
+            message["params"] |= {"responseCode": 200, "body": body, "responseHeaders": [
+                {"name": "Content-Type", "value": "application/json"}]}  # fmt: skip
+        os.write(self._commands, json.dumps(message).encode() + b"\0")
 
     def open(self, url: str) -> None:
         self.call("Page.navigate", {"url": url})

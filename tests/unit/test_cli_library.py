@@ -15,11 +15,13 @@ FAILED = {
     "pipeline_id": "yolo_ocr", "created_at": "2026-11-28T18:43:39.679Z",
     "updated_at": "2026-11-28T18:43:54.857Z",
     "error_message": "the file has no video track (audio only?)\n" + "x" * 100,
+    "error_code": "InvalidVideo",
 }  # fmt: skip
 DONE = {
     "job_id": "fa68994d-cc4c-4cb3-8deb-57384dd81049", "status": "completed", "progress": 1.0,
     "pipeline_id": "shots", "created_at": "2026-11-28T18:42:58.922Z",
     "updated_at": "2026-11-28T18:43:09.094Z",
+    "source_name": "harbour tour, the long\nversion from the drone.mp4", "duration_s": 75.4,
 }  # fmt: skip
 JOB = DONE["job_id"]
 
@@ -40,10 +42,16 @@ def test_list_asks_with_the_filters_and_prints_a_table_and_where_more_are():
                                       "--next-token", "t1"])  # fmt: skip
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["job", "status", "progress", "pipeline", "created", "error"]
-    assert lines[1].split()[:5] == [FAILED["job_id"], "failed", "100%", "yolo_ocr",
-                                    FAILED["created_at"]]  # fmt: skip
-    assert lines[1].endswith("...") and len(lines) == 3 and lines[2].split()[1] == "completed"
+    header = ["job", "status", "progress", "pipeline", "created", "name", "duration", "error"]
+    assert lines[0].split() == header
+    assert lines[1].split()[:7] == [FAILED["job_id"], "failed", "100%", "yolo_ocr",
+                                    FAILED["created_at"], "-", "-"]  # fmt: skip
+    error = lines[1][lines[0].index("error") :]
+    assert error.startswith("InvalidVideo: the file has no video track") and error.endswith("...")
+    assert len(error) == 60 and len(lines) == 3 and lines[2].split()[1] == "completed"
+    name = lines[2][lines[0].index("name") : lines[0].index("duration")].rstrip()
+    assert name == "harbour tour, the long vers..."  # one line, 30 characters at most
+    assert lines[2][lines[0].index("duration") :].strip() == "1:15"
     assert "more: video-jobs list --next-token t2" in result.stderr
 
 
@@ -71,6 +79,24 @@ def test_an_api_answer_without_jobs_is_one_line_error():
     responses.get("http://api.test/video/jobs", json={"items": []})
     result = run("list")
     assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.output
+
+
+@responses.activate
+def test_library_prints_a_link_with_a_library_token_when_a_key_is_used(monkeypatch):
+    url = "/video/library?token=lt1.1780000600.acme." + "0" * 32
+    responses.post("http://api.test/video/library/link",
+                   json={"url": url, "expires_at": "2026-05-28T20:36:40Z"})  # fmt: skip
+    monkeypatch.setenv("VIDEO_JOBS_TOKEN", "a-key")
+    result = run("library")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"http://api.test{url}"
+    assert responses.calls[0].request.headers["Authorization"] == "Bearer a-key"
+
+
+def test_library_without_a_key_prints_the_plain_page(monkeypatch):
+    monkeypatch.delenv("VIDEO_JOBS_TOKEN", raising=False)
+    result = run("library")
+    assert (result.exit_code, result.stdout.strip()) == (0, "http://api.test/video/library")
 
 
 @responses.activate

@@ -217,6 +217,57 @@ def test_a_view_token_with_a_twelve_digit_expiry_still_opens_its_job(parts):
     assert auth.viewer(token, JOB) == Caller("acme", job_id=JOB)
 
 
+# --- library tokens --------------------------------------------------------------------------
+
+
+def test_a_library_token_names_its_tenant_on_the_routes_that_take_it_until_it_expires(parts):
+    auth, _, _, clock = parts
+    token, expires = auth.library_token(Caller("acme"))
+    assert token.startswith("lt1.") and expires == NOW + 600
+    assert auth.library(token) == Caller("acme")  # the tenant's jobs, never another's
+    assert auth.bearer(f"Bearer {token}", library=True) == Caller("acme")
+    clock.now = NOW + 601
+    with pytest.raises(errors.Unauthorized, match="expired.*video-jobs library"):
+        auth.library(token)
+
+
+def test_a_library_token_opens_no_other_route_and_no_view_token_passes_for_one(parts):
+    auth, _, _, _ = parts
+    token, _ = auth.library_token(Caller("acme"))
+    view, _ = auth.view_token(Caller("acme"), JOB)
+    for refused in (
+        lambda: auth.bearer(f"Bearer {token}"),  # submit, delete, keys...: an API key only
+        lambda: auth.bearer(f"Bearer {token}", job_id=JOB),  # status and results of a job
+        lambda: auth.viewer(token, JOB),
+        lambda: auth.library(view),
+        lambda: auth.library(view.replace("vt1.", "lt1.", 1)),  # a view MAC is not a library one
+        lambda: auth.library(token.replace("acme", "globex")),
+        lambda: auth.library(token[:-1] + ("0" if token[-1] != "0" else "1")),
+    ):
+        with pytest.raises(errors.Unauthorized):
+            refused()
+
+
+@pytest.mark.parametrize("form", MALFORMED_VIEW_TOKENS)
+def test_a_malformed_library_token_is_unauthorized_with_a_clear_message(parts, form):
+    auth, _, _, _ = parts
+    token, expires = auth.library_token(Caller("acme"))
+    mac = token.rsplit(".", 1)[1]
+    bad = "lt" + MALFORMED_VIEW_TOKENS[form](str(expires), mac)[2:]  # the same forms, lt1.
+    with pytest.raises(errors.Unauthorized, match="malformed.*video-jobs library"):
+        auth.library(bad)
+    if bad.strip() == bad:
+        with pytest.raises(errors.Unauthorized):
+            auth.bearer(f"Bearer {bad}", library=True)
+
+
+def test_with_auth_off_the_library_is_public(parts):
+    auth, keys, box, clock = parts
+    off = Authenticator(required=False, keys=keys, secrets=lambda: box, view_key=b"k" * 32,
+                        view_ttl_s=600, region=REGION, clock=clock)  # fmt: skip
+    assert off.library("anything") == PUBLIC and off.bearer(None, library=True) == PUBLIC
+
+
 # --- SigV4 -----------------------------------------------------------------------------------
 
 

@@ -62,6 +62,7 @@ def test_a_start_copies_the_object_in_and_queues_an_ordinary_job(api, tiny_mp4):
     job_id = start(api)["JobId"]
     job = api.jobs.get(job_id)
     assert api.storage.load_file(job.input_path) == tiny_mp4.read_bytes()
+    assert job.source_name == "clip.mp4"  # the key's last part, as the library lists it
     assert decode_message(api.queue.dequeue().body) == job_id
     answer = call(api, "GetLabelDetection", {"JobId": job_id})
     assert answer["JobStatus"] == "IN_PROGRESS" and answer["Labels"] == []

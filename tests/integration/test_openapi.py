@@ -36,7 +36,7 @@ HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "tra
 # HTTP error body (VideoJobsError itself is only a base class).
 WORKER_ONLY_ERRORS = {
     "InputMissing", "TooManyFrames", "AnalysisError", "MalformedMessage", "VideoJobsError",
-    "ObjectTooLarge", "LeaseLost", "UnknownTopic", "DamagedCheckpoint",
+    "ObjectTooLarge", "LeaseLost", "UnknownTopic", "DamagedCheckpoint", "InvalidModel",
 }  # fmt: skip
 # Answered on POST / only (Rekognition's __type), or turned into another error before a REST
 # route answers (a damaged piece is ResultsDamaged, a changed upload a Conflict), or answered

@@ -67,8 +67,8 @@ class ModelValidator:
             return self.catalog.fail(model, str(answer["reason"]), from_statuses=(VALIDATING,))
         found = {key: answer[key] for key in ("class_names", "input_size", "layout", "sha256")}
         found["class_names"] = tuple(found["class_names"])
-        moved = self.models.move(model, (VALIDATING,), status=READY, **found,
-                                 details={**answer["details"], "seconds": round(seconds, 3)})  # fmt: skip
+        found["details"] = {**answer["details"], "seconds": round(seconds, 3)}
+        moved = self.models.move(model, (VALIDATING,), status=READY, **found)
         log.info("model %s is ready (%.2f s to validate)", model_id, seconds)
         return moved
 

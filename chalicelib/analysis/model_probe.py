@@ -70,15 +70,12 @@ def _run_once(data: bytes, side: int) -> list[int]:
     from chalicelib.analysis.detector import session_options
 
     try:
-        session = ort.InferenceSession(
-            data, session_options(1), providers=["CPUExecutionProvider"]
-        )
+        session = ort.InferenceSession(data, session_options(1), providers=["CPUExecutionProvider"])
         image = session.get_inputs()[0]
         outputs = session.run(None, {image.name: np.zeros((1, 3, side, side), np.float32)})
     except Exception as error:  # onnxruntime's own errors: the graph is not runnable as given
         raise InvalidModel(
-            f"onnxruntime could not run the model on one {side}x{side} frame: "
-            f"{str(error)[:300]}"
+            f"onnxruntime could not run the model on one {side}x{side} frame: {str(error)[:300]}"
         ) from None
     return [int(d) for d in np.shape(outputs[0])]
 

@@ -32,8 +32,8 @@ import numpy as np
 
 from chalicelib.analysis.detector import Detection, YoloDetector, load_detector
 from chalicelib.analysis.frames import VideoReader
-from chalicelib.analysis.model_cache import ModelCache
 from chalicelib.analysis.labels import unknown_labels
+from chalicelib.analysis.model_cache import ModelCache
 from chalicelib.analysis.ocr import load_text_reader
 from chalicelib.analysis.registry import SliceOutcome, VideoPath, default_workers
 from chalicelib.analysis.resume import AnalysisState

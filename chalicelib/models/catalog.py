@@ -164,9 +164,7 @@ class ModelCatalog:
                 f"it failed validation: {model.error_message}" if model.status == FAILED
                 else "wait until GET /video/models/{model_id} says ready"
             )  # fmt: skip
-            raise ModelUnavailable(
-                f"model {model.model_id} is {model.status}, not ready: {advice}"
-            )
+            raise ModelUnavailable(f"model {model.model_id} is {model.status}, not ready: {advice}")
         return model
 
 
@@ -202,7 +200,7 @@ def parse_registration(body: bytes | None) -> dict[str, Any]:
 
 def _name(raw: object) -> str:
     if not isinstance(raw, str) or not raw.strip() or len(raw) > MAX_MODEL_NAME_CHARS:
-        raise BadRequest(f"name must be 1 to {MAX_MODEL_NAME_CHARS} characters, e.g. \"hard hats\"")
+        raise BadRequest(f'name must be 1 to {MAX_MODEL_NAME_CHARS} characters, e.g. "hard hats"')
     if not raw.isprintable():
         raise BadRequest("name must be printable text (no control characters)")
     return raw.strip()

@@ -60,8 +60,8 @@ class DynamoModelStore(ModelStore):
         rows = self._ledgers
         row = rows(LEDGER_PREFIX + tenant, models=json.dumps(models, sort_keys=True),
                    version=read.version + 1)  # fmt: skip
-        unchanged = rows.item_id.does_not_exist() if read.version == 0 else (
-            rows.version == read.version
+        unchanged = (
+            rows.item_id.does_not_exist() if read.version == 0 else (rows.version == read.version)
         )
         return self._save(row, unchanged)
 

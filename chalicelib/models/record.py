@@ -97,9 +97,7 @@ class ModelRecord:
         layout: str | None = None,
     ) -> ModelRecord:
         now = utc_now()
-        return cls(
-            model_id, tenant, name, UPLOADING, now, now, class_names, input_size, layout
-        )
+        return cls(model_id, tenant, name, UPLOADING, now, now, class_names, input_size, layout)
 
     @property
     def path(self) -> str:
@@ -122,7 +120,7 @@ class ModelRecord:
 
     def public(self) -> dict[str, Any]:
         """What the API shows of it."""
-        shown = {
+        shown: dict[str, Any] = {
             "model_id": self.model_id, "name": self.name, "status": self.status,
             "version": self.version, "created_at": self.created_at,
             "updated_at": self.updated_at, "size_bytes": self.size_bytes,

@@ -182,11 +182,10 @@ def _walk(graph: Fields, facts: ModelFacts, depth: int) -> None:
         for attribute in _messages(node, NODE_ATTRIBUTE):
             for tensor in (*_messages(attribute, ATTR_TENSOR), *_messages(attribute, ATTR_TENSORS)):
                 _stored_inside(tensor)
-            sparse_tensors = (
-                *_messages(attribute, ATTR_SPARSE_TENSOR), *_messages(attribute, ATTR_SPARSE_TENSORS)
-            )  # fmt: skip
-            for sparse in sparse_tensors:
-                _sparse_inside(sparse)
+            sparse_fields = (ATTR_SPARSE_TENSOR, ATTR_SPARSE_TENSORS)
+            for tensors in (_messages(attribute, number) for number in sparse_fields):
+                for one in tensors:
+                    _sparse_inside(one)
             for sub in (*_messages(attribute, ATTR_GRAPH), *_messages(attribute, ATTR_GRAPHS)):
                 _walk(sub, facts, depth + 1)
 

@@ -42,6 +42,7 @@ from chalicelib.jobs.store import JobStore
 from chalicelib.metrics import Metrics, MetricsLedger, printer
 from chalicelib.models.catalog import ModelCatalog
 from chalicelib.models.dynamo import DynamoModelStore
+from chalicelib.models.reconcile import ModelSweep, reconcile_models
 from chalicelib.models.store import ModelStore
 
 if TYPE_CHECKING:  # built on first use: a route's cold start imports only what it needs
@@ -244,8 +245,9 @@ class Services:
         return SnsPublisher(aws_client("sns", self.settings))
 
     def reconcile(self, now: float | None = None) -> ReconcileReport:
-        """The sweep that re-queues stranded jobs (scheduled on AWS, every 30 s locally)."""
-        return reconcile(
+        """The sweep that re-queues stranded jobs (scheduled on AWS, every 30 s locally), then
+        settles stranded models (``chalicelib/models/reconcile.py``)."""
+        report = reconcile(
             self.jobs,
             self.queue,
             stale_after_s=self.settings.stale_after_s,
@@ -253,6 +255,15 @@ class Services:
             now=now,
             on_final=self._upload_expired,
         )
+        self.reconcile_models(now)
+        return report
+
+    def reconcile_models(self, now: float | None = None) -> ModelSweep:
+        return reconcile_models(
+            self.catalog, self.queue, stale_after_s=self.settings.stale_after_s,
+            redelivery_s=self.settings.visibility_timeout_s,
+            max_attempts=self.settings.max_attempts, now=now,
+        )  # fmt: skip
 
     def _upload_expired(self, job: JobRecord) -> None:
         """The sweep failed an upload nobody started: count it, then announce it."""

@@ -28,13 +28,18 @@ from chalicelib.config import ModelSettings
 from chalicelib.errors import ObjectChanged, ObjectTooLarge
 from chalicelib.metrics import Metrics
 from chalicelib.models.catalog import ModelCatalog
-from chalicelib.models.record import READY, VALIDATING, ModelRecord
+from chalicelib.models.record import INTERNAL_ERROR, READY, VALIDATING, ModelRecord
 from chalicelib.models.store import ModelStore
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]  # where `python -m chalicelib...` finds the package
 MAX_ANSWER_BYTES = 256 * 1024
 CPU_MARGIN_S = 5  # the child's CPU-seconds limit: its wall clock, plus this
+VALIDATION_CRASHED = (
+    "validation failed with an internal error on every attempt (the details are in the "
+    "analyzer's log): register the model again; if that fails the same way, report this "
+    "model's id"
+)
 
 
 class ModelValidator:
@@ -50,13 +55,26 @@ class ModelValidator:
         self.models, self.storage, self.catalog = models, storage, catalog
         self.settings, self.metrics = settings, metrics or Metrics()
 
-    def handle(self, model_id: str) -> bool:
-        """Validate the model if it is still waiting for it; True if this call decided it."""
+    def handle(self, model_id: str, *, final: bool = False) -> bool:
+        """Validate the model if it is still waiting for it; True if this call decided it.
+        An unexpected error propagates (the queue delivers the message again); on the
+        ``final`` delivery it first fails the model, which would otherwise wait for ever."""
         model = self.models.find(model_id)
         if model is None or model.status != VALIDATING:
             log.info("model %s is %s: nothing to validate", model_id,
                      "gone" if model is None else model.status)  # fmt: skip
             return False
+        try:
+            return self._validate(model)
+        except Exception:
+            log.exception("validating model %s failed with an internal error", model_id)
+            if final:
+                self.catalog.fail(model, VALIDATION_CRASHED, from_statuses=(VALIDATING,),
+                                  code=INTERNAL_ERROR)  # fmt: skip
+            raise
+
+    def _validate(self, model: ModelRecord) -> bool:
+        model_id = model.model_id
         started = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="video-jobs-model-") as workdir:
             path = Path(workdir) / "model.onnx"

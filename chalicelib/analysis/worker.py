@@ -174,8 +174,9 @@ class JobWorker:
             if self.validator is None:
                 log.warning("dropping model message %s: this worker validates no models", model_id)
                 return False
+            final = receive_count >= self.settings.max_attempts  # SQS dead-letters it next
             with logs.context(stage="validate_model"):
-                return self.validator.handle(model_id)
+                return self.validator.handle(model_id, final=final)
         try:
             job_id = decode_message(body)
         except MalformedMessage as error:

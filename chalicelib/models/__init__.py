@@ -8,6 +8,8 @@
 - ``catalog``: ``ModelCatalog``, the use case behind ``/video/models``: register (a presigned
   upload), start (size checks, then a validation message on the job queue), list, get, delete,
   and ``usable`` (what submit asks of a ``model_id``).
+- ``reconcile``: the models' part of the reconcile sweep (expired uploads failed, lost
+  validations sent again, then given up on).
 - ``wire``: the static checks of an ONNX file, read from its protobuf wire format in pure
   Python before anything runs it (no custom operators, no external data, node and input caps).
 

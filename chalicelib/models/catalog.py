@@ -39,14 +39,17 @@ from chalicelib.jobs.record import iso_time
 from chalicelib.jobs.tenancy import PUBLIC, Caller
 from chalicelib.models.record import (
     FAILED,
+    INVALID_MODEL,
     LAYOUTS,
     READY,
+    UPLOAD_EXPIRED,
     UPLOADING,
     VALIDATING,
     ModelRecord,
     encode_model_message,
     new_model_id,
     parse_model_id,
+    upload_expired_message,
 )
 from chalicelib.models.store import ModelStore
 
@@ -82,9 +85,11 @@ class ModelCatalog:
         if not isinstance(self.storage, S3Storage):
             raise TypeError("presigned uploads need S3Storage")
         fields = parse_registration(body)
-        model = ModelRecord.new(new_model_id(), tenant=caller.tenant, **fields)
-        self.models.add(model, self.settings.max_per_tenant)
         expires_at = int(time.time()) + self.url_expiry_s
+        model = ModelRecord.new(
+            new_model_id(), tenant=caller.tenant, upload_expires_at=expires_at, **fields
+        )
+        self.models.add(model, self.settings.max_per_tenant)
         url = self.storage.presigned_put_url(
             model.path, MODEL_UPLOAD_CONTENT_TYPE, self.url_expiry_s
         )
@@ -97,6 +102,11 @@ class ModelCatalog:
     def start(self, model_id: str, caller: Caller = PUBLIC) -> ModelRecord:
         """Check the uploaded file's size, count it, and queue its validation."""
         model = self.get(model_id, caller)
+        if model.upload_expired(time.time()):
+            assert model.upload_expires_at is not None
+            reason = upload_expired_message(model.model_id, model.upload_expires_at)
+            self.fail(model, reason, from_statuses=(UPLOADING,), code=UPLOAD_EXPIRED)
+            raise Conflict(reason)
         if model.status != UPLOADING:
             raise Conflict(f"model {model.model_id} was already started: it is {model.status}")
         upload = self.storage.stat(model.path)
@@ -116,8 +126,9 @@ class ModelCatalog:
         self.models.reserve_bytes(model, upload.size, self.settings.max_bytes_per_tenant)
         if not self.models.move(
             model, (UPLOADING,), status=VALIDATING, size_bytes=upload.size, etag=upload.etag
-        ):
-            raise Conflict(f"model {model.model_id} was started or deleted meanwhile")
+        ):  # the reconcile sweep or a delete won: the bytes just counted are not its any more
+            self.models.reserve_bytes(model, 0, self.settings.max_bytes_per_tenant)
+            raise Conflict(f"model {model.model_id} was started, failed or deleted meanwhile")
         try:
             self.queue.send(encode_model_message(model.model_id))
         except Exception:
@@ -128,9 +139,14 @@ class ModelCatalog:
             ) from None
         return self.get(model.model_id, caller)
 
-    def fail(self, model: ModelRecord, reason: str, *, from_statuses: tuple[str, ...]) -> bool:
+    def fail(
+        self, model: ModelRecord, reason: str, *, from_statuses: tuple[str, ...],
+        code: str = INVALID_MODEL,
+    ) -> bool:  # fmt: skip
         """``failed`` with ``reason``; its file is deleted and its bytes no longer count."""
-        moved = self.models.move(model, from_statuses, status=FAILED, error_message=reason)
+        moved = self.models.move(
+            model, from_statuses, status=FAILED, error_message=reason, error_code=code
+        )
         if moved:
             self.storage.delete_file(model.path)
             self.models.reserve_bytes(model, 0, self.settings.max_bytes_per_tenant)

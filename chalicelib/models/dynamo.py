@@ -9,6 +9,7 @@ version every replace is conditional on).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
@@ -16,7 +17,7 @@ from pynamodb.exceptions import DoesNotExist, PutError
 from pynamodb.models import Model
 
 from chalicelib.adapters.dynamo import is_condition_failure, table_meta
-from chalicelib.models.record import ModelRecord
+from chalicelib.models.record import UNSETTLED_STATES, ModelRecord
 from chalicelib.models.store import Ledger, ModelStore
 
 MODEL_PREFIX = "model#"
@@ -92,3 +93,8 @@ class DynamoModelStore(ModelStore):
 
     def _delete(self, model_id: str) -> None:
         self._models(MODEL_PREFIX + model_id).delete()
+
+    def unsettled(self) -> Iterator[ModelRecord]:
+        condition = self._models.model_status.is_in(*UNSETTLED_STATES)  # job rows have none
+        for row in self._models.scan(condition, consistent_read=True):
+            yield ModelRecord.from_json(json.loads(row.record))

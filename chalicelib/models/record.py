@@ -1,8 +1,10 @@
 """``ModelRecord``: one tenant's detector, and its statuses.
 
     uploading ──▶ validating ──▶ ready
-        │              └───────▶ failed (with the reason: what to fix)
-        └──────────────────────▶ failed (start found the file too large)
+        │              └───────▶ failed (with the reason: what to fix; or its validation
+        │                                crashed on every attempt)
+        └──────────────────────▶ failed (start found the file too large, or its upload URL
+                                         expired unstarted: the reconcile sweep)
 
 A model's file never changes once started: ``sha256`` (computed by the analyzer while
 validating) names its content, and is the model's ``version`` in results and the key of the
@@ -18,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from chalicelib.errors import ModelNotFound, quoted
-from chalicelib.jobs.record import utc_now
+from chalicelib.jobs.record import iso_time, utc_now
 from chalicelib.jobs.tenancy import DEFAULT_TENANT
 
 UPLOADING = "uploading"
@@ -30,6 +32,12 @@ LAYOUTS = ("v5", "v8")  # [1, N, 5+C] with objectness; [1, 4+C, N] without (dete
 MODELS_PREFIX = "tenant_models"  # storage keys: outside the videos' lifecycle rule
 _MODEL_ID = re.compile(r"mdl-[0-9a-f]{32}")
 MAX_REASON_CHARS = 500
+UNSETTLED_STATES = (UPLOADING, VALIDATING)  # what the reconcile sweep looks at
+INVALID_MODEL = "InvalidModel"  # the checks refused the file (the reason says what to fix)
+UPLOAD_EXPIRED = "UploadExpired"  # never started before its upload URL expired
+INTERNAL_ERROR = "InternalError"  # validation crashed on its last attempt
+ABANDONED = "Abandoned"  # validation messages kept getting lost or killed (the sweep gave up)
+ERROR_CODES = (INVALID_MODEL, UPLOAD_EXPIRED, INTERNAL_ERROR, ABANDONED)
 
 
 def new_model_id() -> str:
@@ -64,6 +72,14 @@ def model_message(body: str) -> str | None:
     return model_id if isinstance(model_id, str) and _MODEL_ID.fullmatch(model_id) else None
 
 
+def upload_expired_message(model_id: str, expired_at: float) -> str:
+    return (
+        f"no file was started before the upload URL expired at {iso_time(expired_at)}: "
+        "register the model again (POST /video/models), PUT the file and start it before its "
+        f"URL expires; delete this one to free its place (DELETE /video/models/{model_id})"
+    )
+
+
 def model_path(tenant: str, model_id: str) -> str:
     return f"{MODELS_PREFIX}/{tenant}/{parse_model_id(model_id)}.onnx"
 
@@ -84,6 +100,9 @@ class ModelRecord:
     sha256: str | None = None  # known once validated
     error_message: str | None = None
     details: dict[str, Any] = field(default_factory=dict)  # what validation found
+    upload_expires_at: int | None = None  # epoch seconds: the upload URL's end (None: older rows)
+    requeues: int = 0  # validation messages the reconcile sweep sent again (a lost one)
+    error_code: str | None = None  # with error_message: one of ERROR_CODES (None: InvalidModel)
 
     @classmethod
     def new(
@@ -95,13 +114,22 @@ class ModelRecord:
         class_names: tuple[str, ...] | None = None,
         input_size: int | None = None,
         layout: str | None = None,
+        upload_expires_at: int | None = None,
     ) -> ModelRecord:
         now = utc_now()
-        return cls(model_id, tenant, name, UPLOADING, now, now, class_names, input_size, layout)
+        return cls(
+            model_id, tenant, name, UPLOADING, now, now, class_names, input_size, layout,
+            upload_expires_at=upload_expires_at,
+        )  # fmt: skip
 
     @property
     def path(self) -> str:
         return model_path(self.tenant, self.model_id)
+
+    def upload_expired(self, now: float) -> bool:
+        """Still uploading, and its upload URL has expired: nobody can start it any more."""
+        until = self.upload_expires_at
+        return self.status == UPLOADING and until is not None and until <= now
 
     @property
     def version(self) -> str | None:
@@ -128,7 +156,7 @@ class ModelRecord:
             "input_size": self.input_size, "layout": self.layout, "sha256": self.sha256,
         }  # fmt: skip
         if self.error_message:
-            shown["error"] = {"code": "InvalidModel", "message": self.error_message}
+            shown["error"] = {"code": self.error_code or INVALID_MODEL, "message": self.error_message}
         return shown
 
     def snapshot(self) -> dict[str, Any]:

@@ -21,13 +21,13 @@ import random
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chalicelib.errors import ServiceUnavailable, TooManyModels
 from chalicelib.jobs.record import utc_now
-from chalicelib.models.record import MAX_REASON_CHARS, ModelRecord
+from chalicelib.models.record import MAX_REASON_CHARS, UNSETTLED_STATES, ModelRecord
 
 RACES = 100  # conditional replaces one change may lose before the caller gets a 503
 
@@ -67,6 +67,11 @@ class ModelStore(ABC):
     def _delete(self, model_id: str) -> None:
         """Delete the row (idempotent)."""
 
+    @abstractmethod
+    def unsettled(self) -> Iterator[ModelRecord]:
+        """Every tenant's models still ``uploading`` or ``validating`` (the reconcile sweep's
+        scan: few rows, as models settle within minutes)."""
+
     # --- the rules, once for every adapter -------------------------------------------------
 
     def add(self, model: ModelRecord, max_models: int) -> None:
@@ -93,6 +98,8 @@ class ModelStore(ABC):
         TooManyModels if they would no longer fit."""
 
         def grow(models: dict[str, int]) -> dict[str, int] | None:
+            if size == 0 and model.model_id not in models:
+                return None  # deleted meanwhile: nothing to free, and no entry to bring back
             others = sum(n for model_id, n in models.items() if model_id != model.model_id)
             if others + size > max_bytes:
                 raise TooManyModels(
@@ -113,7 +120,8 @@ class ModelStore(ABC):
         reason = changes.get("error_message")
         if isinstance(reason, str):
             changes["error_message"] = reason[:MAX_REASON_CHARS]
-        return self._put(replace(stored, **changes, updated_at=utc_now()), (stored.status,))
+        changes.setdefault("updated_at", utc_now())
+        return self._put(replace(stored, **changes), (stored.status,))
 
     def list(self, tenant: str) -> list[ModelRecord]:
         """The tenant's models, newest first (entries whose row is gone are dropped)."""
@@ -185,3 +193,8 @@ class InMemoryModelStore(ModelStore):
     def _delete(self, model_id: str) -> None:
         with self._lock:
             self._rows.pop(model_id, None)
+
+    def unsettled(self) -> Iterator[ModelRecord]:
+        with self._lock:
+            found = [model for model in self._rows.values() if model.status in UNSETTLED_STATES]
+        yield from found

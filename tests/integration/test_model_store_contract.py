@@ -92,3 +92,13 @@ def test_a_ledger_entry_without_a_row_is_dropped_when_listed(store):
     store.add(model, 3)
     store._delete(model.model_id)  # a crash between the two writes of a delete
     assert store.list("acme") == [] and store.read_ledger("acme").models == {}
+
+
+def test_unsettled_lists_uploading_and_validating_models_of_every_tenant_only(store):
+    waiting, checking, done = new(), new("globex"), new()
+    for model in (waiting, checking, done):
+        store.add(model, max_models=3)
+    assert store.move(checking, (UPLOADING,), status=VALIDATING)
+    assert store.move(done, (UPLOADING,), status=FAILED, error_message="bad")
+    found = {model.model_id: model.status for model in store.unsettled()}
+    assert found == {waiting.model_id: UPLOADING, checking.model_id: VALIDATING}

@@ -5,6 +5,7 @@ model, and see its class names; bad models end failed saying why; another tenant
 from __future__ import annotations
 
 import json
+import time
 
 import onnx
 import pytest
@@ -186,3 +187,17 @@ def test_a_model_needs_a_pipeline_that_detects_objects(api, tiny_mp4):
                            "acme", body=tiny_mp4.read_bytes(),
                            headers={"Content-Type": "video/mp4"})  # fmt: skip
     assert status == 400 and "detects objects" in job["message"]
+
+
+def test_the_sweep_fails_a_model_never_started_and_its_late_start_is_a_409(api):
+    status, ticket = api.call("post", "/video/models", "acme", body=b'{"name": "m"}')
+    assert status == 201
+    upload = ticket["upload"]
+    assert requests.put(upload["url"], data=b"not yet", headers=upload["headers"]).ok
+    model_id = ticket["model"]["model_id"]
+    services().reconcile(now=time.time() + services().catalog.url_expiry_s + 1)
+    failed = api.model("acme", model_id)
+    assert failed["status"] == "failed" and failed["error"]["code"] == "UploadExpired"
+    status, body = api.call("post", ticket["start_url"], "acme")
+    assert status == 409 and body["code"] == "Conflict", body
+    assert services().storage.stat(f"tenant_models/acme/{model_id}.onnx") is None

@@ -36,7 +36,7 @@ def add(api: Api, file: Path, name: str, classes: str | None, input_size: int | 
     """Register FILE (.onnx), upload it, and wait until it is ready (or say why it failed)."""
     fields: dict[str, object] = {"name": name}
     if classes is not None:
-        fields["class_names"] = [part.strip() for part in classes.split(",")]
+        fields["class_names"] = class_list(classes)
     if input_size is not None:
         fields["input_size"] = input_size
     if layout is not None:
@@ -57,6 +57,19 @@ def add(api: Api, file: Path, name: str, classes: str | None, input_size: int | 
     if model["status"] == "failed":
         raise CliError(f"model {model['model_id']} failed: {model['error']['message']}")
     click.echo(f"{model['model_id']}  {model['status']}")
+
+
+def class_list(classes: str) -> list[str]:
+    """``--classes`` as the API takes it; a blank name is refused here, before any upload."""
+    names = [part.strip() for part in classes.split(",")]
+    if not all(names):
+        raise click.BadParameter(
+            f"{classes!r} has an empty class name: give the names in the model's class order, "
+            "comma-separated, e.g. --classes helmet,head (or leave --classes out to use the "
+            "file's 'names' metadata)",
+            param_hint="--classes",
+        )
+    return names
 
 
 @models.command("list")

@@ -5,7 +5,9 @@ model, and see its class names; bad models end failed saying why; another tenant
 from __future__ import annotations
 
 import json
+import re
 import time
+from urllib.parse import unquote
 
 import onnx
 import pytest
@@ -96,6 +98,28 @@ def test_a_tenant_runs_its_own_model_and_sees_its_class_names(api, tiny_mp4):
     assert document["options"]["model_id"] == model["model_id"]
     labels = {obj["label"] for frame in document["frames"] for obj in frame["objects"]}
     assert labels == {"pallet"}  # found on every frame, and a name only this model has
+    assert viewer_labels(api, job["job_id"]) == {"pallet"}
+
+
+def viewer_labels(api: Api, job_id: str) -> set[str]:
+    """The labels the viewer draws (boxes, track names, timeline rows), read from what its page
+    fetches: the results with the page's own view token, as viewer.html sends it."""
+    status, link = api.call("post", f"/video/view/{job_id}/link", "acme")
+    assert status == 200, link
+    token = link["url"].partition("?token=")[2]
+    page = api.client.http.get(link["url"])
+    assert page.status_code == 200
+    config = re.search(rb'<script id="config" type="application/json">(.*?)</script>', page.body)
+    assert config is not None and json.loads(config.group(1))["token"] == unquote(token)
+    results = api.client.http.get(f"/video/results/{job_id}",
+                                  headers={"Authorization": f"Bearer {unquote(token)}"})  # fmt: skip
+    assert results.status_code == 200
+    document = json.loads(results.body)["results"]
+    drawn = {obj["label"] for frame in document["frames"] for obj in frame["objects"]}
+    named = {track["label"] for track in document.get("tracks", [])}
+    rows = {segment["label"] for segment in document["segments"]["objects"]}
+    assert drawn and named and rows, document.keys()  # the viewer has something to show
+    return drawn | named | rows
 
 
 def test_a_v5_model_without_names_metadata_takes_the_registered_names(api, tiny_mp4):

@@ -156,7 +156,8 @@ class ModelRecord:
             "input_size": self.input_size, "layout": self.layout, "sha256": self.sha256,
         }  # fmt: skip
         if self.error_message:
-            shown["error"] = {"code": self.error_code or INVALID_MODEL, "message": self.error_message}
+            code = self.error_code or INVALID_MODEL
+            shown["error"] = {"code": code, "message": self.error_message}
         return shown
 
     def snapshot(self) -> dict[str, Any]:

@@ -395,8 +395,16 @@ def test_model_routes_answer_garbage_and_their_states_as_documented(client, aws,
     nulls = b'{"name": "m", "class_names": null, "input_size": null, "layout": null}'
     ticket = register(nulls, 201)
     model_id = ticket["model"]["model_id"]
-    for garbage in (b"", b"null", b"[1]", b"{", b'{"name": 5}', b'{"name": "m", "layout": 7}',
-                    b'{"name": "m", "class_names": []}', b'{"name": "m", "input_size": 33}'):
+    for garbage in (
+        b"",
+        b"null",
+        b"[1]",
+        b"{",
+        b'{"name": 5}',
+        b'{"name": "m", "layout": 7}',
+        b'{"name": "m", "class_names": []}',
+        b'{"name": "m", "input_size": 33}',
+    ):
         register(garbage, 400)  # fmt: skip
     register(b'{"name": "' + b"x" * 140_000 + b'"}', 413)
     check("post", start, client.http.post(ticket["start_url"]), 409)  # no file yet

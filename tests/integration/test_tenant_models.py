@@ -111,8 +111,8 @@ def viewer_labels(api: Api, job_id: str) -> set[str]:
     assert page.status_code == 200
     config = re.search(rb'<script id="config" type="application/json">(.*?)</script>', page.body)
     assert config is not None and json.loads(config.group(1))["token"] == unquote(token)
-    results = api.client.http.get(f"/video/results/{job_id}",
-                                  headers={"Authorization": f"Bearer {unquote(token)}"})  # fmt: skip
+    bearer = {"Authorization": f"Bearer {unquote(token)}"}  # what viewer.html sends
+    results = api.client.http.get(f"/video/results/{job_id}", headers=bearer)
     assert results.status_code == 200
     document = json.loads(results.body)["results"]
     drawn = {obj["label"] for frame in document["frames"] for obj in frame["objects"]}

@@ -55,7 +55,10 @@ def test_add_registers_uploads_starts_and_waits_until_ready(onnx_file, monkeypat
     assert result.exit_code == 0, result.output
     assert result.stdout == f"{MODEL_ID}  ready\n"
     assert json.loads(register.calls[0].request.body) == {
-        "name": "hats", "class_names": ["helmet", "head"], "input_size": 640, "layout": "v8"
+        "name": "hats",
+        "class_names": ["helmet", "head"],
+        "input_size": 640,
+        "layout": "v8",
     }
     assert put.calls[0].request.headers["Content-Type"] == "application/octet-stream"
     assert stored == [onnx_file.read_bytes()]
@@ -66,8 +69,12 @@ def test_add_registers_uploads_starts_and_waits_until_ready(onnx_file, monkeypat
 def test_add_of_a_model_that_fails_validation_exits_1_with_the_reason(onnx_file):
     responses.post(f"{API}/video/models", json=TICKET, status=201)
     responses.put(UPLOAD_URL)
-    failed = {**READY, "status": "failed", "version": None,
-              "error": {"code": "InvalidModel", "message": "the model uses custom operators"}}
+    failed = {
+        **READY,
+        "status": "failed",
+        "version": None,
+        "error": {"code": "InvalidModel", "message": "the model uses custom operators"},
+    }
     responses.post(f"{API}{TICKET['start_url']}", status=202, json=failed)
     result = run("models", "add", str(onnx_file), "--name", "hats")
     assert result.exit_code == 1
@@ -130,8 +137,11 @@ def test_list_prints_one_line_a_model_and_delete_prints_what_went():
 
 @responses.activate
 def test_delete_of_an_unknown_model_exits_1_with_the_apis_message():
-    responses.delete(f"{API}/video/models/{MODEL_ID}", status=404,
-                     json={"code": "ModelNotFound", "message": f"no model with id '{MODEL_ID}'"})
+    responses.delete(
+        f"{API}/video/models/{MODEL_ID}",
+        status=404,
+        json={"code": "ModelNotFound", "message": f"no model with id '{MODEL_ID}'"},
+    )
     result = run("models", "delete", MODEL_ID)
     assert result.exit_code == 1 and f"no model with id '{MODEL_ID}'" in result.stderr
     assert run("models", "delete", "").exit_code == 2  # an empty id never reaches the API

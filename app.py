@@ -66,6 +66,7 @@ ERRORS: dict[type[errors.VideoJobsError], Answer] = {
     errors.UnknownAccessKey: Answer(401, "UnrecognizedClientException", 403),
     errors.AccessDenied: Answer(403, "AccessDeniedException"),
     errors.JobNotFound: Answer(404, "ResourceNotFoundException"),
+    errors.ModelNotFound: Answer(404, "ResourceNotFoundException"),
     errors.ResultsNotReady: Answer(404, "ResourceNotFoundException"),
     errors.StatsUnavailable: Answer(404, "ResourceNotFoundException"),
     errors.Conflict: Answer(409, "InvalidParameterException"),
@@ -180,12 +181,15 @@ ALLOWED_METHODS = {
     "/video/library": ("library_page_options", "GET, HEAD, OPTIONS"),
     "/video/library/link": ("library_link_options", "POST, OPTIONS"),
     "/video/{job_id}": ("delete_job_options", "DELETE, OPTIONS"),
+    "/video/models": ("models_options", "GET, POST, OPTIONS"),
+    "/video/models/{model_id}": ("model_options", "GET, DELETE, OPTIONS"),
+    "/video/models/{model_id}/start": ("start_model_options", "POST, OPTIONS"),
     "/": ("rekognition_api_options", "POST, OPTIONS"),
 }
 
 
 def _options_view(allow: str) -> Callable[..., Response]:
-    def options(job_id: str | None = None) -> Response:
+    def options(job_id: str | None = None, model_id: str | None = None) -> Response:
         return Response(body="", status_code=204, headers={"Allow": allow})
 
     return options
@@ -224,7 +228,7 @@ def submit() -> Response:
     request, submissions, caller = _request(), services().submissions, _caller()
     body, content_type = cast(bytes, request.raw_body), request.headers.get("content-type")
     data, name = extract_video(body, content_type), video_name(body, content_type)
-    options = submissions.parse_options(request.query_params)
+    options = submissions.parse_options(request.query_params, caller)
     key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
     job = submissions.submit(data, options, idempotency_key=key, caller=caller, source_name=name)
     return _accepted(job)
@@ -234,7 +238,8 @@ def submit() -> Response:
 @maps_errors(rest_error)
 def create_upload() -> Response:
     submissions, caller = services().submissions, _caller()
-    ticket = submissions.create_upload(submissions.parse_options(_request().query_params), caller)
+    options = submissions.parse_options(_request().query_params, caller)
+    ticket = submissions.create_upload(options, caller)
     job_id = ticket.job.job_id
     return _json(
         {
@@ -352,6 +357,52 @@ def library_link() -> Response:
 def delete_job(job_id: str) -> Response:
     """Cancel an unfinished job, or remove an ended one with everything stored for it."""
     return _json(services().library.delete(job_id, _caller()))
+
+
+@app.route("/video/models", methods=["POST"], content_types=ANY_TYPE)
+@maps_errors(rest_error)
+def register_model() -> Response:
+    """A tenant's own detector: its record, and where to PUT the .onnx file (chalicelib/models/)."""
+    ticket = services().catalog.register(cast(bytes, _request().raw_body), _caller())
+    model_id = ticket.model.model_id
+    return _json(
+        {
+            "model": ticket.model.public(),
+            "upload": {
+                "url": ticket.url, "method": "PUT", "headers": ticket.headers,
+                "expires_at": ticket.expires_at, "max_bytes": ticket.max_bytes,
+            },
+            "start_url": f"/video/models/{model_id}/start",
+        },
+        201,
+        {"Location": f"/video/models/{model_id}"},
+    )  # fmt: skip
+
+
+@app.route("/video/models/{model_id}/start", methods=["POST"], content_types=ANY_TYPE)
+@maps_errors(rest_error)
+def start_model(model_id: str) -> Response:
+    """The file is uploaded: check its size and queue its validation."""
+    return _json(services().catalog.start(model_id, _caller()).public(), 202)
+
+
+@app.route("/video/models", methods=["GET"], content_types=ANY_TYPE)
+@maps_errors(rest_error)
+def list_models() -> Response:
+    return _json(services().catalog.list(_caller()))
+
+
+@app.route("/video/models/{model_id}", methods=["GET"], content_types=ANY_TYPE)
+@maps_errors(rest_error)
+def get_model(model_id: str) -> Response:
+    return _json(services().catalog.get(model_id, _caller()).public())
+
+
+@app.route("/video/models/{model_id}", methods=["DELETE"], content_types=ANY_TYPE)
+@maps_errors(rest_error)
+def delete_model(model_id: str) -> Response:
+    """Jobs already queued with it fail (ModelUnavailable) when the analyzer reaches them."""
+    return _json(services().catalog.delete(model_id, _caller()))
 
 
 def _amz_json(body: dict, status: int) -> Response:

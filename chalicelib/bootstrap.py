@@ -28,6 +28,7 @@ from chalicelib.config import (
     Settings,
     emulator_credentials,
     load_settings,
+    model_settings,
 )
 from chalicelib.intake.dynamo_idempotency import DynamoIdempotencyKeys
 from chalicelib.intake.submissions import Submissions
@@ -39,6 +40,10 @@ from chalicelib.jobs.record import JobRecord
 from chalicelib.jobs.stats import JobStats
 from chalicelib.jobs.store import JobStore
 from chalicelib.metrics import Metrics, MetricsLedger, printer
+from chalicelib.models.catalog import ModelCatalog
+from chalicelib.models.dynamo import DynamoModelStore
+from chalicelib.models.reconcile import ModelSweep, reconcile_models
+from chalicelib.models.store import ModelStore
 
 if TYPE_CHECKING:  # built on first use: a route's cold start imports only what it needs
     from chalicelib.analysis.worker import JobWorker
@@ -71,7 +76,24 @@ class Services:
             ),
             settings=settings,
             metrics=self.metrics,
+            catalog=self.catalog,
         )
+
+    @functools.cached_property
+    def models(self) -> ModelStore:
+        """Tenants' own detectors, in the jobs table."""
+        settings = self.settings
+        return DynamoModelStore(settings.table_name, region=settings.region,
+                                host=settings.aws_endpoint)  # fmt: skip
+
+    @functools.cached_property
+    def catalog(self) -> ModelCatalog:
+        """/video/models: register, start, list, get, delete."""
+        return ModelCatalog(
+            models=self.models, storage=self.storage, queue=self.queue,
+            settings=model_settings(self.settings),
+            url_expiry_s=self.settings.upload_url_expiry_s,
+        )  # fmt: skip
 
     @functools.cached_property
     def metrics(self) -> Metrics:
@@ -113,17 +135,26 @@ class Services:
     @functools.cached_property
     def worker(self) -> JobWorker:
         """Only the analyzer builds this (its pipelines load ML code on first use)."""
+        from chalicelib.analysis.model_cache import ModelCache
+        from chalicelib.analysis.model_check import ModelValidator
         from chalicelib.analysis.worker import JobWorker, WorkerSettings
 
+        limits = model_settings(self.settings)
+        cache = ModelCache(self.storage, limits.cache_bytes, limits.max_bytes)
         return JobWorker(
             storage=self.storage,
             jobs=self.jobs,
-            pipelines=Pipelines(self.settings),
+            pipelines=Pipelines(self.settings, model_cache=cache),
             settings=WorkerSettings.of(self.settings),
             queue=self.queue,
             on_finish=self.announce,
             metrics=self.metrics,
-        )
+            models=self.models,
+            validator=ModelValidator(
+                models=self.models, storage=self.storage, catalog=self.catalog,
+                settings=limits, metrics=self.metrics,
+            ),
+        )  # fmt: skip
 
     def announce(self, job: JobRecord) -> None:
         """A final job's notices: the events topic and its webhook, and the Rekognition
@@ -222,8 +253,9 @@ class Services:
         return SnsPublisher(aws_client("sns", self.settings))
 
     def reconcile(self, now: float | None = None) -> ReconcileReport:
-        """The sweep that re-queues stranded jobs (scheduled on AWS, every 30 s locally)."""
-        return reconcile(
+        """The sweep that re-queues stranded jobs (scheduled on AWS, every 30 s locally), then
+        settles stranded models (``chalicelib/models/reconcile.py``)."""
+        report = reconcile(
             self.jobs,
             self.queue,
             stale_after_s=self.settings.stale_after_s,
@@ -231,6 +263,15 @@ class Services:
             now=now,
             on_final=self._upload_expired,
         )
+        self.reconcile_models(now)
+        return report
+
+    def reconcile_models(self, now: float | None = None) -> ModelSweep:
+        return reconcile_models(
+            self.catalog, self.queue, stale_after_s=self.settings.stale_after_s,
+            redelivery_s=self.settings.visibility_timeout_s,
+            max_attempts=self.settings.max_attempts, now=now,
+        )  # fmt: skip
 
     def _upload_expired(self, job: JobRecord) -> None:
         """The sweep failed an upload nobody started: count it, then announce it."""

@@ -74,6 +74,21 @@ THUMBNAIL_WIDTH_PX = 320  # scaled down to this width (a smaller video keeps its
 THUMBNAIL_QUALITY = 80  # JPEG quality: about 10-20 KB a picture
 MAX_SOURCE_NAME_CHARS = 255  # a video's file name, as the library lists it
 LIMIT_RETRY_AFTER_S = 30  # what a 429 for too many active jobs tells the client to wait
+# A tenant's own detectors (chalicelib/models/): what one may register, and what the analyzer
+# does with them. A model is untrusted input: every cap below is checked before it can run.
+DEFAULT_MAX_MODELS_PER_TENANT = 10
+DEFAULT_MAX_MODEL_BYTES = 300 * MIB  # one file; a YOLOv8-L export is ~170 MB
+DEFAULT_MAX_MODEL_BYTES_PER_TENANT = 1024 * MIB  # all of a tenant's model files together
+MAX_MODEL_NODES = 10_000  # graph nodes, subgraphs included (YOLOv8-X has ~450)
+MAX_MODEL_INPUT_SIDE = 1280  # pixels: a fixed or requested input side above it is refused
+MIN_MODEL_INPUT_SIDE = 32
+MAX_MODEL_CLASSES = 1000
+MAX_MODEL_CLASS_NAME_CHARS = 64
+MAX_MODEL_NAME_CHARS = 64
+MODEL_UPLOAD_CONTENT_TYPE = "application/octet-stream"
+DEFAULT_MODEL_CHECK_S = 60.0  # wall clock of one validation (its child process is killed after)
+DEFAULT_MODEL_CHECK_MEMORY_BYTES = 3 * 1024 * MIB  # the validating child's address space
+DEFAULT_MODEL_CACHE_BYTES = 512 * MIB  # loaded custom models a worker keeps (file bytes, LRU)
 
 
 @dataclass(frozen=True)
@@ -110,6 +125,7 @@ class Settings:
     # the local stack's copy of the metrics' EMF lines (GET /video/stats); None: stdout only
     metrics_file: Path | None = None
     metrics_service: str = DEFAULT_METRICS_SERVICE  # the metrics' Service dimension
+    models: ModelSettings | None = None  # tenants' own detectors; None: the defaults
 
     @property
     def stale_after_s(self) -> float:
@@ -134,6 +150,37 @@ class NoticeSettings:
     first_retry_s: int  # wait after the first failed attempt; doubles after each failure
     max_retry_delay_s: int  # no single wait is longer
     retry_window_s: int  # no attempt later than this after the first; then the dead-letter queue
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Tenants' own detectors (chalicelib/models/): the per-tenant limits and the checks."""
+
+    max_per_tenant: int = DEFAULT_MAX_MODELS_PER_TENANT
+    max_bytes: int = DEFAULT_MAX_MODEL_BYTES
+    max_bytes_per_tenant: int = DEFAULT_MAX_MODEL_BYTES_PER_TENANT
+    check_s: float = DEFAULT_MODEL_CHECK_S
+    check_memory_bytes: int = DEFAULT_MODEL_CHECK_MEMORY_BYTES
+    cache_bytes: int = DEFAULT_MODEL_CACHE_BYTES
+
+
+def model_settings(settings: Settings) -> ModelSettings:
+    return settings.models or ModelSettings()
+
+
+def _model_settings() -> ModelSettings:
+    return ModelSettings(
+        max_per_tenant=_int("VIDEO_JOBS_MAX_MODELS_PER_TENANT", DEFAULT_MAX_MODELS_PER_TENANT),
+        max_bytes=_int("VIDEO_JOBS_MAX_MODEL_BYTES", DEFAULT_MAX_MODEL_BYTES),
+        max_bytes_per_tenant=_int(
+            "VIDEO_JOBS_MAX_MODEL_BYTES_PER_TENANT", DEFAULT_MAX_MODEL_BYTES_PER_TENANT
+        ),
+        check_s=float(os.environ.get("VIDEO_JOBS_MODEL_CHECK_S", DEFAULT_MODEL_CHECK_S)),
+        check_memory_bytes=_int(
+            "VIDEO_JOBS_MODEL_CHECK_MEMORY_BYTES", DEFAULT_MODEL_CHECK_MEMORY_BYTES
+        ),
+        cache_bytes=_int("VIDEO_JOBS_MODEL_CACHE_BYTES", DEFAULT_MODEL_CACHE_BYTES),
+    )
 
 
 def _int(name: str, default: int) -> int:
@@ -261,6 +308,7 @@ def load_settings() -> Settings:
         ),
         metrics_file=_optional_path("VIDEO_JOBS_METRICS_FILE"),
         metrics_service=os.environ.get("VIDEO_JOBS_METRICS_SERVICE") or DEFAULT_METRICS_SERVICE,
+        models=_model_settings(),
     )
 
 

@@ -14,6 +14,8 @@ REST API's public ``code`` unless the table names another (``KeyReused`` is a ``
     │   ├── TooManyFrames           the job would sample more frames than one job may
     │   ├── SourceUnreadable        a caller's S3 video cannot be read, or is no video
     │   ├── InvalidToken            a pagination token this API did not issue
+    │   ├── InvalidModel            a tenant's model file fails a check (a failed model's reason)
+    │   ├── ModelUnavailable        a job's model was deleted or is not ready
     │   └── UnknownOperation        an X-Amz-Target this API does not offer
     ├── Unauthorized                no, a wrong or a revoked API token
     │   ├── SignatureMissing        a signed request without a signature
@@ -22,6 +24,7 @@ REST API's public ``code`` unless the table names another (``KeyReused`` is a ``
     │   └── UnknownAccessKey        an access key id nobody issued (or revoked)
     ├── AccessDenied                the caller may not do this (an unsigned request)
     ├── JobNotFound                 no such job (or an id that could never exist)
+    ├── ModelNotFound               no such model for this tenant (another tenant's answers so)
     ├── ResultsNotReady             job exists but has no results (pending/running/failed)
     ├── StatsUnavailable            this deployment keeps no stats to show (CloudWatch has them)
     ├── ResultsDamaged              a completed job's stored results are unreadable
@@ -29,7 +32,8 @@ REST API's public ``code`` unless the table names another (``KeyReused`` is a ``
     ├── DamagedCheckpoint           an unfinished job's checkpoint or frame piece is unusable
     ├── Conflict                    the job is not in a state that allows this call
     │   ├── IllegalTransition       a conditional status write lost (another writer won)
-    │   └── KeyReused               an idempotency key sent again with another request
+    │   ├── KeyReused               an idempotency key sent again with another request
+    │   └── TooManyModels           the tenant holds its most models (or model bytes)
     ├── PayloadTooLarge             body above the direct-upload limit
     ├── UnsupportedMediaType        Content-Type we do not accept
     ├── ServiceUnavailable          a dependency (S3, DynamoDB) failed; nothing was accepted
@@ -112,6 +116,20 @@ class JobNotFound(VideoJobsError):
     pass
 
 
+class ModelNotFound(VideoJobsError):
+    """No model with that id for this tenant: another tenant's model answers exactly so."""
+
+
+class InvalidModel(BadRequest):
+    """A model file fails a check: not ONNX, a custom operator, external data, too large, an
+    output that does not fit its classes (the failed model's reason says what to fix)."""
+
+
+class ModelUnavailable(BadRequest):
+    """A job names a model that is not ready (at submit), or that was deleted since (a failed
+    job's reason)."""
+
+
 class ResultsNotReady(VideoJobsError):
     pass
 
@@ -150,6 +168,11 @@ class IllegalTransition(Conflict):
 
 class KeyReused(Conflict):
     """An idempotency key (or a ClientRequestToken) already used for a different request."""
+
+
+class TooManyModels(Conflict):
+    """The tenant is at its limit of models (``VIDEO_JOBS_MAX_MODELS_PER_TENANT``) or of their
+    bytes together: delete one first."""
 
 
 class PayloadTooLarge(VideoJobsError):

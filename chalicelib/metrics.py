@@ -44,6 +44,7 @@ UNITS = {
     "NoticeAttempts": COUNT,  # webhook POSTs, dimension Outcome (delivered, failed)
     "NoticesDeadLettered": COUNT,  # webhooks given up on
     "AuthRefusals": COUNT,  # dimension Reason
+    "ModelValidationSeconds": SECONDS,  # one tenant model's validation (download and checks)
 }
 DIMENSIONS = ("Pipeline", "ErrorCode", "Reason", "Outcome")
 

@@ -189,11 +189,12 @@ def dashboard_widgets(
             period=3600,
         ),
         _graph(
-            "Analysis seconds (p50, p95) and per video minute (p95)",
+            "Analysis seconds (p50, p95), per video minute (p95), a model's validation (p95)",
             [
                 _job_metric("AnalysisSeconds", stat="p50"),
                 _job_metric("AnalysisSeconds", stat="p95"),
                 _job_metric("SecondsPerVideoMinute", stat="p95"),
+                _job_metric("ModelValidationSeconds", stat="p95"),
             ],
             stat="p95",
         ),

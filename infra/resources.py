@@ -109,7 +109,10 @@ def bucket_encryption() -> dict:
 
 
 def lifecycle_configuration(retention_days: int) -> dict:
-    """boto3's LifecycleConfiguration: videos and results expire with their job rows."""
+    """boto3's LifecycleConfiguration: videos and results expire with their job rows. Tenants'
+    models (``tenant_models/``, chalicelib/models/record.py) are outside the rule on purpose:
+    a model is kept until its tenant deletes it, like its row (which has no TTL); the reconcile
+    sweep deletes the files of models that failed or were never started."""
     return {
         "Rules": [
             {

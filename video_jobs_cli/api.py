@@ -164,6 +164,23 @@ class Api:
         answer = self._call("DELETE", f"/video/{_segment(job_id)}")
         return _fields(answer, job_id=str, status=str, deleted=bool)
 
+    def register_model(self, fields: dict[str, Any]) -> Answer:
+        ticket = _fields(self._call("POST", "/video/models", json=fields), start_url=str)
+        _fields(ticket["upload"], url=str, headers=dict, max_bytes=int)
+        return ticket
+
+    def start_model(self, ticket: Answer) -> Answer:
+        return _fields(self._call("POST", ticket["start_url"]), model_id=str, status=str)
+
+    def models(self) -> Answer:
+        return _fields(self._call("GET", "/video/models"), models=list)
+
+    def model(self, model_id: str) -> Answer:
+        return _fields(self._call("GET", f"/video/models/{_segment(model_id)}"), status=str)
+
+    def delete_model(self, model_id: str) -> Answer:
+        return _fields(self._call("DELETE", f"/video/models/{_segment(model_id)}"), model_id=str)
+
     def view_url(self, job_id: str) -> str:
         """The viewer page's URL; with an API token, a link that carries a short-lived view
         token for this job (a browser cannot send the Bearer header itself)."""

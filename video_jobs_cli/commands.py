@@ -24,6 +24,7 @@ from tqdm import tqdm
 from video_jobs_cli.api import Answer, Api
 from video_jobs_cli.errors import CliError, one_line_errors
 from video_jobs_cli.library import jobs_lines
+from video_jobs_cli.models import models
 from video_jobs_cli.params import POSITIVE, TEXT, ApiUrl, Within
 from video_jobs_cli.report import summary_lines, write_csv
 from video_jobs_cli.stats import stats_lines
@@ -121,6 +122,8 @@ def job_options(
 @click.option("--detector-size", type=click.Choice(DETECTOR_SIZES),
               help="Detector input in pixels a side: 416 (the API's default) or 608, which "
               "finds smaller objects for about twice the detector's time.")  # fmt: skip
+@click.option("--model", type=TEXT, metavar="MODEL_ID",
+              help="Run your own detector (models add) instead of the built-in one.")  # fmt: skip
 @click.option("--option", "extra", type=TEXT, multiple=True, metavar="KEY=VALUE",
               help="Any other job option (query parameter); repeatable.")  # fmt: skip
 @click.option("--direct-max-bytes", type=click.IntRange(0, API_MAX_DIRECT_UPLOAD_BYTES),
@@ -137,6 +140,7 @@ def submit(
     detector_size: str | None,
     black_max_pixel_threshold: float | None,
     black_min_coverage_percentage: float | None,
+    model: str | None,
     extra: tuple[str, ...],
     direct_max_bytes: int,
     timeout: float,
@@ -145,6 +149,8 @@ def submit(
     black = {"black_max_pixel_threshold": black_max_pixel_threshold,
              "black_min_coverage_percentage": black_min_coverage_percentage}  # fmt: skip
     options = job_options(sample_fps, pipeline, extra, detector_size, black)
+    if model is not None:
+        options["model_id"] = model
     handle, size = open_video(file)
     with handle:
         if size <= direct_max_bytes:
@@ -320,6 +326,9 @@ def delete(api: Api, job_id: str) -> None:
         click.echo(f"{answer['job_id']}  deleted (it was {answer['status']})")
     else:
         click.echo(f"{answer['job_id']}  {answer['status']} (delete it again to remove it)")
+
+
+cli.add_command(models)
 
 
 def main() -> None:

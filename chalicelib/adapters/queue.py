@@ -7,9 +7,10 @@ worker and for tests). Delivery is at-least-once: a consumer ``ack``s a message 
 durable, and the job's conditional status writes make a second delivery harmless.
 
 Plugging in another broker (RabbitMQ, Redis streams, Pub/Sub, ...) means one more subclass:
-``enqueue`` publishes ``encode_message(job_id)``; ``dequeue`` waits up to ``wait_s`` and returns a
-``QueueMessage`` whose ``receipt`` is whatever that broker needs to acknowledge it; ``ack``
-acknowledges. Run tests/integration/test_queue_contract.py against it.
+``send`` publishes one message body (``enqueue`` sends ``encode_message(job_id)`` through it);
+``dequeue`` waits up to ``wait_s`` and returns a ``QueueMessage`` whose ``receipt`` is whatever
+that broker needs to acknowledge it; ``ack`` acknowledges. Run
+tests/integration/test_queue_contract.py against it.
 """
 
 from __future__ import annotations
@@ -40,9 +41,14 @@ class QueueMessage:
 
 
 class QueueService(ABC):
-    @abstractmethod
     def enqueue(self, job_id: str, slice_number: int | None = None) -> None:
         """Send ``encode_message(job_id, slice_number)``."""
+        self.send(encode_message(job_id, slice_number))
+
+    @abstractmethod
+    def send(self, body: str) -> None:
+        """Send one message as it is (a job's, or another kind the worker knows: a model's
+        validation, ``chalicelib/models/record.py``)."""
 
     @abstractmethod
     def dequeue(self, wait_s: float = 0) -> QueueMessage | None:
@@ -63,8 +69,7 @@ class SqsQueue(QueueService):
         self._sqs = sqs_client
         self.queue_url = queue_url
 
-    def enqueue(self, job_id: str, slice_number: int | None = None) -> None:
-        body = encode_message(job_id, slice_number)
+    def send(self, body: str) -> None:
         self._sqs.send_message(QueueUrl=self.queue_url, MessageBody=body)
 
     def dequeue(self, wait_s: float = 0) -> QueueMessage | None:
@@ -97,9 +102,9 @@ class InMemoryQueue(QueueService):
         self._items: deque[str] = deque()
         self._ready = threading.Condition()
 
-    def enqueue(self, job_id: str, slice_number: int | None = None) -> None:
+    def send(self, body: str) -> None:
         with self._ready:
-            self._items.append(encode_message(job_id, slice_number))
+            self._items.append(body)
             self._ready.notify()
 
     def dequeue(self, wait_s: float = 0) -> QueueMessage | None:

@@ -247,9 +247,11 @@ class YoloDetector:
         max_detections: int = 100,
         intra_op_num_threads: int | None = None,
         input_size: int | None = None,
+        layout: str | None = None,
     ):
         """``input_size``: the square input the model must take (a model with dynamic H/W is
-        run at it); None takes the model's own."""
+        run at it); None takes the model's own. ``layout``: "v5" or "v8" as validated (a
+        tenant's model); None tells it from the output's shape."""
         path = Path(model_path)
         if not path.is_file():
             raise AnalysisError(
@@ -267,7 +269,8 @@ class YoloDetector:
         self._input_name, self._output_name = model_input.name, model_output.name
         self._input_size = _resolve_input_size(model_input.shape, metadata, input_size, path)
         self.class_names = _resolve_class_names(class_names, metadata)
-        if all(isinstance(d, int) for d in model_output.shape):
+        self.layout = layout
+        if layout is None and all(isinstance(d, int) for d in model_output.shape):
             choose_layout(model_output.shape, len(self.class_names))  # fail at load, not per frame
         self.conf_threshold = conf_threshold
         self.iou_threshold = iou_threshold
@@ -298,7 +301,7 @@ class YoloDetector:
         return self._session.run([self._output_name], {self._input_name: tensor})[0]
 
     def postprocess(self, output: np.ndarray, transform: LetterboxTransform) -> list[Detection]:
-        layout = choose_layout(output.shape, len(self.class_names))
+        layout = self.layout or choose_layout(output.shape, len(self.class_names))
         boxes, scores, class_ids = decode(output, layout, self.conf_threshold)
         boxes = transform.to_original(boxes)
         # Boxes lying wholly in the padding collapse to nothing once clipped.

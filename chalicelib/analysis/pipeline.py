@@ -33,6 +33,7 @@ import numpy as np
 from chalicelib.analysis.detector import Detection, YoloDetector, load_detector
 from chalicelib.analysis.frames import VideoReader
 from chalicelib.analysis.labels import unknown_labels
+from chalicelib.analysis.model_cache import ModelCache
 from chalicelib.analysis.ocr import load_text_reader
 from chalicelib.analysis.registry import SliceOutcome, VideoPath, default_workers
 from chalicelib.analysis.resume import AnalysisState
@@ -86,10 +87,17 @@ class YoloOcrPipeline:
     reads_text = True
     # Read text only where a half-resolution look finds some (``TextReader.sees_text``).
     text_prefilter = False
+    runs_tenant_models = True  # ``Pipelines`` hands it the worker's ``ModelCache``
 
     def __init__(
-        self, settings: Settings, *, skip_unchanged_ocr: bool = True, workers: int | None = None
+        self,
+        settings: Settings,
+        *,
+        skip_unchanged_ocr: bool = True,
+        workers: int | None = None,
+        model_cache: ModelCache | None = None,
     ):
+        self.model_cache = model_cache
         self.detector = None
         self.model_path = settings.model_path
         if self.detects_objects:
@@ -100,10 +108,17 @@ class YoloOcrPipeline:
         self.skip_unchanged_ocr = skip_unchanged_ocr
         self.workers = workers or default_workers()
 
-    def detector_for(self, size: int) -> YoloDetector:
+    def detector_for(self, size: int, model: dict | None = None) -> YoloDetector:
         """The detector at this input size: the one built with the pipeline at the default, else
-        the model's variant for that size, loaded on the first job that asks (once a process)."""
+        the model's variant for that size, loaded on the first job that asks (once a process);
+        a job's own ``model`` (its snapshot) comes from the model cache instead."""
         assert self.detector is not None  # called only when detects_objects
+        if model is not None:
+            if self.model_cache is None:
+                raise BadRequest("this analyzer runs no tenant models")
+            return self.model_cache.detector(
+                model, conf_threshold=DETECTION_FLOOR, intra_op_num_threads=1
+            )
         if size == DEFAULT_DETECTOR_SIZE:
             return self.detector
         return load_detector(
@@ -111,9 +126,14 @@ class YoloOcrPipeline:
             conf_threshold=DETECTION_FLOOR, intra_op_num_threads=1, input_size=size,
         )  # fmt: skip
 
-    def models(self, detector_size: int = DEFAULT_DETECTOR_SIZE) -> dict:
-        models = {}
-        if self.detector is not None:
+    def models(self, detector_size: int = DEFAULT_DETECTOR_SIZE, model: dict | None = None) -> dict:
+        models: dict = {}
+        if model is not None:  # a tenant's own: named by id and version (its content's hash)
+            models["detector"] = {
+                "name": model["name"], "model_id": model["model_id"],
+                "version": model["version"], "sha256": model["sha256"],
+            }  # fmt: skip
+        elif self.detector is not None:
             detector = self.detector_for(detector_size)
             models["detector"] = {"name": detector.model_name, "sha256": detector.model_sha256}
         if self.reader is not None:
@@ -151,7 +171,7 @@ class YoloOcrPipeline:
     def fields(self, options: JobOptions | None, outcome: SliceOutcome) -> dict:
         """What the results document says besides its frames (and what is built from them)."""
         options = options or JobOptions(self.pipeline_id)
-        models, segments = self.models(options.detector_size), {}
+        models, segments = self.models(options.detector_size, options.model), {}
         if options.shots:
             from chalicelib.analysis.shots import shot_models
 
@@ -183,7 +203,7 @@ class YoloOcrPipeline:
         options = options or JobOptions(self.pipeline_id)
         self._check_labels(options)
         if self.detector is not None:  # load it here, not on the pool's threads
-            self.detector_for(options.detector_size)
+            self.detector_for(options.detector_size, options.model)
         spent = timings if timings is not None else defaultdict(float)
         for stage in ("decode", "gate", "detect", "ocr"):
             spent.setdefault(stage, 0.0)
@@ -239,7 +259,7 @@ class YoloOcrPipeline:
         (chalicelib/analysis/labels.py)."""
         if self.detector is None or not (options.labels or options.exclude_labels):
             return
-        names = self.detector.class_names
+        names = self.detector_for(options.detector_size, options.model).class_names
         for given in (options.labels or (), options.exclude_labels):
             wrong = unknown_labels(tuple(given), names)
             if wrong:
@@ -327,7 +347,8 @@ class YoloOcrPipeline:
         assert self.detector is not None  # called only when detects_objects
         reported: list[Detection] = []
         weak: list[Detection] = []
-        for detection in self.detector_for(options.detector_size).detect(image):
+        detector = self.detector_for(options.detector_size, options.model)
+        for detection in detector.detect(image):
             if options.wants_label(detection.label):
                 confident = detection.confidence >= options.min_confidence
                 (reported if confident else weak).append(detection)

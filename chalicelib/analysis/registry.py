@@ -24,6 +24,8 @@ PIPELINES: dict[str, str] = {
     "ocr": "chalicelib.analysis.pipeline:OcrPipeline",
     "shots": "chalicelib.analysis.shots:ShotsPipeline",
 }
+# the pipelines that detect objects, so may run a tenant's own detector (``model_id``)
+OBJECT_PIPELINES = ("yolo", "yolo_ocr", "yolo_ocr_fast")
 VideoPath = str | os.PathLike[str]
 MAX_WORKERS = 8
 
@@ -97,15 +99,21 @@ def resolve(pipeline_id: str) -> Callable[[Settings], Pipeline]:
 class Pipelines:
     """One instance of each registered pipeline per process, built on first use."""
 
-    def __init__(self, settings: Settings):
-        self._settings = settings
+    def __init__(self, settings: Settings, model_cache: Any = None):
+        """``model_cache``: the worker's ``ModelCache`` of tenants' detectors, shared by every
+        pipeline that runs them (``runs_tenant_models``)."""
+        self._settings, self._model_cache = settings, model_cache
         self._instances: dict[str, Pipeline] = {}
 
     def pipeline(self, pipeline_id: str | None) -> Pipeline:
         """``pipeline_id`` None: the deployment's default."""
         chosen = pipeline_id or self._settings.default_pipeline
         if chosen not in self._instances:
-            self._instances[chosen] = resolve(chosen)(self._settings)
+            factory: Any = resolve(chosen)
+            extra = {}
+            if self._model_cache is not None and getattr(factory, "runs_tenant_models", False):
+                extra["model_cache"] = self._model_cache
+            self._instances[chosen] = factory(self._settings, **extra)
         return self._instances[chosen]
 
 

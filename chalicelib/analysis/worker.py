@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chalicelib import logs
 from chalicelib.adapters.queue import QueueService
@@ -47,6 +48,7 @@ from chalicelib.errors import (
     InputMissing,
     LeaseLost,
     MalformedMessage,
+    ModelUnavailable,
     ObjectChanged,
     ObjectTooLarge,
     PayloadTooLarge,
@@ -57,6 +59,11 @@ from chalicelib.jobs.options import JobOptions
 from chalicelib.jobs.record import ANNOUNCED_STATES, COMPLETED, UNFINISHED_STATES, JobRecord
 from chalicelib.jobs.store import JobStore
 from chalicelib.metrics import Metrics
+from chalicelib.models.record import READY, model_message
+from chalicelib.models.store import ModelStore
+
+if TYPE_CHECKING:  # loaded by the composition root only when a model message may come
+    from chalicelib.analysis.model_check import ModelValidator
 
 log = logging.getLogger(__name__)
 INTERNAL_ERROR = "analysis failed because of an internal error; the details are in the worker log"
@@ -151,8 +158,12 @@ class JobWorker:
         queue: QueueService | None = None,
         on_finish: Callable[[JobRecord], None] | None = None,
         metrics: Metrics | None = None,
+        models: ModelStore | None = None,
+        validator: ModelValidator | None = None,
     ):
         """``queue``: where a slice sends its continuation (None: a job is one slice).
+        ``models``: tenants' models, checked before a job that names one runs; ``validator``
+        takes the queue's model validation messages (chalicelib/analysis/model_check.py).
         ``on_finish(job)`` runs once the job's final status is written (the completion
         notices), and again when a redelivery finds the job final; it must not raise, as the
         outcome is already durable."""
@@ -160,6 +171,7 @@ class JobWorker:
         self.settings = settings or WorkerSettings()
         self.queue, self.on_finish = queue, on_finish
         self.metrics = metrics or Metrics()
+        self.models, self.validator = models, validator
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def handle_message(
@@ -167,6 +179,14 @@ class JobWorker:
     ) -> bool:
         """Process one queue message; messages that name no job are logged and dropped.
         ``remaining_ms``: the invocation's time left (Lambda's context), to end the slice in."""
+        model_id = model_message(body)
+        if model_id is not None:
+            if self.validator is None:
+                log.warning("dropping model message %s: this worker validates no models", model_id)
+                return False
+            final = receive_count >= self.settings.max_attempts  # SQS dead-letters it next
+            with logs.context(stage="validate_model"):
+                return self.validator.handle(model_id, final=final)
         try:
             job_id = decode_message(body)
         except MalformedMessage as error:
@@ -282,6 +302,7 @@ class JobWorker:
                     self.settings.lease_s,
                     frames_total=progress.frames_total,
                 )
+            self._check_model(job)
             pipeline = self.pipelines.pipeline(job.pipeline_id)
             progress.analysis = SlicedAnalysis(self.storage, pipeline, job.job_id)
             output = self._slice(job, video, fps, clock, deadline, progress)
@@ -379,6 +400,22 @@ class JobWorker:
                 f"the stored video is over the {self.settings.max_input_bytes}-byte limit; "
                 "shorten or re-encode it"
             ) from None
+
+    def _check_model(self, job: JobRecord) -> None:
+        """A job's own model must still be its tenant's, ready, and the very file it was
+        submitted with: a model deleted since fails the job (``ModelUnavailable``)."""
+        chosen = JobOptions.from_record(job).model
+        if chosen is None:
+            return
+        found = self.models.find(chosen["model_id"]) if self.models is not None else None
+        if (
+            found is None or found.status != READY or found.tenant != job.tenant
+            or found.sha256 != chosen["sha256"]
+        ):  # fmt: skip
+            raise ModelUnavailable(
+                f"model {chosen['model_id']} ({chosen['name']}) was deleted after this job was "
+                "submitted: register the model again and submit the job with its new id"
+            )
 
     def _confirm_lease(self, job: JobRecord) -> None:
         try:

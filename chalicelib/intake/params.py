@@ -4,11 +4,11 @@ what to fix."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalicelib.analysis.labels import known_class_names, unknown_labels
-from chalicelib.analysis.registry import check_pipeline_id
+from chalicelib.analysis.registry import OBJECT_PIPELINES, check_pipeline_id
 from chalicelib.config import (
     DEFAULT_DETECTOR_SIZE,
     DEFAULT_TEXT_SCRIPTS,
@@ -41,21 +41,32 @@ PARAMS = (
     "callback_url",
     "detector_size",
     "shots",
+    "model_id",
 )
+# model id -> the snapshot of the caller's ready model (``ModelCatalog.usable``), or raises
+ModelLookup = Callable[[str], dict[str, Any]]
 
 
-def parse_job_options(params: Mapping[str, str] | None, settings: Settings) -> JobOptions:
-    """Per-job options from query parameters; each bad value is a BadRequest saying what to fix."""
+def parse_job_options(
+    params: Mapping[str, str] | None, settings: Settings, model_of: ModelLookup | None = None
+) -> JobOptions:
+    """Per-job options from query parameters; each bad value is a BadRequest saying what to fix.
+    ``model_of``: how a ``model_id`` is looked up (None: no tenant models here)."""
     params = params or {}
-    unknown = set(params) - set(PARAMS)
+    accepted = PARAMS if model_of is not None else tuple(n for n in PARAMS if n != "model_id")
+    unknown = set(params) - set(accepted)
     if unknown:
         raise BadRequest(
             f"unknown query parameter(s) {quoted_list(unknown)}: the accepted ones are "
-            + ", ".join(PARAMS)
+            + ", ".join(accepted)
         )
     values: dict[str, Any] = {
         "pipeline_id": check_pipeline_id(params.get("pipeline_id", settings.default_pipeline))
     }
+    known = known_class_names(settings)
+    if model_of is not None and "model_id" in params:
+        values["model"] = _model(params, values["pipeline_id"], model_of)
+        known = tuple(values["model"]["class_names"])
     if "sample_fps" in params:
         values["sample_fps"] = _number(
             params, "sample_fps", MIN_SAMPLE_FPS, MAX_SAMPLE_FPS,
@@ -76,7 +87,7 @@ def parse_job_options(params: Mapping[str, str] | None, settings: Settings) -> J
             values[name] = _number(params, name, 0.0, high, meaning, example=None)
     for name in _LIST_PARAMS:
         if name in params:
-            values[name] = _label_list(params[name], name, settings)
+            values[name] = _label_list(params[name], name, known)
     # An unencoded "+" in a URL arrives as a space: "latin chinese" means "latin+chinese".
     scripts = "+".join(params.get("text_scripts", DEFAULT_TEXT_SCRIPTS).split())
     if scripts not in TEXT_SCRIPTS:
@@ -125,7 +136,22 @@ def _detector_size(raw: str) -> int:
     return sizes[raw]
 
 
-def _label_list(raw: str, name: str, settings: Settings) -> tuple[str, ...]:
+def _model(params: Mapping[str, str], pipeline_id: str, model_of: ModelLookup) -> dict[str, Any]:
+    """The snapshot of the caller's ready model that ``model_id`` names."""
+    if pipeline_id not in OBJECT_PIPELINES:
+        raise BadRequest(
+            f"model_id needs a pipeline that detects objects ({', '.join(OBJECT_PIPELINES)}), "
+            f"not {pipeline_id}"
+        )
+    if "detector_size" in params:
+        raise BadRequest(
+            "detector_size applies to the built-in detector: a model of your own runs at the "
+            "input size it was registered with; leave detector_size out"
+        )
+    return model_of(params["model_id"])
+
+
+def _label_list(raw: str, name: str, known: tuple[str, ...] | None) -> tuple[str, ...]:
     labels = tuple(label.strip() for label in raw.split(","))
     if not raw.strip() or "" in labels:
         raise BadRequest(
@@ -135,7 +161,6 @@ def _label_list(raw: str, name: str, settings: Settings) -> tuple[str, ...]:
     repeated = sorted({label for label in labels if labels.count(label) > 1})
     if repeated:
         raise BadRequest(f"{name} names {', '.join(repeated)} more than once: list each once")
-    known = known_class_names(settings)
     wrong = [] if known is None else unknown_labels(labels, known)
     if wrong:
         raise BadRequest(

@@ -43,6 +43,7 @@ from chalicelib.jobs.record import FAILED, PENDING, UPLOADING, JobRecord, iso_ti
 from chalicelib.jobs.store import JobStore
 from chalicelib.jobs.tenancy import PUBLIC, Caller
 from chalicelib.metrics import Metrics
+from chalicelib.models.catalog import ModelCatalog
 
 log = logging.getLogger(__name__)
 UPLOAD_CONTENT_TYPE = "video/mp4"
@@ -93,12 +94,23 @@ class Submissions:
         keys: IdempotencyKeys,
         settings: Settings,
         metrics: Metrics | None = None,
+        catalog: ModelCatalog | None = None,
     ):
+        """``catalog``: tenants' own models, which a job may name (``model_id``)."""
         self.storage, self.queue, self.jobs, self.keys = storage, queue, jobs, keys
         self.settings, self.metrics = settings, metrics or Metrics()
+        self.catalog = catalog
 
-    def parse_options(self, params: Mapping[str, str] | None) -> JobOptions:
-        return parse_job_options(params, self.settings)
+    def parse_options(
+        self, params: Mapping[str, str] | None, caller: Caller = PUBLIC
+    ) -> JobOptions:
+        """The job's options; a ``model_id`` must name one of the caller's ready models."""
+        catalog = self.catalog
+        if catalog is None:
+            return parse_job_options(params, self.settings)
+        return parse_job_options(
+            params, self.settings, lambda model_id: catalog.usable(model_id, caller).snapshot()
+        )
 
     def submit(
         self,

@@ -39,6 +39,9 @@ class JobOptions:
     callback_url: str | None = None  # POSTed a signed event when the job ends (notices/)
     rekognition: dict[str, Any] | None = None  # the Start* request of a Rekognition API job
     detector_size: int = DEFAULT_DETECTOR_SIZE  # the detector's input, pixels a side
+    # a tenant's own detector instead of the built-in one: ``ModelRecord.snapshot`` as the job
+    # was submitted (chalicelib/models/), so the analyzer loads exactly that file
+    model: dict[str, Any] | None = None
 
     def row_options(self) -> dict[str, Any]:
         """The options a job row keeps in its one ``options`` attribute: every option other
@@ -76,6 +79,8 @@ class JobOptions:
         }
         if self.detector_size != DEFAULT_DETECTOR_SIZE:
             echoed["detector_size"] = self.detector_size
+        if self.model is not None:  # only a job that names a model echoes one
+            echoed["model_id"] = self.model["model_id"]
         if self.finds_shots:
             echoed.update(
                 shots=True,

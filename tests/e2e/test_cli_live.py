@@ -119,3 +119,33 @@ def test_the_shots_pipeline_prints_its_tables_and_its_csv_rows(api, tmp_path):
     assert [(r["label"], int(r["start_frame"]), int(r["end_frame"])) for r in rows
             if r["kind"] == "cue"] == [(c["type"], c["start_frame"], c["end_frame"])
                                        for c in cues]  # fmt: skip
+
+
+def test_a_tenant_model_added_run_listed_and_deleted(api, tiny_mp4, tmp_path):
+    """models add (validated by the stack's analyzer in its child process), submit --model,
+    its class names in the results, then models delete."""
+    from tests.support import tenant_models
+
+    model_file = tmp_path / "pallets.onnx"
+    model_file.write_bytes(tenant_models.serialized(tenant_models.detector("v8")))
+    added = video_jobs(api, "models", "add", str(model_file), "--name", "pallets", "--classes",
+                       ",".join(tenant_models.CLASSES))  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    model_id, status = added.stdout.split()
+    assert status == "ready"
+    listed = video_jobs(api, "models", "list").stdout.splitlines()
+    assert [line.split()[:2] for line in listed if line.startswith(model_id)] == [
+        [model_id, "ready"]
+    ]
+    done = video_jobs(api, "submit", str(tiny_mp4), "--model", model_id, "--wait",
+                      "--pipeline", "yolo")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    job_id = done.stdout.splitlines()[0]
+    results = requests.get(f"{api}/video/results/{job_id}", timeout=5).json()["results"]
+    assert results["models"]["detector"]["model_id"] == model_id
+    assert {o["label"] for f in results["frames"] for o in f["objects"]} == {"pallet"}
+    assert video_jobs(api, "models", "delete", model_id).stdout == f"{model_id}  deleted\n"
+    again = video_jobs(api, "models", "delete", model_id)
+    assert again.returncode == 1 and "no model with id" in again.stderr
+    missing = video_jobs(api, "models", "add", str(tmp_path / "none.onnx"), "--name", "x")
+    assert missing.returncode == 2 and "does not exist" in missing.stderr

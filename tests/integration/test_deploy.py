@@ -23,6 +23,7 @@ from chalicelib.jobs.dynamo import TENANT_INDEX
 from chalicelib.jobs.ids import new_job_id, results_path, video_path
 from chalicelib.jobs.record import JobRecord
 from chalicelib.metrics import NAMESPACE, UNITS
+from chalicelib.models.record import MODELS_PREFIX, model_path, new_model_id
 from chalicelib.results.pieces import piece_path
 from functions.analyzer.build_context import DOCKERFILE, stage
 from infra.cloud_alarms import ALARMS, DASHBOARD, FAILURE_PERCENT, OLDEST_JOB_ALARM, OLDEST_JOB_S
@@ -65,6 +66,7 @@ from layers.analyzer.size_report import report
 
 ROOT = Path(__file__).resolve().parents[2]
 OBJECTS = f"${{{BUCKET}.Arn}}/{MEDIA_PREFIX}"
+MODEL_FILES = f"${{{BUCKET}.Arn}}/{MODELS_PREFIX}/*.onnx"  # tenants' detectors, never media
 # Rekognition completion notices go to topics named as AWS's own Rekognition service role allows
 REKOGNITION_TOPICS = "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:AmazonRekognition*"
 
@@ -153,6 +155,8 @@ def test_api_may_touch_only_job_keys_rows_and_its_queue(template):
     assert grants(template, "APIHandler") == (
         expect("logs:CreateLogStream logs:PutLogEvents", arn("APIHandlerLogGroup"))
         | expect("s3:PutObject s3:GetObject s3:DeleteObject", {"Fn::Sub": f"{OBJECTS}*"})
+        # a model's presigned PUT, start's size check (HEAD) and its delete
+        | expect("s3:PutObject s3:GetObject s3:DeleteObject", {"Fn::Sub": MODEL_FILES})
         | expect("s3:ListBucket", arn(BUCKET))  # S3 says 404, not 403, for a missing key
         | expect(
             "dynamodb:GetItem dynamodb:PutItem dynamodb:UpdateItem dynamodb:DeleteItem", arn(TABLE)
@@ -189,6 +193,8 @@ def test_analyzer_reads_videos_and_writes_results_only(template):
         | expect("s3:GetObject", {"Fn::Sub": videos})
         | expect("s3:GetObject", {"Fn::Sub": results})  # pieces and checkpoints, read back
         | expect("s3:PutObject", {"Fn::Sub": results})
+        # a model validated (the file deleted if refused) and loaded into the cache
+        | expect("s3:GetObject s3:DeleteObject", {"Fn::Sub": MODEL_FILES})
         | expect("s3:ListBucket", arn(BUCKET))
         | expect("dynamodb:GetItem dynamodb:UpdateItem dynamodb:PutItem", arn(TABLE))  # + places
         | expect(
@@ -203,6 +209,9 @@ def test_analyzer_reads_videos_and_writes_results_only(template):
     job_id, bucket_arn = new_job_id(), f"${{{BUCKET}.Arn}}/"
     assert fnmatch.fnmatch(bucket_arn + video_path(job_id), videos)
     assert fnmatch.fnmatch(bucket_arn + results_path(job_id), results)
+    model_file = model_path("acme", new_model_id())
+    assert fnmatch.fnmatch(bucket_arn + model_file, MODEL_FILES)
+    assert not any(fnmatch.fnmatch(bucket_arn + model_file, media) for media in (videos, results))
     for stored in (piece_path(results_path(job_id), 0), checkpoint_path(results_path(job_id), 1)):
         assert fnmatch.fnmatch(bucket_arn + stored, results), stored
 
@@ -212,7 +221,8 @@ def test_reconciler_scans_rows_requeues_and_ends_expired_uploads_only(template):
         expect("logs:CreateLogStream logs:PutLogEvents", arn("ReconcileJobsLogGroup"))
         | expect("dynamodb:Scan", arn(TABLE))
         | expect("dynamodb:GetItem dynamodb:UpdateItem dynamodb:PutItem", arn(TABLE))
-        | expect("sqs:SendMessage sqs:GetQueueUrl", arn(QUEUE))
+        | expect("sqs:SendMessage sqs:GetQueueUrl", arn(QUEUE))  # + lost model validations
+        | expect("s3:DeleteObject", {"Fn::Sub": MODEL_FILES})  # of stranded models, failed
         | expect("sns:Publish", {"Ref": "EventsTopic"})  # an expired upload's notices
         | expect("sqs:SendMessage sqs:GetQueueUrl", arn(NOTICES_QUEUE))
     )
@@ -289,6 +299,8 @@ def test_retention_is_one_setting_for_rows_and_files(template, monkeypatch):
     assert load_settings().job_retention_days == DEFAULT_RETENTION_DAYS
     (rule,) = props(template, BUCKET)["LifecycleConfiguration"]["Rules"]
     assert rule["ExpirationInDays"] == {"Ref": RETENTION_DAYS} and rule["Prefix"] == MEDIA_PREFIX
+    # tenants' models are kept until deleted: no rule may expire them with the videos
+    assert not model_path("acme", new_model_id()).startswith(rule["Prefix"])
     assert props(template, TABLE)["TimeToLiveSpecification"]["AttributeName"] == JOB_TTL_ATTRIBUTE
     assert JOB_TTL_ATTRIBUTE in JobRecord.__dataclass_fields__  # the attribute the app writes
 

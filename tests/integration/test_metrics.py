@@ -10,6 +10,14 @@ import pytest
 
 from chalicelib.bootstrap import aws_client, services
 from chalicelib.metrics import NAMESPACE, UNITS
+from chalicelib.models.record import (
+    FAILED,
+    UPLOADING,
+    VALIDATING,
+    ModelRecord,
+    encode_model_message,
+    new_model_id,
+)
 from chalicelib.notices.delivery import Courier
 from chalicelib.notices.events import Notice
 from tests.support.webhook_receiver import WebhookReceiver
@@ -87,6 +95,12 @@ def test_jobs_notices_and_refusals_write_every_metric(
         deliver(aws, failed, hook.url, retry_window_s=0)  # one failure ends it
     dropped = json.loads(client.http.post("/video/uploads").body)["job_id"]
     client.http.delete(f"/video/{dropped}")  # its owner cancels it
+    model = ModelRecord.new(new_model_id(), name="hats")
+    aws.models.add(model, max_models=1)
+    aws.models.move(model, (UPLOADING,), status=VALIDATING)  # started, then its file vanished
+    client.lambda_.invoke("analyze_video", client.events.generate_sqs_event(
+        [encode_model_message(model.model_id)], "video-jobs-queue"))  # fmt: skip
+    assert aws.models.find(model.model_id).status == FAILED
     require_auth(monkeypatch)
     assert client.http.get(f"/video/status/{done}").status_code == 401
 

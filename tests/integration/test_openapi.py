@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,7 @@ HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "tra
 # HTTP error body (VideoJobsError itself is only a base class).
 WORKER_ONLY_ERRORS = {
     "InputMissing", "TooManyFrames", "AnalysisError", "MalformedMessage", "VideoJobsError",
-    "ObjectTooLarge", "LeaseLost", "UnknownTopic", "DamagedCheckpoint",
+    "ObjectTooLarge", "LeaseLost", "UnknownTopic", "DamagedCheckpoint", "InvalidModel",
 }  # fmt: skip
 # Answered on POST / only (Rekognition's __type), or turned into another error before a REST
 # route answers (a damaged piece is ResultsDamaged, a changed upload a Conflict), or answered
@@ -377,3 +378,52 @@ def test_real_shots_results_conform_and_the_schema_tells_them_apart(client, aws,
         {**yolo, "sampling": results["sampling"]},
     ):
         assert not schema.is_valid(wrong)
+
+
+def test_model_routes_answer_garbage_and_their_states_as_documented(client, aws, spec, tiny_mp4):
+    """What schemathesis throws at /video/models, and each state a model can show (no
+    validation runs here: tests/integration/test_tenant_models.py runs those)."""
+    conformance = Conformance(spec)
+    check, mp4 = conformance.check, tiny_mp4.read_bytes()
+    one, start = "/video/models/{model_id}", "/video/models/{model_id}/start"
+    unknown, json_type = "mdl-" + "0" * 32, {"Content-Type": "application/json"}
+
+    def register(body: bytes, status: int) -> dict:
+        answer = client.http.post("/video/models", body=body, headers=json_type)
+        return check("post", "/video/models", answer, status)
+
+    nulls = b'{"name": "m", "class_names": null, "input_size": null, "layout": null}'
+    ticket = register(nulls, 201)
+    model_id = ticket["model"]["model_id"]
+    for garbage in (
+        b"",
+        b"null",
+        b"[1]",
+        b"{",
+        b'{"name": 5}',
+        b'{"name": "m", "layout": 7}',
+        b'{"name": "m", "class_names": []}',
+        b'{"name": "m", "input_size": 33}',
+    ):
+        register(garbage, 400)  # fmt: skip
+    register(b'{"name": "' + b"x" * 140_000 + b'"}', 413)
+    check("post", start, client.http.post(ticket["start_url"]), 409)  # no file yet
+    for bad_id in (unknown, "not-a-model", "mdl-" + "Z" * 32):
+        check("get", one, client.http.get(f"/video/models/{bad_id}"), 404)
+        check("post", start, client.http.post(f"/video/models/{bad_id}/start"), 404)
+        check("delete", one, client.http.delete(f"/video/models/{bad_id}"), 404)
+    for query in (f"?model_id={unknown}", "?model_id=", "?model_id=%00"):
+        check("post", "/video/submit", submit(client, mp4, query=query), 404)
+        check("post", "/video/uploads", client.http.post(f"/video/uploads{query}"), 404)
+    not_ready = check("post", "/video/submit", submit(client, mp4, query=f"?model_id={model_id}"),
+                      400)  # fmt: skip
+    assert not_ready["code"] == "ModelUnavailable"
+    aws.reconcile(now=time.time() + aws.catalog.url_expiry_s + 1)  # its upload URL expired
+    failed = check("get", one, client.http.get(f"/video/models/{model_id}"), 200)
+    assert failed["status"] == "failed" and failed["error"]["code"] == "UploadExpired"
+    listed = check("get", "/video/models", client.http.get("/video/models"), 200)
+    assert [model["model_id"] for model in listed["models"]] == [model_id]
+    check("post", start, client.http.post(ticket["start_url"]), 409)
+    check("delete", one, client.http.delete(f"/video/models/{model_id}"), 200)
+    check("delete", one, client.http.delete(f"/video/models/{model_id}"), 404)
+    assert {status for _, _, status in conformance.seen} == {200, 201, 400, 404, 409, 413}

@@ -20,12 +20,12 @@ from pathlib import Path
 
 from chalicelib.analysis.frames import VideoReader
 from chalicelib.analysis.pipeline import (
-    ChangeGate,
     YoloOcrFastPipeline,
     YoloOcrPipeline,
     YoloPipeline,
 )
 from chalicelib.analysis.registry import Pipeline, Pipelines, SliceOutcome
+from chalicelib.analysis.text_carry import ChangeGate
 from chalicelib.config import Settings, load_settings
 from chalicelib.results import pieces
 from chalicelib.results.document import encode

@@ -1,19 +1,20 @@
 """The ``yolo_ocr`` pipelines: sample frames, detect objects, read text, build the results.
 
 Built once per process (models load once, warm invocations reuse them). OCR costs several
-times the detector per frame (``make bench`` prints both), so text is re-read only when the
-frame has visibly changed since the last frame that was read; an unchanged frame reuses those
-lines. ``yolo_ocr_fast`` also skips changed frames on which a
-half-resolution look finds no text.
+times the detector per frame (``make bench`` prints both), so text is re-read only where the
+frame has visibly changed since that part was last read: an unchanged frame reuses the last
+lines, a frame changed in part gets the text detector on the box around the change and keeps
+the lines elsewhere (``text_carry.py``). ``yolo_ocr_fast`` instead reads a changed frame whole,
+and only when a half-resolution look finds text on it.
 
 Frames are analyzed in parallel, one frame per core: the models run single-threaded
 (``intra_op_num_threads=1``) on a small pool of threads while this thread decodes the next
 frames. On 2 cores that beats one frame at a time on two intra-op threads (each ONNX operator
 split in two, with the synchronisation and idle spinning that costs) and hides most of the
 decoding. Results do not depend on the number of workers: every model call is the same
-single-threaded computation, the change gate decides in decoding order, and results are
-collected in frame order. At most ``2 * workers`` frames are in flight, so memory stays flat
-however long the video is.
+single-threaded computation, the change gate decides in decoding order, and results (lines
+carried over included) are collected in frame order. At most ``2 * workers`` frames are in
+flight, so memory stays flat however long the video is.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ put to S3, complete. Each clip's video is uploaded (untimed) before each job.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import statistics
@@ -20,12 +21,12 @@ from pathlib import Path
 
 from chalicelib.analysis.frames import VideoReader
 from chalicelib.analysis.pipeline import (
-    ChangeGate,
     YoloOcrFastPipeline,
     YoloOcrPipeline,
     YoloPipeline,
 )
 from chalicelib.analysis.registry import Pipeline, Pipelines, SliceOutcome
+from chalicelib.analysis.text_carry import WHOLE, RegionGate
 from chalicelib.config import Settings, load_settings
 from chalicelib.results import pieces
 from chalicelib.results.document import encode
@@ -150,9 +151,10 @@ def timed_calls(calls: list[tuple[Callable, object]], workers: int) -> tuple[flo
 
 def bare_calls(pipeline: YoloOcrPipeline, clip: Path, fps: float) -> tuple[list, list, int, int]:
     """The bare model calls of one job, in frame order: detector ``infer`` on every sampled
-    frame's (precomputed) input tensor, ``TextReader.infer`` on the frames the change gate lets
-    through; and the same with OCR on every sampled frame."""
-    gate = ChangeGate()
+    frame's (precomputed) input tensor, ``TextReader.infer`` on the frames the change gate reads
+    whole and ``read_window`` on those it reads in part; and the same with OCR on every sampled
+    frame."""
+    gate = RegionGate()
     job_calls: list[tuple[Callable, object]] = []
     all_calls: list[tuple[Callable, object]] = []
     frames = read = 0
@@ -163,9 +165,11 @@ def bare_calls(pipeline: YoloOcrPipeline, clip: Path, fps: float) -> tuple[list,
             job_calls.append((pipeline.detector.infer, tensor))
             all_calls.append((pipeline.detector.infer, tensor))
             all_calls.append((pipeline.reader.infer, frame.image))
-            if gate.changed(frame.image):
+            window = gate.changed_window(frame.image)
+            if window is not None:
                 read += 1
-                job_calls.append((pipeline.reader.infer, frame.image))
+                call = functools.partial(pipeline.reader.read_window, window=window)
+                job_calls.append((pipeline.reader.infer if window == WHOLE else call, frame.image))
     return job_calls, all_calls, frames, read
 
 

@@ -21,6 +21,8 @@ And two changes that do the same arithmetic faster (the results are bit-identica
 from __future__ import annotations
 
 import functools
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -92,6 +94,7 @@ class TextReader:
         self._engine = RapidOCR(**options)
         detector = self._engine.text_det
         detector.infer.session = _session(str(options["det_model_path"]), intra_op_num_threads)
+        detector.infer = self._windowed = WindowedDetection(detector.infer, detector.postprocess_op)
         # The pipeline reads frames from several threads at once. RapidOCR's TextDetector keeps
         # the preprocessing step it builds per call on itself; with limit_type "min" (ours) that
         # step does not depend on the frame, so a call that picks up another thread's is fine.
@@ -104,6 +107,29 @@ class TextReader:
         """Text lines at or above ``min_confidence``, top-to-bottom then left-to-right."""
         height, width = image_bgr.shape[:2]
         return self.postprocess(self.infer(image_bgr), width, height)
+
+    def read_window(
+        self, image_bgr: np.ndarray, window: Window
+    ) -> tuple[list[TextLine], Window | None]:
+        """The lines ``read`` would find inside ``window`` (relative x0, y0, x1, y1), with the
+        text detector run only on that part of the frame (plus a margin), and the part it ran
+        on; ``None`` instead when it ran on the whole frame (``read`` exactly): the window was
+        most of the frame, or text ran across the margin's edge."""
+        height, width = image_bgr.shape[:2]
+        if min(height, width) < MIN_WINDOWED_SIDE:
+            return self.read(image_bgr), None
+        padded = _padded(image_bgr)
+        scale_x, scale_y = width / padded.shape[1], height / padded.shape[0]
+        x0, y0, x1, y1 = window
+        lines = self._windowed.run(
+            (x0 * scale_x, y0 * scale_y, x1 * scale_x, y1 * scale_y),
+            lambda: self.read(image_bgr),
+        )
+        read_part = self._windowed.last_part()
+        if read_part is None:
+            return lines, None
+        x0, y0, x1, y1 = read_part
+        return lines, (x0 / scale_x, y0 / scale_y, min(1.0, x1 / scale_x), min(1.0, y1 / scale_y))
 
     def sees_text(self, image_bgr: np.ndarray) -> bool:
         """Whether the text detector, run at half the resolution ``read`` uses, finds any text.
@@ -160,7 +186,89 @@ class TextReader:
             for box, text, score, *placed in raw
             if text.strip() and score >= self.min_confidence
         ]
-        return _reading_order(lines)
+        return reading_order(lines)
+
+
+Window = tuple[float, float, float, float]  # x0, y0, x1, y1, relative to the frame
+# Frames smaller than this are always read whole (and RapidOCR letterboxes the tiniest ones,
+# which a window in frame coordinates would not follow).
+MIN_WINDOWED_SIDE = 64
+# Context kept around a window, in detector input pixels (the network downsamples by 32): the
+# detector's output near the edge of what it sees depends on the padding, so the window's own
+# lines are read from the interior only.
+WINDOW_MARGIN = 64
+# Text this close (input pixels) to an inner edge of the part seen may run out of it.
+EDGE_BAND = 16
+# A window that, with its margin, covers more than this share of the frame is read whole.
+MAX_WINDOW_SHARE = 0.6
+
+
+class WindowedDetection:
+    """RapidOCR's text detector session, run on part of its input when a thread asks.
+
+    ``run(window, read)`` calls ``read()`` (a whole RapidOCR call) with the detector seeing
+    only the window (aligned outward to the network's 32 px grid, plus the margin); its output
+    elsewhere is zero, so RapidOCR's own post-processing finds the boxes inside it, at exactly
+    the coordinates a whole-frame call would give them. If the detector's text map crosses an
+    inner edge of the part it saw (a line running out of it), the whole input is run instead.
+    """
+
+    def __init__(self, infer: Callable[[np.ndarray], list], postprocess: object) -> None:
+        self._infer, self._thresh = infer, float(getattr(postprocess, "thresh", 0.3))
+        self._local = threading.local()
+
+    def run(self, window: Window, read: Callable[[], list[TextLine]]) -> list[TextLine]:
+        self._local.window, self._local.part = window, None
+        try:
+            return read()
+        finally:
+            self._local.window = None
+
+    def last_part(self) -> Window | None:
+        """The part of the frame (relative) the last ``run`` on this thread saw, or None."""
+        return getattr(self._local, "part", None)
+
+    def __call__(self, tensor: np.ndarray) -> list:
+        window = getattr(self._local, "window", None)
+        self._local.window = None  # one detector call per read
+        if window is None:
+            return self._infer(tensor)
+        height, width = tensor.shape[2:]
+        (top, bottom), (left, right) = (
+            _span(window[1], window[3], height), _span(window[0], window[2], width)
+        )  # fmt: skip
+        if (bottom - top) * (right - left) > MAX_WINDOW_SHARE * height * width:
+            return self._infer(tensor)
+        part = self._infer(np.ascontiguousarray(tensor[:, :, top:bottom, left:right]))[0]
+        if self._runs_out(part, top > 0, bottom < height, left > 0, right < width):
+            return self._infer(tensor)
+        whole = np.zeros((*part.shape[:2], height, width), dtype=part.dtype)
+        whole[:, :, top:bottom, left:right] = part
+        self._local.part = (left / width, top / height, right / width, bottom / height)
+        return [whole]
+
+    def _runs_out(self, part: np.ndarray, top: bool, bottom: bool, left: bool, right: bool) -> bool:
+        """Whether text comes within EDGE_BAND of an inner edge (the detector's output fades
+        towards the edge of what it sees, so a line cut there can end a few pixels short)."""
+        band = EDGE_BAND
+        edges = (
+            part[..., :band, :],
+            part[..., -band:, :],
+            part[..., :, :band],
+            part[..., :, -band:],
+        )
+        inner = (top, bottom, left, right)
+        return any(
+            cut and bool((edge > self._thresh).any())
+            for cut, edge in zip(inner, edges, strict=True)
+        )
+
+
+def _span(start: float, end: float, size: int) -> tuple[int, int]:
+    """``start``-``end`` (relative) in input pixels, widened by the margin and out to the grid."""
+    low = max(0, (int(start * size) - WINDOW_MARGIN) // 32 * 32)
+    high = min(size, -(-(int(np.ceil(end * size)) + WINDOW_MARGIN) // 32) * 32)
+    return low, max(high, min(size, low + 32))
 
 
 def _session(model_path: str, intra_op_num_threads: int | None) -> ort.InferenceSession:
@@ -233,7 +341,7 @@ def _glyphs(text: str, placed: list, width: int, height: int) -> tuple[Glyph, ..
     )
 
 
-def _reading_order(lines: list[TextLine]) -> list[TextLine]:
+def reading_order(lines: list[TextLine]) -> list[TextLine]:
     """Group lines into rows (a line whose vertical centre lies above the bottom of the row's
     first line joins that row), then read each row left to right. RapidOCR's own sort uses a
     fixed 10 px tolerance, which breaks on large captions and depends on the frame size."""

@@ -1,19 +1,20 @@
 """The ``yolo_ocr`` pipelines: sample frames, detect objects, read text, build the results.
 
 Built once per process (models load once, warm invocations reuse them). OCR costs several
-times the detector per frame (``make bench`` prints both), so text is re-read only when the
-frame has visibly changed since the last frame that was read; an unchanged frame reuses those
-lines. ``yolo_ocr_fast`` also skips changed frames on which a
-half-resolution look finds no text.
+times the detector per frame (``make bench`` prints both), so text is re-read only where the
+frame has visibly changed since that part was last read: an unchanged frame reuses the last
+lines, a frame changed in part gets the text detector on the box around the change and keeps
+the lines elsewhere (``text_carry.py``). ``yolo_ocr_fast`` instead reads a changed frame whole,
+and only when a half-resolution look finds text on it.
 
 Frames are analyzed in parallel, one frame per core: the models run single-threaded
 (``intra_op_num_threads=1``) on a small pool of threads while this thread decodes the next
 frames. On 2 cores that beats one frame at a time on two intra-op threads (each ONNX operator
 split in two, with the synchronisation and idle spinning that costs) and hides most of the
 decoding. Results do not depend on the number of workers: every model call is the same
-single-threaded computation, the change gate decides in decoding order, and results are
-collected in frame order. At most ``2 * workers`` frames are in flight, so memory stays flat
-however long the video is.
+single-threaded computation, the change gate decides in decoding order, and results (lines
+carried over included) are collected in frame order. At most ``2 * workers`` frames are in
+flight, so memory stays flat however long the video is.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
 
-import cv2
 import numpy as np
 
 from chalicelib.analysis.detector import Detection, YoloDetector, load_detector
@@ -37,6 +37,7 @@ from chalicelib.analysis.model_cache import ModelCache
 from chalicelib.analysis.ocr import load_text_reader
 from chalicelib.analysis.registry import SliceOutcome, VideoPath, default_workers
 from chalicelib.analysis.resume import AnalysisState
+from chalicelib.analysis.text_carry import TextStage
 from chalicelib.config import DEFAULT_DETECTOR_SIZE, DETECTION_FLOOR, Settings, sized_model_path
 from chalicelib.errors import BadRequest, DamagedCheckpoint
 from chalicelib.jobs.options import JobOptions
@@ -45,40 +46,16 @@ from chalicelib.results.document import FrameResult
 from chalicelib.results.text_lines import TextFilter
 
 OCR_ENGINE = "rapidocr-onnxruntime 1.4.4 (PP-OCRv4 det+rec)"
-# The change gate compares grey thumbnails cell by cell: a frame is "the same" when no cell's
-# mean grey level (0-255) moved by more than CHANGE_THRESHOLD. Cells are 1/128 of the frame
-# (10x10 px at 1280x720), close to a subtitle's stroke height, so an 18 px subtitle that
-# appears, changes or goes moves some cell by 44-67 levels, while a still scene's compression
-# noise moves none by more than a few (coarser cells average small captions away; the
-# measurements are in docs/measurements.md).
-THUMB_SIZE = (128, 72)
-CHANGE_THRESHOLD = 40.0
-
-
-def thumbnail(image_bgr: np.ndarray) -> np.ndarray:
-    grey = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
-    return cv2.resize(grey, THUMB_SIZE, interpolation=cv2.INTER_AREA).astype(np.int16)
-
-
-class ChangeGate:
-    """Says whether a frame differs enough from the last one that was let through."""
-
-    def __init__(self, threshold: float = CHANGE_THRESHOLD, last: np.ndarray | None = None):
-        self.threshold = threshold
-        self.last = last  # the thumbnail of the last frame let through (checkpoints keep it)
-
-    def changed(self, image_bgr: np.ndarray) -> bool:
-        thumb = thumbnail(image_bgr)
-        same_size = self.last is not None and thumb.shape == self.last.shape
-        if same_size and np.abs(thumb - self.last).max() <= self.threshold:
-            return False
-        self.last = thumb
-        return True
 
 
 def _timed(call: Callable[[np.ndarray], object], image: np.ndarray) -> tuple[object, float]:
     started = time.perf_counter()
     return call(image), time.perf_counter() - started
+
+
+def _run_timed(call: Callable[[], object]) -> tuple[object, float]:
+    started = time.perf_counter()
+    return call(), time.perf_counter() - started
 
 
 class YoloOcrPipeline:
@@ -88,6 +65,8 @@ class YoloOcrPipeline:
     # Read text only where a half-resolution look finds some (``TextReader.sees_text``).
     text_prefilter = False
     runs_tenant_models = True  # ``Pipelines`` hands it the worker's ``ModelCache``
+    # Read only the changed part of a frame, carrying the other lines over (text_carry.py).
+    text_regions = True
 
     def __init__(
         self,
@@ -279,24 +258,28 @@ class YoloOcrPipeline:
         stop: Callable[[], bool] | None,
     ) -> SliceOutcome:
         """Decode on this thread, run the models on the pool; frames in order to ``emit``."""
-        gate = ChangeGate(last=state.gate)
         detect = functools.partial(self._objects, options)
-        read = functools.partial(
-            self._read_text, TextFilter(options.text_min_confidence, options.text_scripts)
-        )
-        # (timestamp, index, detector task or None, text task or None to reuse the last text)
-        in_flight: deque[tuple[int, int, Future | None, Future | None]] = deque()
+        text = None
+        if self.reader is not None:
+            text_filter = TextFilter(options.text_min_confidence, options.text_scripts)
+            text = TextStage(
+                self.reader, text_filter, state, skip_unchanged=self.skip_unchanged_ocr,
+                prefilter=self.text_prefilter, regions=self.text_regions,
+            )  # fmt: skip
+        # (timestamp, index, image, detector task or None, text task or None: the last text)
+        in_flight: deque[tuple[int, int, np.ndarray, Future | None, Future | None]] = deque()
 
         def collect() -> None:
-            timestamp_ms, index, objects, lines = in_flight.popleft()
+            timestamp_ms, index, image, objects, lines = in_flight.popleft()
             found: tuple[list, list] = ([], [])
             if objects is not None:
                 found, seconds = objects.result()
                 spent["detect"] += seconds
-            if lines is not None:
-                (state.text, was_read), seconds = lines.result()
-                spent["ocr"] += seconds
-                state.ocr_runs += was_read
+            if text is not None and lines is not None:
+                outcome, seconds = lines.result()
+                started = time.perf_counter()
+                text.settle(image, outcome)
+                spent["ocr"] += seconds + time.perf_counter() - started
             state.frames_sampled += 1
             emit(FrameResult(timestamp_ms, index, found[0], state.text, found[1]))
 
@@ -315,15 +298,20 @@ class YoloOcrPipeline:
                     objects = lines = None
                     if self.detector is not None:
                         objects = pool.submit(_timed, detect, frame.image)
-                    if self.reader is not None and self._changed(gate, frame.image, spent):
-                        lines = pool.submit(_timed, read, frame.image)
-                    in_flight.append((frame.timestamp_ms, frame.index, objects, lines))
-                    del frame  # the tasks hold the image only until they have run
+                    if text is not None:
+                        started = time.perf_counter()
+                        planned = text.plan(frame.image)
+                        spent["gate"] += time.perf_counter() - started
+                        lines = None if planned is None else pool.submit(_run_timed, planned)
+                    in_flight.append((frame.timestamp_ms, frame.index, frame.image, objects, lines))
+                    del frame  # in flight: at most 2 * workers frames
                     while len(in_flight) > 2 * self.workers:
                         collect()
                 while in_flight:
                     collect()
-                state.position, state.gate = video.position or state.position, gate.last
+                state.position = video.position or state.position
+                if text is not None:
+                    state.gate = text.gate.last
                 sampling = {
                     "fps": sample_fps,
                     "frames_sampled": state.frames_sampled,
@@ -335,12 +323,6 @@ class YoloOcrPipeline:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         return SliceOutcome(done, state.to_json(), metadata, sampling)
-
-    def _changed(self, gate: ChangeGate, image: np.ndarray, spent: dict[str, float]) -> bool:
-        started = time.perf_counter()
-        changed = not self.skip_unchanged_ocr or gate.changed(image)
-        spent["gate"] += time.perf_counter() - started
-        return changed
 
     def _objects(self, options: JobOptions, image: np.ndarray) -> tuple[list, list]:
         """The frame's objects to report, and the weak ones that only carry tracks."""
@@ -354,14 +336,6 @@ class YoloOcrPipeline:
                 (reported if confident else weak).append(detection)
         return reported, weak
 
-    def _read_text(self, text_filter: TextFilter, image: np.ndarray) -> tuple[list, bool]:
-        """The frame's text lines worth reporting, and whether the full reader ran on it."""
-        assert self.reader is not None  # called only when reads_text
-        if self.text_prefilter and not self.reader.sees_text(image):
-            return [], False
-        height, width = image.shape[:2]
-        return text_filter.apply(self.reader.read(image), width / max(height, 1)), True
-
 
 class YoloOcrFastPipeline(YoloOcrPipeline):
     """``yolo_ocr`` for callers who want large text (captions, titles, signs up close) at a
@@ -372,6 +346,7 @@ class YoloOcrFastPipeline(YoloOcrPipeline):
 
     pipeline_id = "yolo_ocr_fast"
     text_prefilter = True
+    text_regions = False
 
 
 class YoloPipeline(YoloOcrPipeline):

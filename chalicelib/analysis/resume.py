@@ -2,8 +2,9 @@
 
 A slice of analysis ends after any frame; the next slice (another invocation, maybe another
 machine) must go on as if nothing had happened, or the results would differ. Three things carry
-over: where sampling stands (``ReadPosition``), the change gate's last thumbnail (OCR is skipped
-on frames that look the same as it), and the text last read (an unchanged frame reuses it).
+over: where sampling stands (``ReadPosition``), the change gate's thumbnail (OCR is skipped
+on frames that look the same as it), and the text last read (an unchanged frame reuses it, a
+frame changed in part keeps its lines outside that part).
 Counters for the ``sampling`` block come along. JSON keeps floats exact (shortest repr), so a
 restored value is the same number, and the thumbnail is stored as its bytes.
 """
@@ -25,7 +26,10 @@ from chalicelib.results.text_lines import Glyph, TextLine
 class AnalysisState:
     position: ReadPosition | None = None  # None: from the first frame
     gate: np.ndarray | None = None  # the change gate's last thumbnail (int16 grey levels)
-    text: list = field(default_factory=list)  # the lines last read (TextLine)
+    text: list = field(default_factory=list)  # the lines last read (TextLine), as reported
+    # The same before the job's text filter, where lines are carried over by region
+    # (text_carry.py); None: not kept, the next changed frame is read whole.
+    lines: list | None = None
     ocr_runs: int = 0
     frames_sampled: int = 0
 
@@ -38,6 +42,7 @@ class AnalysisState:
             "position": asdict(self.position) if self.position else None,
             "gate": gate,
             "text": [asdict(line) for line in self.text],
+            "lines": None if self.lines is None else [asdict(line) for line in self.lines],
             "ocr_runs": self.ocr_runs,
             "frames_sampled": self.frames_sampled,
         }
@@ -64,6 +69,8 @@ class AnalysisState:
             position=ReadPosition(**data["position"]) if data["position"] else None,
             gate=gate,
             text=[_line(line) for line in data["text"]],
+            # Checkpoints written before regions were read have none.
+            lines=None if data.get("lines") is None else [_line(ln) for ln in data["lines"]],
             ocr_runs=data["ocr_runs"],
             frames_sampled=data["frames_sampled"],
         )

@@ -146,3 +146,31 @@ def test_thread_count_does_not_change_what_is_read(reader):
     single = TextReader(intra_op_num_threads=1)
     image = text_image("HELLO 2026")
     assert single.read(image) == reader.read(image)
+
+
+def two_signs() -> np.ndarray:
+    image = np.full((720, 1280, 3), 255, dtype=np.uint8)
+    for text, origin in (("EXIT 24", (100, 150)), ("MAIN STREET", (700, 600))):
+        cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 1.5, 0, 3, cv2.LINE_AA)
+    return image
+
+
+def test_a_window_reads_its_own_lines_exactly_as_the_whole_frame_does(reader):
+    image = two_signs()
+    whole = reader.read(image)
+    assert [line.text for line in whole] == ["EXIT 24", "MAIN STREET"]
+    lines, seen = reader.read_window(image, (0.55, 0.75, 0.95, 0.9))
+    assert lines == whole[1:]  # same text, confidence, polygon and glyphs
+    assert seen is not None and seen[0] <= 0.55 and seen[2] >= 0.95 and seen[3] >= 0.9
+    assert reader.read_window(image, (0.4, 0.4, 0.5, 0.5)) == (
+        [],
+        reader.read_window(image, (0.4, 0.4, 0.5, 0.5))[1],
+    )
+
+
+def test_a_window_that_cuts_a_line_or_covers_most_of_the_frame_reads_it_whole(reader):
+    image = two_signs()
+    whole = reader.read(image)
+    assert reader.read_window(image, (0.6, 0.75, 0.62, 0.9)) == (whole, None)  # cuts STREET
+    assert reader.read_window(image, (0.0, 0.0, 0.9, 0.9)) == (whole, None)
+    assert reader.read_window(image[:40, :40], (0.0, 0.0, 0.5, 0.5))[1] is None  # tiny frame

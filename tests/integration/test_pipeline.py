@@ -254,7 +254,7 @@ def test_change_gate_sees_small_subtitles_but_not_compression_noise():
     thumbnail saw none of it: a subtitle moved its cells by 3-14 grey levels.)"""
     import numpy as np
 
-    from chalicelib.analysis.pipeline import ChangeGate
+    from chalicelib.analysis.text_carry import ChangeGate
 
     scene, rng = _still_scene()
 

@@ -20,6 +20,7 @@ STATE = AnalysisState(
             (Glyph("E", 0.9, ((0, 0), (0.25, 0), (0.25, 1), (0, 1))),),
         )
     ],  # fmt: skip
+    lines=[TextLine("EXIT", 0.97, ((0, 0), (1, 0), (1, 1), (0, 1)))],
     ocr_runs=3,
     frames_sampled=7,
 )
@@ -29,7 +30,14 @@ def test_a_state_comes_back_exactly():
     restored = AnalysisState.from_json(STATE.to_json())
     assert restored.to_json() == STATE.to_json()
     assert restored.position == STATE.position and restored.text == STATE.text
+    assert restored.lines == STATE.lines
     assert np.array_equal(restored.gate, STATE.gate) and restored.gate.dtype == np.int16
+
+
+def test_a_checkpoint_from_before_regions_reads_the_next_changed_frame_whole():
+    data = STATE.to_json()
+    del data["lines"]
+    assert AnalysisState.from_json(data).lines is None
 
 
 def broken(change):

@@ -176,6 +176,7 @@ ALLOWED_METHODS = {
     "/video/view/{job_id}/link": ("view_link_options", "POST, OPTIONS"),
     "/video/stats": ("job_stats_options", "GET, OPTIONS"),
     "/video/jobs": ("list_jobs_options", "GET, OPTIONS"),
+    "/video/search": ("search_jobs_options", "GET, OPTIONS"),
     "/video/{job_id}": ("delete_job_options", "DELETE, OPTIONS"),
     "/": ("rekognition_api_options", "POST, OPTIONS"),
 }
@@ -314,6 +315,14 @@ def job_stats() -> Response:
 def list_jobs() -> Response:
     """The caller's jobs, newest first, paged (chalicelib/jobs/library.py)."""
     return _json(services().library.list(_request().query_params, _caller()))
+
+
+@app.route("/video/search", methods=["GET"], content_types=ANY_TYPE)
+@maps_errors(rest_error)
+def search_jobs() -> Response:
+    """The caller's completed videos that show this text or these labels, best first, paged
+    (chalicelib/search/service.py)."""
+    return _json(services().search.search(_request().query_params, _caller()))
 
 
 @app.route("/video/{job_id}", methods=["DELETE"], content_types=ANY_TYPE)

@@ -3,6 +3,7 @@
     adapters/     storage and queue ports with their S3/SQS/local/in-memory adapters
     results/      the results document: frames, tracks, segments, text lines, pieces
     jobs/         the job record, its state machine and store, queries, the reconcile sweep
+    search/       a tenant's completed videos by text and labels: index terms, the index, queries
     analysis/     the worker, its lease and slices, the pipelines (detector, frames, OCR)
     notices/      completion events, the SNS publisher port, webhook delivery
     access/       who calls: API tokens, view tokens, SigV4 keys and their stores

@@ -39,6 +39,8 @@ from chalicelib.jobs.record import JobRecord
 from chalicelib.jobs.stats import JobStats
 from chalicelib.jobs.store import JobStore
 from chalicelib.metrics import Metrics, MetricsLedger, printer
+from chalicelib.search.dynamo import DynamoSearchIndex
+from chalicelib.search.service import VideoSearch
 
 if TYPE_CHECKING:  # built on first use: a route's cold start imports only what it needs
     from chalicelib.analysis.worker import JobWorker
@@ -91,8 +93,18 @@ class Services:
         """A tenant's jobs: the listing and the delete."""
         return JobLibrary(
             jobs=self.jobs, storage=self.storage, signing_key=self.signing_key,
-            forget_key=self.submissions.keys.release, metrics=self.metrics,
+            forget_key=self.submissions.keys.release, forget_index=self.search.forget,
+            metrics=self.metrics,
         )  # fmt: skip
+
+    @functools.cached_property
+    def search(self) -> VideoSearch:
+        """A tenant's videos by text and labels: the index the worker writes, the search."""
+        settings = self.settings
+        index = DynamoSearchIndex(
+            settings.table_name, region=settings.region, host=settings.aws_endpoint
+        )
+        return VideoSearch(index=index, storage=self.storage, signing_key=self.signing_key)
 
     @functools.cached_property
     def viewer(self) -> JobViewer:
@@ -114,6 +126,7 @@ class Services:
             settings=WorkerSettings.of(self.settings),
             queue=self.queue,
             on_finish=self.announce,
+            index=self.search.index_job,
             metrics=self.metrics,
         )
 

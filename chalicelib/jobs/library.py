@@ -9,8 +9,8 @@ tenant's jobs or replayed with other filters.
 
 Deleting an ended job removes its objects first (every key under ``video_jobs/<job_id>``: the
 video, the results head and pieces, the checkpoints), then the Idempotency-Key item that names
-it, and its row last, so a delete cut short is finished by the next one: the row is what makes
-the job findable.
+it, then its search index items (``forget_index``), and its row last, so a delete cut short is
+finished by the next one: the row is what makes the job findable.
 """
 
 from __future__ import annotations
@@ -139,11 +139,14 @@ class JobLibrary:
         storage: StorageService,
         signing_key: bytes,
         forget_key: Callable[[str], None],
+        forget_index: Callable[[str], None] | None = None,
         metrics: Metrics | None = None,
     ):
         """``forget_key``: removes an Idempotency-Key item by its id (the intake's key store);
+        ``forget_index``: removes a job's search index items by its id (``chalicelib/search``);
         ``metrics`` counts each cancel (``JobsCancelled``)."""
         self.jobs, self.storage, self.forget_key = jobs, storage, forget_key
+        self.forget_index = forget_index
         self.metrics = metrics or Metrics()
         self.tokens = PageTokens(signing_key)
 
@@ -178,6 +181,8 @@ class JobLibrary:
         objects = self.storage.delete_under(f"{PREFIX}/{job.job_id}")
         if job.idempotency_key_id is not None:  # a retry of its request would name a lost job
             self.forget_key(job.idempotency_key_id)
+        if self.forget_index is not None:
+            self.forget_index(job.job_id)
         self.jobs.remove(job.job_id)
         log.info("job %s deleted with its %d stored objects", job.job_id, objects, extra=fields)
         return {"job_id": job.job_id, "status": job.status, "deleted": True}

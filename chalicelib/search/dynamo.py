@@ -109,4 +109,5 @@ class DynamoSearchIndex(SearchIndex):
                 batch.delete(self._rows(_item_id(job_id, term)))
 
     def _delete_terms(self, job_id: str) -> None:
-        self._rows(_item_id(job_id)).delete()
+        with self._rows.batch_write() as batch:  # as BatchWriteItem: the analyzer undoes a put
+            batch.delete(self._rows(_item_id(job_id)))  # and has no DeleteItem

@@ -9,7 +9,8 @@ by size (yolo_ocr vs yolo_ocr_fast), 2c tracks and labels against objects counte
 per decoded frame and its boundaries against known and counted ones, 3 warm
 model reuse, 4 peak memory, 5 API import time and submit latency, 6 scaling with the sampling
 rate, 7 cost per video hour, 8 search (index size per video hour, query latency at 1,000 and
-10,000 indexed jobs; 1,000 only with --quick); then the targets. Progress goes to stderr, the report to stdout.
+10,000 indexed jobs; 1,000 only with --quick); then the targets. Progress goes to stderr, the
+report to stdout.
 Times are medians of ``--repeats`` runs, interleaved so that a busy neighbour slows every variant
 alike.
 """

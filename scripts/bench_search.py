@@ -42,22 +42,31 @@ def _document(rng: random.Random, number: int) -> dict[str, Any]:
         elif number % 50 == 0:
             words = ["exit", *words]
         start = rng.randrange(0, VIDEO_S * 1000, 1000)
-        texts.append({"text": " ".join(words).upper(), "start_ms": start,
-                      "end_ms": start + rng.randrange(0, 8000, 1000), "max_confidence": 0.9})  # fmt: skip
+        texts.append(
+            {
+                "text": " ".join(words).upper(),
+                "start_ms": start,
+                "end_ms": start + rng.randrange(0, 8000, 1000),
+                "max_confidence": 0.9,
+            }
+        )
     names = ["car"] * (number % 3 == 0) + ["person"] * (number % 2 == 0)
     names += rng.sample(OTHER_LABELS, LABELS - len(names))
     objects = []
     for name in names:
         start = rng.randrange(0, VIDEO_S * 1000, 1000)
-        objects.append({"label": name, "start_ms": start, "end_ms": start + 10_000,
-                        "max_confidence": 0.7})  # fmt: skip
+        objects.append(
+            {"label": name, "start_ms": start, "end_ms": start + 10_000, "max_confidence": 0.7}
+        )
     return {"text": texts, "objects": objects}
 
 
 def _item_bytes(item: dict[str, dict[str, str]]) -> int:
     """DynamoDB's item size: names and values in UTF-8 (a number counted as its digits)."""
-    return sum(len(name.encode()) + len(next(iter(value.values())).encode())
-               for name, value in item.items())  # fmt: skip
+    return sum(
+        len(name.encode()) + len(next(iter(value.values())).encode())
+        for name, value in item.items()
+    )
 
 
 def _index(search: Any, jobs: int, start: int, rng: random.Random) -> None:
@@ -65,10 +74,13 @@ def _index(search: Any, jobs: int, start: int, rng: random.Random) -> None:
     from tests.support.search import a_job
 
     for number in range(start, jobs):
-        created = f"2026-12-07T{number // 3600 % 24:02d}:{number // 60 % 60:02d}:{number % 60:02d}.000Z"
+        created = (
+            f"2026-12-07T{number // 3600 % 24:02d}:{number // 60 % 60:02d}:{number % 60:02d}.000Z"
+        )
         job = replace(a_job("acme", created), pipeline_id="yolo_ocr")
-        search.index.put(job.job_id, job.tenant, job_postings(job, _document(rng, number)),
-                         job.expires_at)  # fmt: skip
+        search.index.put(
+            job.job_id, job.tenant, job_postings(job, _document(rng, number)), job.expires_at
+        )
 
 
 def _latency(search: Any, params: dict[str, Any]) -> tuple[float, float, int]:
@@ -86,8 +98,12 @@ def _latency(search: Any, params: dict[str, Any]) -> tuple[float, float, int]:
 def measure(sizes: tuple[int, ...]) -> dict[str, Any]:
     """Index generated jobs up to each size; the index's size per video hour (at the first
     size) and each query's latency at every size."""
-    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
-                      AWS_DEFAULT_REGION="us-east-1", VIDEO_JOBS_STAGE="test")  # fmt: skip
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+        VIDEO_JOBS_STAGE="test",
+    )
     os.environ.pop("VIDEO_JOBS_AWS_ENDPOINT", None)
     import boto3
     from moto import mock_aws
@@ -113,14 +129,21 @@ def measure(sizes: tuple[int, ...]) -> dict[str, Any]:
             done = size
             if "bytes" not in report:
                 pages = boto3.client("dynamodb").get_paginator("scan")
-                items = [i for page in pages.paginate(TableName=settings.table_name)
-                         for i in page["Items"]]  # fmt: skip
+                items = [
+                    i
+                    for page in pages.paginate(TableName=settings.table_name)
+                    for i in page["Items"]
+                ]
                 hours = size * VIDEO_S / 3600
-                report.update(items_per_hour=len(items) / hours,
-                              bytes_per_hour=sum(map(_item_bytes, items)) / hours,
-                              items_per_job=len(items) / size, index_s_per_job=per_job_s)  # fmt: skip
-            report["latency"][size] = {name: _latency(search, params)
-                                       for name, params in QUERIES.items()}  # fmt: skip
+                report.update(
+                    items_per_hour=len(items) / hours,
+                    bytes_per_hour=sum(map(_item_bytes, items)) / hours,
+                    items_per_job=len(items) / size,
+                    index_s_per_job=per_job_s,
+                )
+            report["latency"][size] = {
+                name: _latency(search, params) for name, params in QUERIES.items()
+            }
     return report
 
 
@@ -129,13 +152,27 @@ def search_section(report: Any, quick: bool) -> None:
     sizes = (1_000,) if quick else (1_000, 10_000)
     report.section("8 search: index size per video hour, query latency (moto DynamoDB)")
     found = measure(sizes)
-    report.table(["index items / video hour", "index KB / video hour", "items / job",
-                  "index write / job (ms)"],
-                 [[f"{found['items_per_hour']:.0f}", f"{found['bytes_per_hour'] / 1000:.1f}",
-                   f"{found['items_per_job']:.1f}", f"{found['index_s_per_job'] * 1000:.1f}"]])  # fmt: skip
-    rows = [[f"{size:,}", name, f"{median * 1000:.0f}", f"{p95 * 1000:.0f}", hits]
-            for size, queries in found["latency"].items()
-            for name, (median, p95, hits) in queries.items()]  # fmt: skip
+    report.table(
+        [
+            "index items / video hour",
+            "index KB / video hour",
+            "items / job",
+            "index write / job (ms)",
+        ],
+        [
+            [
+                f"{found['items_per_hour']:.0f}",
+                f"{found['bytes_per_hour'] / 1000:.1f}",
+                f"{found['items_per_job']:.1f}",
+                f"{found['index_s_per_job'] * 1000:.1f}",
+            ]
+        ],
+    )
+    rows = [
+        [f"{size:,}", name, f"{median * 1000:.0f}", f"{p95 * 1000:.0f}", hits]
+        for size, queries in found["latency"].items()
+        for name, (median, p95, hits) in queries.items()
+    ]
     report.table(["indexed jobs", "query", "median ms", "p95 ms", "hits on page 1"], rows)
 
 

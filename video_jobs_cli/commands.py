@@ -300,19 +300,43 @@ def list_jobs(api: Api, status: str | None, pipeline: str | None, limit: int,
 
 @cli.command()
 @click.argument("text", type=TEXT, required=False)
-@click.option("--label", "labels", type=TEXT, multiple=True,
-              help="A label that must be seen too, e.g. car (repeat it for several).")
-@click.option("--min-confidence", type=Within(0, 1),
-              help="Ranges seen with a lower best confidence (0 to 1) do not count.")
-@click.option("--within-ms", type=click.IntRange(0, 21_600_000),
-              help="The text and labels must be seen at most this far apart (milliseconds).")
-@click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True,
-              help="Videos on the page.")
+@click.option(
+    "--label",
+    "labels",
+    type=TEXT,
+    multiple=True,
+    help="A label that must be seen too, e.g. car (repeat it for several).",
+)
+@click.option(
+    "--min-confidence",
+    type=Within(0, 1),
+    help="Ranges seen with a lower best confidence (0 to 1) do not count.",
+)
+@click.option(
+    "--within-ms",
+    type=click.IntRange(0, 21_600_000),
+    help="The text and labels must be seen at most this far apart (milliseconds).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 100),
+    default=20,
+    show_default=True,
+    help="Videos on the page.",
+)
 @click.option("--next-token", type=TEXT, help="The page after the one that printed it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON answer as it is.")
 @click.pass_obj
-def search(api: Api, text: str | None, labels: tuple[str, ...], min_confidence: float | None,
-           within_ms: int | None, limit: int, next_token: str | None, as_json: bool) -> None:
+def search(
+    api: Api,
+    text: str | None,
+    labels: tuple[str, ...],
+    min_confidence: float | None,
+    within_ms: int | None,
+    limit: int,
+    next_token: str | None,
+    as_json: bool,
+) -> None:
     """Your completed videos that show TEXT (a word or phrase; any case, accents ignored)
     and every --label, best first, with the times they are seen."""  # fmt: skip
     if text is None and not labels:

@@ -45,8 +45,10 @@ def hits_lines(hits: list[dict[str, Any]]) -> list[str]:
         return ["no videos found"]
     lines = []
     for hit in hits:
-        lines.append(f"{hit['job_id']}  score {hit['score']}  {hit.get('pipeline_id', '')}  "
-                     f"{hit.get('created_at', '')}".rstrip())  # fmt: skip
+        lines.append(
+            f"{hit['job_id']}  score {hit['score']}  {hit.get('pipeline_id', '')}  "
+            f"{hit.get('created_at', '')}".rstrip()
+        )
         for found in hit["ranges"]:
             seen = [*(f'"{text}"' for text in found.get("text", [])), *found.get("labels", [])]
             span = f"{_clock(int(found['start_ms']))}-{_clock(int(found['end_ms']))}"

@@ -67,11 +67,20 @@ def _spans_json(spans: Sequence[Span]) -> str:
 
 
 def _posting(row: Any) -> Posting:
-    spans = tuple(Span(int(r[0]), int(r[1]), float(r[2]), r[3] if len(r) > 3 else "")
-                  for r in json.loads(row.spans))  # fmt: skip
+    spans = tuple(
+        Span(int(r[0]), int(r[1]), float(r[2]), r[3] if len(r) > 3 else "")
+        for r in json.loads(row.spans)
+    )
     term = row.term_key.removeprefix(f"{row.tenant}#")
-    return Posting(row.tenant, term, row.search_job, row.pipeline_id or "",
-                   row.created_at or "", row.name or "", spans)  # fmt: skip
+    return Posting(
+        row.tenant,
+        term,
+        row.search_job,
+        row.pipeline_id or "",
+        row.created_at or "",
+        row.name or "",
+        spans,
+    )
 
 
 class DynamoSearchIndex(SearchIndex):
@@ -89,19 +98,33 @@ class DynamoSearchIndex(SearchIndex):
             return None
         return [str(term) for term in json.loads(row.terms or "[]")]
 
-    def _write_terms(self, job_id: str, tenant: str, terms: list[str], expires_at: int | None) -> None:
-        self._rows(_item_id(job_id), search_job=job_id, tenant=tenant,
-                   terms=json.dumps(terms, ensure_ascii=False), expires_at=expires_at).save()  # fmt: skip
+    def _write_terms(
+        self, job_id: str, tenant: str, terms: list[str], expires_at: int | None
+    ) -> None:
+        self._rows(
+            _item_id(job_id),
+            search_job=job_id,
+            tenant=tenant,
+            terms=json.dumps(terms, ensure_ascii=False),
+            expires_at=expires_at,
+        ).save()
 
     def _write(self, postings: Sequence[Posting], expires_at: int | None) -> None:
         with self._rows.batch_write() as batch:  # 25 items a call; unprocessed ones are retried
             for p in postings:
-                batch.save(self._rows(
-                    _item_id(p.job_id, p.term), term_key=f"{p.tenant}#{p.term}",
-                    search_job=p.job_id, tenant=p.tenant, pipeline_id=p.pipeline_id,
-                    created_at=p.created_at, name=p.name, spans=_spans_json(p.spans),
-                    expires_at=expires_at,
-                ))  # fmt: skip
+                batch.save(
+                    self._rows(
+                        _item_id(p.job_id, p.term),
+                        term_key=f"{p.tenant}#{p.term}",
+                        search_job=p.job_id,
+                        tenant=p.tenant,
+                        pipeline_id=p.pipeline_id,
+                        created_at=p.created_at,
+                        name=p.name,
+                        spans=_spans_json(p.spans),
+                        expires_at=expires_at,
+                    )
+                )
 
     def _delete(self, job_id: str, terms: Iterable[str]) -> None:
         with self._rows.batch_write() as batch:

@@ -31,7 +31,9 @@ class SearchIndex(ABC):
         """The job's term list (None: it has none)."""
 
     @abstractmethod
-    def _write_terms(self, job_id: str, tenant: str, terms: list[str], expires_at: int | None) -> None:
+    def _write_terms(
+        self, job_id: str, tenant: str, terms: list[str], expires_at: int | None
+    ) -> None:
         """Store the job's term list."""
 
     @abstractmethod
@@ -48,7 +50,9 @@ class SearchIndex(ABC):
 
     # --- the rules, once for every adapter -------------------------------------------------
 
-    def put(self, job_id: str, tenant: str, postings: Sequence[Posting], expires_at: int | None) -> None:
+    def put(
+        self, job_id: str, tenant: str, postings: Sequence[Posting], expires_at: int | None
+    ) -> None:
         """Make ``postings`` the job's index items; safe to repeat, and to run again after a
         ``put`` that was cut short."""
         old = set(self._terms(job_id) or ())
@@ -87,7 +91,9 @@ class InMemorySearchIndex(SearchIndex):
             terms = self._lists.get(job_id)
             return None if terms is None else list(terms)
 
-    def _write_terms(self, job_id: str, tenant: str, terms: list[str], expires_at: int | None) -> None:
+    def _write_terms(
+        self, job_id: str, tenant: str, terms: list[str], expires_at: int | None
+    ) -> None:
         with self._lock:
             self._lists[job_id] = list(terms)
 

@@ -60,8 +60,9 @@ def _values(params: Mapping[str, str], name: str) -> list[str]:
 
 def _whole(raw: str, name: str, low: int, high: int) -> int:
     # len first: int() refuses more than 4300 digits
-    if not (len(raw) <= len(str(high)) and raw.isascii() and raw.isdigit()
-            and low <= int(raw) <= high):  # fmt: skip
+    if not (
+        len(raw) <= len(str(high)) and raw.isascii() and raw.isdigit() and low <= int(raw) <= high
+    ):
         raise BadRequest(f"{name} {quoted(raw)}: use a whole number from {low} to {high}")
     return int(raw)
 
@@ -113,8 +114,10 @@ def parse_query(params: Mapping[str, str] | None) -> Query:
     params = params or {}
     unknown = set(params) - set(PARAMS)
     if unknown:
-        raise BadRequest(f"unknown query parameter(s) {quoted_list(unknown)}: the accepted ones "
-                         f"are {', '.join(PARAMS)}")  # fmt: skip
+        raise BadRequest(
+            f"unknown query parameter(s) {quoted_list(unknown)}: the accepted ones "
+            f"are {', '.join(PARAMS)}"
+        )
     for name in ("min_confidence", "within_ms", "limit", "next_token"):
         if len(_values(params, name)) > 1:
             raise BadRequest(f"{name} is given more than once: send it once")
@@ -124,11 +127,14 @@ def parse_query(params: Mapping[str, str] | None) -> Query:
     within = params.get("within_ms")
     limit = params.get("limit")
     return Query(
-        phrase, labels,
+        phrase,
+        labels,
         min_confidence=_confidence(params["min_confidence"]) if "min_confidence" in params else 0.0,
         within_ms=None if within is None else _whole(within, "within_ms", 0, MAX_WITHIN_MS),
-        limit=DEFAULT_SEARCH_LIMIT if limit is None else _whole(limit, "limit", 1, MAX_SEARCH_LIMIT),
-    )  # fmt: skip
+        limit=DEFAULT_SEARCH_LIMIT
+        if limit is None
+        else _whole(limit, "limit", 1, MAX_SEARCH_LIMIT),
+    )
 
 
 def query_terms(query: Query) -> list[str]:
@@ -170,8 +176,11 @@ def _near(parts: list[Part], within_ms: int) -> list[Part]:
     near = []
     for index, part in enumerate(parts):
         others = [other for i, other in enumerate(parts) if i != index]
-        kept = [s for s in part.spans
-                if all(any(_gap(s, o) <= within_ms for o in other.spans) for other in others)]  # fmt: skip
+        kept = [
+            s
+            for s in part.spans
+            if all(any(_gap(s, o) <= within_ms for o in other.spans) for other in others)
+        ]
         near.append(Part(part.name, part.is_label, kept))
     return near
 
@@ -202,8 +211,10 @@ def hit_ranges(query: Query, parts: list[Part]) -> list[dict[str, Any]] | None:
 
 def score(ranges: Sequence[Mapping[str, Any]]) -> float:
     """Parts in a range times (1 + its seconds), summed over the ranges."""
-    total = sum((len(r["text"]) + len(r["labels"])) * (1 + (r["end_ms"] - r["start_ms"]) / 1000)
-                for r in ranges)  # fmt: skip
+    total = sum(
+        (len(r["text"]) + len(r["labels"])) * (1 + (r["end_ms"] - r["start_ms"]) / 1000)
+        for r in ranges
+    )
     return round(total, 3)
 
 

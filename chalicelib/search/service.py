@@ -98,16 +98,23 @@ class VideoSearch:
         except Exception:
             self._undo(job)
             raise
-        log.info("job %s indexed: %d terms", job.job_id, len(postings),
-                 extra={"job_id": job.job_id, "tenant": job.tenant, "terms": len(postings)})  # fmt: skip
+        log.info(
+            "job %s indexed: %d terms",
+            job.job_id,
+            len(postings),
+            extra={"job_id": job.job_id, "tenant": job.tenant, "terms": len(postings)},
+        )
         return len(postings)
 
     def _undo(self, job: JobRecord) -> None:
         try:
             self.index.remove(job.job_id)
         except Exception:  # the retry, the delete or the TTL removes them
-            log.exception("job %s: its partial index could not be removed", job.job_id,
-                          extra={"job_id": job.job_id})  # fmt: skip
+            log.exception(
+                "job %s: its partial index could not be removed",
+                job.job_id,
+                extra={"job_id": job.job_id},
+            )
 
     def forget(self, job_id: str) -> None:
         """Remove a job's index items (``DELETE /video/{job_id}``, before its row)."""
@@ -140,8 +147,9 @@ class VideoSearch:
             if number == 0:
                 by_job = {p.job_id: {term: p} for p in found}
             else:  # only jobs that have every term so far stay
-                by_job = {p.job_id: {**by_job[p.job_id], term: p} for p in found
-                          if p.job_id in by_job}  # fmt: skip
+                by_job = {
+                    p.job_id: {**by_job[p.job_id], term: p} for p in found if p.job_id in by_job
+                }
             if not by_job:
                 break
         hits = []
@@ -150,7 +158,13 @@ class VideoSearch:
             ranges = None if parts is None else hit_ranges(query, parts)
             if ranges:
                 first = next(iter(postings.values()))
-                hits.append({"job_id": job_id, "pipeline_id": first.pipeline_id,
-                             "created_at": first.created_at, "score": score(ranges),
-                             "ranges": ranges})  # fmt: skip
+                hits.append(
+                    {
+                        "job_id": job_id,
+                        "pipeline_id": first.pipeline_id,
+                        "created_at": first.created_at,
+                        "score": score(ranges),
+                        "ranges": ranges,
+                    }
+                )
         return hits

@@ -73,8 +73,12 @@ class Posting:
 
 
 def _span(segment: Mapping[str, Any], line: str = "") -> Span:
-    return Span(int(segment["start_ms"]), int(segment["end_ms"]),
-                float(segment.get("max_confidence", 0.0)), line)  # fmt: skip
+    return Span(
+        int(segment["start_ms"]),
+        int(segment["end_ms"]),
+        float(segment.get("max_confidence", 0.0)),
+        line,
+    )
 
 
 def _found(segments: Mapping[str, Any]) -> Iterable[tuple[str, str, Span]]:
@@ -105,8 +109,15 @@ def job_postings(job: JobRecord, segments: Mapping[str, Any]) -> list[Posting]:
 
     kept = sorted(spans, key=lambda term: (-seen_ms(term), term))[:MAX_TERMS_PER_JOB]
     return [
-        Posting(job.tenant, term, job.job_id, job.pipeline_id, job.created_at, names[term],
-                tuple(sorted(set(spans[term]), key=_order)[:MAX_RANGES_PER_TERM]))  # fmt: skip
+        Posting(
+            job.tenant,
+            term,
+            job.job_id,
+            job.pipeline_id,
+            job.created_at,
+            names[term],
+            tuple(sorted(set(spans[term]), key=_order)[:MAX_RANGES_PER_TERM]),
+        )
         for term in sorted(kept)
     ]
 

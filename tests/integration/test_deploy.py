@@ -20,11 +20,11 @@ from chalicelib.analysis.slices import checkpoint_path
 from chalicelib.bootstrap import aws_client
 from chalicelib.config import DEFAULT_RETENTION_DAYS, load_settings, sized_model_path
 from chalicelib.jobs.dynamo import TENANT_INDEX
-from chalicelib.search.dynamo import TERM_INDEX
 from chalicelib.jobs.ids import new_job_id, results_path, video_path
 from chalicelib.jobs.record import JobRecord
 from chalicelib.metrics import NAMESPACE, UNITS
 from chalicelib.results.pieces import piece_path
+from chalicelib.search.dynamo import TERM_INDEX
 from functions.analyzer.build_context import DOCKERFILE, stage
 from infra.cloud_alarms import ALARMS, DASHBOARD, FAILURE_PERCENT, OLDEST_JOB_ALARM, OLDEST_JOB_S
 from infra.cloud_template import (

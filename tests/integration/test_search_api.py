@@ -87,11 +87,17 @@ def test_each_tenant_finds_its_own_videos_only(tenants, mp4_bytes):
     indexed(acme, segments([text("Emergency EXIT", 1000, 4000)], [label("car", 2000, 3000)]))
     indexed(globex, segments([text("exit", 0, 500)], [label("car", 0, 500)]))
     body = tenants.search("acme", text="exit", label="Car")
-    assert body == {"hits": [{
-        "job_id": acme, "pipeline_id": "yolo_ocr", "created_at": body["hits"][0]["created_at"],
-        "score": 8.0,
-        "ranges": [{"start_ms": 1000, "end_ms": 4000, "text": ["exit"], "labels": ["Car"]}],
-    }]}  # fmt: skip
+    assert body == {
+        "hits": [
+            {
+                "job_id": acme,
+                "pipeline_id": "yolo_ocr",
+                "created_at": body["hits"][0]["created_at"],
+                "score": 8.0,
+                "ranges": [{"start_ms": 1000, "end_ms": 4000, "text": ["exit"], "labels": ["Car"]}],
+            }
+        ]
+    }
     assert tenants.found("globex", text="EXIT") == [globex]
     assert tenants.found("globex", text="emergency") == []
     assert tenants.found("globex", label="vehicle") == [globex]
@@ -106,10 +112,14 @@ def test_hits_are_ranked_and_paged_with_tokens_bound_to_tenant_and_query(tenants
     token = first["next_token"]
     assert tenants.found("acme", text="exit", limit=2, next_token=token) == [jobs[0]]
     assert "next_token" not in tenants.search("acme", text="exit", limit=3)
-    for tenant, query in [("globex", {"text": "exit"}), ("acme", {"text": "exit", "label": "car"}),
-                          ("acme", {"text": "exits"})]:  # fmt: skip
-        status, body = tenants.call("get", "/video/search?" + urlencode(
-            {**query, "next_token": token}), tenant)  # fmt: skip
+    for tenant, query in [
+        ("globex", {"text": "exit"}),
+        ("acme", {"text": "exit", "label": "car"}),
+        ("acme", {"text": "exits"}),
+    ]:
+        status, body = tenants.call(
+            "get", "/video/search?" + urlencode({**query, "next_token": token}), tenant
+        )
         assert (status, body["code"]) == (400, "InvalidToken"), query
 
 
@@ -153,17 +163,27 @@ def test_a_deleted_job_leaves_no_object_row_or_index_item(tenants, mp4_bytes, aw
 
 @pytest.mark.slow
 def test_the_sample_clips_are_found_at_their_times_and_not_after_a_delete(tenants, aws):
-    clips = {name: tenants.submit("acme", (SAMPLES / f"{name}.mp4").read_bytes())
-             for name in ("letter_blocks", "dog_and_woman")}  # fmt: skip
+    clips = {
+        name: tenants.submit("acme", (SAMPLES / f"{name}.mp4").read_bytes())
+        for name in ("letter_blocks", "dog_and_woman")
+    }
     for job_id in clips.values():
         assert aws.worker.process(job_id) is True
         assert services().jobs.get(job_id).status == COMPLETED
     sam = tenants.search("acme", text="Sam two")["hits"]
-    assert [(hit["job_id"], hit["ranges"]) for hit in sam] == [(clips["letter_blocks"], [
-        {"start_ms": 0, "end_ms": 9009, "text": ["sam two"], "labels": []}])]  # fmt: skip
+    assert [(hit["job_id"], hit["ranges"]) for hit in sam] == [
+        (
+            clips["letter_blocks"],
+            [{"start_ms": 0, "end_ms": 9009, "text": ["sam two"], "labels": []}],
+        )
+    ]
     both = tenants.search("acme", label=["dog", "person"], within_ms="0")["hits"]
-    assert [(hit["job_id"], hit["ranges"]) for hit in both] == [(clips["dog_and_woman"], [
-        {"start_ms": 0, "end_ms": 9009, "text": [], "labels": ["Dog", "Person"]}])]  # fmt: skip
+    assert [(hit["job_id"], hit["ranges"]) for hit in both] == [
+        (
+            clips["dog_and_woman"],
+            [{"start_ms": 0, "end_ms": 9009, "text": [], "labels": ["Dog", "Person"]}],
+        )
+    ]
     assert tenants.found("acme", text="sam", label="dog") == []
     assert tenants.found("globex", text="sam") == tenants.found("globex", label="dog") == []
     for job_id in clips.values():

@@ -8,8 +8,8 @@ from pathlib import Path
 
 # Lowest first: a package may import the ones before it, never one after it.
 LAYERS = (
-    "adapters", "results", "jobs", "search", "analysis", "notices", "access", "intake", "rekognition",
-    "viewer",
+    "adapters", "results", "jobs", "search", "analysis", "notices", "access", "intake",
+    "rekognition", "viewer",
 )  # fmt: skip
 # importable from everywhere; they import no package
 TOP_LEVEL = ("config", "errors", "logs", "metrics")

@@ -12,10 +12,12 @@ from video_jobs_cli.commands import cli
 from video_jobs_cli.library import hits_lines
 
 HIT = {
-    "job_id": "fa68994d-cc4c-4cb3-8deb-57384dd81049", "pipeline_id": "yolo_ocr",
-    "created_at": "2026-11-28T18:42:58.922Z", "score": 8.0,
+    "job_id": "fa68994d-cc4c-4cb3-8deb-57384dd81049",
+    "pipeline_id": "yolo_ocr",
+    "created_at": "2026-11-28T18:42:58.922Z",
+    "score": 8.0,
     "ranges": [{"start_ms": 1000, "end_ms": 64500, "text": ["exit"], "labels": ["Car"]}],
-}  # fmt: skip
+}
 
 
 def run(*args: str):
@@ -24,12 +26,32 @@ def run(*args: str):
 
 @responses.activate
 def test_search_sends_text_labels_and_options_and_prints_hits_and_ranges():
-    query = {"text": "EXIT", "label": ["car", "person"], "within_ms": "500",
-             "min_confidence": "0.5", "limit": "5"}  # fmt: skip
-    responses.get("http://api.test/video/search", json={"hits": [HIT], "next_token": "t2"},
-                  match=[matchers.query_param_matcher(query)])  # fmt: skip
-    result = run("search", "EXIT", "--label", "car", "--label", "person", "--within-ms", "500",
-                 "--min-confidence", "0.5", "--limit", "5")  # fmt: skip
+    query = {
+        "text": "EXIT",
+        "label": ["car", "person"],
+        "within_ms": "500",
+        "min_confidence": "0.5",
+        "limit": "5",
+    }
+    responses.get(
+        "http://api.test/video/search",
+        json={"hits": [HIT], "next_token": "t2"},
+        match=[matchers.query_param_matcher(query)],
+    )
+    result = run(
+        "search",
+        "EXIT",
+        "--label",
+        "car",
+        "--label",
+        "person",
+        "--within-ms",
+        "500",
+        "--min-confidence",
+        "0.5",
+        "--limit",
+        "5",
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         f"{HIT['job_id']}  score 8.0  yolo_ocr  2026-11-28T18:42:58.922Z",
@@ -40,16 +62,24 @@ def test_search_sends_text_labels_and_options_and_prints_hits_and_ranges():
 
 @responses.activate
 def test_search_json_prints_the_answer_and_labels_alone_are_a_search():
-    responses.get("http://api.test/video/search", json={"hits": []},
-                  match=[matchers.query_param_matcher({"label": "dog", "limit": "20"})])
+    responses.get(
+        "http://api.test/video/search",
+        json={"hits": []},
+        match=[matchers.query_param_matcher({"label": "dog", "limit": "20"})],
+    )
     result = run("search", "--label", "dog", "--json")
     assert result.exit_code == 0 and json.loads(result.stdout) == {"hits": []}
     assert hits_lines([]) == ["no videos found"]
 
 
 def test_bad_search_arguments_are_usage_errors_before_any_request():
-    for args in ([], ["x", "--limit", "0"], ["x", "--within-ms", "-1"],
-                 ["x", "--min-confidence", "50"], ["x", "--min-confidence", "nan"]):  # fmt: skip
+    for args in (
+        [],
+        ["x", "--limit", "0"],
+        ["x", "--within-ms", "-1"],
+        ["x", "--min-confidence", "50"],
+        ["x", "--min-confidence", "nan"],
+    ):
         result = run("search", *args)
         assert result.exit_code == 2, (args, result.output)
 

@@ -54,7 +54,8 @@ def test_every_line_of_a_job_names_it_its_tenant_stage_and_request(
     for line in story:
         assert line["tenant"] == "default" and line["stage"] and line["request_id"], line
     api = [line for line in story if line["request_id"] == story[0]["request_id"]]
-    analyzer = story[len(api) :]
+    # the analyzer's own lines (botocore may add one as the search index's first client starts)
+    analyzer = [line for line in story[len(api) :] if line["logger"].startswith("chalicelib.")]
     assert [line["logger"] for line in api] == ["chalicelib.intake.submissions"]
     assert api[0]["trace_id"] == TRACE and api[0]["stage"] == "pending"  # the line's own stage
     assert len(analyzer) == 5 and len({line["request_id"] for line in analyzer}) == 1

@@ -126,6 +126,8 @@ def measure(sizes: tuple[int, ...]) -> dict[str, Any]:
             began = time.perf_counter()
             _index(search, size, done, rng)
             per_job_s = (time.perf_counter() - began) / (size - done)
+            print(f"search: {size} jobs indexed, {per_job_s * 1000:.0f} ms a job; querying",
+                  file=sys.stderr, flush=True)  # fmt: skip
             done = size
             if "bytes" not in report:
                 pages = boto3.client("dynamodb").get_paginator("scan")

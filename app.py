@@ -180,6 +180,7 @@ ALLOWED_METHODS = {
     "/video/jobs": ("list_jobs_options", "GET, OPTIONS"),
     "/video/library": ("library_page_options", "GET, HEAD, OPTIONS"),
     "/video/library/link": ("library_link_options", "POST, OPTIONS"),
+    "/video/search": ("search_jobs_options", "GET, OPTIONS"),
     "/video/{job_id}": ("delete_job_options", "DELETE, OPTIONS"),
     "/video/models": ("models_options", "GET, POST, OPTIONS"),
     "/video/models/{model_id}": ("model_options", "GET, DELETE, OPTIONS"),
@@ -350,6 +351,14 @@ def library_link() -> Response:
     """A link to the library page that works in a browser (it carries a short-lived library
     token for the caller's tenant when auth is required)."""
     return _json(services().library_pages.link(_caller(), services().auth))
+
+
+@app.route("/video/search", methods=["GET"], content_types=ANY_TYPE)
+@maps_errors(rest_error)
+def search_jobs() -> Response:
+    """The caller's completed videos that show this text or these labels, best first, paged
+    (chalicelib/search/service.py)."""
+    return _json(services().search.search(_request().query_params, _caller(library=True)))
 
 
 @app.route("/video/{job_id}", methods=["DELETE"], content_types=ANY_TYPE)

@@ -4,6 +4,8 @@
     results/      the results document: frames, tracks, segments, text lines, pieces
     jobs/         the job record, its state machine and store, queries, the reconcile sweep
     models/       tenants' own detectors: records, their store and limits, the ONNX checks
+
+    search/       a tenant's completed videos by text and labels: index terms, the index, queries
     analysis/     the worker, its lease and slices, the pipelines (detector, frames, OCR)
     notices/      completion events, the SNS publisher port, webhook delivery
     access/       who calls: API tokens, view tokens, SigV4 keys and their stores

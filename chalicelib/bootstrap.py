@@ -44,6 +44,8 @@ from chalicelib.models.catalog import ModelCatalog
 from chalicelib.models.dynamo import DynamoModelStore
 from chalicelib.models.reconcile import ModelSweep, reconcile_models
 from chalicelib.models.store import ModelStore
+from chalicelib.search.dynamo import DynamoSearchIndex
+from chalicelib.search.service import VideoSearch
 
 if TYPE_CHECKING:  # built on first use: a route's cold start imports only what it needs
     from chalicelib.analysis.worker import JobWorker
@@ -114,9 +116,18 @@ class Services:
         """A tenant's jobs: the listing and the delete."""
         return JobLibrary(
             jobs=self.jobs, storage=self.storage, signing_key=self.signing_key,
-            forget_key=self.submissions.keys.release, metrics=self.metrics,
-            url_expiry_s=self.settings.view_url_expiry_s,
+            forget_key=self.submissions.keys.release, forget_index=self.search.forget,
+            metrics=self.metrics, url_expiry_s=self.settings.view_url_expiry_s,
         )  # fmt: skip
+
+    @functools.cached_property
+    def search(self) -> VideoSearch:
+        """A tenant's videos by text and labels: the index the worker writes, the search."""
+        settings = self.settings
+        index = DynamoSearchIndex(
+            settings.table_name, region=settings.region, host=settings.aws_endpoint
+        )
+        return VideoSearch(index=index, storage=self.storage, signing_key=self.signing_key)
 
     @functools.cached_property
     def viewer(self) -> JobViewer:
@@ -148,6 +159,7 @@ class Services:
             settings=WorkerSettings.of(self.settings),
             queue=self.queue,
             on_finish=self.announce,
+            index=self.search.index_job,
             metrics=self.metrics,
             models=self.models,
             validator=ModelValidator(

@@ -90,6 +90,18 @@ DEFAULT_MODEL_CHECK_S = 60.0  # wall clock of one validation (its child process 
 DEFAULT_MODEL_CHECK_MEMORY_BYTES = 3 * 1024 * MIB  # the validating child's address space
 DEFAULT_MODEL_CACHE_BYTES = 512 * MIB  # loaded custom models a worker keeps (file bytes, LRU)
 
+# GET /video/search (chalicelib/search/): the query, and what one completed job may put in the index
+DEFAULT_SEARCH_LIMIT = 20  # hits on one page
+MAX_SEARCH_LIMIT = 100
+MAX_SEARCH_TEXT_CHARS = 200  # of `text`; its words are looked up, at most MAX_SEARCH_WORDS
+MAX_SEARCH_WORDS = 10
+MAX_SEARCH_LABELS = 10
+MAX_WITHIN_MS = DEFAULT_MAX_DURATION_S * 1000  # within_ms: 0 to the longest video
+MAX_SEARCH_POSTINGS = 20_000  # videos one term may be read for; a broader term must be narrowed
+MAX_TERMS_PER_JOB = 5_000  # index items of one job (the longest-seen terms are kept)
+MAX_RANGES_PER_TERM = 200  # time ranges one index item keeps (the first ones)
+MAX_INDEXED_LINE_CHARS = 200  # of a line's normalized text kept for phrase checks
+
 
 @dataclass(frozen=True)
 class Settings:

@@ -56,10 +56,10 @@ def table_definition(settings: Settings) -> dict:
         "TableName": settings.table_name,
         "AttributeDefinitions": [
             {"AttributeName": name, "AttributeType": "S"}
-            for name in ("job_id", "list_tenant", "created_at")
+            for name in ("job_id", "list_tenant", "created_at", "term_key")
         ],
         "KeySchema": [{"AttributeName": "job_id", "KeyType": "HASH"}],
-        "GlobalSecondaryIndexes": [tenant_index()],
+        "GlobalSecondaryIndexes": [tenant_index(), term_index()],
         "BillingMode": "PAY_PER_REQUEST",
     }
 
@@ -73,6 +73,16 @@ def tenant_index() -> dict:
             {"AttributeName": "list_tenant", "KeyType": "HASH"},
             {"AttributeName": "created_at", "KeyType": "RANGE"},
         ],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+
+
+def term_index() -> dict:
+    """A term's postings in a tenant's videos (chalicelib/search/dynamo.py, TERM_INDEX): only
+    search postings carry ``term_key``. Same shape for boto3 and CloudFormation."""
+    return {
+        "IndexName": "tenant-term",
+        "KeySchema": [{"AttributeName": "term_key", "KeyType": "HASH"}],
         "Projection": {"ProjectionType": "ALL"},
     }
 
@@ -141,7 +151,7 @@ def ensure_table(settings: Settings) -> None:
     if settings.table_name not in dynamodb.list_tables()["TableNames"]:
         dynamodb.create_table(**table_definition(settings))
         dynamodb.get_waiter("table_exists").wait(TableName=settings.table_name)
-    ensure_tenant_index(dynamodb, settings)
+    ensure_indexes(dynamodb, settings)
     ttl = dynamodb.describe_time_to_live(TableName=settings.table_name)["TimeToLiveDescription"]
     if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):  # enabling twice is an error
         dynamodb.update_time_to_live(
@@ -152,17 +162,20 @@ def ensure_table(settings: Settings) -> None:
     )
 
 
-def ensure_tenant_index(dynamodb: Any, settings: Settings) -> None:
-    """A table from before the job listing gets its index (a local stack's kept state)."""
-    table = dynamodb.describe_table(TableName=settings.table_name)["Table"]
-    names = {index["IndexName"] for index in table.get("GlobalSecondaryIndexes", [])}
-    if tenant_index()["IndexName"] not in names:
-        definition = table_definition(settings)
+def ensure_indexes(dynamodb: Any, settings: Settings) -> None:
+    """A table from before the job listing or the search gets the indexes it lacks (a local
+    stack's kept state), one at a time: DynamoDB creates one index per update."""
+    definition = table_definition(settings)
+    for index in definition["GlobalSecondaryIndexes"]:
+        table = dynamodb.describe_table(TableName=settings.table_name)["Table"]
+        if index["IndexName"] in {i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])}:
+            continue
         dynamodb.update_table(
             TableName=settings.table_name,
             AttributeDefinitions=definition["AttributeDefinitions"],
-            GlobalSecondaryIndexUpdates=[{"Create": tenant_index()}],
+            GlobalSecondaryIndexUpdates=[{"Create": index}],
         )
+        dynamodb.get_waiter("table_exists").wait(TableName=settings.table_name)
 
 
 def ensure_bucket(settings: Settings) -> None:

@@ -9,7 +9,8 @@ by size (yolo_ocr vs yolo_ocr_fast), 2c tracks and labels against objects counte
 per decoded frame and its boundaries against known and counted ones, 3 warm
 model reuse, 4 peak memory, 5 API import time and submit latency, 6 scaling with the sampling
 rate, 7 cost per video hour, 8 long videos, 9 tenants' own detectors (validation, the model
-cache); then the targets. Progress goes to stderr, the report to stdout.
+cache), 10 search (index size per video hour, query latency at 1,000 and 10,000 indexed jobs;
+1,000 only with --quick); then the targets. Progress goes to stderr, the report to stdout.
 Times are medians of ``--repeats`` runs, interleaved so that a busy neighbour slows every variant
 alike.
 """
@@ -42,8 +43,8 @@ from scripts.bench_analyzer import (
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEOS = ROOT.parent / "shared" / "videos"
-SECTIONS = ("jobs", "recall", "tracking", "shots", "warm", "memory", "api", "scaling", "long")
-SECTIONS += ("models",)
+SECTIONS = ("jobs", "recall", "tracking", "shots", "warm", "memory", "api", "scaling", "long",
+            "models", "search")  # fmt: skip
 MEMORY_CLIPS = ("highway_dashcam.mp4", "people_indoor.mp4")
 SCALING_CLIP = "dog_and_woman.mp4"
 SCALING_RATES = (0.5, 1.0, 2.0, 4.0)
@@ -687,6 +688,10 @@ def main(argv: list[str] | None = None) -> int:
         from scripts.bench_models import models_section
 
         models_section(report, args.repeats, args.quick)
+    if "search" in args.only:
+        from scripts.bench_search import search_section
+
+        search_section(report, args.quick)
     report.section("Targets")
     report.table(["target", "measured", "verdict"], [list(t) for t in report.targets])
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg())

@@ -159,6 +159,15 @@ class Api:
             _fields(job, job_id=str, status=str, progress=float)
         return _fields(page, optional=True, next_token=str)
 
+    def search(self, params: dict[str, str | list[str]]) -> Answer:
+        """One page of the caller's videos that show this text or these labels, best first."""
+        page = _fields(self._call("GET", "/video/search", params=params), hits=list)
+        for hit in page["hits"]:
+            _fields(hit, job_id=str, score=float, ranges=list)
+            for found in hit["ranges"]:
+                _fields(found, start_ms=float, end_ms=float, text=list, labels=list)
+        return _fields(page, optional=True, next_token=str)
+
     def delete(self, job_id: str) -> Answer:
         """Cancel an unfinished job, or remove an ended one with everything stored for it."""
         answer = self._call("DELETE", f"/video/{_segment(job_id)}")

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from video_jobs_cli.api import Answer, Api
 from video_jobs_cli.errors import CliError, one_line_errors
-from video_jobs_cli.library import jobs_lines
+from video_jobs_cli.library import hits_lines, jobs_lines
 from video_jobs_cli.models import models
 from video_jobs_cli.params import POSITIVE, TEXT, ApiUrl, Within
 from video_jobs_cli.report import summary_lines, write_csv
@@ -313,6 +313,68 @@ def list_jobs(api: Api, status: str | None, pipeline: str | None, limit: int,
         click.echo(line)
     if page.get("next_token"):
         click.echo(f"more: video-jobs list --next-token {page['next_token']} (same filters)",
+                   err=True)  # fmt: skip
+
+
+@cli.command()
+@click.argument("text", type=TEXT, required=False)
+@click.option(
+    "--label",
+    "labels",
+    type=TEXT,
+    multiple=True,
+    help="A label that must be seen too, e.g. car (repeat it for several).",
+)
+@click.option(
+    "--min-confidence",
+    type=Within(0, 1),
+    help="Ranges seen with a lower best confidence (0 to 1) do not count.",
+)
+@click.option(
+    "--within-ms",
+    type=click.IntRange(0, 21_600_000),
+    help="The text and labels must be seen at most this far apart (milliseconds).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 100),
+    default=20,
+    show_default=True,
+    help="Videos on the page.",
+)
+@click.option("--next-token", type=TEXT, help="The page after the one that printed it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON answer as it is.")
+@click.pass_obj
+def search(
+    api: Api,
+    text: str | None,
+    labels: tuple[str, ...],
+    min_confidence: float | None,
+    within_ms: int | None,
+    limit: int,
+    next_token: str | None,
+    as_json: bool,
+) -> None:
+    """Your completed videos that show TEXT (a word or phrase; any case, accents ignored)
+    and every --label, best first, with the times they are seen."""  # fmt: skip
+    if text is None and not labels:
+        raise click.UsageError("say what to search for: TEXT, --label, or both")
+    chosen = {"text": text, "min_confidence": min_confidence, "within_ms": within_ms,
+              "next_token": next_token}  # fmt: skip
+    params: dict[str, str | list[str]] = {
+        "limit": str(limit), **{k: f"{v:g}" if isinstance(v, float) else str(v)
+                                for k, v in chosen.items() if v is not None},
+    }  # fmt: skip
+    if labels:
+        params["label"] = list(labels)
+    page = api.search(params)
+    if as_json:
+        click.echo(json.dumps(page, indent=1))
+        return
+    for line in hits_lines(page["hits"]):
+        click.echo(line)
+    if page.get("next_token"):
+        click.echo(f"more: add --next-token {page['next_token']} (same text and labels)",
                    err=True)  # fmt: skip
 
 

@@ -1,4 +1,5 @@
-"""``GET /video/jobs`` as a table: one row per job, newest first."""
+"""``GET /video/jobs`` as a table (one row per job, newest first), and ``GET /video/search``'s
+hits as lines (one per hit, then its time ranges)."""
 
 from __future__ import annotations
 
@@ -46,3 +47,26 @@ def jobs_lines(jobs: list[dict[str, Any]]) -> list[str]:
     return [
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
     ]
+
+
+def _clock(ms: int) -> str:
+    seconds = ms // 1000
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.{ms % 1000:03d}"
+
+
+def hits_lines(hits: list[dict[str, Any]]) -> list[str]:
+    """Each hit: its job, score, pipeline and creation time; then each range indented, with
+    the text and labels seen in it."""
+    if not hits:
+        return ["no videos found"]
+    lines = []
+    for hit in hits:
+        lines.append(
+            f"{hit['job_id']}  score {hit['score']}  {hit.get('pipeline_id', '')}  "
+            f"{hit.get('created_at', '')}".rstrip()
+        )
+        for found in hit["ranges"]:
+            seen = [*(f'"{text}"' for text in found.get("text", [])), *found.get("labels", [])]
+            span = f"{_clock(int(found['start_ms']))}-{_clock(int(found['end_ms']))}"
+            lines.append(f"  {span}  {', '.join(seen)}")
+    return lines

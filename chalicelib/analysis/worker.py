@@ -157,6 +157,7 @@ class JobWorker:
         settings: WorkerSettings | None = None,
         queue: QueueService | None = None,
         on_finish: Callable[[JobRecord], None] | None = None,
+        index: Callable[[JobRecord, str], object] | None = None,
         metrics: Metrics | None = None,
         models: ModelStore | None = None,
         validator: ModelValidator | None = None,
@@ -164,12 +165,14 @@ class JobWorker:
         """``queue``: where a slice sends its continuation (None: a job is one slice).
         ``models``: tenants' models, checked before a job that names one runs; ``validator``
         takes the queue's model validation messages (chalicelib/analysis/model_check.py).
+        ``index(job, results_path)`` puts a job whose results are stored in the search index,
+        before it is marked completed; an error fails the attempt like any internal error.
         ``on_finish(job)`` runs once the job's final status is written (the completion
         notices), and again when a redelivery finds the job final; it must not raise, as the
         outcome is already durable."""
         self.storage, self.jobs, self.pipelines = storage, jobs, pipelines
         self.settings = settings or WorkerSettings()
-        self.queue, self.on_finish = queue, on_finish
+        self.queue, self.on_finish, self.index = queue, on_finish, index
         self.metrics = metrics or Metrics()
         self.models, self.validator = models, validator
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -258,6 +261,9 @@ class JobWorker:
         clock = StageClock()
         try:
             output = self._run(job, clock, deadline, progress)
+            if output is not None and self.index is not None:  # findable once completed
+                with clock.timed("store"):
+                    self.index(job, output.results_path)
         except (LeaseLost, IllegalTransition):
             raise
         except VideoJobsError as error:  # the video itself is the problem: no retry

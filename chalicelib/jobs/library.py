@@ -12,8 +12,8 @@ already checked the caller, and the URL names one object.
 
 Deleting an ended job removes its objects first (every key under ``video_jobs/<job_id>``: the
 video, the results head and pieces, the checkpoints, the thumbnail), then the Idempotency-Key
-item that names it, and its row last, so a delete cut short is finished by the next one: the
-row is what makes the job findable.
+item that names it, then its search index items (``forget_index``), and its row last, so a
+delete cut short is finished by the next one: the row is what makes the job findable.
 """
 
 from __future__ import annotations
@@ -148,14 +148,16 @@ class JobLibrary:
         storage: StorageService,
         signing_key: bytes,
         forget_key: Callable[[str], None],
+        forget_index: Callable[[str], None] | None = None,
         metrics: Metrics | None = None,
         url_expiry_s: int = 3600,
     ):
         """``forget_key``: removes an Idempotency-Key item by its id (the intake's key store);
+        ``forget_index``: removes a job's search index items by its id (``chalicelib/search``);
         ``metrics`` counts each cancel (``JobsCancelled``); ``url_expiry_s``: how long a listed
         thumbnail's presigned URL works."""
         self.jobs, self.storage, self.forget_key = jobs, storage, forget_key
-        self.url_expiry_s = url_expiry_s
+        self.forget_index, self.url_expiry_s = forget_index, url_expiry_s
         self.metrics = metrics or Metrics()
         self.tokens = PageTokens(signing_key)
 
@@ -199,6 +201,8 @@ class JobLibrary:
         objects = self.storage.delete_under(f"{PREFIX}/{job.job_id}")
         if job.idempotency_key_id is not None:  # a retry of its request would name a lost job
             self.forget_key(job.idempotency_key_id)
+        if self.forget_index is not None:
+            self.forget_index(job.job_id)
         self.jobs.remove(job.job_id)
         log.info("job %s deleted with its %d stored objects", job.job_id, objects, extra=fields)
         return {"job_id": job.job_id, "status": job.status, "deleted": True}

@@ -25,6 +25,7 @@ from chalicelib.jobs.record import JobRecord
 from chalicelib.metrics import NAMESPACE, UNITS
 from chalicelib.models.record import MODELS_PREFIX, model_path, new_model_id
 from chalicelib.results.pieces import piece_path
+from chalicelib.search.dynamo import TERM_INDEX
 from functions.analyzer.build_context import DOCKERFILE, stage
 from infra.cloud_alarms import ALARMS, DASHBOARD, FAILURE_PERCENT, OLDEST_JOB_ALARM, OLDEST_JOB_S
 from infra.cloud_template import (
@@ -159,8 +160,11 @@ def test_api_may_touch_only_job_keys_rows_and_its_queue(template):
         | expect("s3:PutObject s3:GetObject s3:DeleteObject", {"Fn::Sub": MODEL_FILES})
         | expect("s3:ListBucket", arn(BUCKET))  # S3 says 404, not 403, for a missing key
         | expect(
-            "dynamodb:GetItem dynamodb:PutItem dynamodb:UpdateItem dynamodb:DeleteItem", arn(TABLE)
+            "dynamodb:GetItem dynamodb:PutItem dynamodb:UpdateItem dynamodb:DeleteItem "
+            "dynamodb:BatchWriteItem",  # a deleted job's search items, 25 a call
+            arn(TABLE),
         )
+        | expect("dynamodb:Query", {"Fn::Sub": "${JobsTable.Arn}/index/*"})  # listing, search
         | expect("sqs:SendMessage sqs:GetQueueUrl sqs:GetQueueAttributes", arn(QUEUE))
         | expect("kms:Decrypt", arn("AccessKeysKey"))  # secret access keys, to check SigV4
         | expect("secretsmanager:GetSecretValue", {"Ref": TOKEN_KEY_STORE})  # signs view links
@@ -196,7 +200,10 @@ def test_analyzer_reads_videos_and_writes_results_only(template):
         # a model validated (the file deleted if refused) and loaded into the cache
         | expect("s3:GetObject s3:DeleteObject", {"Fn::Sub": MODEL_FILES})
         | expect("s3:ListBucket", arn(BUCKET))
-        | expect("dynamodb:GetItem dynamodb:UpdateItem dynamodb:PutItem", arn(TABLE))  # + places
+        | expect(
+            "dynamodb:GetItem dynamodb:UpdateItem dynamodb:PutItem dynamodb:BatchWriteItem",
+            arn(TABLE),  # PutItem: places; BatchWriteItem: a completed job's search items
+        )
         | expect(
             "sqs:ReceiveMessage sqs:SendMessage sqs:DeleteMessage sqs:GetQueueAttributes "
             "sqs:ChangeMessageVisibility sqs:GetQueueUrl",  # SendMessage: a slice's continuation
@@ -324,12 +331,13 @@ def test_local_bootstrap_builds_what_the_template_declares(template, aws_env):
     assert described["KeySchema"] == table["KeySchema"]
     assert described["AttributeDefinitions"] == table["AttributeDefinitions"]
     assert described["BillingModeSummary"]["BillingMode"] == table["BillingMode"]
-    (index,) = described["GlobalSecondaryIndexes"]  # GET /video/jobs queries it
-    (declared,) = table["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == declared["IndexName"] == TENANT_INDEX
-    assert index["KeySchema"] == declared["KeySchema"] and index["Projection"] == {
-        "ProjectionType": "ALL"
-    }
+    # GET /video/jobs queries the first, GET /video/search the second
+    indexes, declared = described["GlobalSecondaryIndexes"], table["GlobalSecondaryIndexes"]
+    assert [i["IndexName"] for i in indexes] == [i["IndexName"] for i in declared] == [
+        TENANT_INDEX, TERM_INDEX]  # fmt: skip
+    for index, promised in zip(indexes, declared, strict=True):
+        assert index["KeySchema"] == promised["KeySchema"]
+        assert index["Projection"] == {"ProjectionType": "ALL"}
     assert ttl == {"AttributeName": JOB_TTL_ATTRIBUTE, "TimeToLiveStatus": "ENABLED"}
     assert table["TimeToLiveSpecification"] == {"AttributeName": JOB_TTL_ATTRIBUTE, "Enabled": True}
     assert recovery["PointInTimeRecoveryStatus"] == "ENABLED"
@@ -565,8 +573,8 @@ def test_tracing_is_one_parameter_for_the_api_and_every_function_with_the_right_
         assert managed["Fn::If"][1]["Fn::Sub"].endswith(":policy/AWSXrayWriteOnlyAccess")
 
 
-def test_a_table_from_before_the_job_listing_gets_its_index(aws_env):
-    """The local stack keeps its table across restarts: bootstrap adds the index it lacks."""
+def test_a_table_from_before_the_job_listing_gets_its_indexes(aws_env):
+    """The local stack keeps its table across restarts: bootstrap adds the indexes it lacks."""
     with mock_aws():
         settings = load_settings()
         dynamodb = aws_client("dynamodb", settings)
@@ -577,4 +585,7 @@ def test_a_table_from_before_the_job_listing_gets_its_index(aws_env):
         bootstrap(settings)
         bootstrap(settings)  # and a second run leaves it as it is
         described = dynamodb.describe_table(TableName=settings.table_name)["Table"]
-    assert [index["IndexName"] for index in described["GlobalSecondaryIndexes"]] == [TENANT_INDEX]
+    assert [index["IndexName"] for index in described["GlobalSecondaryIndexes"]] == [
+        TENANT_INDEX,
+        TERM_INDEX,
+    ]

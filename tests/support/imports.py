@@ -8,7 +8,7 @@ from pathlib import Path
 
 # Lowest first: a package may import the ones before it, never one after it.
 LAYERS = (
-    "adapters", "results", "jobs", "models", "analysis", "notices", "access", "intake",
+    "adapters", "results", "jobs", "search", "models", "analysis", "notices", "access", "intake",
     "rekognition", "viewer",
 )  # fmt: skip
 # importable from everywhere; they import no package

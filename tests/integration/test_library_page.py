@@ -12,7 +12,10 @@ from chalice.test import Client
 from app import app
 from chalicelib.analysis.thumbnail import thumbnail_path
 from chalicelib.bootstrap import services
+from chalicelib.jobs.ids import results_path
+from chalicelib.results.document import encode
 from tests.support.library import Api, completed, keys_for_tenants
+from tests.support.search import segments, text
 
 BOUNDARY = "xYz"
 
@@ -79,10 +82,24 @@ def test_a_library_token_lists_its_own_tenants_jobs_only(tenants, mp4_bytes):
     assert (status, body["code"]) == (404, "JobNotFound")
 
 
+def test_a_library_token_searches_its_own_tenants_videos_only(tenants, mp4_bytes):
+    wired = services()
+    jobs = {tenant: tenants.submit(tenant, mp4_bytes) for tenant in ("acme", "globex")}
+    for job_id in jobs.values():  # both show the same text, indexed as the worker does
+        head = results_path(job_id)
+        found = segments([text("Emergency EXIT", 1000, 4000)])
+        wired.storage.save_file(encode({"results": {"segments": found}, "frame_pieces": []}), head)
+        wired.search.index_job(wired.jobs.claim(job_id, "worker", lease_s=60), head)
+        wired.jobs.complete(job_id, owner="worker", output_path=head)
+    status, body = tenants.call("get", "/video/search?text=exit", library_token(tenants, "acme"))
+    assert status == 200 and [hit["job_id"] for hit in body["hits"]] == [jobs["acme"]], body
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [("get", "/video/status/{id}"), ("get", "/video/results/{id}"), ("delete", "/video/{id}"),
-     ("post", "/video/uploads"), ("post", "/video/library/link"), ("get", "/video/stats")],
+     ("post", "/video/uploads"), ("post", "/video/library/link"), ("get", "/video/stats"),
+     ("get", "/video/models"), ("post", "/video/models")],
 )  # fmt: skip
 def test_a_library_token_opens_no_other_route(tenants, mp4_bytes, method, path):
     job_id = tenants.submit("acme", mp4_bytes)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -190,6 +191,18 @@ def class_names_problem(raw: object) -> str | None:
                 "characters, no comma (label filters list names with commas) and no "
                 "surrounding spaces"
             )
+    # a name becomes a search term in a DynamoDB key (at most 2048 bytes) once NFKD-folded,
+    # which can make one character 18 (U+FDFA)
+    long = [
+        name
+        for name in raw
+        if len(unicodedata.normalize("NFKD", name)) > 4 * MAX_MODEL_CLASS_NAME_CHARS
+    ]
+    if long:
+        return (
+            f"class name {quoted(long[0])} is {len(unicodedata.normalize('NFKD', long[0]))} "
+            f"characters once decomposed (NFKD): use at most {4 * MAX_MODEL_CLASS_NAME_CHARS}"
+        )
     repeated = sorted({name for name in raw if raw.count(name) > 1})
     if repeated:
         return f"class_names names {quoted_list(repeated)} more than once"

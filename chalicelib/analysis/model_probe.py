@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.errors import AnalysisError, InvalidModel
+from chalicelib.models.record import class_names_problem
 from chalicelib.models.wire import ModelFacts, check_model_bytes
 
 DEFAULT_SIDE = 640  # Ultralytics' default export size, for a dynamic input without 'imgsz'
@@ -32,6 +33,12 @@ def probe(request: dict[str, Any]) -> dict[str, Any]:
         raise InvalidModel(
             "the model has no class names: give class_names when registering it, or export "
             "with Ultralytics, which writes them into the file's 'names' metadata"
+        )
+    problem = None if request.get("class_names") else class_names_problem(list(names))
+    if problem:  # registered names were checked by POST /video/models; the file's are not yet
+        raise InvalidModel(
+            f"the file's 'names' metadata is not usable ({problem}): give class_names when "
+            "registering the model"
         )
     side = _input_side(facts, request.get("input_size"))
     shape = _run_once(data, side)

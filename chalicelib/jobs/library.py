@@ -131,7 +131,8 @@ class PageTokens:
             payload, mac = raw.rsplit("\n", 1)
         except (binascii.Error, UnicodeDecodeError, ValueError):
             payload, mac = "", ""
-        if len(token) > 400 or not hmac.compare_digest(mac, self._mac(tenant, window, payload)):
+        expected = self._mac(tenant, window, payload).encode()
+        if len(token) > 400 or not hmac.compare_digest(mac.encode(), expected):  # bytes: any text
             raise InvalidToken(
                 "next_token is not one this API issued for this list: pass back the next_token "
                 "of the previous page unchanged, with the same filters"

@@ -17,8 +17,6 @@ from typing import Any
 from chalicelib.adapters.queue import QueueService
 from chalicelib.adapters.storage import S3Storage, StorageService
 from chalicelib.config import (
-    MAX_MODEL_CLASS_NAME_CHARS,
-    MAX_MODEL_CLASSES,
     MAX_MODEL_INPUT_SIDE,
     MAX_MODEL_NAME_CHARS,
     MIN_MODEL_INPUT_SIDE,
@@ -46,6 +44,7 @@ from chalicelib.models.record import (
     UPLOADING,
     VALIDATING,
     ModelRecord,
+    class_names_problem,
     encode_model_message,
     new_model_id,
     parse_model_id,
@@ -226,22 +225,9 @@ def _class_names(raw: object) -> tuple[str, ...] | None:
     """None: read them from the file's metadata ('names', as Ultralytics writes it)."""
     if raw is None:
         return None
-    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_MODEL_CLASSES:
-        raise BadRequest(
-            f"class_names must be a list of 1 to {MAX_MODEL_CLASSES} names, in the model's "
-            'class order, e.g. ["helmet", "head"]; leave it out to use the file\'s metadata'
-        )
-    for name in raw:
-        ok = isinstance(name, str) and 0 < len(name) <= MAX_MODEL_CLASS_NAME_CHARS
-        if not ok or name != name.strip() or "," in name or not name.isprintable():
-            raise BadRequest(
-                f"class name {quoted(name)}: use 1 to {MAX_MODEL_CLASS_NAME_CHARS} printable "
-                "characters, no comma (label filters list names with commas) and no "
-                "surrounding spaces"
-            )
-    repeated = sorted({name for name in raw if raw.count(name) > 1})
-    if repeated:
-        raise BadRequest(f"class_names names {quoted_list(repeated)} more than once")
+    problem = class_names_problem(raw)
+    if problem or not isinstance(raw, list):
+        raise BadRequest(problem or "class_names must be a list")
     return tuple(raw)
 
 

@@ -16,10 +16,12 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from chalicelib.errors import ModelNotFound, quoted
+from chalicelib.config import MAX_MODEL_CLASS_NAME_CHARS, MAX_MODEL_CLASSES
+from chalicelib.errors import ModelNotFound, quoted, quoted_list
 from chalicelib.jobs.record import iso_time, utc_now
 from chalicelib.jobs.tenancy import DEFAULT_TENANT
 
@@ -170,3 +172,38 @@ class ModelRecord:
             "input_size": self.input_size, "layout": self.layout, "path": self.path,
             "size_bytes": self.size_bytes,
         }  # fmt: skip
+
+
+def class_names_problem(raw: object) -> str | None:
+    """What is wrong with a list of class names, given at registration or read from a file's
+    metadata (which must obey the same rules: its names become labels, search terms and keys);
+    None when nothing is."""
+    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_MODEL_CLASSES:
+        return (
+            f"class_names must be a list of 1 to {MAX_MODEL_CLASSES} names, in the model's "
+            'class order, e.g. ["helmet", "head"]; leave it out to use the file\'s metadata'
+        )
+    for name in raw:
+        ok = isinstance(name, str) and 0 < len(name) <= MAX_MODEL_CLASS_NAME_CHARS
+        if not ok or name != name.strip() or "," in name or not name.isprintable():
+            return (
+                f"class name {quoted(name)}: use 1 to {MAX_MODEL_CLASS_NAME_CHARS} printable "
+                "characters, no comma (label filters list names with commas) and no "
+                "surrounding spaces"
+            )
+    # a name becomes a search term in a DynamoDB key (at most 2048 bytes) once NFKD-folded,
+    # which can make one character 18 (U+FDFA)
+    long = [
+        name
+        for name in raw
+        if len(unicodedata.normalize("NFKD", name)) > 4 * MAX_MODEL_CLASS_NAME_CHARS
+    ]
+    if long:
+        return (
+            f"class name {quoted(long[0])} is {len(unicodedata.normalize('NFKD', long[0]))} "
+            f"characters once decomposed (NFKD): use at most {4 * MAX_MODEL_CLASS_NAME_CHARS}"
+        )
+    repeated = sorted({name for name in raw if raw.count(name) > 1})
+    if repeated:
+        return f"class_names names {quoted_list(repeated)} more than once"
+    return None

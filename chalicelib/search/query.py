@@ -82,10 +82,15 @@ def _confidence(raw: str) -> float:
 
 def _labels(params: Mapping[str, str]) -> tuple[str, ...]:
     names = [name.strip() for value in _values(params, "label") for name in value.split(",")]
-    if any(not words(name) for name in names):
+    # a long name (or one NFKD makes long: U+FDFA is 18 characters) would make an index key
+    # over DynamoDB's 2048 bytes
+    bad = [n for n in names if len(n) > MAX_SEARCH_TEXT_CHARS or not words(n)]
+    bad += [n for n in names if n not in bad and len(label_term(n)) > MAX_SEARCH_TEXT_CHARS]
+    if bad:
         raise BadRequest(
-            f"label {quoted_list(n for n in names if not words(n))}: name a label such as Car "
-            "or Person (several: label=car&label=person, or label=car,person)"
+            f"label {quoted_list(bad)}: name a label such as Car or Person, at most "
+            f"{MAX_SEARCH_TEXT_CHARS} characters (several: label=car&label=person, or "
+            "label=car,person)"
         )
     terms = sorted({label_term(name) for name in names})
     if len(terms) > MAX_SEARCH_LABELS:

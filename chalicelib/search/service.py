@@ -71,9 +71,8 @@ class SearchTokens:
             payload, mac = raw.rsplit("\n", 1)
         except (binascii.Error, UnicodeDecodeError, ValueError):
             payload, mac = "", ""
-        if len(token) > MAX_TOKEN_CHARS or not hmac.compare_digest(
-            mac, self._mac(tenant, query, payload)
-        ):
+        expected = self._mac(tenant, query, payload).encode()
+        if len(token) > MAX_TOKEN_CHARS or not hmac.compare_digest(mac.encode(), expected):
             raise InvalidToken(
                 "next_token is not one this API issued for this search: pass back the "
                 "next_token of the previous page unchanged, with the same text and labels"

@@ -33,6 +33,8 @@ def test_text_and_labels_are_folded_and_labels_given_both_ways():
         ({"text": "x" * 201}, "at most 200 characters"),
         ({"label": "car,,dog"}, "label '': name a label such as Car"),
         ({"label": ",".join(f"l{i}" for i in range(11))}, "11 labels: search for at most 10"),
+        ({"label": "a " * 3000}, "at most 200 characters"),  # a DynamoDB key is 2048 bytes
+        ({"label": "\ufdfa" * 100}, "at most 200 characters"),  # 1,800 once folded
         (
             {"text": "a", "min_confidence": "50"},
             "min_confidence '50': use a decimal number from 0 to 1",

@@ -151,8 +151,11 @@ class Authenticator:
         )
 
     def view_token(self, caller: Caller, job_id: str) -> tuple[str, int]:
-        """A view token for ``job_id`` (which the caller may see) and its expiry, epoch s."""
+        """A view token for ``job_id`` (which the caller may see) and its expiry, epoch s; one
+        made through a library link ends with that link, so a link cannot outlive its source."""
         expires = int(self._clock()) + self._view_ttl_s
+        if caller.until is not None:
+            expires = min(expires, caller.until)
         mac = self._view_mac(caller.tenant, job_id, expires)
         return f"{VIEW_TOKEN_PREFIX}{expires}.{caller.tenant}.{mac}", expires
 
@@ -172,7 +175,7 @@ class Authenticator:
         expires, tenant, mac = int(match[1]), match[2], match[3]
         good = hmac.compare_digest(mac, self._library_mac(tenant, expires))
         if good and expires >= self._clock():
-            return Caller(tenant)
+            return Caller(tenant, until=expires)
         raise self._refuse(
             "InvalidLibraryToken",
             Unauthorized(f"this library link is not valid or has expired: {GET_A_LIBRARY_LINK}"),

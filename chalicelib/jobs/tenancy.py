@@ -34,6 +34,7 @@ class Caller:
     job_id: str | None = None  # a viewer link: this one job, read only
     sources: tuple[str, ...] | None = ()  # S3 locations Start* may analyze; None: any
     topics: tuple[str, ...] | None = ()  # SNS topic ARNs a NotificationChannel may name; None: any
+    until: int | None = None  # a library link's caller: its access ends then (epoch s)
 
     def may_see(self, tenant: str, job_id: str) -> bool:
         if not self.restricted:

@@ -224,11 +224,23 @@ def test_a_library_token_names_its_tenant_on_the_routes_that_take_it_until_it_ex
     auth, _, _, clock = parts
     token, expires = auth.library_token(Caller("acme"))
     assert token.startswith("lt1.") and expires == NOW + 600
-    assert auth.library(token) == Caller("acme")  # the tenant's jobs, never another's
-    assert auth.bearer(f"Bearer {token}", library=True) == Caller("acme")
+    assert auth.library(token) == Caller("acme", until=expires)  # its tenant's jobs only
+    assert auth.bearer(f"Bearer {token}", library=True) == Caller("acme", until=expires)
     clock.now = NOW + 601
     with pytest.raises(errors.Unauthorized, match="expired.*video-jobs library"):
         auth.library(token)
+
+
+def test_a_view_link_made_through_a_library_link_ends_with_it(parts):
+    auth, _, _, clock = parts
+    token, library_expires = auth.library_token(Caller("acme"))
+    clock.now = NOW + 500
+    view, view_expires = auth.view_token(auth.library(token), JOB)
+    assert view_expires == library_expires == NOW + 600  # not NOW + 1100
+    assert auth.view_token(Caller("acme"), JOB)[1] == NOW + 1100  # an API key's: the full time
+    clock.now = NOW + 601
+    with pytest.raises(errors.Unauthorized, match="expired"):
+        auth.viewer(view, JOB)
 
 
 def test_a_library_token_opens_no_other_route_and_no_view_token_passes_for_one(parts):

@@ -70,6 +70,14 @@ DEFAULT_MAX_ACTIVE_JOBS_PER_TENANT = 20  # on every stage but local (0 there: no
 DEFAULT_LIST_LIMIT = 20  # jobs on one page of GET /video/jobs
 MAX_LIST_LIMIT = 100
 LIMIT_RETRY_AFTER_S = 30  # what a 429 for too many active jobs tells the client to wait
+# Threads one job analyzes frames on (VIDEO_JOBS_ANALYZER_THREADS; unset: one per usable CPU).
+MAX_ANALYZER_THREADS = 8
+# The local stack's analyzer processes (make run WORKERS=N), each with CPUs / N threads. Unset:
+# one per LOCAL_THREADS_PER_JOB CPUs, the threads one job still turns into speed (make bench,
+# sections 9 and 10: on 2 CPUs one worker gives as many jobs an hour as two, each job in half
+# the time), so a second job never slows the first.
+MAX_LOCAL_WORKERS = 8
+LOCAL_THREADS_PER_JOB = 2
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,9 @@ class Settings:
     # the local stack's copy of the metrics' EMF lines (GET /video/stats); None: stdout only
     metrics_file: Path | None = None
     metrics_service: str = DEFAULT_METRICS_SERVICE  # the metrics' Service dimension
+    # threads one job analyzes frames on; None: one per CPU the process may use (the local stack
+    # gives each of its WORKERS processes cores / WORKERS)
+    analyzer_threads: int | None = None
 
     @property
     def stale_after_s(self) -> float:
@@ -144,6 +155,18 @@ def _limit(value: int) -> int:
             f"{MAX_ACTIVE_JOBS_LIMIT}"
         )
     return value
+
+
+def _analyzer_threads() -> int | None:
+    value = os.environ.get("VIDEO_JOBS_ANALYZER_THREADS", "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= MAX_ANALYZER_THREADS:
+        raise ValueError(
+            f"VIDEO_JOBS_ANALYZER_THREADS is {value!r}: use a whole number from 1 to "
+            f"{MAX_ANALYZER_THREADS}, or leave it unset (one thread per CPU)"
+        )
+    return int(value)
 
 
 def _model_path() -> Path:
@@ -257,6 +280,7 @@ def load_settings() -> Settings:
         ),
         metrics_file=_optional_path("VIDEO_JOBS_METRICS_FILE"),
         metrics_service=os.environ.get("VIDEO_JOBS_METRICS_SERVICE") or DEFAULT_METRICS_SERVICE,
+        analyzer_threads=_analyzer_threads(),
     )
 
 

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.slow
 def test_two_workers_run_two_jobs_at_once(model_path, tmp_path):
     # 40 sampled frames of changing text: a few seconds' work for one thread
     data = make_mp4(tmp_path / "clip.mp4", seconds=4.0, fps=10).read_bytes()
+    (tmp_path / "stack").mkdir()
     with local_stack(tmp_path / "stack", args=["--workers", "2"]) as stack:
         assert "2 analyzer worker(s) x 1 thread(s)" in stack.output()
         wait_for(lambda: stack.polling_workers() == 2, 120, "two polling workers", stack)

@@ -106,20 +106,28 @@ class Measured:
     threads: dict[int, int]  # CPUs -> frame threads the analyzer chose
 
     @property
+    def speed_up(self) -> float | None:
+        """Wall time on 1 CPU / on 2, from the interleaved runs (None without a 2-CPU time)."""
+        return self.per_video_s[1] / self.per_video_s[2] if 2 in self.per_video_s else None
+
+    @property
     def serial_share(self) -> float | None:
-        """Amdahl's serial share from the 1- and 2-CPU times (None without a 2-CPU time)."""
-        if 2 not in self.per_video_s:
+        """Amdahl's serial share from the speed-up on 2 CPUs: s = 2 / speed-up - 1."""
+        if self.speed_up is None:
             return None
-        return min(1.0, max(0.0, 2 * self.per_video_s[2] / self.per_video_s[1] - 1))
+        return min(1.0, max(0.0, 2 / self.speed_up - 1))
 
     def seconds_at(self, vcpus: float) -> float | None:
-        """Seconds per video second with ``vcpus`` of CPU (measured at 1 and 2, else Amdahl)."""
-        if vcpus in self.per_video_s:  # 1.0 == 1: a measured point
-            return self.per_video_s[int(vcpus)]
+        """Seconds per video second with a dedicated ``vcpus`` of CPU. One CPU: the 1-CPU
+        process's own CPU time (a neighbour stretches its wall time, not its CPU time; with
+        the job's S3 and DynamoDB in process, an unloaded run's wall time is the same). More:
+        that over the measured speed-up (2), or through Amdahl's law (any other)."""
         share = self.serial_share
+        if vcpus == 1:
+            return self.cpu_per_video_s[1]
         if share is None:
             return None
-        return self.per_video_s[1] * (share + (1 - share) / vcpus)
+        return self.cpu_per_video_s[1] * (share + (1 - share) / vcpus)
 
 
 def measure(clips: Sequence[Path], repeats: int, fps: float) -> Measured:
@@ -177,7 +185,7 @@ def cost_rows(measured: Measured, sizes: Sequence[int] = MEMORY_SIZES) -> list[C
     for memory_mb in sizes:
         vcpus = min(memory_mb, MAX_ANALYZER_MEMORY_MB) / MB_PER_VCPU
         seconds = measured.seconds_at(vcpus)
-        basis = "measured" if vcpus in measured.per_video_s else "Amdahl fit"
+        basis = {1.0: "1 CPU", 2.0: "1 CPU / speed-up"}.get(vcpus, "Amdahl's law")
         dollars = None
         if seconds is not None:
             billed = seconds * 3600 * memory_mb / 1024 * LAMBDA_GB_S
@@ -204,9 +212,11 @@ def memory_cost_section(report, clips: Sequence[Path], repeats: int, fps: float)
     report.section("9. Cost: seconds per video second at 1 and 2 vCPUs, $ per video hour")
     base = measured.per_video_s[1]
     report.table(
-        ["CPUs (affinity)", "frame threads", "s per video s", "CPU s per video s", "speed-up"],
+        ["CPUs (affinity)", "frame threads", "wall s per video s", "CPU s per video s",
+         "CPU / wall", "speed-up"],
         [[n, measured.threads[n], f"{t:.3f}", f"{measured.cpu_per_video_s[n]:.3f}",
-          f"{base / t:.2f}×"] for n, t in measured.per_video_s.items()],
+          f"{measured.cpu_per_video_s[n] / t:.2f}", f"{base / t:.2f}×"]
+         for n, t in measured.per_video_s.items()],
     )  # fmt: skip
     rows = cost_rows(measured)
     cheapest, fastest = cheapest_and_fastest(rows)
@@ -228,13 +238,15 @@ def memory_cost_section(report, clips: Sequence[Path], repeats: int, fps: float)
 - Whole jobs (JobWorker.process on in-process moto) over {measured.video_s:.0f} s of video at
   {fps:g} frame/s, clip by clip in a process pinned to 1 CPU and one pinned to 2, in turn (the
   analyzer runs one frame thread per CPU it may use, as on Lambda); medians of {repeats}
-  round(s). Load average
-  {load_before:.2f} before, {os.getloadavg()[0]:.2f} after: a busy neighbour takes CPU from
-  the 2-CPU runs first, which makes the speed-up, and so the larger sizes, look worse.
-- Simulated sizes: Amdahl's law through the two measured points, serial share {serial}
-  (s = 2·T2/T1 - 1); T(n) = T1·(s + (1-s)/n) with n = MB / 1769 vCPU-seconds a second
-  (Lambda allots CPU in proportion to memory; it shows 2 CPUs up to 3008 MB and 6 from
-  8846 MB). 3538 MB is the measured 2-vCPU point.
+  round(s). Load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after. CPU / wall
+  below 1 on the 1-CPU process means neighbours took part of its CPU.
+- Lambda seconds: T1, one dedicated vCPU (1769 MB), is the 1-CPU process's own CPU seconds
+  (load stretches its wall time, not its CPU time; S3 and DynamoDB are in process, so an idle
+  machine gives the same wall time). Other sizes: Amdahl's law, T(n) = T1·(s + (1-s)/n) with
+  n = MB / 1769 vCPU-seconds a second (Lambda allots CPU in proportion to memory; it shows 2
+  CPUs up to 3008 MB, 6 from 8846 MB) and the serial share s = 2 / speed-up - 1 = {serial},
+  from the interleaved wall times (at n = 2, 3538 MB, that is T1 / speed-up). A neighbour
+  takes CPU from the 2-CPU process first, so a loaded machine understates the speed-up.
 - $ per video hour: s per video s × 3600 × MB/1024 GB × ${LAMBDA_GB_S:.10f} per GB-s (x86_64,
   us-east-1, list price read 2026-12-07; arm64 is 20% less but the image is built for amd64)
   + {JOBS_PER_VIDEO_HOUR} requests at $0.20 per million (jobs of one minute). Cold starts (~2 s

@@ -63,7 +63,7 @@ class LambdaContext:
     def __init__(self, timeout_s: int = 600):
         self.function_name = "video-jobs-local-analyze_video"
         self.aws_request_id = str(uuid.uuid4())
-        self.memory_limit_in_mb = 3008
+        self.memory_limit_in_mb = 1769  # the template's default (AnalyzerMemoryMB)
         self._deadline = time.monotonic() + timeout_s
 
     def get_remaining_time_in_millis(self) -> int:

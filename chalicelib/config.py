@@ -34,7 +34,8 @@ DEFAULT_MAX_VIDEO_BYTES = 10 * 1024 * MIB
 # through the Rekognition-compatible Start* (a server-side multipart copy from the caller's S3).
 MAX_PRESIGNED_PUT_BYTES = 5 * 1024 * MIB
 # Frames one job may sample: 6 hours at 2 frames/s. It bounds one job's cost and results
-# (make bench: ~106 ms a frame on 2 cores, so ~77 min of analyzer time in ~9 slices; ~1.5 KB
+# (make bench: ~106 ms a frame on 2 cores, ~210 on the template's one vCPU, so ~77 or ~150 min
+# of analyzer time in ~9 or ~17 slices; ~1.5 KB
 # of results a frame, ~65 MB) whatever the rate asked: 6 hours at 30 frames/s would be 19 hours.
 DEFAULT_MAX_FRAMES_PER_JOB = 43_200
 # A slice stops this long before the invocation's timeout, to finish its frames in flight and
@@ -73,9 +74,9 @@ LIMIT_RETRY_AFTER_S = 30  # what a 429 for too many active jobs tells the client
 # Threads one job analyzes frames on (VIDEO_JOBS_ANALYZER_THREADS; unset: one per usable CPU).
 MAX_ANALYZER_THREADS = 8
 # The local stack's analyzer processes (make run WORKERS=N), each with CPUs / N threads. Unset:
-# one per LOCAL_THREADS_PER_JOB CPUs, the threads one job still turns into speed (make bench,
-# sections 9 and 10: on 2 CPUs one worker gives as many jobs an hour as two, each job in half
-# the time), so a second job never slows the first.
+# one per LOCAL_THREADS_PER_JOB CPUs, the threads one job turns into speed (make bench section 9:
+# 1.45x on 2 CPUs; through Amdahl's law a 3rd CPU adds 15%, a 4th 9%), so a second job never
+# takes the CPUs the first runs best on. A backlog clears sooner with more (section 10).
 MAX_LOCAL_WORKERS = 8
 LOCAL_THREADS_PER_JOB = 2
 

@@ -35,8 +35,8 @@ DEFAULT_MAX_VIDEO_BYTES = 10 * 1024 * MIB
 MAX_PRESIGNED_PUT_BYTES = 5 * 1024 * MIB
 # Frames one job may sample: 6 hours at 2 frames/s. It bounds one job's cost and results
 # (make bench: ~106 ms a frame on 2 cores, ~210 on the template's one vCPU, so ~77 or ~150 min
-# of analyzer time in ~9 or ~17 slices; ~1.5 KB
-# of results a frame, ~65 MB) whatever the rate asked: 6 hours at 30 frames/s would be 19 hours.
+# of analyzer time in ~9 or ~17 slices; ~1.5 KB of results a frame, ~65 MB) whatever the rate
+# asked: 6 hours at 30 frames/s would be 19 hours.
 DEFAULT_MAX_FRAMES_PER_JOB = 43_200
 # A slice stops this long before the invocation's timeout, to finish its frames in flight and
 # store the checkpoint or the results (the head of 21,600 frames: a few seconds).

@@ -146,13 +146,14 @@ def throughput_section(report, clips: Sequence[Path], quick: bool) -> None:
     names = ", ".join(sorted({clip.stem for clip in queue}))
     report.note(
         f"""
-- The queue: {names}, in turn ({video_s:.0f} s of video), all submitted at once to
-  `python -m infra.local_stack --workers N` (make run WORKERS=N), default pipeline, 1 frame/s.
+- The queue, {video_s:.0f} s of video, all submitted at once to `python -m infra.local_stack
+  --workers N` (make run WORKERS=N), default pipeline, 1 frame/s: these clips in turn:
+  {names}.
   Latency: submit to completed as seen by polling every 0.2 s (includes the wait in the
   queue); run time: the worker's AnalysisSeconds (decode to results, alone).
 - 2 workers / 1 worker: {two.jobs_per_hour / one.jobs_per_hour:.2f}× the jobs an hour,
-  {percentile(two.run_s, 50) / percentile(one.run_s, 50):.2f}× the run time of a job (p50).
-  One run each, not interleaved: a busy neighbour moves these by 10-20%."""
+  {percentile(two.run_s, 50) / percentile(one.run_s, 50):.2f}× the run time of a job (p50). One
+  run each, one after the other: on a loaded machine, load moves these more than a little."""
     )
     report.target(
         "throughput: every queued job completes, at 1 and 2 workers",

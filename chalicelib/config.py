@@ -75,8 +75,8 @@ LIMIT_RETRY_AFTER_S = 30  # what a 429 for too many active jobs tells the client
 MAX_ANALYZER_THREADS = 8
 # The local stack's analyzer processes (make run WORKERS=N), each with CPUs / N threads. Unset:
 # one per LOCAL_THREADS_PER_JOB CPUs, the threads one job turns into speed (make bench section 9:
-# 1.45x on 2 CPUs; through Amdahl's law a 3rd CPU adds 15%, a 4th 9%), so a second job never
-# takes the CPUs the first runs best on. A backlog clears sooner with more (section 10).
+# 1.44x on 2 CPUs; through Amdahl's law a 3rd CPU saves 15% of the time, a 4th 9%), so a second
+# job never takes the CPUs the first runs best on. A backlog clears sooner with more (section 10).
 MAX_LOCAL_WORKERS = 8
 LOCAL_THREADS_PER_JOB = 2
 

@@ -22,8 +22,10 @@ $(STAMP): requirements.txt requirements-dev.txt layers/analyzer/requirements.txt
 model: $(STAMP)
 	$(BIN)/python -m layers.model.build_yolov3_tiny
 
+# WORKERS=N: analyses at once, one process each, with CPUs / N threads (THREADS=T to choose);
+# default one per 2 CPUs (README, "Throughput and cost").
 run: model
-	$(BIN)/python -m infra.local_stack
+	$(BIN)/python -m infra.local_stack $(if $(WORKERS),--workers "$(WORKERS)") $(if $(THREADS),--threads "$(THREADS)")
 
 # A tenant's access key (API token + SigV4 key pair), printed once as one JSON line; the local
 # stack (make run) must be up. SOURCES: the S3 locations its Rekognition Start* requests may

@@ -34,8 +34,9 @@ DEFAULT_MAX_VIDEO_BYTES = 10 * 1024 * MIB
 # through the Rekognition-compatible Start* (a server-side multipart copy from the caller's S3).
 MAX_PRESIGNED_PUT_BYTES = 5 * 1024 * MIB
 # Frames one job may sample: 6 hours at 2 frames/s. It bounds one job's cost and results
-# (make bench: ~106 ms a frame on 2 cores, so ~77 min of analyzer time in ~9 slices; ~1.5 KB
-# of results a frame, ~65 MB) whatever the rate asked: 6 hours at 30 frames/s would be 19 hours.
+# (make bench: ~106 ms a frame on 2 cores, ~210 on the template's one vCPU, so ~77 or ~150 min
+# of analyzer time in ~9 or ~17 slices; ~1.5 KB of results a frame, ~65 MB) whatever the rate
+# asked: 6 hours at 30 frames/s would be 19 hours.
 DEFAULT_MAX_FRAMES_PER_JOB = 43_200
 # A slice stops this long before the invocation's timeout, to finish its frames in flight and
 # store the checkpoint or the results (the head of 21,600 frames: a few seconds).
@@ -102,6 +103,15 @@ MAX_TERMS_PER_JOB = 5_000  # index items of one job (the longest-seen terms are 
 MAX_RANGES_PER_TERM = 200  # time ranges one index item keeps (the first ones)
 MAX_INDEXED_LINE_CHARS = 200  # of a line's normalized text kept for phrase checks
 
+# Threads one job analyzes frames on (VIDEO_JOBS_ANALYZER_THREADS; unset: one per usable CPU).
+MAX_ANALYZER_THREADS = 8
+# The local stack's analyzer processes (make run WORKERS=N), each with CPUs / N threads. Unset:
+# one per LOCAL_THREADS_PER_JOB CPUs, the threads one job turns into speed (make bench section 7b:
+# 1.44x on 2 CPUs; through Amdahl's law a 3rd CPU saves 15% of the time, a 4th 9%), so a second
+# job never takes the CPUs the first runs best on. A backlog clears sooner with more (section 7c).
+MAX_LOCAL_WORKERS = 8
+LOCAL_THREADS_PER_JOB = 2
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -138,6 +148,10 @@ class Settings:
     metrics_file: Path | None = None
     metrics_service: str = DEFAULT_METRICS_SERVICE  # the metrics' Service dimension
     models: ModelSettings | None = None  # tenants' own detectors; None: the defaults
+
+    # threads one job analyzes frames on; None: one per CPU the process may use (the local stack
+    # gives each of its WORKERS processes cores / WORKERS)
+    analyzer_threads: int | None = None
 
     @property
     def stale_after_s(self) -> float:
@@ -207,6 +221,18 @@ def _limit(value: int) -> int:
             f"{MAX_ACTIVE_JOBS_LIMIT}"
         )
     return value
+
+
+def _analyzer_threads() -> int | None:
+    value = os.environ.get("VIDEO_JOBS_ANALYZER_THREADS", "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= MAX_ANALYZER_THREADS:
+        raise ValueError(
+            f"VIDEO_JOBS_ANALYZER_THREADS is {value!r}: use a whole number from 1 to "
+            f"{MAX_ANALYZER_THREADS}, or leave it unset (one thread per CPU)"
+        )
+    return int(value)
 
 
 def _model_path() -> Path:
@@ -321,6 +347,8 @@ def load_settings() -> Settings:
         metrics_file=_optional_path("VIDEO_JOBS_METRICS_FILE"),
         metrics_service=os.environ.get("VIDEO_JOBS_METRICS_SERVICE") or DEFAULT_METRICS_SERVICE,
         models=_model_settings(),
+
+        analyzer_threads=_analyzer_threads(),
     )
 
 

@@ -63,6 +63,7 @@ TOKEN_KEY_STORE = "TokenSigningKeyStore"  # signs viewer links and Rekognition N
 IMAGE_URI = "AnalyzerImageUri"
 RETENTION_DAYS = "RetentionDays"
 MAX_CONCURRENCY = "AnalyzerMaxConcurrency"
+ANALYZER_MEMORY = "AnalyzerMemoryMB"
 ALARM_EMAIL = "AlarmEmail"
 HAS_ALARM_EMAIL = "HasAlarmEmail"
 SOURCE_BUCKETS = "RekognitionSourceBuckets"  # where Rekognition Start* may read videos
@@ -77,6 +78,13 @@ XRAY_WRITE = "arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess"
 
 LOG_RETENTION_DAYS = 30
 DEFAULT_MAX_CONCURRENCY = 10  # analyzers at once; SQS event sources accept 2..1000
+# The cheapest size per hour of video (make bench, section 7b; README "Throughput and cost"): one
+# vCPU's worth. More memory buys CPU in proportion, but a job does not use 2 vCPUs twice as fast,
+# so each larger size costs more per video hour (and finishes sooner).
+MB_PER_VCPU = 1769  # "at 1,769 MB, a function has the equivalent of one vCPU" (Lambda's docs)
+DEFAULT_ANALYZER_MEMORY_MB = MB_PER_VCPU
+MIN_ANALYZER_MEMORY_MB = 1024  # a job peaks near 550 MiB (make bench, section 4)
+MAX_ANALYZER_MEMORY_MB = 10240  # Lambda's largest: 6 CPUs
 DEFAULT_THROTTLE_RATE = 50  # API Gateway requests per second (stage-wide)
 DEFAULT_THROTTLE_BURST = 100
 # The analyzer downloads the whole video to /tmp: videos go up to 10 GiB (the upload limit),
@@ -267,6 +275,14 @@ def parameters() -> dict[str, dict]:
             "MaxValue": 1000,
             "Description": "Most analyzer invocations at once (the SQS event source's limit)",
         },
+        ANALYZER_MEMORY: {
+            "Type": "Number",
+            "Default": DEFAULT_ANALYZER_MEMORY_MB,
+            "MinValue": MIN_ANALYZER_MEMORY_MB,
+            "MaxValue": MAX_ANALYZER_MEMORY_MB,
+            "Description": "Analyzer memory in MB; CPU comes in proportion (1769: one vCPU, "
+            "the cheapest per video hour; 10240: the fastest)",
+        },
         ALARM_EMAIL: {
             "Type": "String",
             "Default": "",
@@ -430,6 +446,7 @@ def to_image_function(properties: dict) -> None:
     properties["ImageUri"] = {"Ref": IMAGE_URI}
     properties["ImageConfig"] = {"Command": [handler]}
     properties["EphemeralStorage"] = {"Size": ANALYZER_EPHEMERAL_STORAGE_MB}
+    properties["MemorySize"] = {"Ref": ANALYZER_MEMORY}
 
 
 def finish(template: dict) -> dict:

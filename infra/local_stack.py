@@ -1,14 +1,17 @@
 """The whole service on one machine: emulated AWS + HTTP API + analyzer worker.
 
-    python -m infra.local_stack [--api-port 8000] [--aws-port 5010]
+    python -m infra.local_stack [--api-port 8000] [--aws-port 5010] [--workers N] [--threads T]
 
 Starts the emulator (``infra.emulator``: moto, with its S3 and DynamoDB state kept in
 ``Settings.state_dir``), creates the table, bucket, queue and dead-letter queue (idempotently)
 and re-sends every unfinished job, then ``chalice local`` on the ``local`` stage (via
-``infra.api_server``) and the worker runner. A component that dies is started again, after
-0.5 s, then 1, 2, 4 ... up to 30 s if it keeps dying, while the others keep running, as Lambda
-would start a new invocation. Ctrl-C (or SIGTERM) stops the worker, the API, then the emulator,
-which saves its state.
+``infra.api_server``) and ``--workers`` worker runners: separate processes, so one job's GIL or
+crash never holds another, each analyzing one job at a time on ``--threads`` frame threads
+(default: the CPUs divided among the workers), as Lambda runs one job per invocation. The first
+runner also delivers webhooks and runs the reconcile sweep. A component that dies is started
+again, after 0.5 s, then 1, 2, 4 ... up to 30 s if it keeps dying, while the others keep
+running, as Lambda would start a new invocation. Ctrl-C (or SIGTERM) stops the workers, the API,
+then the emulator, which saves its state.
 """
 
 from __future__ import annotations
@@ -24,7 +27,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from chalicelib.config import EMULATOR_ACCESS_KEY_ID, EMULATOR_SECRET_ACCESS_KEY, load_settings
+from chalicelib.analysis.registry import usable_cpus
+from chalicelib.config import (
+    EMULATOR_ACCESS_KEY_ID,
+    EMULATOR_SECRET_ACCESS_KEY,
+    LOCAL_THREADS_PER_JOB,
+    MAX_ANALYZER_THREADS,
+    MAX_LOCAL_WORKERS,
+    load_settings,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRST_DELAY_S, MAX_DELAY_S = 0.5, 30.0
@@ -133,7 +144,38 @@ class Component:
             self.process.wait()
 
 
-def components(host: str, api_port: int, aws_port: int) -> list[Component]:
+def whole_number(what: str, most: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from 1 to ``most``; anything else is a usage error."""
+
+    def parse(text: str) -> int:
+        if not text.strip().isdigit() or not 1 <= int(text) <= most:
+            raise argparse.ArgumentTypeError(
+                f"{what} must be a whole number from 1 to {most}, not {text!r}"
+            )
+        return int(text)
+
+    return parse
+
+
+def default_worker_count(cpus: int) -> int:
+    """One analyzer process per LOCAL_THREADS_PER_JOB CPUs (config.py says why), at least one."""
+    return max(1, min(MAX_LOCAL_WORKERS, cpus // LOCAL_THREADS_PER_JOB))
+
+
+def worker_components(env: dict[str, str], workers: int, threads: int) -> list[Component]:
+    """``workers`` runner processes with ``threads`` frame threads each; only the first delivers
+    webhooks and sweeps (one sweeper is enough, and it keeps the emulator's traffic down)."""
+    env = {**env, "VIDEO_JOBS_ANALYZER_THREADS": str(threads)}
+    runner = [sys.executable, "-m", "infra.worker_runner"]
+    return [
+        Component("worker", runner, env),
+        *(Component(f"worker-{n}", [*runner, "--jobs-only"], env) for n in range(2, workers + 1)),
+    ]
+
+
+def components(
+    host: str, api_port: int, aws_port: int, workers: int = 1, threads: int = 1
+) -> list[Component]:
     env, python = stack_environment(host, aws_port), sys.executable
     env.setdefault("VIDEO_JOBS_PUBLIC_URL", f"http://{host}:{api_port}")  # in notices
 
@@ -149,7 +191,7 @@ def components(host: str, api_port: int, aws_port: int) -> list[Component]:
             "emulator", emulator, env, host=host, port=aws_port, after_start=set_up_resources
         ),
         Component("api", api, env, host=host, port=api_port),
-        Component("worker", [python, "-m", "infra.worker_runner"], env),
+        *worker_components(env, workers, threads),
     ]
 
 
@@ -158,8 +200,24 @@ def main() -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--api-port", type=int, default=int(os.environ.get("API_PORT", 8000)))
     parser.add_argument("--aws-port", type=int, default=int(os.environ.get("AWS_PORT", 5010)))
+    parser.add_argument(
+        "--workers", type=whole_number("WORKERS", MAX_LOCAL_WORKERS),
+        help="analyses at once, one process each (default: one per "
+        f"{LOCAL_THREADS_PER_JOB} CPUs, at least one)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--threads", type=whole_number("THREADS", MAX_ANALYZER_THREADS),
+        help="frame threads per worker (default: VIDEO_JOBS_ANALYZER_THREADS, else CPUs / workers)",
+    )  # fmt: skip
     args = parser.parse_args()
-    stack = components(args.host, args.api_port, args.aws_port)
+    try:
+        told = load_settings().analyzer_threads  # also checks every other setting up front
+    except ValueError as error:
+        parser.error(str(error))
+    cpus = usable_cpus()
+    workers = args.workers or default_worker_count(cpus)
+    threads = args.threads or told or max(1, cpus // workers)
+    stack = components(args.host, args.api_port, args.aws_port, workers, threads)
     stopping = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.append(True))
@@ -170,7 +228,8 @@ def main() -> int:
                 return 1
         print(
             f"video-jobs is up: API http://{args.host}:{args.api_port}  "
-            f"emulated AWS http://{args.host}:{args.aws_port}  (Ctrl-C stops everything)",
+            f"emulated AWS http://{args.host}:{args.aws_port}  {workers} analyzer worker(s) x "
+            f"{threads} thread(s) on {cpus} CPUs  (Ctrl-C stops everything)",
             flush=True,
         )
         while not stopping:

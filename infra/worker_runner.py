@@ -10,10 +10,14 @@ A second poller feeds ``app.deliver_notice`` from the notices queue to a few thr
 answers slowly holds one thread until its attempt's deadline, never the other notices.
 
     python -m infra.worker_runner          # SIGINT/SIGTERM: finish the current job, then exit
+    python -m infra.worker_runner --jobs-only   # analyses only: no webhooks, no sweep
+
+The local stack runs one per ``make run WORKERS=N``; only the first delivers webhooks and sweeps.
 """
 
 from __future__ import annotations
 
+import argparse
 import functools
 import logging
 import signal
@@ -59,7 +63,7 @@ class LambdaContext:
     def __init__(self, timeout_s: int = 600):
         self.function_name = "video-jobs-local-analyze_video"
         self.aws_request_id = str(uuid.uuid4())
-        self.memory_limit_in_mb = 3008
+        self.memory_limit_in_mb = 1769  # the template's default (AnalyzerMemoryMB)
         self._deadline = time.monotonic() + timeout_s
 
     def get_remaining_time_in_millis(self) -> int:
@@ -218,31 +222,37 @@ def receive(sqs: Any, queue_url: str, most: int, stop: threading.Event) -> list[
     return messages
 
 
-def run(stop: threading.Event) -> None:
+def run(stop: threading.Event, jobs_only: bool = False) -> None:
     from app import analyze_video, deliver_notice  # the very handlers Lambda runs
 
     wired = services()
     sqs = aws_client("sqs", wired.settings)
-    notices_url = sqs.get_queue_url(QueueName=wired.settings.notices.queue_name)["QueueUrl"]
-    notices = threading.Thread(  # webhook attempts must not wait for an analysis to end
-        target=poll,
-        args=(deliver_notice, sqs, notices_url, wired.settings, stop),
-        kwargs={"threads": wired.settings.notices.local_threads},
-        daemon=True,
-    )
-    notices.start()
-    sweep_every(RECONCILE_EVERY_S, wired.reconcile, stop)
+    notices = None
+    if not jobs_only:
+        notices_url = sqs.get_queue_url(QueueName=wired.settings.notices.queue_name)["QueueUrl"]
+        notices = threading.Thread(  # webhook attempts must not wait for an analysis to end
+            target=poll,
+            args=(deliver_notice, sqs, notices_url, wired.settings, stop),
+            kwargs={"threads": wired.settings.notices.local_threads},
+            daemon=True,
+        )
+        notices.start()
+        sweep_every(RECONCILE_EVERY_S, wired.reconcile, stop)
     poll(analyze_video, sqs, wired.queue.queue_url, wired.settings, stop)
-    notices.join()
+    if notices is not None:
+        notices.join()
     log.info("stopped")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs-only", action="store_true", help="no webhooks, no sweep")
+    args = parser.parse_args(argv)
     logs.configure()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    run(stop)
+    run(stop, jobs_only=args.jobs_only)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,11 @@ by size (yolo_ocr vs yolo_ocr_fast), 2c tracks and labels against objects counte
 (the detector at 416 and, except with --quick, 608 px side by side), 2d shot detection's cost
 per decoded frame and its boundaries against known and counted ones, 3 warm
 model reuse, 4 peak memory, 5 API import time and submit latency, 6 scaling with the sampling
-rate, 7 cost per video hour, 8 long videos, 9 tenants' own detectors (validation, the model
-cache), 10 search (index size per video hour, query latency at 1,000 and 10,000 indexed jobs;
-1,000 only with --quick); then the targets. Progress goes to stderr, the report to stdout.
+rate, 7 cost per video hour of each pipeline, 7b cost at each Lambda memory size from whole jobs
+pinned to 1 and 2 CPUs, 7c throughput of the local stack at 1 and 2 workers, 8 long videos, 9
+tenants' own detectors (validation, the model cache), 10 search (index size per video hour, query
+latency at 1,000 and 10,000 indexed jobs; 1,000 only with --quick); then the targets. Progress
+goes to stderr, the report to stdout.
 Times are medians of ``--repeats`` runs, interleaved so that a busy neighbour slows every variant
 alike.
 """
@@ -28,6 +30,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from infra.cloud_template import DEFAULT_ANALYZER_MEMORY_MB, MB_PER_VCPU
 from scripts.bench_analyzer import (
     RECALL_WORDS,
     ClipResult,
@@ -40,20 +43,19 @@ from scripts.bench_analyzer import (
     summary_view,
     text_lines,
 )
+from scripts.bench_cost import LAMBDA_GB_S, LAMBDA_REQUEST
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEOS = ROOT.parent / "shared" / "videos"
 SECTIONS = ("jobs", "recall", "tracking", "shots", "warm", "memory", "api", "scaling", "long",
-            "models", "search")  # fmt: skip
+            "cost", "throughput", "models", "search")  # fmt: skip
 MEMORY_CLIPS = ("highway_dashcam.mp4", "people_indoor.mp4")
 SCALING_CLIP = "dog_and_woman.mp4"
 SCALING_RATES = (0.5, 1.0, 2.0, 4.0)
 QUICK_CLIPS = ("captions_vertical.mp4", "dog_and_woman.mp4", "highway_dashcam.mp4")
-# Lambda, x86, us-east-1 list prices; 1 vCPU per 1769 MB of memory.
-LAMBDA_MB = 3008
-LAMBDA_GB_S = 0.0000166667
-LAMBDA_REQUEST = 0.20 / 1_000_000
-LAMBDA_VCPUS = LAMBDA_MB / 1769
+# The template's analyzer memory; Lambda's prices and vCPUs per MB: scripts/bench_cost.py.
+LAMBDA_MB = DEFAULT_ANALYZER_MEMORY_MB
+LAMBDA_VCPUS = LAMBDA_MB / MB_PER_VCPU
 LAMBDA_TIMEOUT_S = 600
 PACKAGES = ("onnxruntime", "opencv-python-headless", "numpy", "rapidocr-onnxruntime", "boto3")
 PACKAGES += ("pynamodb", "chalice", "moto")
@@ -597,7 +599,7 @@ def scaling_section(report: Report, repeats: int) -> None:
 
 
 def cost_section(report: Report, results: list[ClipResult]) -> None:
-    report.section(f"7. Cost on Lambda ({LAMBDA_MB} MB, x86) per hour of video at 1 frame/s")
+    report.section(f"7. Cost of each pipeline on Lambda ({LAMBDA_MB} MB, x86) per video hour")
     video_s = sum(r.duration_s for r in results)
     cpu_s = sum(median(r.job_cpu_s) for r in results)
     wall_s = sum(median(r.job_s) for r in results)
@@ -610,11 +612,12 @@ def cost_section(report: Report, results: list[ClipResult]) -> None:
             ("yolo", "yolo_s"),
         )
     }  # fmt: skip
+    to_lambda = cpu_s / wall_s / LAMBDA_VCPUS  # wall here -> seconds on Lambda's vCPUs
     for basis, seconds in (
         (f"yolo_ocr job: CPU s / {LAMBDA_VCPUS:.2f} vCPU", cpu_s / LAMBDA_VCPUS),
-        ("yolo_ocr job: wall s on this machine", wall_s),
-        *((f"{name}: analysis wall s", total) for name, total in analysis.items()),
-    ):
+        *((f"{name}: analysis wall s × {to_lambda:.2f}", total * to_lambda)
+          for name, total in analysis.items()),
+    ):  # fmt: skip
         per_video_s = seconds / video_s
         hour = per_video_s * 3600 * gb * LAMBDA_GB_S
         rows.append(
@@ -630,12 +633,14 @@ def cost_section(report: Report, results: list[ClipResult]) -> None:
         f"""
 - Measured on the clips above ({video_s:.0f} s of video): {cpu_s:.1f} CPU s, {wall_s:.1f} s wall,
   whole jobs. Lambda bills duration × memory: {gb:.4f} GB × ${LAMBDA_GB_S} per GB-second; at
-  {LAMBDA_MB} MB a function gets {LAMBDA_VCPUS:.2f} vCPUs (1 per 1769 MB), which the analyzer's
-  worker threads keep busy. Requests: $0.20 per million, one per job: ${LAMBDA_REQUEST:.7f} per
-  video, negligible. Max video length per job: the {LAMBDA_TIMEOUT_S} s function timeout.
-- analysis rows: each pipeline's run alone (section 2), so without the job's download and
-  store (about 2% here). yolo (objects only) is the cheap one; yolo_ocr_fast costs about half
-  of yolo_ocr on video that is mostly without text."""
+  {LAMBDA_MB} MB (the template's default) a function gets {LAMBDA_VCPUS:.2f} vCPUs (1 per 1769
+  MB), which the analyzer's worker threads keep busy, so its time is about the job's CPU
+  seconds. Requests: $0.20 per million, one per job: ${LAMBDA_REQUEST:.7f} per video,
+  negligible. Max video per invocation: the {LAMBDA_TIMEOUT_S} s timeout (longer ones slice).
+- analysis rows: each pipeline's run alone (section 2, wall time on this machine's CPUs,
+  scaled by the job's CPU s / wall s), so without the job's download and store (about 2%
+  here). Other memory sizes: section 7b. yolo (objects only) is the cheap one; yolo_ocr_fast
+  costs about half of yolo_ocr on video that is mostly without text."""
     )
 
 
@@ -684,6 +689,14 @@ def main(argv: list[str] | None = None) -> int:
         from scripts.bench_long import long_section
 
         long_section(report, VIDEOS)
+    if "cost" in args.only:
+        from scripts.bench_cost import memory_cost_section
+
+        memory_cost_section(report, clips, args.repeats, args.fps)
+    if "throughput" in args.only:
+        from scripts.bench_throughput import throughput_section
+
+        throughput_section(report, clips, args.quick)
     if "models" in args.only:
         from scripts.bench_models import models_section
 

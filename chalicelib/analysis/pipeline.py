@@ -85,7 +85,7 @@ class YoloOcrPipeline:
             )
         self.reader = load_text_reader(intra_op_num_threads=1) if self.reads_text else None
         self.skip_unchanged_ocr = skip_unchanged_ocr
-        self.workers = workers or default_workers()
+        self.workers = workers or default_workers(settings.analyzer_threads)
 
     def detector_for(self, size: int, model: dict | None = None) -> YoloDetector:
         """The detector at this input size: the one built with the pipeline at the default, else

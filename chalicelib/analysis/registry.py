@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from chalicelib.config import Settings
+from chalicelib.config import MAX_ANALYZER_THREADS, Settings
 from chalicelib.errors import UnknownPipeline, quoted
 from chalicelib.jobs.options import JobOptions
 
@@ -27,16 +27,20 @@ PIPELINES: dict[str, str] = {
 # the pipelines that detect objects, so may run a tenant's own detector (``model_id``)
 OBJECT_PIPELINES = ("yolo", "yolo_ocr", "yolo_ocr_fast")
 VideoPath = str | os.PathLike[str]
-MAX_WORKERS = 8
 
 
-def default_workers() -> int:
-    """One worker per CPU this process may run on (2 on the analyzer's Lambda)."""
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity, which ``taskset`` narrows)."""
     try:
-        cpus = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, MAX_WORKERS))
+        return os.cpu_count() or 1
+
+
+def default_workers(threads: int | None = None) -> int:
+    """Threads one job analyzes frames on: ``threads`` (``Settings.analyzer_threads``) when
+    set, else one per usable CPU (2 on the analyzer's Lambda up to 3008 MB)."""
+    return threads or max(1, min(usable_cpus(), MAX_ANALYZER_THREADS))
 
 
 @dataclass(frozen=True)

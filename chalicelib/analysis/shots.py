@@ -375,7 +375,7 @@ class ShotsPipeline:
     pipeline_id = "shots"
 
     def __init__(self, settings: Settings | None = None, *, threads: int | None = None):
-        self.threads = threads or default_workers()
+        self.threads = threads or default_workers(settings.analyzer_threads if settings else None)
 
     def run(
         self,

@@ -32,12 +32,16 @@ from infra.cloud_template import (
     ALARM,
     ALARM_TOPIC,
     ANALYZER,
+    ANALYZER_MEMORY,
     API_HANDLER,
     BUCKET,
+    DEFAULT_ANALYZER_MEMORY_MB,
     DLQ,
     EVENTS_TOPIC,
     HAS_SOURCE_BUCKETS,
     IMAGE_URI,
+    MAX_ANALYZER_MEMORY_MB,
+    MB_PER_VCPU,
     NOTICES_DLQ,
     NOTICES_QUEUE,
     QUEUE,
@@ -133,6 +137,18 @@ def test_other_functions_are_chalices_zip(template):
     for properties in zipped.values():
         assert properties["CodeUri"] == "./deployment.zip"
         assert properties["Handler"].startswith("app.") and "PackageType" not in properties
+
+
+def test_analyzer_memory_is_a_parameter_defaulting_to_the_cheapest_size(template):
+    """make bench, section 7b: one vCPU's worth (1769 MB) costs least per video hour."""
+    parameter = template["Parameters"][ANALYZER_MEMORY]
+    assert props(template, ANALYZER)["MemorySize"] == {"Ref": ANALYZER_MEMORY}
+    assert parameter["Default"] == DEFAULT_ANALYZER_MEMORY_MB == MB_PER_VCPU
+    assert parameter["MinValue"] <= MB_PER_VCPU
+    assert parameter["MaxValue"] == MAX_ANALYZER_MEMORY_MB == 10240
+    chalice_config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    configured = chalice_config["stages"]["prod"]["lambda_functions"]["analyze_video"]
+    assert configured["lambda_memory_size"] == DEFAULT_ANALYZER_MEMORY_MB  # chalice deploy too
 
 
 def test_queue_visibility_outlasts_six_analyzer_timeouts(template):

@@ -158,6 +158,18 @@ def test_results_do_not_depend_on_the_number_of_workers(pipeline, tiny_mp4):
     assert encode(three.run(tiny_mp4, sample_fps=5)) == expected
 
 
+def test_the_threads_setting_sizes_every_pipeline(monkeypatch):
+    """make run WORKERS=N gives each worker CPUs / N threads through this setting."""
+    from chalicelib.analysis.pipeline import YoloOcrPipeline
+    from chalicelib.analysis.shots import ShotsPipeline
+    from chalicelib.config import load_settings
+
+    monkeypatch.setenv("VIDEO_JOBS_ANALYZER_THREADS", "3")
+    assert YoloOcrPipeline(load_settings()).workers == 3
+    assert ShotsPipeline(load_settings()).threads == 3
+    assert YoloOcrPipeline(load_settings(), workers=1).workers == 1  # an explicit count wins
+
+
 def test_naive_mode_reads_every_frame_and_finds_the_same(pipeline, tiny_mp4):
     from chalicelib.analysis.pipeline import YoloOcrPipeline
     from chalicelib.config import load_settings

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import requests
@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 class LocalStack:
     """One local stack; ``start`` returns once it has said it is up."""
 
-    def __init__(self, workdir: Path, env: dict[str, str] | None = None):
+    def __init__(self, workdir: Path, env: dict[str, str] | None = None, args: Sequence[str] = ()):
+        self.args = list(args)  # more of infra.local_stack's options (--workers N)
         self.api_port, self.aws_port = free_port(), free_port()
         self.base = f"http://127.0.0.1:{self.api_port}"
         self.aws_base = f"http://127.0.0.1:{self.aws_port}"
@@ -41,7 +42,7 @@ class LocalStack:
         self.log.write_text("")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "infra.local_stack", "--api-port", str(self.api_port),
-             "--aws-port", str(self.aws_port)],
+             "--aws-port", str(self.aws_port), *self.args],
             cwd=ROOT, env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         wait_for(lambda: "video-jobs is up" in self.output(), timeout_s, "the stack", self)
@@ -64,6 +65,10 @@ class LocalStack:
         """The process id of the running ``emulator``, ``api`` or ``worker``."""
         return int(re.findall(rf"{component} started \(pid (\d+)\)", self.output())[-1])
 
+    def polling_workers(self) -> int:
+        """How many worker runners are receiving from the jobs queue by now."""
+        return len(re.findall(r"polling \S+/video-jobs-queue with", self.output()))
+
     def get(self, path: str) -> requests.Response:
         """GET through whatever API process is up: one may be restarting."""
         deadline = time.monotonic() + 30
@@ -77,9 +82,11 @@ class LocalStack:
 
 
 @contextlib.contextmanager
-def local_stack(workdir: Path, env: dict[str, str] | None = None) -> Iterator[LocalStack]:
+def local_stack(
+    workdir: Path, env: dict[str, str] | None = None, args: Sequence[str] = ()
+) -> Iterator[LocalStack]:
     """A started stack, stopped (and checked to exit cleanly) afterwards."""
-    stack = LocalStack(workdir, env)
+    stack = LocalStack(workdir, env, args)
     stack.start()
     try:
         yield stack

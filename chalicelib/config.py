@@ -347,7 +347,6 @@ def load_settings() -> Settings:
         metrics_file=_optional_path("VIDEO_JOBS_METRICS_FILE"),
         metrics_service=os.environ.get("VIDEO_JOBS_METRICS_SERVICE") or DEFAULT_METRICS_SERVICE,
         models=_model_settings(),
-
         analyzer_threads=_analyzer_threads(),
     )
 

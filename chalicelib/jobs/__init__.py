@@ -8,9 +8,10 @@
   ``DynamoPlaceBook``.
 - ``ids``: job ids, their storage paths, the id a queue message names; ``tenancy``: ``Caller``
   and its grants (the S3 locations and SNS topics a key may name).
-- ``queries``: status and results pages; ``library``: a tenant's jobs newest first (signed
-  page tokens) and the delete (cancel, or remove with every stored object); ``reconcile``: the
-  sweep that re-queues stranded jobs, records expired uploads and repairs places.
+- ``queries``: status and results pages; ``cursors``: the signed page tokens of the REST
+  lists; ``library``: a tenant's jobs newest first and the delete (cancel, or remove with every
+  stored object); ``reconcile``: the sweep that re-queues stranded jobs, records expired
+  uploads and repairs places.
 
 Imports ``adapters`` and ``results`` (queries read results pieces); imported by everything above.
 """

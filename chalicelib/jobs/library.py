@@ -18,11 +18,6 @@ delete cut short is finished by the next one: the row is what makes the job find
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import json
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -31,7 +26,8 @@ from typing import Any
 
 from chalicelib.adapters.storage import StorageService
 from chalicelib.config import DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT
-from chalicelib.errors import BadRequest, IllegalTransition, InvalidToken, quoted, quoted_list
+from chalicelib.errors import BadRequest, IllegalTransition, quoted, quoted_list
+from chalicelib.jobs.cursors import SignedCursors
 from chalicelib.jobs.ids import PREFIX
 from chalicelib.jobs.queries import status_view
 from chalicelib.jobs.record import (
@@ -49,7 +45,6 @@ log = logging.getLogger(__name__)
 LIST_PARAMS = ("status", "pipeline_id", "created_after", "created_before", "limit", "next_token")
 STATUSES = tuple(sorted({UPLOADING, *ALLOWED_SOURCES}))
 PIPELINE_ID = re.compile(r"[a-z0-9_]{1,64}")
-_MAC_CHARS = 32
 
 
 def _bad(message: str) -> BadRequest:
@@ -111,33 +106,24 @@ class PageTokens:
     """``next_token``: the last job shown, bound to the tenant and the filters."""
 
     def __init__(self, key: bytes):
-        self._key = key
+        self._cursors = SignedCursors(key)
 
-    def _mac(self, tenant: str, window: JobWindow, payload: str) -> str:
-        message = json.dumps([tenant, window.status, window.pipeline_id, window.created_after,
-                              window.created_before, payload])  # fmt: skip
-        return hmac.new(self._key, message.encode(), hashlib.sha256).hexdigest()[:_MAC_CHARS]
+    @staticmethod
+    def _scope(tenant: str, window: JobWindow) -> list[str | None]:
+        return [tenant, window.status, window.pipeline_id, window.created_after,
+                window.created_before]  # fmt: skip
 
     def issue(self, tenant: str, window: JobWindow, cursor: Cursor) -> str:
-        payload = json.dumps(list(cursor), separators=(",", ":"))
-        raw = f"{payload}\n{self._mac(tenant, window, payload)}".encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return self._cursors.issue(self._scope(tenant, window), cursor)
 
     def read(self, tenant: str, window: JobWindow, token: str | None) -> Cursor | None:
-        if not token:
+        cursor = self._cursors.read(self._scope(tenant, window), token, (
+            "next_token is not one this API issued for this list: pass back the next_token "
+            "of the previous page unchanged, with the same filters"
+        ))  # fmt: skip
+        if cursor is None:
             return None
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("utf-8")
-            payload, mac = raw.rsplit("\n", 1)
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            payload, mac = "", ""
-        expected = self._mac(tenant, window, payload).encode()
-        if len(token) > 400 or not hmac.compare_digest(mac.encode(), expected):  # bytes: any text
-            raise InvalidToken(
-                "next_token is not one this API issued for this list: pass back the next_token "
-                "of the previous page unchanged, with the same filters"
-            )
-        created_at, job_id = json.loads(payload)
+        created_at, job_id = cursor
         return str(created_at), str(job_id)
 
 

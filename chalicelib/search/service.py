@@ -15,10 +15,6 @@ listing's tokens.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import json
 import logging
 from collections.abc import Mapping
@@ -26,7 +22,8 @@ from typing import Any
 
 from chalicelib.adapters.storage import StorageService
 from chalicelib.config import MAX_SEARCH_POSTINGS
-from chalicelib.errors import BadRequest, InvalidToken, quoted
+from chalicelib.errors import BadRequest, quoted
+from chalicelib.jobs.cursors import SignedCursors
 from chalicelib.jobs.record import JobRecord
 from chalicelib.jobs.tenancy import Caller
 from chalicelib.search.index import SearchIndex
@@ -42,8 +39,6 @@ from chalicelib.search.query import (
 from chalicelib.search.terms import LABEL, Posting, job_postings
 
 log = logging.getLogger(__name__)
-_MAC_CHARS = 32
-MAX_TOKEN_CHARS = 400
 
 Cursor = tuple[float, float, str]
 
@@ -52,32 +47,19 @@ class SearchTokens:
     """``next_token``: the rank of the last hit shown, bound to the tenant and the query."""
 
     def __init__(self, key: bytes):
-        self._key = key
-
-    def _mac(self, tenant: str, query: Query, payload: str) -> str:
-        message = json.dumps(["search", tenant, query.scope(), payload])
-        return hmac.new(self._key, message.encode(), hashlib.sha256).hexdigest()[:_MAC_CHARS]
+        self._cursors = SignedCursors(key)
 
     def issue(self, tenant: str, query: Query, cursor: Cursor) -> str:
-        payload = json.dumps(list(cursor), separators=(",", ":"))
-        raw = f"{payload}\n{self._mac(tenant, query, payload)}".encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return self._cursors.issue(["search", tenant, query.scope()], cursor)
 
     def read(self, tenant: str, query: Query, token: str | None) -> Cursor | None:
-        if token is None:
+        cursor = self._cursors.read(["search", tenant, query.scope()], token, (
+            "next_token is not one this API issued for this search: pass back the "
+            "next_token of the previous page unchanged, with the same text and labels"
+        ))  # fmt: skip
+        if cursor is None:
             return None
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("utf-8")
-            payload, mac = raw.rsplit("\n", 1)
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            payload, mac = "", ""
-        expected = self._mac(tenant, query, payload).encode()
-        if len(token) > MAX_TOKEN_CHARS or not hmac.compare_digest(mac.encode(), expected):
-            raise InvalidToken(
-                "next_token is not one this API issued for this search: pass back the "
-                "next_token of the previous page unchanged, with the same text and labels"
-            )
-        negated_score, negated_created, job_id = json.loads(payload)
+        negated_score, negated_created, job_id = cursor
         return float(negated_score), float(negated_created), str(job_id)
 
 

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 from urllib.parse import urlencode
 
-import boto3
 import pytest
 from chalice.test import Client
 
@@ -17,7 +16,7 @@ from chalicelib.bootstrap import services
 from chalicelib.jobs.ids import results_path
 from chalicelib.jobs.record import COMPLETED
 from chalicelib.results.document import encode
-from infra.keys import create
+from tests.support.library import Api, everything_stored, keys_for_tenants
 from tests.support.search import label, segments, text
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -28,31 +27,13 @@ def tenants(aws, monkeypatch):
     monkeypatch.setenv("VIDEO_JOBS_AUTH", "required")
     monkeypatch.setenv("VIDEO_JOBS_PAGINATION_KEY", "a test stage's own key")
     services.cache_clear()
-    wired = services()
-    keys = {
-        name: create(wired.keys, wired.secrets, name)["api_token"] for name in ("acme", "globex")
-    }
+    keys = keys_for_tenants()
     with Client(app) as client:
-        yield Api(client, keys)
+        yield SearchApi(client, keys)
     services.cache_clear()
 
 
-class Api:
-    def __init__(self, client: Client, keys: dict[str, str]):
-        self.client, self.keys = client, keys
-
-    def call(self, method: str, path: str, tenant: str | None, **kwargs) -> tuple[int, dict]:
-        headers = {"Authorization": f"Bearer {self.keys[tenant]}"} if tenant else {}
-        headers.update(kwargs.pop("headers", {}))
-        response = getattr(self.client.http, method)(path, headers=headers, **kwargs)
-        return response.status_code, json.loads(response.body)
-
-    def submit(self, tenant: str, video: bytes) -> str:
-        headers = {"Content-Type": "video/mp4"}
-        status, body = self.call("post", "/video/submit", tenant, body=video, headers=headers)
-        assert status == 202, body
-        return body["job_id"]
-
+class SearchApi(Api):
     def search(self, tenant: str, **params) -> dict:
         status, body = self.call("get", f"/video/search?{urlencode(params, doseq=True)}", tenant)
         assert status == 200, body
@@ -70,16 +51,6 @@ def indexed(job_id: str, found: dict) -> None:
     job = wired.jobs.claim(job_id, "worker", lease_s=60)
     wired.search.index_job(job, head)
     wired.jobs.complete(job_id, owner="worker", output_path=head)
-
-
-def everything_stored(aws) -> tuple[list[str], list[dict]]:
-    """Every key in the bucket and every item in the table (boto3 on moto, not our adapters)."""
-    s3 = boto3.client("s3", region_name="us-east-1")
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=aws.settings.bucket)
-    keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
-    table = boto3.client("dynamodb", region_name="us-east-1")
-    items = table.scan(TableName=aws.settings.table_name, ConsistentRead=True)["Items"]
-    return keys, items
 
 
 def test_each_tenant_finds_its_own_videos_only(tenants, mp4_bytes):

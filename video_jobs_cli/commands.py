@@ -291,6 +291,18 @@ def stats(api: Api, minutes: int, as_json: bool) -> None:
         click.echo(line)
 
 
+def echo_page(page: dict, as_json: bool, lines: Iterable[str], more: str) -> None:
+    """One page of a list: the API's JSON as it is, or the lines, and on stderr how to get the
+    next page (``more`` with its ``{}`` for the token)."""
+    if as_json:
+        click.echo(json.dumps(page, indent=1))
+        return
+    for line in lines:
+        click.echo(line)
+    if page.get("next_token"):
+        click.echo(more.format(page["next_token"]), err=True)
+
+
 @cli.command(name="list")
 @click.option("--status", type=click.Choice(STATUSES), help="Only jobs with this status.")
 @click.option("--pipeline", type=TEXT, help="Only jobs of this pipeline.")
@@ -306,14 +318,8 @@ def list_jobs(api: Api, status: str | None, pipeline: str | None, limit: int,
     chosen = {"status": status, "pipeline_id": pipeline, "next_token": next_token}
     params = {"limit": str(limit), **{k: v for k, v in chosen.items() if v is not None}}
     page = api.jobs(params)
-    if as_json:
-        click.echo(json.dumps(page, indent=1))
-        return
-    for line in jobs_lines(page["jobs"]):
-        click.echo(line)
-    if page.get("next_token"):
-        click.echo(f"more: video-jobs list --next-token {page['next_token']} (same filters)",
-                   err=True)  # fmt: skip
+    echo_page(page, as_json, jobs_lines(page["jobs"]),
+              "more: video-jobs list --next-token {} (same filters)")  # fmt: skip
 
 
 @cli.command()
@@ -368,14 +374,8 @@ def search(
     if labels:
         params["label"] = list(labels)
     page = api.search(params)
-    if as_json:
-        click.echo(json.dumps(page, indent=1))
-        return
-    for line in hits_lines(page["hits"]):
-        click.echo(line)
-    if page.get("next_token"):
-        click.echo(f"more: add --next-token {page['next_token']} (same text and labels)",
-                   err=True)  # fmt: skip
+    echo_page(page, as_json, hits_lines(page["hits"]),
+              "more: add --next-token {} (same text and labels)")  # fmt: skip
 
 
 @cli.command()

@@ -7,26 +7,19 @@ from __future__ import annotations
 import json
 
 import pytest
-from chalice.test import Client
 
-from app import app
 from chalicelib.bootstrap import services
 from chalicelib.jobs.ids import results_path, video_path
 from chalicelib.jobs.record import CANCELLED, COMPLETED, PENDING, UPLOADING
-from tests.support.library import Api, completed, everything_stored, keys_for_tenants
+from tests.support.library import completed, everything_stored, two_tenants
 
 
 @pytest.fixture
 def tenants(aws, monkeypatch):
     """Auth required, a limit on active jobs (so places are kept), keys for acme and globex."""
-    monkeypatch.setenv("VIDEO_JOBS_AUTH", "required")
-    monkeypatch.setenv("VIDEO_JOBS_PAGINATION_KEY", "a test stage's own key")
     monkeypatch.setenv("VIDEO_JOBS_MAX_ACTIVE_JOBS_PER_TENANT", "5")
-    services.cache_clear()
-    keys = keys_for_tenants()
-    with Client(app) as client:
-        yield Api(client, keys)
-    services.cache_clear()
+    with two_tenants(monkeypatch) as api:
+        yield api
 
 
 def test_each_tenant_lists_its_own_jobs_newest_first(tenants, mp4_bytes):

@@ -14,7 +14,7 @@ from chalicelib.analysis.thumbnail import thumbnail_path
 from chalicelib.bootstrap import services
 from chalicelib.jobs.ids import results_path
 from chalicelib.results.document import encode
-from tests.support.library import Api, completed, keys_for_tenants
+from tests.support.library import Api, completed, two_tenants
 from tests.support.search import segments, text
 
 BOUNDARY = "xYz"
@@ -22,13 +22,8 @@ BOUNDARY = "xYz"
 
 @pytest.fixture
 def tenants(aws, monkeypatch):
-    monkeypatch.setenv("VIDEO_JOBS_AUTH", "required")
-    monkeypatch.setenv("VIDEO_JOBS_PAGINATION_KEY", "a test stage's own key")
-    services.cache_clear()
-    keys = keys_for_tenants()
-    with Client(app) as client:
-        yield Api(client, keys)
-    services.cache_clear()
+    with two_tenants(monkeypatch) as api:
+        yield api
 
 
 def multipart(video: bytes, filename: str) -> tuple[bytes, dict]:

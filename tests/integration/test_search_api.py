@@ -9,14 +9,12 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from chalice.test import Client
 
-from app import app
 from chalicelib.bootstrap import services
 from chalicelib.jobs.ids import results_path
 from chalicelib.jobs.record import COMPLETED
 from chalicelib.results.document import encode
-from tests.support.library import Api, everything_stored, keys_for_tenants
+from tests.support.library import Api, everything_stored, two_tenants
 from tests.support.search import label, segments, text
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -24,13 +22,8 @@ SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 @pytest.fixture
 def tenants(aws, monkeypatch):
-    monkeypatch.setenv("VIDEO_JOBS_AUTH", "required")
-    monkeypatch.setenv("VIDEO_JOBS_PAGINATION_KEY", "a test stage's own key")
-    services.cache_clear()
-    keys = keys_for_tenants()
-    with Client(app) as client:
-        yield SearchApi(client, keys)
-    services.cache_clear()
+    with two_tenants(monkeypatch, SearchApi) as api:
+        yield api
 
 
 class SearchApi(Api):

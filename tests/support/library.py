@@ -3,11 +3,14 @@ finished as a worker leaves them, and everything stored, read with plain boto3."
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 
 import boto3
 from chalice.test import Client
 
+from app import app
 from chalicelib.analysis.thumbnail import thumbnail_path
 from chalicelib.bootstrap import services
 from chalicelib.jobs.ids import results_path
@@ -38,6 +41,20 @@ class Api:
         status, body = self.call("get", f"/video/jobs{query}", tenant)
         assert status == 200, body
         return [job["job_id"] for job in body["jobs"]]
+
+
+@contextlib.contextmanager
+def two_tenants(monkeypatch, api: type[Api] = Api) -> Iterator[Api]:
+    """The in-process API with auth required and keys for acme and globex (inside ``aws``)."""
+    monkeypatch.setenv("VIDEO_JOBS_AUTH", "required")
+    monkeypatch.setenv("VIDEO_JOBS_PAGINATION_KEY", "a test stage's own key")
+    services.cache_clear()
+    keys = keys_for_tenants()
+    try:
+        with Client(app) as client:
+            yield api(client, keys)
+    finally:
+        services.cache_clear()
 
 
 def keys_for_tenants() -> dict[str, str]:

@@ -130,6 +130,13 @@ class ClipResult:
     fast_document: dict = field(default_factory=dict)
     yolo_results: set[bytes] = field(default_factory=set)
     yolo_document: dict = field(default_factory=dict)
+    # yolo_ocr's pipeline.run decoding every frame ("every") against only the sampled ones
+    every_s: list[float] = field(default_factory=list)
+    every_decode_s: list[float] = field(default_factory=list)
+    sparse_s: list[float] = field(default_factory=list)
+    sparse_decode_s: list[float] = field(default_factory=list)
+    every_results: set[bytes] = field(default_factory=set)
+    sparse_results: set[bytes] = field(default_factory=set)
 
 
 def timed_calls(calls: list[tuple[Callable, object]], workers: int) -> tuple[float, float, float]:
@@ -171,6 +178,19 @@ def bare_calls(pipeline: YoloOcrPipeline, clip: Path, fps: float) -> tuple[list,
                 call = functools.partial(pipeline.reader.read_window, window=window)
                 job_calls.append((pipeline.reader.infer if window == WHOLE else call, frame.image))
     return job_calls, all_calls, frames, read
+
+
+def decoders(result: ClipResult, sparse: YoloOcrPipeline, every: YoloOcrPipeline, fps: float):
+    """yolo_ocr's run decoding only the sampled frames and decoding every frame, in turn."""
+    for walls, decodes, pipeline in (
+        (result.sparse_s, result.sparse_decode_s, sparse),
+        (result.every_s, result.every_decode_s, every),
+    ):
+        timings: dict[str, float] = {}
+        document = pipeline.run(result.clip, sample_fps=fps, timings=timings)
+        walls.append(timings["wall"])
+        decodes.append(timings["decode"])
+        (result.every_results if pipeline is every else result.sparse_results).add(encode(document))
 
 
 def run_job(services, worker, clip: Path, fps: float) -> tuple[float, float, bytes]:
@@ -218,9 +238,12 @@ def measure_clips(clips: list[Path], repeats: int, fps: float) -> tuple[list[Cli
         )
         timed = pipelines.pipeline("yolo_ocr")
         optimized = timed.pipeline
-        naive = YoloOcrPipeline(services.settings, skip_unchanged_ocr=False)
+        naive = YoloOcrPipeline(
+            services.settings, skip_unchanged_ocr=False, decode_every_frame=True
+        )
         fast = YoloOcrFastPipeline(services.settings)
         yolo = YoloPipeline(services.settings)
+        every = YoloOcrPipeline(services.settings, decode_every_frame=True)
         workers = optimized.workers
         run_job(services, worker, clips[0], fps)  # warm-up: first-use costs out of the tables
         for round_ in range(repeats):
@@ -258,6 +281,7 @@ def measure_clips(clips: list[Path], repeats: int, fps: float) -> tuple[list[Cli
                 result.yolo_document = yolo.run(clip, sample_fps=fps)
                 result.yolo_s.append(time.perf_counter() - started)
                 result.yolo_results.add(encode(result.yolo_document))
+                decoders(result, optimized, every, fps)
     for result in results.values():
         sampling = result.document["sampling"]
         if (sampling["frames_sampled"], sampling["ocr_frames"]) != (
@@ -297,7 +321,7 @@ def measure_scaling(clip: Path, rates: Sequence[float], repeats: int) -> list[Sc
     settings = load_settings()
     pipelines = {
         "optimized": YoloOcrPipeline(settings),
-        "naive": YoloOcrPipeline(settings, skip_unchanged_ocr=False),
+        "naive": YoloOcrPipeline(settings, skip_unchanged_ocr=False, decode_every_frame=True),
     }
     rows = []
     for fps in rates:

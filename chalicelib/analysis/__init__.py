@@ -4,8 +4,9 @@
   ``WorkerSettings``; ``lease``: the lease kept while it works; ``slices``: a slice of analysis
   and its checkpoint; ``budget``: duration and frame limits, checked before analysis.
 - ``registry``: pipeline id -> implementation, and the ``Pipeline`` protocol; ``pipeline``: the
-  yolo/ocr pipelines; ``detector``, ``frames``, ``ocr``, ``resume``: their parts (numpy, OpenCV,
-  onnxruntime, imported only by the analyzer).
+  yolo/ocr pipelines; ``detector``, ``frames`` (with ``sparse``: decoding only the sampled
+  frames), ``ocr``, ``resume``: their parts (numpy, OpenCV, PyAV, onnxruntime, imported only by
+  the analyzer).
 - ``mp4``: the MP4 index (pure Python: intake validates uploads with it); ``labels``: the
   model's class names without loading it.
 

@@ -2,8 +2,12 @@
 
 Why it looks like this:
 
-* Frames are decoded in order and only the sampled ones are converted to BGR (``grab`` for every
-  frame, ``retrieve`` for sampled ones), so memory stays flat however long the video is.
+* H.264 with a clean index is decoded only as far as the sampled frames need
+  (``chalicelib.analysis.sparse``, PyAV), with the same frames, bytes and timestamps as the full
+  pass below; anything else, and whatever that decoder does not cover or gives up on, takes the
+  full pass (``every_frame=True`` forces it).
+* The full pass decodes frames in order and converts only the sampled ones to BGR (``grab`` for
+  every frame, ``retrieve`` for sampled ones), so memory stays flat however long the video is.
 * Timestamps are the container's presentation times (``CAP_PROP_POS_MSEC``), measured from the
   first video frame, not ``index / fps``: variable-frame-rate phone video would drift otherwise.
 * OpenCV turns frames upright from the MP4 display matrix; ``VideoMetadata`` reports the size of
@@ -33,9 +37,11 @@ import os
 from collections.abc import Iterator
 from dataclasses import astuple, dataclass
 
+import av
 import cv2
 import numpy as np
 
+from chalicelib.analysis import sparse
 from chalicelib.analysis.mp4 import file_reader, read_tracks
 from chalicelib.config import MAX_SAMPLE_FPS
 from chalicelib.errors import InvalidVideo
@@ -94,7 +100,13 @@ class SampledFrame:
 class VideoReader:
     """One open video: ``metadata`` at once, then one pass of ``sample``; release on exit."""
 
-    def __init__(self, path: str | os.PathLike[str], *, max_side: int = MAX_SIDE_PX):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_side: int = MAX_SIDE_PX,
+        every_frame: bool = False,
+    ):
         if not os.path.isfile(path):  # our own bug (a lost download), not a bad video
             raise FileNotFoundError(f"no video file at {os.fspath(path)!r}")
         video = _video_tracks(path)
@@ -113,6 +125,7 @@ class VideoReader:
         self.ended_early = False
         self.position: ReadPosition | None = None  # after the last frame yielded
         self._started = False
+        self._every_frame = every_frame  # True: never the sparse decoder (the naive baseline)
 
     def _probe(self, duration_s: float | None, ignored_video_tracks: int) -> VideoMetadata:
         cap = self._cap
@@ -155,9 +168,44 @@ class VideoReader:
         if self._started:
             raise RuntimeError("VideoReader.sample can run once per reader; open the video again")
         self._started = True
+        plan = None if self._every_frame else self._plan(interval_ms, resume)
+        if plan is not None:
+            return self._sparse(plan, interval_ms, resume)
         if resume is not None:
             self._seek(resume)
         return self._sample(interval_ms, resume)
+
+    def _plan(self, interval_ms: float, resume: ReadPosition | None) -> sparse.Plan | None:
+        try:
+            return sparse.plan(
+                self._path,
+                frame_count=self.metadata.frame_count,
+                interval_ms=interval_ms,
+                resume=None if resume is None else astuple(resume),
+            )
+        except av.FFmpegError:
+            return None
+
+    def _sparse(
+        self, plan: sparse.Plan, interval_ms: float, resume: ReadPosition | None
+    ) -> Iterator[SampledFrame]:
+        """Decode only what the sampled frames need; on a surprise, the full reader goes on."""
+        try:
+            for pick, image in sparse.decode(self._path, plan, self.metadata.rotation):
+                self.frames_decoded = pick.index + 1
+                self.position = ReadPosition(
+                    pick.index, pick.position_ms, plan.origin_ms, pick.step
+                )
+                image = _bounded(image, MAX_ANALYSIS_SIDE_PX)
+                yield SampledFrame(pick.index, round(pick.position_ms), image)
+        except (sparse.Unplanned, av.FFmpegError) as error:
+            log.warning("decoding only the sampled frames failed (%s); decoding them all", error)
+            at = self.position or resume
+            if at is not None:
+                self._seek(at)
+            yield from self._sample(interval_ms, at)
+            return
+        self.frames_decoded = plan.frame_count
 
     def _seek(self, at: ReadPosition) -> None:
         """Make the next ``grab`` return frame ``at.index + 1``."""

@@ -38,6 +38,7 @@ from chalicelib.analysis.ocr import load_text_reader
 from chalicelib.analysis.registry import SliceOutcome, VideoPath, default_workers
 from chalicelib.analysis.resume import AnalysisState
 from chalicelib.analysis.text_carry import TextStage
+from chalicelib.analysis.thumbnail import NearestFrame
 from chalicelib.config import DEFAULT_DETECTOR_SIZE, DETECTION_FLOOR, Settings, sized_model_path
 from chalicelib.errors import BadRequest, DamagedCheckpoint
 from chalicelib.jobs.options import JobOptions
@@ -233,7 +234,7 @@ class YoloOcrPipeline:
 
         outcome = self._analyze(file_path, sample_fps, options, spent, marked, progress, stop)
         frames = {"segments": segments, "frames": outcome.state}
-        return SliceOutcome(outcome.done, frames, outcome.video, outcome.sampling)
+        return SliceOutcome(outcome.done, frames, outcome.video, outcome.sampling, outcome.picture)
 
     def _check_labels(self, options: JobOptions) -> None:
         """The API checks labels only when it knows the model's names
@@ -291,6 +292,9 @@ class YoloOcrPipeline:
                 started = time.perf_counter()  # planning a sparse decode counts as decoding
                 samples = video.sample(sample_fps, resume=state.position)
                 spent["decode"] += time.perf_counter() - started
+                # a resumed pass would pick among its own frames only: the worker decodes it
+                picture = NearestFrame(video.metadata.duration_ms / 1000)
+                offer = picture.offer if state.position is None else None
                 done, first = False, state.frames_sampled
                 while not (stop is not None and state.frames_sampled > first and stop()):
                     started = time.perf_counter()
@@ -299,6 +303,8 @@ class YoloOcrPipeline:
                     if frame is None:
                         done = True
                         break
+                    if offer is not None:
+                        offer(frame.timestamp_ms, frame.image)
                     objects = lines = None
                     if self.detector is not None:
                         objects = pool.submit(_timed, detect, frame.image)
@@ -326,7 +332,7 @@ class YoloOcrPipeline:
                 metadata = asdict(video.metadata)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-        return SliceOutcome(done, state.to_json(), metadata, sampling)
+        return SliceOutcome(done, state.to_json(), metadata, sampling, picture.image)
 
     def _objects(self, options: JobOptions, image: np.ndarray) -> tuple[list, list]:
         """The frame's objects to report, and the weak ones that only carry tracks."""

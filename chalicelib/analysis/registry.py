@@ -52,6 +52,9 @@ class SliceOutcome:
     state: dict
     video: dict
     sampling: dict
+    # the sampled frame nearest the thumbnail's time (BGR), if this call started at the video's
+    # first frame: the job's thumbnail is made from it instead of decoding it again
+    picture: Any = None
 
 
 class Pipeline(Protocol):

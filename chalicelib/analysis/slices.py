@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from chalicelib.adapters.storage import StorageService
 from chalicelib.analysis.registry import Pipeline
@@ -152,6 +153,7 @@ class SliceEnd:
     first_frame: int  # sampled frames are counted from 0; this slice analyzed first..frames_done
     frames_done: int
     store_s: float  # seconds spent storing the checkpoint or the head
+    picture: Any = None  # SliceOutcome.picture
 
 
 class SlicedAnalysis:
@@ -230,7 +232,8 @@ class SlicedAnalysis:
             after = ResumePoint(number + 1, self.frames_done, outcome.state, assembler.state(),
                                 digests)  # fmt: skip
             self.checkpoints.store(after)
-        return SliceEnd(outcome.done, first, self.frames_done, time.perf_counter() - started)
+        stored_s = time.perf_counter() - started
+        return SliceEnd(outcome.done, first, self.frames_done, stored_s, outcome.picture)
 
     def _fall_back(self, point: ResumePoint, damage: DamagedCheckpoint) -> ResumePoint:
         """Where to go on from after ``damage`` in a slice that started from ``point``."""

@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import logs
 from chalicelib.adapters.queue import QueueService
@@ -35,7 +35,7 @@ from chalicelib.adapters.storage import StorageService
 from chalicelib.analysis.budget import check_frame_budget, video_duration_s
 from chalicelib.analysis.lease import JobProgress, LeaseKeeper
 from chalicelib.analysis.registry import PipelineSource
-from chalicelib.analysis.slices import SlicedAnalysis
+from chalicelib.analysis.slices import SlicedAnalysis, SliceEnd
 from chalicelib.analysis.thumbnail import make_thumbnail, thumbnail_path
 from chalicelib.config import (
     DEFAULT_MAX_ATTEMPTS,
@@ -311,18 +311,19 @@ class JobWorker:
             self._check_model(job)
             pipeline = self.pipelines.pipeline(job.pipeline_id)
             progress.analysis = SlicedAnalysis(self.storage, pipeline, job.job_id)
-            output = self._slice(job, video, fps, clock, deadline, progress)
-            if output is None:
+            end = self._slice(job, video, fps, clock, deadline, progress)
+            if end is None:
                 return None
             with clock.timed("thumbnail"):
-                return self._finished(job, video, output)
+                return self._finished(job, video, end.picture)
 
-    def _finished(self, job: JobRecord, video: Path, output: str) -> Finished:
-        """The results' path, the video's duration and its thumbnail (stored now, while the
-        video is on disk; None if none could be made)."""
-        duration_s = video_duration_s(video)
+    def _finished(self, job: JobRecord, video: Path, frame: Any) -> Finished:
+        """The results' path, the video's duration and its thumbnail (stored now, from the
+        analysis's ``frame`` or, without one, decoded while the video is on disk; None if none
+        could be made)."""
+        output, duration_s = results_path(job.job_id), video_duration_s(video)
         try:
-            picture = make_thumbnail(video, duration_s)
+            picture = make_thumbnail(video, duration_s, frame)
         except Exception:  # OpenCV's own errors: the job completes without a picture
             log.exception("job %s: making its thumbnail failed", job.job_id, extra=_fields(job))
             picture = None
@@ -341,9 +342,9 @@ class JobWorker:
         clock: StageClock,
         deadline: float,
         progress: JobProgress,
-    ) -> str | None:
-        """Analyze from the job's last checkpoint until the video's end (the results' path) or
-        the slice's end (checkpoint stored, continuation sent: None)."""
+    ) -> SliceEnd | None:
+        """Analyze from the job's last checkpoint until the video's end (how the last slice
+        ended) or the slice's end (checkpoint stored, continuation sent: None)."""
         if self.queue is None:  # nobody to hand over to: one slice
             deadline = math.inf
         elif self.settings.slice_s:
@@ -370,7 +371,7 @@ class JobWorker:
                           checkpoint_s=round(end.store_s, 3)),
         )  # fmt: skip
         if end.done:
-            return results_path(job.job_id)
+            return end
         assert self.queue is not None  # a slice ends early only with a queue
         self.jobs.hand_over(job.job_id, self.owner, slices=number, frames_done=end.frames_done)
         self.queue.enqueue(job.job_id, number)

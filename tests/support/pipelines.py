@@ -34,7 +34,8 @@ class FakePipeline:
             end = min(end, start + self.owner.slice_frames)
         for frame in self.owner.frames[start:end]:
             emit(frame)
-        return SliceOutcome(end == len(self.owner.frames), {"next": end}, {}, {})
+        done = end == len(self.owner.frames)
+        return SliceOutcome(done, {"next": end}, {}, {}, self.owner.picture if done else None)
 
     def fields(self, options, outcome: SliceOutcome) -> dict:
         return {"pipeline_id": self.pipeline_id, **self.owner.fields}
@@ -45,12 +46,13 @@ class FakePipelines:
     emits ``frames`` and stores ``fields`` as the document, or raises ``outcome`` if it is an
     error. ``before_analysis`` runs inside each call (a test's hook). With ``slice_frames``, a
     call ends after that many frames (as if its time were up) and the next goes on from its
-    state, ``{"next": <frame>}``."""
+    state, ``{"next": <frame>}``. ``picture``: the frame the last call hands over for the
+    thumbnail."""
 
     def __init__(self, outcome: Exception | None = None, *, frames=(), fields=None,
-                 slice_frames: int | None = None):  # fmt: skip
+                 slice_frames: int | None = None, picture=None):  # fmt: skip
         self.outcome, self.frames, self.fields = outcome, tuple(frames), dict(fields or {})
-        self.slice_frames = slice_frames
+        self.slice_frames, self.picture = slice_frames, picture
         self.calls: list[tuple[Path, bytes, str | None, float | None]] = []
         self.options: list = []  # the JobOptions of each call
         self.before_analysis: Callable[[], None] = lambda: None

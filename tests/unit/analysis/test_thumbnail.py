@@ -1,5 +1,6 @@
 """The library's thumbnail: one small JPEG of the frame nearest 1 s, stored by the worker at
-completion under the job's prefix (real clips from tests/fixtures, the worker on fakes)."""
+completion under the job's prefix, from the frame the analysis hands over or decoded (real
+clips from tests/fixtures, the worker on fakes)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from chalicelib.adapters.storage import LocalStorage
-from chalicelib.analysis.thumbnail import make_thumbnail, thumbnail_path
+from chalicelib.analysis.thumbnail import NearestFrame, make_thumbnail, thumbnail_path
 from chalicelib.analysis.worker import JobWorker
 from chalicelib.errors import InvalidVideo
 from chalicelib.jobs.ids import PREFIX, video_path
@@ -83,3 +84,31 @@ def test_no_thumbnail_does_not_stop_a_job_and_a_failure_keeps_its_code(parts):
     JobWorker(storage=storage, jobs=jobs, pipelines=pipelines).process(failing.job_id)
     failed = jobs.get(failing.job_id)
     assert (failed.status, failed.error_code) == (FAILED, "InvalidVideo")
+
+
+def test_the_sampled_frame_nearest_the_time_is_kept():
+    frames = {ms: np.full((4, 4, 3), ms // 100, np.uint8) for ms in (0, 700, 1200, 1700)}
+    nearest, short = NearestFrame(30.0), NearestFrame(1.0)  # 1 s; a 1 s video: its middle
+    for ms, image in frames.items():
+        nearest.offer(ms, image)
+        short.offer(ms, image)
+    assert nearest.image is frames[1200] and short.image is frames[700]
+
+
+def test_the_worker_stores_the_frame_the_analysis_hands_over_without_decoding(parts):
+    jobs, storage = parts
+    job = new_job(jobs, storage=storage)  # its "video" is b"video bytes": nothing decodes
+    red = np.zeros((360, 640, 3), np.uint8)
+    red[..., 2] = 255
+    JobWorker(storage=storage, jobs=jobs, pipelines=FakePipelines(picture=red)).process(job.job_id)
+    done = jobs.get(job.job_id)
+    image = decoded(storage.load_file(done.thumbnail_path))
+    assert image.shape == (180, 320, 3) and image[90, 160, 2] > 240 and image[90, 160, 0] < 15
+
+
+def test_the_real_pipeline_hands_over_the_frame_at_one_second(pipeline, tmp_path):
+    clip = make_mp4(tmp_path / "p.mp4", seconds=3, fps=10, size=(320, 240))
+    outcome = pipeline.analyze(clip, sample_fps=2.0, emit=lambda frame: None)
+    assert read_frame_code(outcome.picture) == 10
+    resumed = pipeline.analyze(clip, sample_fps=2.0, emit=lambda frame: None, state=outcome.state)
+    assert resumed.picture is None  # a resumed pass leaves it to the worker

@@ -12,7 +12,9 @@ Why it looks like this:
   to (H.264 ``nal_ref_idc`` 0) is discarded by the decoder unless it is sampled (FFmpeg's
   ``skip_frame``, set packet by packet); the packets before an IDR picture that comes before the
   next sampled frame are not decoded at all (an IDR picture resets the decoder, so what follows
-  decodes bit for bit the same); decoding stops after the last sampled frame.
+  decodes bit for bit the same), and a long run of them is not even read: the container seeks
+  to the IDR picture (each packet read from Python gives up and retakes the GIL, which the
+  analysis's threads hold in turns); decoding stops after the last sampled frame.
 * Frames are converted to BGR as OpenCV converts them (swscale, BT.601 coefficients whatever
   the stream declares), so the images are byte-identical to the full reader's.
 * What this does not cover goes back to the full reader (``plan`` returns None): other codecs,
@@ -23,8 +25,11 @@ Why it looks like this:
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
+from array import array
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -56,6 +61,7 @@ class Plan:
     frame_count: int
     picks: dict[int, Pick]  # by presentation timestamp (stream time base)
     actions: bytes  # _SKIP, _NONREF or _FULL for each packet in decoding order
+    pts: array[int]  # each packet's presentation timestamp, in decoding order
 
 
 def pick(
@@ -111,7 +117,8 @@ def plan(
         begin = (index, origin_ms, step)
     picks = {order[p.index]: p for p in pick(positions, interval_ms, begin)}
     origin = begin[1] if begin else positions[0]
-    return Plan(origin, len(order), picks, _actions(packets, picks))
+    pts = array("q", (p for p, _ in packets))
+    return Plan(origin, len(order), picks, _actions(packets, picks), pts)
 
 
 def _actions(packets: list[tuple[int, bool]], picks: dict[int, Pick]) -> bytes:
@@ -138,36 +145,74 @@ def decode(
 ) -> Iterator[tuple[Pick, np.ndarray]]:
     """The planned frames, upright BGR, in presentation order; raises ``Unplanned`` if the
     decoder does not give them all, in order."""
-    due = sorted(plan.picks)
-    yielded = 0
+    due = deque(sorted(plan.picks))
     with av.open(os.fspath(path)) as container:
         stream = container.streams.video[0]
         context = stream.codec_context
         context.thread_count = 1  # the analysis keeps the other cores busy
-        skipped, last = False, max((d for d, a in enumerate(plan.actions) if a), default=-1)
-        for d, packet in enumerate(p for p in container.demux(stream) if p.size):
-            if d > last:
-                break
-            if plan.actions[d] == _SKIP:
-                skipped = True
-                continue
-            frames = []
-            if skipped:  # before the IDR picture: let out what is pending, then start afresh
-                frames += context.decode(None)
+        packets, at = _packets(container, stream), 0  # ``at``: decoding index of the next one
+        for start, end in _runs(plan.actions):
+            if start > at:  # before the IDR picture: let out what is pending, then start afresh
+                yield from _sampled(context.decode(None), plan, due, rotation)
                 context.flush_buffers()
-                skipped = False
-            context.skip_frame = "DEFAULT" if plan.actions[d] == _FULL else "NONREF"
-            frames += context.decode(packet)
-            for frame in frames:
-                if yielded < len(due) and frame.pts == due[yielded]:
-                    yield plan.picks[frame.pts], _image(frame, rotation)
-                    yielded += 1
-        for frame in context.decode(None):
-            if yielded < len(due) and frame.pts == due[yielded]:
-                yield plan.picks[frame.pts], _image(frame, rotation)
-                yielded += 1
-    if yielded < len(due):
-        raise Unplanned(f"the decoder gave {yielded} of the {len(due)} planned frames")
+                if start - at >= SEEK_GAP:
+                    # to the keyframe at or before this presentation time (MP4: by pts)
+                    container.seek(plan.pts[start], stream=stream)
+                    packets = _packets(container, stream)
+                packets = _reach(packets, plan.pts[start], start - at)
+            for d in range(start, end):
+                packet = next(packets, None)
+                if packet is None or packet.pts != plan.pts[d]:
+                    raise Unplanned(f"packet {d} is not where the plan has it")
+                context.skip_frame = "DEFAULT" if plan.actions[d] == _FULL else "NONREF"
+                yield from _sampled(context.decode(packet), plan, due, rotation)
+            at = end
+        yield from _sampled(context.decode(None), plan, due, rotation)
+    if due:
+        raise Unplanned(f"the decoder did not give {len(due)} of the planned frames")
+
+
+# Skipped packets worth a seek rather than reading past them: each packet read from Python gives
+# up and retakes the GIL, which the analysis's threads hold in turns (docs/measurements.md).
+SEEK_GAP = 8
+
+
+def _packets(container: av.container.InputContainer, stream: av.VideoStream) -> Iterator:
+    return (packet for packet in container.demux(stream) if packet.size)
+
+
+def _runs(actions: bytes) -> Iterator[tuple[int, int]]:
+    """The ranges of packets to decode: (first, past the last), in decoding order."""
+    start = None
+    for d, action in enumerate(actions):
+        if action != _SKIP and start is None:
+            start = d
+        elif action == _SKIP and start is not None:
+            yield start, d
+            start = None
+    if start is not None:
+        yield start, len(actions)
+
+
+def _reach(packets: Iterator, pts: int, most: int) -> Iterator:
+    """``packets`` from the one with ``pts`` on, passing at most ``most`` before it."""
+    for _ in range(most + 1):
+        packet = next(packets, None)
+        if packet is None:
+            break
+        if packet.pts == pts:
+            return itertools.chain((packet,), packets)
+    raise Unplanned(f"no packet with pts {pts} where the plan has it")
+
+
+def _sampled(
+    frames: list, plan: Plan, due: deque[int], rotation: int
+) -> Iterator[tuple[Pick, np.ndarray]]:
+    """Those of ``frames`` that are due next, taken off ``due``."""
+    for frame in frames:
+        if due and frame.pts == due[0]:
+            due.popleft()
+            yield plan.picks[frame.pts], _image(frame, rotation)
 
 
 def _image(frame: av.VideoFrame, rotation: int) -> np.ndarray:

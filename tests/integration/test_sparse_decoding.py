@@ -25,6 +25,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "basic": fx.make_mp4(d / "basic.mp4"),
         "ntsc": fx.make_mp4(d / "ntsc.mp4", seconds=3, fps=30000 / 1001, size=(160, 120)),
         "long": fx.make_mp4(d / "long.mp4", seconds=12, fps=25, size=(160, 120)),
+        "gop10": fx.make_mp4(d / "gop10.mp4", seconds=12, fps=25, size=(160, 120), keyint=10),
         "pal_half": fx.make_mp4(d / "pal_half.mp4", seconds=8, fps=12.5, size=(64, 48), text=""),
         "odd": fx.make_mp4(d / "odd.mp4", size=(97, 55)),
         "vfr": fx.make_vfr_mp4(d / "vfr.mp4", [0, 40, 45, 300, 310, 1000, 1001, 1500]),
@@ -66,7 +67,7 @@ def test_the_same_frames_as_decoding_every_frame(clips, fps):
 
 def test_clean_h264_takes_the_sparse_path_and_the_rest_does_not(clips):
     used = {name for name, path in clips.items() if planned(path, 1) is not None}
-    assert used == {"basic", "ntsc", "long", "pal_half", "odd", "vfr", "vfr_late"} | {
+    assert used == {"basic", "ntsc", "long", "gop10", "pal_half", "odd", "vfr", "vfr_late"} | {
         "rot90", "rot180", "rot270", "odd_rot90"
     }  # fmt: skip
     # not hevc, nor a stream cut short, nor broken container times: the full reader has those
@@ -76,6 +77,19 @@ def test_a_sparse_plan_skips_packets(clips):
     plan = planned(clips["long"], 1)  # 300 frames at 25 fps: 12 sampled
     assert plan is not None and len(plan.picks) == 12
     assert plan.actions.count(0) > 0 and plan.actions.count(2) == 12
+
+
+def test_long_runs_of_skipped_packets_are_sought_past_the_same_frames(clips, monkeypatch, caplog):
+    seeks = []
+    packets = sparse._packets
+    monkeypatch.setattr(sparse, "_packets", lambda *args: seeks.append(1) or packets(*args))
+    sought = sampled(clips["gop10"], 1, every_frame=False)
+    assert len(seeks) > 5  # one demuxing pass per seek: before the IDR picture of each sample
+    monkeypatch.setattr(sparse, "SEEK_GAP", 10**9)
+    seeks.clear()
+    assert sampled(clips["gop10"], 1, every_frame=False) == sought and len(seeks) == 1
+    assert sought == sampled(clips["gop10"], 1, every_frame=True)
+    assert "decoding them all" not in caplog.text  # the sparse decoder never gave up
 
 
 def test_the_images_are_upright_and_carry_their_frame(clips):
@@ -126,10 +140,11 @@ def test_when_the_sparse_decoder_gives_up_the_full_reader_goes_on(clips, monkeyp
 @pytest.mark.slow
 @pytest.mark.usefixtures("shared_videos_dir")
 @pytest.mark.parametrize("fps", [1, 5])
-def test_the_sample_videos_decode_the_same_sparse(fps):
+def test_the_sample_videos_decode_the_same_sparse(fps, caplog):
     names = sorted(p.name for p in VIDEOS.glob("*.mp4"))
     assert len(names) == 7
     for name in names:
         every = sampled(VIDEOS / name, fps, every_frame=True)
         assert planned(VIDEOS / name, fps) is not None, name
         assert sampled(VIDEOS / name, fps, every_frame=False) == every, name
+    assert "decoding them all" not in caplog.text  # and the sparse decoder never gave up

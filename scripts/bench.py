@@ -127,12 +127,17 @@ def header(args: argparse.Namespace, workers: int) -> None:
 
 def jobs_section(report: Report, results: list[ClipResult], workers: int) -> None:
     report.section("1. Whole job vs bare model calls (same frames, same worker threads)")
-    rows, totals = [], dict.fromkeys(("job", "bare", "sum", "job_cpu", "bare_cpu", "all"), 0.0)
-    worst = 0.0
+    keys = ("job", "bare", "sum", "job_cpu", "bare_cpu", "all", "decode_cpu")
+    rows, totals = [], dict.fromkeys(keys, 0.0)
+    worst = worst_floor = 0.0
     for r in results:
         job, bare = median(r.job_s), median(r.bare_s)
-        job_cpu, bare_cpu = median(r.job_cpu_s), median(r.bare_cpu_s)
+        job_cpu, bare_cpu, decode_cpu = (
+            median(v) for v in (r.job_cpu_s, r.bare_cpu_s, r.decode_cpu_s)
+        )
         worst = max(worst, job / bare)
+        worst_floor = max(worst_floor, job_cpu / (bare_cpu + decode_cpu))
+        totals["decode_cpu"] += decode_cpu
         for key, value in (("job", job), ("bare", bare), ("sum", median(r.bare_sum_s))):
             totals[key] += value
         totals["job_cpu"] += job_cpu
@@ -142,7 +147,8 @@ def jobs_section(report: Report, results: list[ClipResult], workers: int) -> Non
             [r.clip.stem, f"{r.duration_s:.1f}", r.frames, r.ocr_frames, ms(job)]
             + [ms(median(r.analysis_s)), ms(bare)]
             + [ratio(job, bare), ms(median(r.bare_sum_s)), f"{job_cpu:.1f}", f"{bare_cpu:.1f}"]
-            + [ratio(job_cpu, bare_cpu), ratio(job, r.bare_all_s)]
+            + [ratio(job_cpu, bare_cpu), f"{decode_cpu:.2f}"]
+            + [ratio(job_cpu, bare_cpu + decode_cpu), ratio(job, r.bare_all_s)]
         )
     rows.append(
         ["total", f"{sum(r.duration_s for r in results):.1f}", sum(r.frames for r in results)]
@@ -150,12 +156,15 @@ def jobs_section(report: Report, results: list[ClipResult], workers: int) -> Non
         + [ms(sum(median(r.analysis_s) for r in results)), ms(totals["bare"])]
         + [ratio(totals["job"], totals["bare"]), ms(totals["sum"])]
         + [f"{totals['job_cpu']:.1f}", f"{totals['bare_cpu']:.1f}"]
-        + [ratio(totals["job_cpu"], totals["bare_cpu"]), ratio(totals["job"], totals["all"])]
+        + [ratio(totals["job_cpu"], totals["bare_cpu"]), f"{totals['decode_cpu']:.2f}"]
+        + [ratio(totals["job_cpu"], totals["bare_cpu"] + totals["decode_cpu"])]
+        + [ratio(totals["job"], totals["all"])]
     )
     report.table(
         ["clip", "video s", "frames", "OCR'd", "job ms", "analysis ms", "bare ms", "job/bare"]
         + ["Σ calls ms"]
-        + ["job CPU s", "bare CPU s", "CPU ratio", "job/bare all"],
+        + ["job CPU s", "bare CPU s", "CPU ratio", "decode CPU s", "CPU / (bare + decode)"]
+        + ["job/bare all"],
         rows,
     )
     report.note(
@@ -169,8 +178,11 @@ def jobs_section(report: Report, results: list[ClipResult], workers: int) -> Non
   time). "Σ calls" adds up the calls' own durations: two cores' work counted as if on one, so
   job/Σ would flatter the job; job/bare compares like with like.
 - CPU ratio: process CPU seconds of the job / of the bare calls (all threads; the least
-  sensitive to a busy machine). job/bare all: the job against bare calls with OCR on every
-  sampled frame (the job skips OCR on unchanged frames, so this can be below 1).
+  sensitive to a busy machine). decode CPU: decoding the sampled frames alone, as the job's
+  reader does (H.264: only the frames they need; exact frames cannot cost less), so
+  CPU / (bare + decode) is what the job adds beyond its models and its decoding. job/bare
+  all: the job against bare calls with OCR on every sampled frame (the job skips OCR on
+  unchanged frames, so this can be below 1).
 - What the job adds is mostly decoding, which the analyzer cannot hide, since its workers
   already keep both cores busy. H.264 is decoded only as far as the sampled frames need
   (section 1b); other codecs, and streams the sparse decoder does not cover, decode every
@@ -181,15 +193,21 @@ def jobs_section(report: Report, results: list[ClipResult], workers: int) -> Non
     )
     worst_sum = max(median(r.job_s) / median(r.bare_sum_s) for r in results)
     report.target(
-        "1. job ≤ 1.15 × Σ bare model calls, each clip",
+        "1. job ≤ 1.10 × Σ bare model calls, each clip",
         f"worst clip {worst_sum:.2f}, total {ratio(totals['job'], totals['sum'])}",
-        worst_sum <= 1.15,
+        worst_sum <= 1.10,
     )
     report.target(
-        "1. strict: job ≤ 1.15 × bare calls on the same threads, each clip",
+        "1. strict: job ≤ 1.10 × bare calls on the same threads, each clip",
         f"total {ratio(totals['job'], totals['bare'])} (CPU "
         f"{ratio(totals['job_cpu'], totals['bare_cpu'])}), worst clip {worst:.2f}",
-        worst <= 1.15,
+        worst <= 1.10,
+    )
+    floor = totals["bare_cpu"] + totals["decode_cpu"]
+    report.target(
+        "1. proposed: job CPU ≤ 1.10 × (bare calls + decoding the sampled frames), each clip",
+        f"worst clip {worst_floor:.2f}, total {ratio(totals['job_cpu'], floor)}",
+        worst_floor <= 1.10,
     )
 
 

@@ -118,6 +118,7 @@ class ClipResult:
     bare_cpu_s: list[float] = field(default_factory=list)
     bare_sum_s: list[float] = field(default_factory=list)  # sum of the call durations
     bare_all_s: float = float("nan")  # OCR on every sampled frame too (round 0 only)
+    decode_cpu_s: list[float] = field(default_factory=list)  # the sampled frames' decoding alone
     naive_s: list[float] = field(default_factory=list)
     fast_s: list[float] = field(default_factory=list)  # the yolo_ocr_fast pipeline's run
     yolo_s: list[float] = field(default_factory=list)  # the yolo (objects only) pipeline's run
@@ -191,6 +192,15 @@ def decoders(result: ClipResult, sparse: YoloOcrPipeline, every: YoloOcrPipeline
         walls.append(timings["wall"])
         decodes.append(timings["decode"])
         (result.every_results if pipeline is every else result.sparse_results).add(encode(document))
+
+
+def decoding_cpu(clip: Path, fps: float) -> float:
+    """Process CPU seconds of decoding the sampled frames alone (what the job's reader does)."""
+    cpu = time.process_time()
+    with VideoReader(clip) as video:
+        for _frame in video.sample(fps):
+            pass
+    return time.process_time() - cpu
 
 
 def run_job(services, worker, clip: Path, fps: float) -> tuple[float, float, bytes]:
@@ -267,6 +277,7 @@ def measure_clips(clips: list[Path], repeats: int, fps: float) -> tuple[list[Cli
                 result.bare_sum_s.append(total)
                 if round_ == 0:
                     result.bare_all_s = timed_calls(all_calls, workers)[0]
+                result.decode_cpu_s.append(decoding_cpu(clip, fps))
                 del job_calls, all_calls
                 started, timings = time.perf_counter(), {}
                 result.naive_document = naive.run(clip, sample_fps=fps, timings=timings)

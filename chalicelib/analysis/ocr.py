@@ -114,7 +114,9 @@ class TextReader:
         """The lines ``read`` would find inside ``window`` (relative x0, y0, x1, y1), with the
         text detector run only on that part of the frame (plus a margin), and the part it ran
         on; ``None`` instead when it ran on the whole frame (``read`` exactly): the window was
-        most of the frame, or text ran across the margin's edge."""
+        most of the frame, or text ran across the margin's edge. The same lines as ``read`` on
+        the sample clips' text, not always on large letters (the detector's map there depends
+        on more than the margin sees: docs/measurements.md)."""
         height, width = image_bgr.shape[:2]
         if min(height, width) < MIN_WINDOWED_SIDE:
             return self.read(image_bgr), None
@@ -208,8 +210,8 @@ class WindowedDetection:
 
     ``run(window, read)`` calls ``read()`` (a whole RapidOCR call) with the detector seeing
     only the window (aligned outward to the network's 32 px grid, plus the margin); its output
-    elsewhere is zero, so RapidOCR's own post-processing finds the boxes inside it, at exactly
-    the coordinates a whole-frame call would give them. If the detector's text map crosses an
+    elsewhere is zero, so RapidOCR's own post-processing finds the boxes inside it, at the
+    coordinates a whole-frame call would give them. If the detector's text map crosses an
     inner edge of the part it saw (a line running out of it), the whole input is run instead.
     """
 

@@ -12,6 +12,10 @@ few (coarser cells average small captions away; docs/measurements.md has the num
 - ``RegionGate`` says where: the box around the changed cells. ``TextReader.read_window`` runs
   the text detector there only (with a margin), and ``carry_over`` keeps the last lines that lie
   wholly outside what it saw. A line the window cuts is not guessed at: the frame is read whole.
+
+Both approximate a whole read of every frame: every frame of the sample clips reads the same
+at 1 frame/s, but large letters can read otherwise in a part (letter_blocks at 3 frames/s: 2 of
+30 frames; docs/measurements.md).
 """
 
 from __future__ import annotations

@@ -293,8 +293,9 @@ class YoloOcrPipeline:
                 samples = video.sample(sample_fps, resume=state.position)
                 spent["decode"] += time.perf_counter() - started
                 # a resumed pass would pick among its own frames only: the worker decodes it
-                picture = NearestFrame(video.metadata.duration_ms / 1000)
-                offer = picture.offer if state.position is None else None
+                picture = None
+                if state.position is None:
+                    picture = NearestFrame(video.metadata.duration_ms / 1000)
                 done, first = False, state.frames_sampled
                 while not (stop is not None and state.frames_sampled > first and stop()):
                     started = time.perf_counter()
@@ -303,8 +304,8 @@ class YoloOcrPipeline:
                     if frame is None:
                         done = True
                         break
-                    if offer is not None:
-                        offer(frame.timestamp_ms, frame.image)
+                    if picture is not None:
+                        picture.offer(frame.timestamp_ms, frame.image)
                     objects = lines = None
                     if self.detector is not None:
                         objects = pool.submit(_timed, detect, frame.image)
@@ -332,7 +333,8 @@ class YoloOcrPipeline:
                 metadata = asdict(video.metadata)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-        return SliceOutcome(done, state.to_json(), metadata, sampling, picture.image)
+        image = None if picture is None else picture.image
+        return SliceOutcome(done, state.to_json(), metadata, sampling, image)
 
     def _objects(self, options: JobOptions, image: np.ndarray) -> tuple[list, list]:
         """The frame's objects to report, and the weak ones that only carry tracks."""

@@ -57,7 +57,7 @@ def make_thumbnail(
 ) -> bytes | None:
     """The JPEG bytes of ``frame`` (BGR) or, without one, of the frame of ``video`` nearest the
     thumbnail's time; None when no frame could be decoded."""
-    return encode_thumbnail(_decoded(video, duration_s) if frame is None else frame)
+    return _encoded(_decoded(video, duration_s) if frame is None else frame)
 
 
 def _decoded(video: str | os.PathLike[str], duration_s: float | None) -> np.ndarray | None:
@@ -75,7 +75,7 @@ def _decoded(video: str | os.PathLike[str], duration_s: float | None) -> np.ndar
     return frame if ok else None
 
 
-def encode_thumbnail(frame: np.ndarray | None) -> bytes | None:
+def _encoded(frame: np.ndarray | None) -> bytes | None:
     if frame is None or frame.size == 0:
         return None
     height, width = frame.shape[:2]

@@ -60,8 +60,17 @@ def tiny_mp4(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def model_path():
-    """The real COCO detector, built (once per machine) from the registry if missing."""
+def text_detector_path():
+    """The fused OCR text detector the pipelines read with, built (once per machine) if missing."""
+    from layers.model.text_detector import ensure_text_detector
+
+    return ensure_text_detector()
+
+
+@pytest.fixture(scope="session")
+def model_path(text_detector_path):
+    """The real COCO detector, built (once per machine) from the registry if missing (and the
+    fused text detector: a pipeline loads both)."""
     from layers.model.build_yolov3_tiny import ensure_model
 
     return ensure_model().onnx_path

@@ -85,7 +85,9 @@ class YoloOcrPipeline:
             self.detector = load_detector(
                 settings.model_path, conf_threshold=DETECTION_FLOOR, intra_op_num_threads=1
             )
-        self.reader = load_text_reader(intra_op_num_threads=1) if self.reads_text else None
+        self.reader = None
+        if self.reads_text:
+            self.reader = load_text_reader(settings.text_detector_path, intra_op_num_threads=1)
         self.skip_unchanged_ocr = skip_unchanged_ocr
         self.decode_every_frame = decode_every_frame  # the naive baseline: no sparse decoding
         self.workers = workers or default_workers(settings.analyzer_threads)

@@ -13,7 +13,13 @@ import argparse
 import shutil
 from pathlib import Path
 
-from chalicelib.config import DEFAULT_DETECTOR_SIZE, DETECTOR_SIZES, load_settings, sized_model_path
+from chalicelib.config import (
+    DEFAULT_DETECTOR_SIZE,
+    DETECTOR_SIZES,
+    TEXT_DETECTOR_FILE,
+    load_settings,
+    sized_model_path,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = Path(__file__).with_name("Dockerfile")
@@ -28,11 +34,15 @@ REQUIREMENTS = {
 }
 
 
-def stage(out_dir: Path, model: Path) -> Path:
+def stage(out_dir: Path, model: Path, text_detector: Path) -> Path:
     """Write a fresh context into ``out_dir`` (the Dockerfile, code, requirements, the model
-    and its variant for each other ``detector_size``, named as the analyzer looks for them)."""
+    and its variant for each other ``detector_size``, named as the analyzer looks for them, and
+    the fused text detector)."""
     sizes = [size for size in DETECTOR_SIZES if size != DEFAULT_DETECTOR_SIZE]
-    models = {MODEL_IN_CONTEXT: model}
+    models = {
+        MODEL_IN_CONTEXT: model,
+        MODEL_IN_CONTEXT.with_name(TEXT_DETECTOR_FILE): text_detector,
+    }
     models |= {sized_model_path(MODEL_IN_CONTEXT, s): sized_model_path(model, s) for s in sizes}
     for wanted in models.values():
         if not wanted.is_file():
@@ -58,9 +68,11 @@ def stage(out_dir: Path, model: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--model", type=Path, default=load_settings().model_path)
+    settings = load_settings()
+    parser.add_argument("--model", type=Path, default=settings.model_path)
+    parser.add_argument("--text-detector", type=Path, default=settings.text_detector_path)
     args = parser.parse_args()
-    context = stage(args.out.resolve(), args.model)
+    context = stage(args.out.resolve(), args.model, args.text_detector)
     print(f"staged {context}; build with:")
     print(
         f"  docker build --platform linux/amd64 --provenance=false -t video-jobs-analyzer {context}"

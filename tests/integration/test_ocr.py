@@ -13,8 +13,9 @@ from tests.support.videos import read_frame
 
 
 @pytest.fixture(scope="module")
-def reader() -> TextReader:
-    return load_text_reader()
+def reader(text_detector_path) -> TextReader:
+    """The reader the pipelines use: with the fused text detector."""
+    return load_text_reader(text_detector_path)
 
 
 def text_image(text: str, width: int = 640, height: int = 200) -> np.ndarray:

@@ -1,0 +1,282 @@
+"""Build the OCR text detector the analyzer runs: RapidOCR's PP-OCRv4 detector, fused.
+
+PP-OCRv4's detector (a PPLCNetV3 backbone) follows most convolutions with a learnable affine
+step (``x * a + b``, two scalars) and spells hard-swish as four elementwise operators.
+onnxruntime fuses neither, so on CPU about 40% of the detector's time went to passes over
+large tensors and to layout conversions around them (docs/measurements.md). This rewrites the
+graph, once per machine, into the model directory:
+
+- ``Conv -> Mul(a) -> Add(b)``: the convolution's weights times ``a``, its bias ``bias * a + b``;
+- ``x * Clip(x + 3, 0, 6) / 6``: one ``HardSwish`` (ONNX opset 14);
+- ``Mul(c) -> Add(d) -> Conv`` (1x1, no padding, one group): weights times ``c``, bias plus
+  ``d`` times the sum of each filter's weights. Padded convolutions keep their affine step:
+  their zero padding is not ``d``.
+
+The same function up to float rounding: the build checks the two graphs agree on a fixed input
+and refuses to write the model otherwise. The source is the ONNX file inside the installed
+rapidocr-onnxruntime wheel; the record beside the output names its SHA-256 and this file's,
+so a new wheel or an edit here rebuilds it.
+
+Usage: ``python -m layers.model.text_detector [--model-dir DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import helper, numpy_helper, version_converter
+
+from chalicelib.config import TEXT_DETECTOR_FILE
+from layers.model.build_yolov3_tiny import (
+    ModelBuildError,
+    _build_lock,
+    _write_atomically,
+    default_model_dir,
+    sha256_of,
+)
+
+SOURCE_NAME = "ch_PP-OCRv4_det_infer.onnx"
+RECORD_SUFFIX = ".build.json"
+OPSET = 14  # HardSwish
+# The agreement the build demands on its check input (a probability map in 0..1); measured:
+# 2e-7 (docs/measurements.md).
+TOLERANCE = 1e-5
+CHECK_SHAPE = (1, 3, 224, 352)
+
+
+def source_path() -> Path:
+    """The detector inside the installed rapidocr-onnxruntime wheel (not imported: it pulls
+    in OpenCV)."""
+    spec = importlib.util.find_spec("rapidocr_onnxruntime")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelBuildError("rapidocr-onnxruntime is not installed: run `make install`")
+    path = Path(next(iter(spec.submodule_search_locations))) / "models" / SOURCE_NAME
+    if not path.is_file():
+        raise ModelBuildError(f"{path} is missing: reinstall rapidocr-onnxruntime==1.4.4")
+    return path
+
+
+class _Graph:
+    """The nodes of one graph with its constants, rewritten in place."""
+
+    def __init__(self, graph: onnx.GraphProto) -> None:
+        self.const = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+        self.nodes = []
+        for node in graph.node:
+            if node.op_type == "Constant" and [a.name for a in node.attribute] == ["value"]:
+                self.const[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+            else:
+                self.nodes.append(node)
+        self.outputs = {output.name for output in graph.output}
+
+    def scalar(self, name: str) -> float | None:
+        value = self.const.get(name)
+        return None if value is None or value.size != 1 else float(value.ravel()[0])
+
+    def consumers(self) -> dict[str, list[onnx.NodeProto]]:
+        found: dict[str, list[onnx.NodeProto]] = {}
+        for node in self.nodes:
+            for name in node.input:
+                found.setdefault(name, []).append(node)
+        return found
+
+    def sole(self, consumers: dict, tensor: str, op_type: str) -> onnx.NodeProto | None:
+        """The one node reading ``tensor``, if it is an ``op_type`` and not a graph output."""
+        readers = consumers.get(tensor, [])
+        if len(readers) != 1 or tensor in self.outputs or readers[0].op_type != op_type:
+            return None
+        return readers[0]
+
+    def affine(self, consumers: dict, tensor: str) -> tuple[float, float, list] | None:
+        """``tensor -> Mul(a) -> Add(b)`` with scalar constants: (a, b, the two nodes)."""
+        mul = self.sole(consumers, tensor, "Mul")
+        if mul is None or (a := self.scalar(_other(mul, tensor))) is None:
+            return None
+        add = self.sole(consumers, mul.output[0], "Add")
+        if add is None or (b := self.scalar(_other(add, mul.output[0]))) is None:
+            return None
+        return a, b, [mul, add]
+
+    def weights(self, conv: onnx.NodeProto) -> tuple[np.ndarray, np.ndarray]:
+        w = self.const[conv.input[1]]
+        has_bias = len(conv.input) > 2 and conv.input[2]
+        return w, self.const[conv.input[2]] if has_bias else np.zeros(w.shape[0], w.dtype)
+
+    def set_weights(self, conv: onnx.NodeProto, w: np.ndarray, bias: np.ndarray) -> None:
+        names = (f"fused_{len(self.const)}.w", f"fused_{len(self.const)}.b")
+        self.const.update(zip(names, (w.astype(np.float32), bias.astype(np.float32)), strict=True))
+        conv.input[:] = [conv.input[0], *names]
+
+    def drop(self, gone: list[onnx.NodeProto]) -> None:
+        ids = {id(node) for node in gone}
+        self.nodes = [node for node in self.nodes if id(node) not in ids]
+
+
+def _other(node: onnx.NodeProto, tensor: str) -> str:
+    others = [name for name in node.input if name != tensor]
+    return others[0] if len(others) == 1 else ""
+
+
+def _attribute(node: onnx.NodeProto, name: str, default: Any) -> Any:
+    for attribute in node.attribute:
+        if attribute.name == name:
+            return helper.get_attribute_value(attribute)
+    return default
+
+
+def fold_affine_after_conv(g: _Graph) -> int:
+    consumers, gone = g.consumers(), []
+    for conv in [node for node in g.nodes if node.op_type == "Conv"]:
+        found = g.affine(consumers, conv.output[0])
+        if found is None:
+            continue
+        a, b, pair = found
+        w, bias = g.weights(conv)
+        g.set_weights(conv, w * np.float32(a), bias * np.float32(a) + np.float32(b))
+        conv.output[0] = pair[1].output[0]
+        gone += pair
+    g.drop(gone)
+    return len(gone) // 2
+
+
+def fold_affine_into_pointwise_conv(g: _Graph) -> int:
+    consumers, gone = g.consumers(), []
+    for mul in [node for node in g.nodes if node.op_type == "Mul"]:
+        tensor = next((name for name in mul.input if g.scalar(name) is None), "")
+        found = g.affine(consumers, tensor)
+        if found is None or found[2][0] is not mul:
+            continue
+        c, d, pair = found
+        conv = g.sole(consumers, pair[1].output[0], "Conv")
+        if conv is None or _attribute(conv, "group", 1) != 1 or any(_attribute(conv, "pads", [])):
+            continue
+        w, bias = g.weights(conv)
+        if w.shape[2:] != (1, 1):
+            continue
+        g.set_weights(conv, w * np.float32(c), bias + np.float32(d) * w.sum(axis=(1, 2, 3)))
+        conv.input[0] = tensor
+        gone += pair
+    g.drop(gone)
+    return len(gone) // 2
+
+
+def fuse_hard_swish(g: _Graph) -> int:
+    consumers, swaps, gone = g.consumers(), {}, []
+    for add in [node for node in g.nodes if node.op_type == "Add"]:
+        x = _other(add, next((n for n in add.input if g.scalar(n) == 3.0), ""))
+        clip = g.sole(consumers, add.output[0], "Clip") if x else None
+        if clip is None or [g.scalar(n) for n in clip.input[1:]] != [0.0, 6.0]:
+            continue
+        mul = g.sole(consumers, clip.output[0], "Mul")
+        if mul is None or _other(mul, clip.output[0]) != x:
+            continue
+        div = g.sole(consumers, mul.output[0], "Div")
+        if div is None or g.scalar(div.input[1]) != 6.0:
+            continue
+        swaps[id(div)] = helper.make_node("HardSwish", [x], [div.output[0]], name=div.name)
+        gone += [add, clip, mul]
+    g.drop(gone)
+    g.nodes = [swaps.get(id(node), node) for node in g.nodes]
+    return len(swaps)
+
+
+def fuse(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, int]]:
+    """The rewritten model and how many of each pattern it rewrote."""
+    converted = version_converter.convert_version(model, OPSET)
+    g = _Graph(converted.graph)
+    counts = {
+        "conv_affine": fold_affine_after_conv(g),
+        "pointwise_affine": fold_affine_into_pointwise_conv(g),
+        "hard_swish": fuse_hard_swish(g),
+    }
+    used = {name for node in g.nodes for name in node.input}
+    initializers = [numpy_helper.from_array(v, k) for k, v in g.const.items() if k in used]
+    graph = helper.make_graph(
+        g.nodes, converted.graph.name, converted.graph.input, converted.graph.output, initializers
+    )
+    fused = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=converted.ir_version
+    )
+    fused.metadata_props.extend(model.metadata_props)
+    onnx.checker.check_model(fused)
+    return fused, counts
+
+
+def check_agreement(original: bytes, fused: bytes) -> float:
+    """The largest difference between the two models' outputs on a fixed input."""
+    tensor = np.random.default_rng(0).standard_normal(CHECK_SHAPE).astype(np.float32)
+    outputs = []
+    for data in (original, fused):
+        session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+        outputs.append(session.run(None, {session.get_inputs()[0].name: tensor})[0])
+    difference = float(np.abs(outputs[0] - outputs[1]).max())
+    if not difference <= TOLERANCE:
+        raise ModelBuildError(
+            f"the fused text detector differs from {SOURCE_NAME} by {difference} "
+            f"(allowed {TOLERANCE}); nothing was written"
+        )
+    return difference
+
+
+def _record(source: Path, onnx_sha256: str) -> dict[str, str]:
+    return {
+        "source": SOURCE_NAME,
+        "source_sha256": sha256_of(source),
+        "builder_sha256": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+        "onnx_sha256": onnx_sha256,
+    }
+
+
+def _cached(target: Path, source: Path) -> bool:
+    record = target.with_name(target.name + RECORD_SUFFIX)
+    if not (target.is_file() and record.is_file()):
+        return False
+    try:
+        return json.loads(record.read_text()) == _record(source, sha256_of(target))
+    except json.JSONDecodeError:
+        return False
+
+
+def ensure_text_detector(model_dir: str | Path | None = None) -> Path:
+    """The fused detector in ``model_dir``, built only if missing or stale."""
+    directory = Path(model_dir) if model_dir is not None else default_model_dir()
+    target, source = directory / TEXT_DETECTOR_FILE, source_path()
+    if _cached(target, source):
+        return target
+    directory.mkdir(parents=True, exist_ok=True)
+    with _build_lock(directory):
+        if not _cached(target, source):
+            original = source.read_bytes()
+            data = fuse(onnx.load_from_string(original))[0].SerializeToString()
+            check_agreement(original, data)
+            _write_atomically(target, data)
+            record = _record(source, hashlib.sha256(data).hexdigest())
+            text = json.dumps(record, indent=2, sort_keys=True) + "\n"
+            _write_atomically(target.with_name(target.name + RECORD_SUFFIX), text.encode())
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", type=Path, default=None)
+    args = parser.parse_args(argv)
+    try:
+        path = ensure_text_detector(args.model_dir)
+    except (ModelBuildError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"text detector: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""The fused OCR text detector (layers/model/text_detector.py): what the rewrite folds, that
+the result computes the same function, the cached build, and that the reader reads the same
+lines with it as with the wheel's own detector."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from chalicelib.analysis.frames import VideoReader
+from chalicelib.analysis.ocr import TextReader, load_text_reader
+from chalicelib.config import TEXT_DETECTOR_FILE
+from chalicelib.errors import AnalysisError
+from layers.model import text_detector
+from layers.model.build_yolov3_tiny import ModelBuildError, sha256_of
+from tests.support.videos import SAMPLES
+
+RNG = np.random.default_rng(7)
+
+
+def _const(name: str, value) -> onnx.NodeProto:
+    array = np.asarray(value, dtype=np.float32)
+    return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(array, name))
+
+
+def _hard_swish(x: str, out: str) -> list[onnx.NodeProto]:
+    """x * Clip(x + 3, 0, 6) / 6, spelled as the PP-OCR export spells it."""
+    return [
+        helper.make_node("Add", [x, "three"], [f"{out}.add"]),
+        helper.make_node("Clip", [f"{out}.add", "zero", "six"], [f"{out}.clip"]),
+        helper.make_node("Mul", [x, f"{out}.clip"], [f"{out}.mul"]),
+        helper.make_node("Div", [f"{out}.mul", "six"], [out]),
+    ]
+
+
+def _affine(x: str, out: str, a: float, b: float) -> list[onnx.NodeProto]:
+    return [
+        _const(f"{out}.a", [a]),
+        _const(f"{out}.b", [b]),
+        helper.make_node("Mul", [f"{out}.a", x], [f"{out}.scaled"]),
+        helper.make_node("Add", [f"{out}.scaled", f"{out}.b"], [out]),
+    ]
+
+
+def _weights(name: str, shape: tuple[int, ...]) -> onnx.TensorProto:
+    return numpy_helper.from_array(RNG.standard_normal(shape).astype(np.float32) * 0.3, name)
+
+
+def small_detector() -> onnx.ModelProto:
+    """conv 3x3 -> affine -> hard-swish -> affine -> 1x1 conv -> affine -> hard-swish ->
+    affine -> depthwise 3x3 conv (padded: its affine must stay), at opset 12 like the wheel's."""
+    nodes = [_const("three", 3.0), _const("zero", 0.0), _const("six", 6.0)]
+    nodes.append(helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]))
+    nodes += (
+        _affine("c1", "a1", 1.9, 0.8) + _hard_swish("a1", "h1") + _affine("h1", "p1", 0.6, -0.5)
+    )
+    nodes.append(helper.make_node("Conv", ["p1", "w2", "b2"], ["c2"]))
+    nodes += (
+        _affine("c2", "a2", 0.9, 1.8) + _hard_swish("a2", "h2") + _affine("h2", "p2", 0.4, -0.9)
+    )
+    nodes.append(helper.make_node("Conv", ["p2", "w3", "b3"], ["y"], group=8, pads=[1, 1, 1, 1]))
+    weights = [
+        _weights("w1", (8, 3, 3, 3)), _weights("b1", (8,)), _weights("w2", (8, 8, 1, 1)),
+        _weights("b2", (8,)), _weights("w3", (8, 1, 3, 3)), _weights("b3", (8,)),
+    ]  # fmt: skip
+    graph = helper.make_graph(
+        nodes,
+        "small",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, None, None])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        weights,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
+    model.ir_version = 7
+    helper.set_model_props(model, {"shape": "[1, 3, -1, -1]"})
+    return model
+
+
+def _run(model: onnx.ModelProto, tensor: np.ndarray) -> np.ndarray:
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {"x": tensor})[0]
+
+
+def test_fuse_folds_the_affine_steps_and_hard_swish_and_keeps_the_function():
+    model = small_detector()
+    fused, counts = text_detector.fuse(model)
+    assert counts == {"conv_affine": 2, "pointwise_affine": 1, "hard_swish": 2}
+    ops = [node.op_type for node in fused.graph.node]
+    # left: 3 convolutions, 2 HardSwish, and the affine step before the padded depthwise conv
+    assert sorted(ops) == ["Add", "Conv", "Conv", "Conv", "HardSwish", "HardSwish", "Mul"]
+    assert {prop.key: prop.value for prop in fused.metadata_props} == {"shape": "[1, 3, -1, -1]"}
+    tensor = RNG.standard_normal((1, 3, 20, 28)).astype(np.float32)
+    expected, got = _run(model, tensor), _run(fused, tensor)
+    assert expected.shape == got.shape == (1, 8, 20, 28)
+    assert np.abs(expected - got).max() < 1e-5
+
+
+def test_fuse_leaves_a_graph_without_its_patterns_alone():
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "plain",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 4, 4])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
+    model.ir_version = 7
+    fused, counts = text_detector.fuse(model)
+    assert counts == {"conv_affine": 0, "pointwise_affine": 0, "hard_swish": 0}
+    assert [node.op_type for node in fused.graph.node] == ["Relu"]
+
+
+def test_the_build_refuses_a_model_that_computes_something_else(tmp_path, monkeypatch):
+    def broken(model):
+        fused, counts = real_fuse(model)
+        weight = next(i for i in fused.graph.initializer if i.name.startswith("fused_"))
+        array = numpy_helper.to_array(weight) * 1.01
+        weight.CopyFrom(numpy_helper.from_array(array, weight.name))
+        return fused, counts
+
+    real_fuse = text_detector.fuse
+    monkeypatch.setattr(text_detector, "fuse", broken)
+    with pytest.raises(ModelBuildError, match="differs from ch_PP-OCRv4_det_infer.onnx by"):
+        text_detector.ensure_text_detector(tmp_path)
+    assert not (tmp_path / TEXT_DETECTOR_FILE).exists()
+
+
+def test_the_build_is_cached_reproducible_and_redone_when_stale(tmp_path, text_detector_path):
+    built = text_detector.ensure_text_detector(tmp_path)
+    assert built == tmp_path / TEXT_DETECTOR_FILE
+    assert sha256_of(built) == sha256_of(text_detector_path)  # the same bytes on every build
+    record = json.loads((tmp_path / f"{TEXT_DETECTOR_FILE}.build.json").read_text())
+    assert record["source_sha256"] == sha256_of(text_detector.source_path())
+    assert record["onnx_sha256"] == sha256_of(built)
+    stamp = built.stat().st_mtime_ns
+    assert text_detector.ensure_text_detector(tmp_path) == built
+    assert built.stat().st_mtime_ns == stamp  # cached: not written again
+    built.write_bytes(b"truncated")
+    text_detector.ensure_text_detector(tmp_path)
+    assert sha256_of(built) == record["onnx_sha256"]
+
+
+def test_the_command_prints_where_it_built(tmp_path, capsys):
+    assert text_detector.main(["--model-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.strip() == f"text detector: {tmp_path / TEXT_DETECTOR_FILE}"
+
+
+def test_a_missing_fused_detector_says_how_to_build_it(tmp_path):
+    with pytest.raises(AnalysisError, match="missing: build it with `make model`"):
+        TextReader(tmp_path / TEXT_DETECTOR_FILE)
+
+
+def test_the_fused_detector_reads_what_the_wheels_reads(text_detector_path):
+    """Every line, confidence and polygon, on real frames with text (a sample clip's blocks)."""
+    fused, shipped = load_text_reader(text_detector_path), load_text_reader()
+    assert fused is not shipped
+    checked = 0
+    with VideoReader(SAMPLES / "letter_blocks.mp4") as video:
+        for frame in video.sample(0.4):
+            lines = shipped.read(frame.image)
+            assert fused.read(frame.image) == lines
+            checked += len(lines)
+    assert checked >= 5

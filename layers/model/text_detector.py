@@ -133,11 +133,23 @@ def _attribute(node: onnx.NodeProto, name: str, default: Any) -> Any:
     return default
 
 
+def _unpadded_pointwise(g: _Graph, conv: onnx.NodeProto) -> bool:
+    """A 1x1 convolution with constant weights, one group and no padding of any kind."""
+    weights = g.const.get(conv.input[1])
+    return (
+        weights is not None
+        and weights.shape[2:] == (1, 1)
+        and _attribute(conv, "group", 1) == 1
+        and not any(_attribute(conv, "pads", []))
+        and _attribute(conv, "auto_pad", b"NOTSET") in (b"NOTSET", b"VALID")
+    )
+
+
 def fold_affine_after_conv(g: _Graph) -> int:
     consumers, gone = g.consumers(), []
     for conv in [node for node in g.nodes if node.op_type == "Conv"]:
         found = g.affine(consumers, conv.output[0])
-        if found is None:
+        if found is None or conv.input[1] not in g.const:
             continue
         a, b, pair = found
         w, bias = g.weights(conv)
@@ -157,11 +169,9 @@ def fold_affine_into_pointwise_conv(g: _Graph) -> int:
             continue
         c, d, pair = found
         conv = g.sole(consumers, pair[1].output[0], "Conv")
-        if conv is None or _attribute(conv, "group", 1) != 1 or any(_attribute(conv, "pads", [])):
+        if conv is None or not _unpadded_pointwise(g, conv):
             continue
         w, bias = g.weights(conv)
-        if w.shape[2:] != (1, 1):
-            continue
         g.set_weights(conv, w * np.float32(c), bias + np.float32(d) * w.sum(axis=(1, 2, 3)))
         conv.input[0] = tensor
         gone += pair

@@ -132,8 +132,7 @@ class Settings:
     default_pipeline: str
     sample_fps: float
     model_path: Path
-    # None: the text detector inside the rapidocr wheel as shipped (make bench's naive baseline)
-    text_detector_path: Path | None
+    text_detector_path: Path  # the OCR text detector make model fuses (TEXT_DETECTOR_FILE)
     job_lease_s: float  # a running job whose lease is not renewed for this long is taken over
     max_attempts: int  # deliveries of one job before it is failed (= the queue's maxReceiveCount)
     visibility_timeout_s: int  # of the queue: 60 s locally, 6x the function timeout on AWS
@@ -244,12 +243,13 @@ def _analyzer_threads() -> int | None:
 def _model_path() -> Path:
     if os.environ.get("VIDEO_JOBS_MODEL_PATH"):
         return Path(os.environ["VIDEO_JOBS_MODEL_PATH"]).expanduser()
-    return _model_dir() / MODEL_FILE
+    return model_dir() / MODEL_FILE
 
 
-def _model_dir() -> Path:
-    model_dir = os.environ.get("VIDEO_JOBS_MODEL_DIR") or Path.home() / ".cache/video-jobs/models"
-    return Path(model_dir).expanduser()
+def model_dir() -> Path:
+    """Where ``make model`` writes the models and the analyzer reads them."""
+    configured = os.environ.get("VIDEO_JOBS_MODEL_DIR") or Path.home() / ".cache/video-jobs/models"
+    return Path(configured).expanduser()
 
 
 def sized_model_path(model_path: Path, size: int) -> Path:
@@ -330,7 +330,7 @@ def load_settings() -> Settings:
         default_pipeline=os.environ.get("VIDEO_JOBS_PIPELINE", "yolo_ocr"),
         sample_fps=float(os.environ.get("VIDEO_JOBS_SAMPLE_FPS", "1.0")),
         model_path=_model_path(),
-        text_detector_path=_model_dir() / TEXT_DETECTOR_FILE,
+        text_detector_path=model_dir() / TEXT_DETECTOR_FILE,
         job_lease_s=float(os.environ.get("VIDEO_JOBS_JOB_LEASE_S", "60")),
         max_attempts=_int("VIDEO_JOBS_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS),
         visibility_timeout_s=_int("VIDEO_JOBS_VISIBILITY_TIMEOUT_S", 60),

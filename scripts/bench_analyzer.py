@@ -16,10 +16,11 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from chalicelib.analysis.frames import VideoReader
+from chalicelib.analysis.ocr import load_text_reader
 from chalicelib.analysis.pipeline import (
     YoloOcrFastPipeline,
     YoloOcrPipeline,
@@ -317,11 +318,9 @@ def summary_view(document: dict) -> tuple[dict[str, int], set[str]]:
 def naive_pipeline(settings: Settings) -> YoloOcrPipeline:
     """The fixed baseline: every frame decoded, every sampled frame read whole, with the text
     detector the rapidocr wheel ships (not the one make model fuses)."""
-    return YoloOcrPipeline(
-        replace(settings, text_detector_path=None),
-        skip_unchanged_ocr=False,
-        decode_every_frame=True,
-    )
+    naive = YoloOcrPipeline(settings, skip_unchanged_ocr=False, decode_every_frame=True)
+    naive.reader = load_text_reader(intra_op_num_threads=1)
+    return naive
 
 
 @dataclass
@@ -415,7 +414,6 @@ def measure_text_recall(clips: list[Path]) -> tuple[int, dict[int, tuple[int, ..
     Each word is drawn alone into a textless real frame of each clip, so that only the word
     decides whether the fast pipeline's look fires. A word counts as read when a line's text,
     without spaces, contains it."""
-    from chalicelib.analysis.ocr import load_text_reader
     from chalicelib.results.text_lines import TextFilter
 
     detector = load_settings().text_detector_path  # the product's reader

@@ -12,7 +12,7 @@ Two defaults differ from RapidOCR's (the measurements behind them: docs/measurem
 
 The product reads with the text detector ``make model`` fuses (``detector_path``: the affine
 steps folded into the convolutions, layers/model/text_detector.py): the same output up to float
-rounding, every line on the sample clips the same, about a quarter less detector time.
+rounding, every line on the sample clips the same, in less time (docs/measurements.md).
 
 And two changes that do the same arithmetic faster (the results are bit-identical):
 - The text detector's session keeps onnxruntime's memory arena (RapidOCR turns it off): its
@@ -87,7 +87,7 @@ class TextReader:
     ):
         options: dict[str, object] = {
             **bundled_model_paths(),
-            **({} if detector_path is None else {"det_model_path": _fused(detector_path)}),
+            **({} if detector_path is None else {"det_model_path": _existing(detector_path)}),
             "use_cls": use_cls,
             "text_score": min_confidence,
             # -1 is RapidOCR's "onnxruntime default" (one thread per physical core).
@@ -279,7 +279,7 @@ def _span(start: float, end: float, size: int) -> tuple[int, int]:
     return low, max(high, min(size, low + 32))
 
 
-def _fused(path: Path) -> str:
+def _existing(path: Path) -> str:
     if not path.is_file():
         raise AnalysisError(
             f"the text detector {path} is missing: build it with `make model` "

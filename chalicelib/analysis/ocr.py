@@ -18,8 +18,8 @@ And two changes that do the same arithmetic faster (the results are bit-identica
 - The text detector's session keeps onnxruntime's memory arena (RapidOCR turns it off): its
   input size is fixed per video, so the arena reuses its buffers instead of allocating every
   intermediate tensor again for each frame.
-- The detector's input is normalised through a 256-entry table per channel, built with the same
-  float operations RapidOCR applies to every pixel.
+- The detector's input is normalised through a 256-entry table per channel (``cv2.LUT``), built
+  with the same float operations RapidOCR applies to every pixel.
 """
 
 from __future__ import annotations
@@ -316,8 +316,9 @@ class _TablePreProcess(DetPreProcess):
         """The normalised NCHW tensor of a uint8 BGR image already at the network's size."""
         height, width = image.shape[:2]
         tensor = np.empty((1, 3, height, width), dtype=np.float32)
-        for channel in range(3):
-            np.take(self._table[channel], image[:, :, channel], out=tensor[0, channel])
+        # cv2.LUT on each contiguous plane: a quarter of the time of indexing strided channels
+        for channel, plane in enumerate(cv2.split(image)):
+            cv2.LUT(plane, self._table[channel], dst=tensor[0, channel])
         return tensor
 
 

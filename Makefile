@@ -21,7 +21,7 @@ $(STAMP): requirements.txt requirements-dev.txt layers/analyzer/requirements.txt
 
 model: $(STAMP)
 	$(BIN)/python -m layers.model.build_yolov3_tiny
-	$(BIN)/python -m layers.model.text_detector
+	$(BIN)/python -m layers.model.ocr_models
 
 # WORKERS=N: analyses at once, one process each, with CPUs / N threads (THREADS=T to choose);
 # default one per 2 CPUs (README, "Throughput and cost").

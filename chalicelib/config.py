@@ -19,9 +19,10 @@ DEFAULT_LOCAL_ENDPOINT = "http://127.0.0.1:5010"
 EMULATOR_ACCESS_KEY_ID = "local"
 EMULATOR_SECRET_ACCESS_KEY = "local"
 MODEL_FILE = "yolov3-tiny-coco.onnx"  # built by layers/model (make model)
-# RapidOCR's text detector with its elementwise steps folded in: the same output, less time
-# (layers/model/text_detector.py; make model writes it into model_dir()).
+# RapidOCR's text detector and recognizer with their elementwise steps folded in: the same
+# output, less time (layers/model/ocr_models.py; make model writes them into model_dir()).
 TEXT_DETECTOR_FILE = "ppocrv4-det-fused.onnx"
+TEXT_RECOGNIZER_FILE = "ppocrv4-rec-fused.onnx"
 MIB = 1024 * 1024
 # Resource names are fixed at deploy time (the SQS trigger is bound to a queue by name).
 DEFAULT_TABLE_NAME = "video-jobs"
@@ -132,7 +133,8 @@ class Settings:
     default_pipeline: str
     sample_fps: float
     model_path: Path
-    text_detector_path: Path  # the OCR text detector make model fuses (TEXT_DETECTOR_FILE)
+    text_detector_path: Path  # the OCR models make model fuses (TEXT_DETECTOR_FILE, and
+    text_recognizer_path: Path  # TEXT_RECOGNIZER_FILE)
     job_lease_s: float  # a running job whose lease is not renewed for this long is taken over
     max_attempts: int  # deliveries of one job before it is failed (= the queue's maxReceiveCount)
     visibility_timeout_s: int  # of the queue: 60 s locally, 6x the function timeout on AWS
@@ -331,6 +333,7 @@ def load_settings() -> Settings:
         sample_fps=float(os.environ.get("VIDEO_JOBS_SAMPLE_FPS", "1.0")),
         model_path=_model_path(),
         text_detector_path=model_dir() / TEXT_DETECTOR_FILE,
+        text_recognizer_path=model_dir() / TEXT_RECOGNIZER_FILE,
         job_lease_s=float(os.environ.get("VIDEO_JOBS_JOB_LEASE_S", "60")),
         max_attempts=_int("VIDEO_JOBS_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS),
         visibility_timeout_s=_int("VIDEO_JOBS_VISIBILITY_TIMEOUT_S", 60),

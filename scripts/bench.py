@@ -426,10 +426,10 @@ def naive_section(report: Report, results: list[ClipResult]) -> None:
         """
 - All four are pipeline.run alone (no storage), on the same models and worker threads, with
   the default options (text: confidence 0.8, Latin script, no large lone glyphs). naive
-  (bench_analyzer.naive_pipeline): OCR of every sampled frame whole with the text detector
-  the rapidocr wheel ships, every frame decoded (the fixed baseline). yolo_ocr: the job's own
+  (bench_analyzer.naive_pipeline): OCR of every sampled frame whole with the OCR models the
+  rapidocr wheel ships, every frame decoded (the fixed baseline). yolo_ocr: the job's own
   analysis (OCR skips frames that did not change and reads only the changed part of the
-  others, carrying the other lines over, with the fused text detector; H.264 decoded only as
+  others, carrying the other lines over, with the fused OCR models; H.264 decoded only as
   far as the sampled frames need). fast: yolo_ocr_fast, which
   also skips changed frames on which a half-resolution look finds no text. yolo: objects only.
 - lines: distinct lines of text reported (summary.text), and which differ from naive's (-

@@ -316,8 +316,8 @@ def summary_view(document: dict) -> tuple[dict[str, int], set[str]]:
 
 
 def naive_pipeline(settings: Settings) -> YoloOcrPipeline:
-    """The fixed baseline: every frame decoded, every sampled frame read whole, with the text
-    detector the rapidocr wheel ships (not the one make model fuses)."""
+    """The fixed baseline: every frame decoded, every sampled frame read whole, with the OCR
+    models the rapidocr wheel ships (not the ones make model fuses)."""
     naive = YoloOcrPipeline(settings, skip_unchanged_ocr=False, decode_every_frame=True)
     naive.reader = load_text_reader(intra_op_num_threads=1)
     return naive
@@ -416,8 +416,10 @@ def measure_text_recall(clips: list[Path]) -> tuple[int, dict[int, tuple[int, ..
     without spaces, contains it."""
     from chalicelib.results.text_lines import TextFilter
 
-    detector = load_settings().text_detector_path  # the product's reader
-    reader = load_text_reader(detector, intra_op_num_threads=1)
+    settings = load_settings()  # the product's reader
+    reader = load_text_reader(
+        settings.text_detector_path, settings.text_recognizer_path, intra_op_num_threads=1
+    )
     default_filter = TextFilter()
     frames = textless_frames(clips, reader)
     counts = {}

@@ -60,17 +60,18 @@ def tiny_mp4(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def text_detector_path():
-    """The fused OCR text detector the pipelines read with, built (once per machine) if missing."""
-    from layers.model.text_detector import ensure_text_detector
+def ocr_model_paths():
+    """The fused OCR models the pipelines read with (by file name), built (once per machine) if
+    missing."""
+    from layers.model.ocr_models import ensure_ocr_models
 
-    return ensure_text_detector()
+    return ensure_ocr_models()
 
 
 @pytest.fixture(scope="session")
-def model_path(text_detector_path):
+def model_path(ocr_model_paths):
     """The real COCO detector, built (once per machine) from the registry if missing (and the
-    fused text detector: a pipeline loads both)."""
+    fused OCR models: a pipeline loads them all)."""
     from layers.model.build_yolov3_tiny import ensure_model
 
     return ensure_model().onnx_path

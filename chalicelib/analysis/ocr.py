@@ -10,9 +10,10 @@ Two defaults differ from RapidOCR's (the measurements behind them: docs/measurem
   costs several times more and read the sample captions no better.
   ``max_side_len=None`` restores RapidOCR's full-resolution behaviour for small text.
 
-The product reads with the text detector ``make model`` fuses (``detector_path``: the affine
-steps folded into the convolutions, layers/model/text_detector.py): the same output up to float
-rounding, every line on the sample clips the same, in less time (docs/measurements.md).
+The product reads with the text detector and recognizer ``make model`` fuses (``detector_path``,
+``recognizer_path``: the affine steps folded into the convolutions, layers/model/ocr_models.py):
+the same output up to float rounding, every line on the sample clips the same, in less time
+(docs/measurements.md).
 
 And two changes that do the same arithmetic faster (the results are bit-identical):
 - The text detector's session keeps onnxruntime's memory arena (RapidOCR turns it off): its
@@ -79,6 +80,7 @@ class TextReader:
     def __init__(
         self,
         detector_path: Path | None = None,
+        recognizer_path: Path | None = None,
         *,
         min_confidence: float = 0.5,
         use_cls: bool = False,
@@ -88,6 +90,7 @@ class TextReader:
         options: dict[str, object] = {
             **bundled_model_paths(),
             **({} if detector_path is None else {"det_model_path": _existing(detector_path)}),
+            **({} if recognizer_path is None else {"rec_model_path": _existing(recognizer_path)}),
             "use_cls": use_cls,
             "text_score": min_confidence,
             # -1 is RapidOCR's "onnxruntime default" (one thread per physical core).
@@ -282,8 +285,8 @@ def _span(start: float, end: float, size: int) -> tuple[int, int]:
 def _existing(path: Path) -> str:
     if not path.is_file():
         raise AnalysisError(
-            f"the text detector {path} is missing: build it with `make model` "
-            "(python -m layers.model.text_detector; VIDEO_JOBS_MODEL_DIR chooses the folder)"
+            f"the OCR model {path} is missing: build it with `make model` "
+            "(python -m layers.model.ocr_models; VIDEO_JOBS_MODEL_DIR chooses the folder)"
         )
     return str(path)
 
@@ -388,11 +391,13 @@ def _centre_y(line: TextLine) -> float:
     return (_top(line) + _bottom(line)) / 2
 
 
-# A worker uses one reader; the bench and the tests build up to four (each detector, each
-# thread count), and evicting one would break the sharing of sessions between pipelines.
+# A worker uses one reader; the bench and the tests build up to four (the fused models and the
+# wheel's, each thread count), and evicting one would break the sharing of sessions between
+# pipelines.
 @functools.lru_cache(maxsize=4)
 def load_text_reader(
     detector_path: Path | None = None,
+    recognizer_path: Path | None = None,
     *,
     min_confidence: float = 0.5,
     use_cls: bool = False,
@@ -400,10 +405,11 @@ def load_text_reader(
     intra_op_num_threads: int | None = None,
 ) -> TextReader:
     """The process-wide reader for these options: a warm Lambda keeps its three ONNX sessions.
-    ``detector_path``: the fused text detector (``Settings.text_detector_path``); None reads
-    with the wheel's own."""
+    ``detector_path``, ``recognizer_path``: the fused models (``Settings.text_detector_path``,
+    ``text_recognizer_path``); None reads with the wheel's own."""
     return TextReader(
         detector_path,
+        recognizer_path,
         min_confidence=min_confidence,
         use_cls=use_cls,
         max_side_len=max_side_len,

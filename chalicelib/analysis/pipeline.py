@@ -87,7 +87,9 @@ class YoloOcrPipeline:
             )
         self.reader = None
         if self.reads_text:
-            self.reader = load_text_reader(settings.text_detector_path, intra_op_num_threads=1)
+            self.reader = load_text_reader(
+                settings.text_detector_path, settings.text_recognizer_path, intra_op_num_threads=1
+            )
         self.skip_unchanged_ocr = skip_unchanged_ocr
         self.decode_every_frame = decode_every_frame  # the naive baseline: no sparse decoding
         self.workers = workers or default_workers(settings.analyzer_threads)

@@ -17,6 +17,7 @@ from chalicelib.config import (
     DEFAULT_DETECTOR_SIZE,
     DETECTOR_SIZES,
     TEXT_DETECTOR_FILE,
+    TEXT_RECOGNIZER_FILE,
     load_settings,
     sized_model_path,
 )
@@ -34,14 +35,15 @@ REQUIREMENTS = {
 }
 
 
-def stage(out_dir: Path, model: Path, text_detector: Path) -> Path:
+def stage(out_dir: Path, model: Path, text_detector: Path, text_recognizer: Path) -> Path:
     """Write a fresh context into ``out_dir`` (the Dockerfile, code, requirements, the model
     and its variant for each other ``detector_size``, named as the analyzer looks for them, and
-    the fused text detector)."""
+    the fused OCR models)."""
     sizes = [size for size in DETECTOR_SIZES if size != DEFAULT_DETECTOR_SIZE]
     models = {
         MODEL_IN_CONTEXT: model,
         MODEL_IN_CONTEXT.with_name(TEXT_DETECTOR_FILE): text_detector,
+        MODEL_IN_CONTEXT.with_name(TEXT_RECOGNIZER_FILE): text_recognizer,
     }
     models |= {sized_model_path(MODEL_IN_CONTEXT, s): sized_model_path(model, s) for s in sizes}
     for wanted in models.values():
@@ -71,8 +73,9 @@ def main() -> None:
     settings = load_settings()
     parser.add_argument("--model", type=Path, default=settings.model_path)
     parser.add_argument("--text-detector", type=Path, default=settings.text_detector_path)
+    parser.add_argument("--text-recognizer", type=Path, default=settings.text_recognizer_path)
     args = parser.parse_args()
-    context = stage(args.out.resolve(), args.model, args.text_detector)
+    context = stage(args.out.resolve(), args.model, args.text_detector, args.text_recognizer)
     print(f"staged {context}; build with:")
     print(
         f"  docker build --platform linux/amd64 --provenance=false -t video-jobs-analyzer {context}"

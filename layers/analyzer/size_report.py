@@ -109,12 +109,13 @@ def report(root: Path = ROOT, model: Path | None = None) -> list[str]:
     ]
     dependencies = sum(p.size for p in packages)
     code = sum(tree_size(root / name) for name in APP_CODE)
-    # the model, the same model at each other detector_size and the fused OCR text detector
-    # (the image ships them all)
+    # the model, the same model at each other detector_size and the fused OCR models (the image
+    # ships them all)
     models = [model] + [
         sized_model_path(model, size) for size in DETECTOR_SIZES if size != DEFAULT_DETECTOR_SIZE
     ]
-    models.append(load_settings().text_detector_path)
+    settings = load_settings()
+    models += [settings.text_detector_path, settings.text_recognizer_path]
     sizes = {path: path.stat().st_size if path.is_file() else 0 for path in models}
     total = dependencies + code + sum(sizes.values())
     lines += [

@@ -21,6 +21,7 @@ from chalicelib.bootstrap import aws_client
 from chalicelib.config import (
     DEFAULT_RETENTION_DAYS,
     TEXT_DETECTOR_FILE,
+    TEXT_RECOGNIZER_FILE,
     load_settings,
     sized_model_path,
 )
@@ -424,13 +425,14 @@ def test_image_runs_the_handler_chalice_registered(template):
 
 
 def test_staged_context_holds_everything_the_dockerfile_copies(tmp_path):
-    model, text_detector = tmp_path / "model.onnx", tmp_path / "text.onnx"
+    model, text = tmp_path / "model.onnx", [tmp_path / "det.onnx", tmp_path / "rec.onnx"]
     model.write_bytes(b"onnx")
-    text_detector.write_bytes(b"fused text detector")
+    text[0].write_bytes(b"fused text detector")
+    text[1].write_bytes(b"fused text recognizer")
     with pytest.raises(FileNotFoundError, match="model-608.onnx; build it with `make model`"):
-        stage(tmp_path / "context", model, text_detector)
+        stage(tmp_path / "context", model, *text)
     (tmp_path / "model-608.onnx").write_bytes(b"onnx at 608")
-    context = stage(tmp_path / "context", model, text_detector)
+    context = stage(tmp_path / "context", model, *text)
     copies = [line.split()[1:-1] for line in _dockerfile_lines() if line.startswith("COPY ")]
     for source in (source for sources in copies for source in sources):
         assert (context / source).exists(), f"the Dockerfile copies {source}; it was not staged"
@@ -441,11 +443,12 @@ def test_staged_context_holds_everything_the_dockerfile_copies(tmp_path):
     large = sized_model_path(Path(model_target), 608).as_posix()
     (source,) = [ln.split()[1] for ln in _dockerfile_lines() if ln.endswith(f" {large}")]
     assert (context / source).read_bytes() == b"onnx at 608"
-    # the fused text detector goes into the folder VIDEO_JOBS_MODEL_DIR names
+    # the fused OCR models go into the folder VIDEO_JOBS_MODEL_DIR names
     (env,) = [line for line in _dockerfile_lines() if line.startswith("ENV VIDEO_JOBS_MODEL_DIR=")]
-    fused = f"{env.split('=', 1)[1]}/{TEXT_DETECTOR_FILE}"
-    (source,) = [ln.split()[1] for ln in _dockerfile_lines() if ln.endswith(f" {fused}")]
-    assert (context / source).read_bytes() == b"fused text detector"
+    for name, staged in ((TEXT_DETECTOR_FILE, b"detector"), (TEXT_RECOGNIZER_FILE, b"recognizer")):
+        fused = f"{env.split('=', 1)[1]}/{name}"
+        (source,) = [ln.split()[1] for ln in _dockerfile_lines() if ln.endswith(f" {fused}")]
+        assert (context / source).read_bytes() == b"fused text " + staged
     assert (context / "chalicelib" / "analysis").is_dir()
     assert not list(context.rglob("__pycache__"))
 

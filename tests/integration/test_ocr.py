@@ -13,9 +13,9 @@ from tests.support.videos import read_frame
 
 
 @pytest.fixture(scope="module")
-def reader(text_detector_path) -> TextReader:
-    """The reader the pipelines use: with the fused text detector."""
-    return load_text_reader(text_detector_path)
+def reader(ocr_model_paths) -> TextReader:
+    """The reader the pipelines use: with the fused OCR models."""
+    return load_text_reader(*ocr_model_paths.values())
 
 
 def text_image(text: str, width: int = 640, height: int = 200) -> np.ndarray:
@@ -143,8 +143,8 @@ def test_table_normalisation_is_rapidocrs_bit_for_bit(shape):
     assert np.array_equal(_TablePreProcess(*args)(floats), DetPreProcess(*args)(floats))
 
 
-def test_thread_count_does_not_change_what_is_read(reader):
-    single = TextReader(intra_op_num_threads=1)
+def test_thread_count_does_not_change_what_is_read(reader, ocr_model_paths):
+    single = TextReader(*ocr_model_paths.values(), intra_op_num_threads=1)
     image = text_image("HELLO 2026")
     assert single.read(image) == reader.read(image)
 

@@ -286,7 +286,7 @@ def test_change_gate_sees_small_subtitles_but_not_compression_noise():
 
 
 def test_a_users_own_ultralytics_model_is_chosen_by_configuration(
-    tmp_path, monkeypatch, tiny_mp4, text_detector_path
+    tmp_path, monkeypatch, tiny_mp4, ocr_model_paths
 ):
     """VIDEO_JOBS_MODEL_PATH points the pipeline at a YOLOv8-layout export; its class names come
     from the export's own metadata (a tiny hand-built graph stands in for a real export)."""

@@ -1,9 +1,9 @@
-"""Build the OCR text detector the analyzer runs: RapidOCR's PP-OCRv4 detector, fused.
+"""Build the OCR models the analyzer runs: RapidOCR's PP-OCRv4 detector and recognizer, fused.
 
-PP-OCRv4's detector (a PPLCNetV3 backbone) follows most convolutions with a learnable affine
-step (``x * a + b``, two scalars) and spells hard-swish as four elementwise operators.
-onnxruntime fuses neither, so much of the detector's CPU time went to passes over large tensors
-and to layout conversions around them (docs/measurements.md). This rewrites the graph, once per
+Both PP-OCRv4 models (PPLCNetV3 backbones) follow most convolutions with a learnable affine
+step (``x * a + b``, two scalars) and spell hard-swish as four elementwise operators.
+onnxruntime fuses neither, so much of their CPU time went to passes over large tensors and to
+layout conversions around them (docs/measurements.md). This rewrites each graph, once per
 machine, into the model directory:
 
 - ``Conv -> Mul(a) -> Add(b)``: the convolution's weights times ``a``, its bias ``bias * a + b``;
@@ -12,12 +12,12 @@ machine, into the model directory:
   ``d`` times the sum of each filter's weights. Padded convolutions keep their affine step:
   their zero padding is not ``d``.
 
-The same function up to float rounding: the build checks that the two graphs agree on a frame
-of drawn text and refuses to write the model otherwise. The source is the ONNX file inside the
-installed rapidocr-onnxruntime wheel; the record beside the output names its SHA-256 and this
-file's, so a new wheel or an edit here rebuilds it.
+The same functions up to float rounding: the build checks that each pair of graphs agrees on
+drawn text and refuses to write a model otherwise. The sources are the ONNX files inside the
+installed rapidocr-onnxruntime wheel; the record beside each output names its source's SHA-256
+and this file's, so a new wheel or an edit here rebuilds it.
 
-Usage: ``python -m layers.model.text_detector [--model-dir DIR]``.
+Usage: ``python -m layers.model.ocr_models [--model-dir DIR]``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import onnxruntime as ort
 from onnx import helper, numpy_helper, version_converter
 
 from chalicelib import config
-from chalicelib.config import TEXT_DETECTOR_FILE
+from chalicelib.config import TEXT_DETECTOR_FILE, TEXT_RECOGNIZER_FILE
 from layers.model.build_yolov3_tiny import (
     ModelBuildError,
     build_lock,
@@ -45,19 +45,29 @@ from layers.model.build_yolov3_tiny import (
     write_atomically,
 )
 
-SOURCE_NAME = "ch_PP-OCRv4_det_infer.onnx"
+# what each file in the model directory is built from, in the rapidocr-onnxruntime wheel
+SOURCES = {
+    TEXT_DETECTOR_FILE: "ch_PP-OCRv4_det_infer.onnx",
+    TEXT_RECOGNIZER_FILE: "ch_PP-OCRv4_rec_infer.onnx",
+}
 RECORD_SUFFIX = ".build.json"
-OPSET = 14  # HardSwish
-TOLERANCE = 1e-3  # on the text map (0..1, thresholded at 0.3): docs/measurements.md
+# ONNX opset of each output. 14 has HardSwish, one operator. The recognizer stays at 13 (its
+# hard-swish becomes x * HardSigmoid(x)): at 14 onnxruntime fuses its attention otherwise, and
+# a line's result then depends on how many lines are recognised with it (by 7e-7), so a line
+# read in a part of the frame would not read bit for bit as in the whole frame.
+OPSETS = {TEXT_DETECTOR_FILE: 14, TEXT_RECOGNIZER_FILE: 13}
+# on the detector's text map (0..1, thresholded at 0.3) and the recognizer's character
+# probabilities (0..1): docs/measurements.md
+TOLERANCE = 1e-3
 
 
-def source_path() -> Path:
-    """The detector inside the installed rapidocr-onnxruntime wheel (not imported: it pulls
-    in OpenCV)."""
+def source_path(target: str) -> Path:
+    """The wheel's model that ``target`` is built from (the wheel is not imported: it pulls in
+    OpenCV)."""
     spec = importlib.util.find_spec("rapidocr_onnxruntime")
     if spec is None or not spec.submodule_search_locations:
         raise ModelBuildError("rapidocr-onnxruntime is not installed: run `make install`")
-    path = Path(next(iter(spec.submodule_search_locations))) / "models" / SOURCE_NAME
+    path = Path(next(iter(spec.submodule_search_locations))) / "models" / SOURCES[target]
     if not path.is_file():
         raise ModelBuildError(f"{path} is missing: reinstall rapidocr-onnxruntime==1.4.4")
     return path
@@ -184,7 +194,9 @@ def fold_affine_into_pointwise_conv(g: _Graph) -> int:
     return len(gone) // 2
 
 
-def fuse_hard_swish(g: _Graph) -> int:
+def fuse_hard_swish(g: _Graph, opset: int) -> int:
+    """``x * Clip(x + 3, 0, 6) / 6`` as ``HardSwish(x)`` (opset 14 on), else as
+    ``x * HardSigmoid(x)`` (alpha 1/6, beta 1/2)."""
     consumers, swaps, gone = g.consumers(), {}, []
     for add in [node for node in g.nodes if node.op_type == "Add"]:
         x = _other(add, next((n for n in add.input if g.scalar(n) == 3.0), ""))
@@ -197,21 +209,32 @@ def fuse_hard_swish(g: _Graph) -> int:
         div = g.sole(consumers, mul.output[0], "Div")
         if div is None or g.scalar(div.input[1]) != 6.0:
             continue
-        swaps[id(div)] = helper.make_node("HardSwish", [x], [div.output[0]], name=div.name)
+        out = div.output[0]
+        if opset >= 14:
+            swaps[id(div)] = [helper.make_node("HardSwish", [x], [out], name=div.name)]
+        else:
+            name = f"{div.name}.gate" if div.name else ""
+            gate = helper.make_node(
+                "HardSigmoid", [x], [f"{out}.gate"], name=name, alpha=1 / 6, beta=0.5
+            )
+            swaps[id(div)] = [
+                gate,
+                helper.make_node("Mul", [x, gate.output[0]], [out], name=div.name),
+            ]
         gone += [add, clip, mul]
     g.drop(gone)
-    g.nodes = [swaps.get(id(node), node) for node in g.nodes]
+    g.nodes = [new for node in g.nodes for new in swaps.get(id(node), [node])]
     return len(swaps)
 
 
-def fuse(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, int]]:
-    """The rewritten model and how many of each pattern it rewrote."""
-    converted = version_converter.convert_version(model, OPSET)
+def fuse(model: onnx.ModelProto, opset: int = 14) -> tuple[onnx.ModelProto, dict[str, int]]:
+    """The rewritten model, at ``opset``, and how many of each pattern it rewrote."""
+    converted = version_converter.convert_version(model, opset)
     g = _Graph(converted.graph)
     counts = {
         "conv_affine": fold_affine_after_conv(g),
         "pointwise_affine": fold_affine_into_pointwise_conv(g),
-        "hard_swish": fuse_hard_swish(g),
+        "hard_swish": fuse_hard_swish(g, opset),
     }
     used = {name for node in g.nodes for name in node.input} | g.outputs
     initializers = [numpy_helper.from_array(v, k) for k, v in g.const.items() if k in used]
@@ -219,18 +242,18 @@ def fuse(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, int]]:
         g.nodes, converted.graph.name, converted.graph.input, converted.graph.output, initializers
     )
     fused = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=converted.ir_version
+        graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=converted.ir_version
     )
     fused.metadata_props.extend(model.metadata_props)
     onnx.checker.check_model(fused)
     return fused, counts
 
 
-def check_frame() -> np.ndarray:
-    """A 320x768 frame of dark words in four sizes on a light background, normalised as RapidOCR
-    feeds its detector ((x / 255 - 0.5) / 0.5, RGB, NCHW): the map is near 1 on the words."""
-    frame = np.full((320, 768, 3), 235, np.uint8)
-    for y, scale in ((40, 0.6), (95, 1.0), (170, 1.6), (280, 2.4)):
+def _drawn(height: int, width: int, rows: tuple[tuple[int, float], ...]) -> np.ndarray:
+    """Dark words ("VIDEO JOBS 2026" at each baseline y and font scale of ``rows``) on a light
+    background, normalised as RapidOCR feeds both models ((x / 255 - 0.5) / 0.5, NCHW)."""
+    frame = np.full((height, width, 3), 235, np.uint8)
+    for y, scale in rows:
         cv2.putText(
             frame, "VIDEO JOBS 2026", (12, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (20,) * 3, 2
         )
@@ -238,29 +261,37 @@ def check_frame() -> np.ndarray:
     return np.ascontiguousarray(tensor.transpose(2, 0, 1)[None])
 
 
-def check_agreement(original: bytes, fused: bytes) -> float:
-    """The largest difference between the two models' text maps on ``check_frame``."""
-    tensor, outputs = check_frame(), []
+def check_input(target: str) -> np.ndarray:
+    """What the two graphs are compared on: for the detector a 320x768 frame of words in four
+    sizes (its map is near 1 on them), for the recognizer a 48x320 line of them."""
+    if target == TEXT_DETECTOR_FILE:
+        return _drawn(320, 768, ((40, 0.6), (95, 1.0), (170, 1.6), (280, 2.4)))
+    return _drawn(48, 320, ((34, 0.9),))
+
+
+def check_agreement(target: str, original: bytes, fused: bytes) -> float:
+    """The largest difference between the two models' outputs on ``check_input(target)``."""
+    tensor, outputs, source = check_input(target), [], SOURCES[target]
     for data in (original, fused):
         session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
         outputs.append(session.run(None, {session.get_inputs()[0].name: tensor})[0])
     if outputs[0].shape != outputs[1].shape:
         raise ModelBuildError(
-            f"the fused text detector's output is {outputs[1].shape}, "
-            f"{SOURCE_NAME}'s {outputs[0].shape}; nothing was written"
+            f"the fused {target}'s output is {outputs[1].shape}, {source}'s {outputs[0].shape}; "
+            "nothing was written"
         )
     difference = float(np.abs(outputs[0] - outputs[1]).max())
     if not difference <= TOLERANCE:
         raise ModelBuildError(
-            f"the fused text detector differs from {SOURCE_NAME} by {difference} "
-            f"(allowed {TOLERANCE}); nothing was written"
+            f"the fused {target} differs from {source} by {difference} (allowed {TOLERANCE}); "
+            "nothing was written"
         )
     return difference
 
 
-def _record(source: Path, onnx_sha256: str) -> dict[str, str]:
+def _record(target: str, source: Path, onnx_sha256: str) -> dict[str, str]:
     return {
-        "source": SOURCE_NAME,
+        "source": SOURCES[target],
         "source_sha256": sha256_of(source),
         "builder_sha256": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
         "onnx_sha256": onnx_sha256,
@@ -272,28 +303,32 @@ def _cached(target: Path, source: Path) -> bool:
     if not (target.is_file() and record.is_file()):
         return False
     try:
-        return json.loads(record.read_text()) == _record(source, sha256_of(target))
+        return json.loads(record.read_text()) == _record(target.name, source, sha256_of(target))
     except json.JSONDecodeError:
         return False
 
 
-def ensure_text_detector(model_dir: str | Path | None = None) -> Path:
-    """The fused detector in ``model_dir``, built only if missing or stale."""
+def ensure_ocr_models(model_dir: str | Path | None = None) -> dict[str, Path]:
+    """The fused models in ``model_dir`` (by file name), each built only if missing or stale."""
     directory = Path(model_dir) if model_dir is not None else config.model_dir()
-    target, source = directory / TEXT_DETECTOR_FILE, source_path()
-    if _cached(target, source):
-        return target
-    directory.mkdir(parents=True, exist_ok=True)
-    with build_lock(directory):
-        if not _cached(target, source):
-            original = source.read_bytes()
-            data = fuse(onnx.load_from_string(original))[0].SerializeToString()
-            check_agreement(original, data)
-            write_atomically(target, data)
-            record = _record(source, hashlib.sha256(data).hexdigest())
-            text = json.dumps(record, indent=2, sort_keys=True) + "\n"
-            write_atomically(target.with_name(target.name + RECORD_SUFFIX), text.encode())
-    return target
+    built = {}
+    for name in SOURCES:
+        target, source = directory / name, source_path(name)
+        built[name] = target
+        if _cached(target, source):
+            continue
+        directory.mkdir(parents=True, exist_ok=True)
+        with build_lock(directory):
+            if not _cached(target, source):
+                original = source.read_bytes()
+                fused = fuse(onnx.load_from_string(original), OPSETS[name])[0]
+                data = fused.SerializeToString()
+                check_agreement(name, original, data)
+                write_atomically(target, data)
+                record = _record(name, source, hashlib.sha256(data).hexdigest())
+                text = json.dumps(record, indent=2, sort_keys=True) + "\n"
+                write_atomically(target.with_name(target.name + RECORD_SUFFIX), text.encode())
+    return built
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -301,11 +336,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-dir", type=Path, default=None)
     args = parser.parse_args(argv)
     try:
-        path = ensure_text_detector(args.model_dir)
+        built = ensure_ocr_models(args.model_dir)
     except (ModelBuildError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"text detector: {path}")
+    print(f"text detector: {built[TEXT_DETECTOR_FILE]}")
+    print(f"text recognizer: {built[TEXT_RECOGNIZER_FILE]}")
     return 0
 
 

@@ -167,6 +167,7 @@ def jobs_section(report: Report, results: list[ClipResult], workers: int) -> Non
         + ["job/bare all"],
         rows,
     )
+    rereads = sum(r.rereads for r in results)
     report.note(
         f"""
 - job: the real JobWorker.process on in-process moto: claim (DynamoDB), download (S3), decode,
@@ -174,7 +175,8 @@ def jobs_section(report: Report, results: list[ClipResult], workers: int) -> Non
   analysis: the pipeline.run part of it (decode to results document).
 - bare: only YoloDetector.infer (on precomputed input tensors) and TextReader.infer, on the
   frames the job ran them on (every sampled frame; OCR on the {sum(r.ocr_frames for r in results)}
-  frames the change gate let through), on the same {workers} worker threads as the job (wall
+  frames the change gate let through, and again whole on the {rereads} of them whose part
+  could not carry the last lines over), on the same {workers} worker threads as the job (wall
   time). "Σ calls" adds up the calls' own durations: two cores' work counted as if on one, so
   job/Σ would flatter the job; job/bare compares like with like.
 - CPU ratio: process CPU seconds of the job / of the bare calls (all threads; the least

@@ -27,10 +27,12 @@ from chalicelib.analysis.pipeline import (
     YoloPipeline,
 )
 from chalicelib.analysis.registry import Pipeline, Pipelines, SliceOutcome
-from chalicelib.analysis.text_carry import WHOLE, RegionGate
+from chalicelib.analysis.resume import AnalysisState
+from chalicelib.analysis.text_carry import WHOLE, RegionGate, TextStage, carry_over
 from chalicelib.config import Settings, load_settings
 from chalicelib.results import pieces
 from chalicelib.results.document import encode
+from chalicelib.results.text_lines import TextFilter
 
 MOTO_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -112,6 +114,7 @@ class ClipResult:
     duration_s: float = 0.0
     frames: int = 0
     ocr_frames: int = 0
+    rereads: int = 0  # frames read in part, then whole (their lines could not be carried over)
     job_s: list[float] = field(default_factory=list)
     job_cpu_s: list[float] = field(default_factory=list)
     analysis_s: list[float] = field(default_factory=list)  # pipeline.run inside the job
@@ -158,11 +161,35 @@ def timed_calls(calls: list[tuple[Callable, object]], workers: int) -> tuple[flo
     return time.perf_counter() - started, time.process_time() - cpu, sum(durations)
 
 
-def bare_calls(pipeline: YoloOcrPipeline, clip: Path, fps: float) -> tuple[list, list, int, int]:
+def reread_frames(pipeline: YoloOcrPipeline, clip: Path, fps: float) -> set[int]:
+    """The sampled frames (indexes) the job reads twice: a part read that cannot carry the last
+    frame's lines over (one runs across its edge) is followed by a whole read
+    (``TextStage.settle``). Found by running the job's text stage (untimed)."""
+    state = AnalysisState()
+    stage = TextStage(
+        pipeline.reader, TextFilter(), state, skip_unchanged=True, prefilter=False, regions=True
+    )
+    found = set()
+    with VideoReader(clip) as video:
+        for frame in video.sample(fps):
+            planned = stage.plan(frame.image)
+            if planned is None:
+                continue
+            outcome = planned()
+            lines, seen, _read = outcome
+            if seen is not None and carry_over(state.lines, lines, seen) is None:
+                found.add(frame.index)
+            stage.settle(frame.image, outcome)
+    return found
+
+
+def bare_calls(
+    pipeline: YoloOcrPipeline, clip: Path, fps: float, rereads: set[int]
+) -> tuple[list, list, int, int]:
     """The bare model calls of one job, in frame order: detector ``infer`` on every sampled
     frame's (precomputed) input tensor, ``TextReader.infer`` on the frames the change gate reads
-    whole and ``read_window`` on those it reads in part; and the same with OCR on every sampled
-    frame."""
+    whole and ``read_window`` on those it reads in part (then ``infer`` on the ``rereads``);
+    and the same with OCR on every sampled frame."""
     gate = RegionGate()
     job_calls: list[tuple[Callable, object]] = []
     all_calls: list[tuple[Callable, object]] = []
@@ -179,6 +206,8 @@ def bare_calls(pipeline: YoloOcrPipeline, clip: Path, fps: float) -> tuple[list,
                 read += 1
                 call = functools.partial(pipeline.reader.read_window, window=window)
                 job_calls.append((pipeline.reader.infer if window == WHOLE else call, frame.image))
+                if frame.index in rereads:
+                    job_calls.append((pipeline.reader.infer, frame.image))
     return job_calls, all_calls, frames, read
 
 
@@ -239,6 +268,7 @@ def measure_clips(clips: list[Path], repeats: int, fps: float) -> tuple[list[Cli
     from chalicelib.analysis.worker import JobWorker, WorkerSettings
 
     results = {clip: ClipResult(clip) for clip in clips}
+    rereads: dict[Path, set[int]] = {}
     with moto_services() as services:
         pipelines = RecordingPipelines(services.settings)
         worker = JobWorker(
@@ -267,8 +297,12 @@ def measure_clips(clips: list[Path], repeats: int, fps: float) -> tuple[list[Cli
                 result.analysis_s.append(timed.last_s)
                 result.results.add(stored)
                 result.document = json.loads(stored)
+                if round_ == 0:
+                    result.rereads = len(
+                        rereads.setdefault(clip, reread_frames(optimized, clip, fps))
+                    )
                 job_calls, all_calls, result.frames, result.ocr_frames = bare_calls(
-                    optimized, clip, fps
+                    optimized, clip, fps, rereads[clip]
                 )
                 wall, cpu, total = timed_calls(job_calls, workers)
                 result.bare_s.append(wall)
@@ -414,8 +448,6 @@ def measure_text_recall(clips: list[Path]) -> tuple[int, dict[int, tuple[int, ..
     Each word is drawn alone into a textless real frame of each clip, so that only the word
     decides whether the fast pipeline's look fires. A word counts as read when a line's text,
     without spaces, contains it."""
-    from chalicelib.results.text_lines import TextFilter
-
     settings = load_settings()  # the product's reader
     reader = load_text_reader(
         settings.text_detector_path, settings.text_recognizer_path, intra_op_num_threads=1

@@ -31,7 +31,7 @@ def test_no_package_takes_the_samples(tmp_path):
     model = tmp_path / "model.onnx"
     model.write_bytes(b"onnx")
     (tmp_path / "model-608.onnx").write_bytes(b"onnx")
-    context = stage(tmp_path / "image", model, model)  # the analyzer image's build context
+    context = stage(tmp_path / "image", model, model, model)  # the analyzer image's build context
     staged = [path.relative_to(context).as_posix() for path in context.rglob("*")]
     assert "app.py" in staged and not [p for p in staged if "samples" in p or p.endswith(".mp4")]
     pyproject = tomllib.loads((videos.ROOT / "pyproject.toml").read_text(encoding="utf-8"))

@@ -23,6 +23,12 @@ MODEL_FILE = "yolov3-tiny-coco.onnx"  # built by layers/model (make model)
 # output, less time (layers/model/ocr_models.py; make model writes them into model_dir()).
 TEXT_DETECTOR_FILE = "ppocrv4-det-fused.onnx"
 TEXT_RECOGNIZER_FILE = "ppocrv4-rec-fused.onnx"
+# The ONNX files inside the rapidocr-onnxruntime wheel, by RapidOCR's keyword for each.
+RAPIDOCR_MODEL_FILES = {
+    "det_model_path": "ch_PP-OCRv4_det_infer.onnx",
+    "rec_model_path": "ch_PP-OCRv4_rec_infer.onnx",
+    "cls_model_path": "ch_ppocr_mobile_v2.0_cls_infer.onnx",
+}
 MIB = 1024 * 1024
 # Resource names are fixed at deploy time (the SQS trigger is bound to a queue by name).
 DEFAULT_TABLE_NAME = "video-jobs"
@@ -133,8 +139,9 @@ class Settings:
     default_pipeline: str
     sample_fps: float
     model_path: Path
-    text_detector_path: Path  # the OCR models make model fuses (TEXT_DETECTOR_FILE, and
-    text_recognizer_path: Path  # TEXT_RECOGNIZER_FILE)
+    # the OCR models make model fuses (TEXT_DETECTOR_FILE, TEXT_RECOGNIZER_FILE)
+    text_detector_path: Path
+    text_recognizer_path: Path
     job_lease_s: float  # a running job whose lease is not renewed for this long is taken over
     max_attempts: int  # deliveries of one job before it is failed (= the queue's maxReceiveCount)
     visibility_timeout_s: int  # of the queue: 60 s locally, 6x the function timeout on AWS

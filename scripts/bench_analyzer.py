@@ -167,8 +167,9 @@ def reread_frames(pipeline: YoloOcrPipeline, clip: Path, fps: float) -> set[int]
     (``TextStage.settle``). Found by running the job's text stage (untimed)."""
     state = AnalysisState()
     stage = TextStage(
-        pipeline.reader, TextFilter(), state, skip_unchanged=True, prefilter=False, regions=True
-    )
+        pipeline.reader, TextFilter(), state, skip_unchanged=pipeline.skip_unchanged_ocr,
+        prefilter=pipeline.text_prefilter, regions=pipeline.text_regions,
+    )  # fmt: skip
     found = set()
     with VideoReader(clip) as video:
         for frame in video.sample(fps):
@@ -268,7 +269,6 @@ def measure_clips(clips: list[Path], repeats: int, fps: float) -> tuple[list[Cli
     from chalicelib.analysis.worker import JobWorker, WorkerSettings
 
     results = {clip: ClipResult(clip) for clip in clips}
-    rereads: dict[Path, set[int]] = {}
     with moto_services() as services:
         pipelines = RecordingPipelines(services.settings)
         worker = JobWorker(
@@ -285,6 +285,9 @@ def measure_clips(clips: list[Path], repeats: int, fps: float) -> tuple[list[Cli
         every = YoloOcrPipeline(services.settings, decode_every_frame=True)
         workers = optimized.workers
         run_job(services, worker, clips[0], fps)  # warm-up: first-use costs out of the tables
+        rereads = {clip: reread_frames(optimized, clip, fps) for clip in clips}
+        for clip, frames in rereads.items():
+            results[clip].rereads = len(frames)
         for round_ in range(repeats):
             for clip in clips:
                 log(
@@ -297,10 +300,6 @@ def measure_clips(clips: list[Path], repeats: int, fps: float) -> tuple[list[Cli
                 result.analysis_s.append(timed.last_s)
                 result.results.add(stored)
                 result.document = json.loads(stored)
-                if round_ == 0:
-                    result.rereads = len(
-                        rereads.setdefault(clip, reread_frames(optimized, clip, fps))
-                    )
                 job_calls, all_calls, result.frames, result.ocr_frames = bare_calls(
                     optimized, clip, fps, rereads[clip]
                 )

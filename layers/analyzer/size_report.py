@@ -100,7 +100,8 @@ def _verdict(total: int, limit: int) -> str:
 
 
 def report(root: Path = ROOT, model: Path | None = None) -> list[str]:
-    model = model or load_settings().model_path
+    settings = load_settings()
+    model = model or settings.model_path
     packages = image_packages(root)
     lines = [f"{'package':32} {'version':14} {'MiB':>8}  pulled in by"]
     lines += [
@@ -114,7 +115,6 @@ def report(root: Path = ROOT, model: Path | None = None) -> list[str]:
     models = [model] + [
         sized_model_path(model, size) for size in DETECTOR_SIZES if size != DEFAULT_DETECTOR_SIZE
     ]
-    settings = load_settings()
     models += [settings.text_detector_path, settings.text_recognizer_path]
     sizes = {path: path.stat().st_size if path.is_file() else 0 for path in models}
     total = dependencies + code + sum(sizes.values())

@@ -7,7 +7,8 @@ layout conversions around them (docs/measurements.md). This rewrites each graph,
 machine, into the model directory:
 
 - ``Conv -> Mul(a) -> Add(b)``: the convolution's weights times ``a``, its bias ``bias * a + b``;
-- ``x * Clip(x + 3, 0, 6) / 6``: one ``HardSwish`` (ONNX opset 14);
+- ``x * Clip(x + 3, 0, 6) / 6``: one ``HardSwish`` (the detector, ONNX opset 14) or
+  ``x * HardSigmoid(x)`` (the recognizer, opset 13);
 - ``Mul(c) -> Add(d) -> Conv`` (1x1, no padding, one group): weights times ``c``, bias plus
   ``d`` times the sum of each filter's weights. Padded convolutions keep their affine step:
   their zero padding is not ``d``.
@@ -37,7 +38,7 @@ import onnxruntime as ort
 from onnx import helper, numpy_helper, version_converter
 
 from chalicelib import config
-from chalicelib.config import TEXT_DETECTOR_FILE, TEXT_RECOGNIZER_FILE
+from chalicelib.config import RAPIDOCR_MODEL_FILES, TEXT_DETECTOR_FILE, TEXT_RECOGNIZER_FILE
 from layers.model.build_yolov3_tiny import (
     ModelBuildError,
     build_lock,
@@ -47,14 +48,13 @@ from layers.model.build_yolov3_tiny import (
 
 # what each file in the model directory is built from, in the rapidocr-onnxruntime wheel
 SOURCES = {
-    TEXT_DETECTOR_FILE: "ch_PP-OCRv4_det_infer.onnx",
-    TEXT_RECOGNIZER_FILE: "ch_PP-OCRv4_rec_infer.onnx",
+    TEXT_DETECTOR_FILE: RAPIDOCR_MODEL_FILES["det_model_path"],
+    TEXT_RECOGNIZER_FILE: RAPIDOCR_MODEL_FILES["rec_model_path"],
 }
 RECORD_SUFFIX = ".build.json"
 # ONNX opset of each output. 14 has HardSwish, one operator. The recognizer stays at 13 (its
-# hard-swish becomes x * HardSigmoid(x)): at 14 onnxruntime fuses its attention otherwise, and
-# a line's result then depends on how many lines are recognised with it (by 7e-7), so a line
-# read in a part of the frame would not read bit for bit as in the whole frame.
+# hard-swish becomes x * HardSigmoid(x)): at 14 onnxruntime rewrites its attention otherwise,
+# and a line's result then depends on how many lines are recognised in its batch (by 7e-7).
 OPSETS = {TEXT_DETECTOR_FILE: 14, TEXT_RECOGNIZER_FILE: 13}
 # on the detector's text map (0..1, thresholded at 0.3) and the recognizer's character
 # probabilities (0..1): docs/measurements.md
@@ -227,7 +227,7 @@ def fuse_hard_swish(g: _Graph, opset: int) -> int:
     return len(swaps)
 
 
-def fuse(model: onnx.ModelProto, opset: int = 14) -> tuple[onnx.ModelProto, dict[str, int]]:
+def fuse(model: onnx.ModelProto, opset: int) -> tuple[onnx.ModelProto, dict[str, int]]:
     """The rewritten model, at ``opset``, and how many of each pattern it rewrote."""
     converted = version_converter.convert_version(model, opset)
     g = _Graph(converted.graph)
@@ -277,13 +277,13 @@ def check_agreement(target: str, original: bytes, fused: bytes) -> float:
         outputs.append(session.run(None, {session.get_inputs()[0].name: tensor})[0])
     if outputs[0].shape != outputs[1].shape:
         raise ModelBuildError(
-            f"the fused {target}'s output is {outputs[1].shape}, {source}'s {outputs[0].shape}; "
+            f"{target}'s output is {outputs[1].shape}, {source}'s {outputs[0].shape}; "
             "nothing was written"
         )
     difference = float(np.abs(outputs[0] - outputs[1]).max())
     if not difference <= TOLERANCE:
         raise ModelBuildError(
-            f"the fused {target} differs from {source} by {difference} (allowed {TOLERANCE}); "
+            f"{target} differs from {source} by {difference} (allowed {TOLERANCE}); "
             "nothing was written"
         )
     return difference

@@ -466,6 +466,8 @@ def test_image_pins_the_chalice_the_tests_use():
 def test_size_report_shows_why_the_analyzer_is_an_image():
     lines = report()
     assert any(line.startswith("onnxruntime ") for line in lines)
+    for name in (TEXT_DETECTOR_FILE, TEXT_RECOGNIZER_FILE):  # the image ships them too
+        assert any(line.startswith(f"model {name} ") for line in lines), name
     (zip_line,) = [line for line in lines if line.startswith("zip function limit")]
     (image_line,) = [line for line in lines if line.startswith("container image limit")]
     assert "OVER" in zip_line and "OVER" not in image_line

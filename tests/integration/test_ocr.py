@@ -9,13 +9,16 @@ import numpy as np
 import pytest
 
 from chalicelib.analysis.ocr import TextLine, TextReader, bundled_model_paths, load_text_reader
+from chalicelib.config import TEXT_DETECTOR_FILE, TEXT_RECOGNIZER_FILE
 from tests.support.videos import read_frame
 
 
 @pytest.fixture(scope="module")
 def reader(ocr_model_paths) -> TextReader:
     """The reader the pipelines use: with the fused OCR models."""
-    return load_text_reader(*ocr_model_paths.values())
+    return load_text_reader(
+        ocr_model_paths[TEXT_DETECTOR_FILE], ocr_model_paths[TEXT_RECOGNIZER_FILE]
+    )
 
 
 def text_image(text: str, width: int = 640, height: int = 200) -> np.ndarray:
@@ -144,7 +147,8 @@ def test_table_normalisation_is_rapidocrs_bit_for_bit(shape):
 
 
 def test_thread_count_does_not_change_what_is_read(reader, ocr_model_paths):
-    single = TextReader(*ocr_model_paths.values(), intra_op_num_threads=1)
+    paths = ocr_model_paths[TEXT_DETECTOR_FILE], ocr_model_paths[TEXT_RECOGNIZER_FILE]
+    single = TextReader(*paths, intra_op_num_threads=1)
     image = text_image("HELLO 2026")
     assert single.read(image) == reader.read(image)
 

@@ -14,6 +14,7 @@ from moto import mock_aws
 from chalicelib.bootstrap import services
 from chalicelib.config import load_settings
 from infra.resources import bootstrap
+from tests.support.moto_atomic import atomic_dynamodb_writes
 from tests.support.videos import SHARED_VIDEOS, read_frame, shared_video, shared_videos
 
 __all__ = ["SHARED_VIDEOS", "read_frame", "shared_video"]
@@ -37,8 +38,9 @@ def aws_env(monkeypatch):
 
 @pytest.fixture
 def aws(aws_env):
-    """Table, bucket and queues created in moto; yields the composed Services."""
-    with mock_aws():
+    """Table, bucket and queues created in moto, whose DynamoDB writes are atomic as DynamoDB's
+    are (``tests/support/moto_atomic.py``); yields the composed Services."""
+    with mock_aws(), atomic_dynamodb_writes():
         services.cache_clear()
         bootstrap(load_settings())
         yield services()
